@@ -1,0 +1,191 @@
+// Package api is fieldsync's HTTP transport: the Fiber app, its middleware,
+// thin handlers and the OpenAPI document, all built from one route table.
+package api
+
+import (
+	"context"
+	"log/slog"
+	"regexp"
+	"runtime/debug"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fieldsync/schemas"
+	"fieldsync/server/auth"
+	"fieldsync/server/store"
+)
+
+// Config tunes the HTTP layer.
+type Config struct {
+	BodyLimit      int           // bytes
+	ReadTimeout    time.Duration // to read a whole request
+	WriteTimeout   time.Duration // to write a whole response
+	IdleTimeout    time.Duration
+	RequestTimeout time.Duration // deadline of the store calls one request makes
+	ProxyHeader    string        // header with the client address behind a proxy; empty trusts none
+}
+
+// API holds what the handlers need.
+type API struct {
+	cfg   Config
+	auth  *auth.Service
+	store *store.DB
+	log   *slog.Logger
+	now   func() time.Time
+	app   *fiber.App
+}
+
+// New builds the Fiber app with every route registered.
+func New(cfg Config, authSvc *auth.Service, st *store.DB, log *slog.Logger, now func() time.Time) *API {
+	a := &API{cfg: cfg, auth: authSvc, store: st, log: log, now: now}
+	a.app = fiber.New(fiber.Config{
+		AppName:               "fieldsync",
+		BodyLimit:             cfg.BodyLimit,
+		ReadTimeout:           cfg.ReadTimeout,
+		WriteTimeout:          cfg.WriteTimeout,
+		IdleTimeout:           cfg.IdleTimeout,
+		ProxyHeader:           cfg.ProxyHeader,
+		ErrorHandler:          a.errorHandler,
+		DisableStartupMessage: true,
+		// Values read from the request outlive the handler in errors, logs
+		// and background work; copy them rather than alias fasthttp buffers.
+		Immutable: true,
+	})
+	a.app.Use(a.requestID, a.accessLog, a.recover, a.deadline)
+	for _, r := range a.routes() {
+		handlers := []fiber.Handler{}
+		if !r.public {
+			handlers = append(handlers, a.authenticate, requireRole(r.roles...))
+		}
+		a.app.Add(r.method, r.path, append(handlers, r.handler)...)
+	}
+	return a
+}
+
+// App is the Fiber app, for listening and for tests.
+func (a *API) App() *fiber.App { return a.app }
+
+const (
+	localRequestID = "requestId"
+	localPrincipal = "principal"
+)
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+
+// requestID takes a sane X-Request-ID from the client or makes one, and
+// echoes it, so a phone's report and the server log can be matched.
+func (a *API) requestID(c *fiber.Ctx) error {
+	id := c.Get(fiber.HeaderXRequestID)
+	if !validRequestID.MatchString(id) {
+		id = schemas.NewID()
+	}
+	c.Locals(localRequestID, id)
+	c.Set(fiber.HeaderXRequestID, id)
+	return c.Next()
+}
+
+func requestID(c *fiber.Ctx) string {
+	id, _ := c.Locals(localRequestID).(string)
+	return id
+}
+
+// accessLog writes one structured line per request: no bodies, no query
+// strings, no tokens, no personal data. Errors are rendered here so the
+// line carries the final status.
+func (a *API) accessLog(c *fiber.Ctx) error {
+	start := time.Now()
+	if err := c.Next(); err != nil {
+		if herr := a.errorHandler(c, err); herr != nil {
+			return herr
+		}
+	}
+	attrs := []any{
+		"requestId", requestID(c), "method", c.Method(), "route", c.Route().Path,
+		"status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds(),
+		"bytes", len(c.Response().Body()),
+	}
+	if p := principal(c); p != nil {
+		attrs = append(attrs, "user", p.User.ID, "role", p.User.Role)
+	}
+	a.log.Info("http", attrs...)
+	return nil
+}
+
+// recover turns a panic into an internal error with the stack logged.
+func (a *API) recover(c *fiber.Ctx) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			a.log.Error("panic", "requestId", requestID(c), "panic", r, "stack", string(debug.Stack()))
+			err = schemas.Errorf(schemas.EINTERNAL, "internal error")
+		}
+	}()
+	return c.Next()
+}
+
+// deadline gives every request's store calls a bounded context.
+func (a *API) deadline(c *fiber.Ctx) error {
+	ctx, cancel := context.WithTimeout(c.UserContext(), a.cfg.RequestTimeout)
+	defer cancel()
+	c.SetUserContext(ctx)
+	return c.Next()
+}
+
+// authenticate requires a valid bearer access token with a live session.
+func (a *API) authenticate(c *fiber.Ctx) error {
+	h := c.Get(fiber.HeaderAuthorization)
+	const prefix = "Bearer "
+	if len(h) <= len(prefix) || !equalFoldASCII(h[:len(prefix)], prefix) {
+		return schemas.Errorf(schemas.EUNAUTHORIZED, "missing bearer token")
+	}
+	if len(h) > 4096 {
+		return schemas.Errorf(schemas.EUNAUTHORIZED, "invalid access token")
+	}
+	p, err := a.auth.Authenticate(c.UserContext(), h[len(prefix):])
+	if err != nil {
+		return err
+	}
+	c.Locals(localPrincipal, p)
+	return c.Next()
+}
+
+func equalFoldASCII(a, b string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := 0; i < len(a); i++ {
+		x, y := a[i], b[i]
+		if 'A' <= x && x <= 'Z' {
+			x += 'a' - 'A'
+		}
+		if 'A' <= y && y <= 'Z' {
+			y += 'a' - 'A'
+		}
+		if x != y {
+			return false
+		}
+	}
+	return true
+}
+
+// requireRole lets through callers with one of the roles; none means any
+// signed-in user.
+func requireRole(roles ...schemas.Role) fiber.Handler {
+	return func(c *fiber.Ctx) error {
+		if len(roles) == 0 {
+			return c.Next()
+		}
+		p := principal(c)
+		for _, r := range roles {
+			if p != nil && p.User.Role == r {
+				return c.Next()
+			}
+		}
+		return schemas.Errorf(schemas.EFORBIDDEN, "your role may not do this")
+	}
+}
+
+func principal(c *fiber.Ctx) *auth.Principal {
+	p, _ := c.Locals(localPrincipal).(*auth.Principal)
+	return p
+}

@@ -1,0 +1,322 @@
+// Package auth signs users in and keeps them signed in: password hashing,
+// access tokens (JWT), rotating refresh tokens bound to a device, login
+// rate limits, and the accounts an admin manages.
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// Store is the persistence auth needs. *store.DB implements it.
+type Store interface {
+	CreateUser(ctx context.Context, u *schemas.User) error
+	UserByID(ctx context.Context, id string) (*schemas.User, error)
+	UserByLogin(ctx context.Context, login string) (*schemas.User, error)
+	UpdateUser(ctx context.Context, id string, ch store.UserChanges, now time.Time) (*schemas.User, error)
+	HasAdmin(ctx context.Context) (bool, error)
+
+	CreateSession(ctx context.Context, s *schemas.Session) error
+	SessionByID(ctx context.Context, id string) (*schemas.Session, error)
+	TouchSession(ctx context.Context, id string, now time.Time) error
+	RevokeSessions(ctx context.Context, userID, deviceID, reason string, now time.Time) error
+	RevokeSession(ctx context.Context, id, reason string, now time.Time) error
+	InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error
+	ClaimRefreshToken(ctx context.Context, hash string, now time.Time) (*schemas.RefreshToken, bool, error)
+}
+
+// Config tunes the service.
+type Config struct {
+	RefreshTTL      time.Duration
+	LoginPerAccount int // attempts per login per minute
+	LoginPerIP      int // attempts per client address per minute
+}
+
+// Service is the account and session logic.
+type Service struct {
+	store      Store
+	tokens     *Tokens
+	now        func() time.Time
+	log        *slog.Logger
+	refreshTTL time.Duration
+	byLogin    *Limiter
+	byIP       *Limiter
+	dummyHash  string
+}
+
+// NewService wires the service.
+func NewService(st Store, tokens *Tokens, cfg Config, now func() time.Time, log *slog.Logger) *Service {
+	dummy, _ := HashPassword(RandomSecret(16))
+	return &Service{
+		store: st, tokens: tokens, now: now, log: log,
+		refreshTTL: cfg.RefreshTTL,
+		byLogin:    NewLimiter(cfg.LoginPerAccount, time.Minute, now),
+		byIP:       NewLimiter(cfg.LoginPerIP, time.Minute, now),
+		dummyHash:  dummy,
+	}
+}
+
+// TokenPair is what a successful login or refresh returns.
+type TokenPair struct {
+	AccessToken  string `json:"accessToken"`
+	RefreshToken string `json:"refreshToken"`
+	ExpiresIn    int    `json:"expiresIn"` // seconds until the access token expires
+	TokenType    string `json:"tokenType"`
+}
+
+// Principal is the authenticated caller of a request.
+type Principal struct {
+	User      *schemas.User
+	SessionID string
+	DeviceID  string
+}
+
+var errBadCredentials = schemas.Errorf(schemas.EUNAUTHORIZED, "wrong login or password")
+
+// Login checks the password and opens a session for the device, closing any
+// earlier session of the same user on the same device.
+func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP string) (*TokenPair, error) {
+	login = schemas.NormalizeLogin(login)
+	if ok, wait := s.byIP.Allow("ip:" + clientIP); !ok {
+		return nil, rateLimited(wait)
+	}
+	if ok, wait := s.byLogin.Allow("login:" + login); !ok {
+		return nil, rateLimited(wait)
+	}
+	u, err := s.store.UserByLogin(ctx, login)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		// Spend the same time as a real check so logins cannot be enumerated.
+		_, _ = CheckPassword(s.dummyHash, password)
+		return nil, errBadCredentials
+	}
+	if err != nil {
+		return nil, err
+	}
+	ok, err := CheckPassword(u.PasswordHash, password)
+	if err != nil {
+		return nil, fmt.Errorf("check password of %s: %w", u.ID, err)
+	}
+	if !ok {
+		return nil, errBadCredentials
+	}
+	if u.Disabled {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "account disabled")
+	}
+	s.byLogin.Reset("login:" + login)
+	now := s.now().UTC()
+	if err := s.store.RevokeSessions(ctx, u.ID, deviceID, schemas.RevokeRelogin, now); err != nil {
+		return nil, err
+	}
+	sess := &schemas.Session{
+		ID: schemas.NewID(), UserID: u.ID, DeviceID: deviceID,
+		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.refreshTTL),
+	}
+	if err := s.store.CreateSession(ctx, sess); err != nil {
+		return nil, err
+	}
+	s.log.InfoContext(ctx, "login", "user", u.ID, "role", u.Role, "session", sess.ID)
+	return s.issue(ctx, u, sess)
+}
+
+// Refresh exchanges a refresh token for a new pair. Each refresh token works
+// once; presenting a used one again means it was copied, so the whole
+// session (the family) is revoked.
+func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*TokenPair, error) {
+	invalid := schemas.Errorf(schemas.EUNAUTHORIZED, "invalid refresh token")
+	if len(refreshToken) < 20 || len(refreshToken) > 200 {
+		return nil, invalid
+	}
+	now := s.now().UTC()
+	t, reused, err := s.store.ClaimRefreshToken(ctx, hashToken(refreshToken), now)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return nil, invalid
+	}
+	if err != nil {
+		return nil, err
+	}
+	if reused {
+		s.log.WarnContext(ctx, "refresh token reused; session revoked", "user", t.UserID, "session", t.SessionID)
+		if err := s.store.RevokeSession(ctx, t.SessionID, schemas.RevokeRefreshReuse, now); err != nil {
+			return nil, err
+		}
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token already used; session revoked").With("reason", "refresh_token_reused")
+	}
+	if !now.Before(t.ExpiresAt) {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token expired")
+	}
+	sess, err := s.store.SessionByID(ctx, t.SessionID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND || (err == nil && !sess.Active(now)) {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "session ended")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if deviceID != "" && deviceID != sess.DeviceID {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token belongs to another device")
+	}
+	u, err := s.activeUser(ctx, sess.UserID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+		return nil, err
+	}
+	return s.issue(ctx, u, sess)
+}
+
+// Logout ends the caller's session on this device.
+func (s *Service) Logout(ctx context.Context, p *Principal) error {
+	return s.store.RevokeSession(ctx, p.SessionID, schemas.RevokeLogout, s.now().UTC())
+}
+
+// Authenticate verifies a bearer access token and that its session and user
+// are still live, so logout and disabling take effect at once.
+func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, error) {
+	c, err := s.tokens.Parse(bearer)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := s.store.SessionByID(ctx, c.SessionID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND || (err == nil && (sess.RevokedAt != nil || sess.UserID != c.Subject)) {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "session ended")
+	}
+	if err != nil {
+		return nil, err
+	}
+	u, err := s.activeUser(ctx, c.Subject)
+	if err != nil {
+		return nil, err
+	}
+	return &Principal{User: u, SessionID: sess.ID, DeviceID: sess.DeviceID}, nil
+}
+
+func (s *Service) activeUser(ctx context.Context, id string) (*schemas.User, error) {
+	u, err := s.store.UserByID(ctx, id)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "account not found")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if u.Disabled {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "account disabled")
+	}
+	return u, nil
+}
+
+func (s *Service) issue(ctx context.Context, u *schemas.User, sess *schemas.Session) (*TokenPair, error) {
+	now := s.now().UTC()
+	// The session id prefix lets support find the family; the secret part
+	// carries 256 bits of randomness and is stored only as a hash.
+	refresh := sess.ID + "." + RandomSecret(32)
+	err := s.store.InsertRefreshToken(ctx, &schemas.RefreshToken{
+		Hash: hashToken(refresh), SessionID: sess.ID, UserID: u.ID,
+		IssuedAt: now, ExpiresAt: sess.ExpiresAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.tokens.Issue(u, sess.ID, sess.DeviceID)
+	if err != nil {
+		return nil, err
+	}
+	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), TokenType: "Bearer"}, nil
+}
+
+// CreateUser creates an account with a hashed password.
+func (s *Service) CreateUser(ctx context.Context, in schemas.NewUser) (*schemas.User, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	hash, err := HashPassword(in.Password)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	u := &schemas.User{
+		ID: schemas.NewID(), Login: in.Login, Name: strings.TrimSpace(in.Name), Role: in.Role,
+		PasswordHash: hash, Team: in.Team, WorkerID: in.WorkerID, CustomerID: in.CustomerID,
+		Locale: in.Locale, CreatedAt: now, UpdatedAt: now,
+	}
+	if err := s.store.CreateUser(ctx, u); err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// UpdateUser changes an account. Disabling it or changing its password ends
+// all of its sessions at once.
+func (s *Service) UpdateUser(ctx context.Context, id string, in schemas.UserUpdate) (*schemas.User, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	ch := store.UserChanges{Name: in.Name, Disabled: in.Disabled, Team: in.Team, Locale: in.Locale}
+	if in.Password != nil {
+		hash, err := HashPassword(*in.Password)
+		if err != nil {
+			return nil, err
+		}
+		ch.PasswordHash = &hash
+	}
+	now := s.now().UTC()
+	u, err := s.store.UpdateUser(ctx, id, ch, now)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case in.Disabled != nil && *in.Disabled:
+		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokeDisabled, now)
+	case in.Password != nil:
+		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokePassword, now)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+// EnsureAdmin creates the first admin when the store has none. With no
+// password given it generates one and returns it, to be shown once.
+func (s *Service) EnsureAdmin(ctx context.Context, login, password string) (created *schemas.User, generated string, err error) {
+	has, err := s.store.HasAdmin(ctx)
+	if err != nil || has {
+		return nil, "", err
+	}
+	if login == "" {
+		login = "admin"
+	}
+	if password == "" {
+		password = RandomSecret(15)
+		generated = password
+	}
+	u, err := s.CreateUser(ctx, schemas.NewUser{Login: login, Password: password, Name: "Administrator", Role: schemas.RoleAdmin})
+	if err != nil {
+		// Another instance starting at the same moment created it first.
+		if schemas.ErrorCode(err) == schemas.ECONFLICT {
+			return nil, "", nil
+		}
+		return nil, "", fmt.Errorf("create first admin: %w", err)
+	}
+	return u, generated, nil
+}
+
+func rateLimited(wait time.Duration) error {
+	secs := int(wait.Seconds() + 0.999)
+	if secs < 1 {
+		secs = 1
+	}
+	return schemas.Errorf(schemas.ERATELIMIT, "too many login attempts; try again in %d seconds", secs).With("retryAfter", secs)
+}
+
+func hashToken(t string) string {
+	sum := sha256.Sum256([]byte(t))
+	return hex.EncodeToString(sum[:])
+}

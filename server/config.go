@@ -1,0 +1,232 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"fieldsync/server/auth"
+)
+
+// Config is everything the server reads from the environment. The table in
+// README.md lists the same variables with the same defaults.
+type Config struct {
+	Port        int
+	DataDir     string
+	MongoURI    string
+	MongoDB     string
+	LogLevel    slog.Level
+	LogFormat   string
+	Demo        bool
+	AdminLogin  string
+	AdminPass   string
+	ProxyHeader string
+
+	JWTSecret         string
+	JWTKeyFile        string
+	JWTPrevious       []string
+	JWTIssuer         string
+	JWTAudience       string
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	LoginPerAccount   int
+	LoginPerIP        int
+	BodyLimit         int
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	RequestTimeout    time.Duration
+	ShutdownTimeout   time.Duration
+	StoreStartTimeout time.Duration
+}
+
+// LoadConfig reads the configuration; getenv is os.Getenv outside tests.
+// Every invalid value is reported, not only the first.
+func LoadConfig(getenv func(string) string) (Config, error) {
+	var errs []error
+	str := func(key, def string) string {
+		if v := strings.TrimSpace(getenv(key)); v != "" {
+			return v
+		}
+		return def
+	}
+	integer := func(key string, def, min, max int) int {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		n, err := strconv.Atoi(strings.TrimSpace(v))
+		if err != nil || n < min || n > max {
+			errs = append(errs, fmt.Errorf("%s=%q: want an integer from %d to %d", key, v, min, max))
+			return def
+		}
+		return n
+	}
+	duration := func(key string, def, min, max time.Duration) time.Duration {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(v))
+		if err != nil || d < min || d > max {
+			errs = append(errs, fmt.Errorf("%s=%q: want a duration (like 30s, 15m) from %s to %s", key, v, min, max))
+			return def
+		}
+		return d
+	}
+	boolean := func(key string) bool {
+		switch strings.ToLower(strings.TrimSpace(getenv(key))) {
+		case "", "0", "false", "no", "off":
+			return false
+		case "1", "true", "yes", "on":
+			return true
+		default:
+			errs = append(errs, fmt.Errorf("%s=%q: want true or false", key, getenv(key)))
+			return false
+		}
+	}
+
+	c := Config{
+		Port:              integer("PORT", 8080, 0, 65535),
+		DataDir:           str("DATA_DIR", "./data"),
+		MongoURI:          str("MONGODB_URI", ""),
+		MongoDB:           str("MONGODB_DB", "fieldsync"),
+		LogFormat:         str("LOG_FORMAT", "text"),
+		Demo:              boolean("DEMO"),
+		AdminLogin:        str("ADMIN_LOGIN", ""),
+		AdminPass:         getenv("ADMIN_PASSWORD"),
+		ProxyHeader:       str("PROXY_HEADER", ""),
+		JWTSecret:         getenv("JWT_SECRET"),
+		JWTKeyFile:        str("JWT_KEY_FILE", ""),
+		JWTIssuer:         str("JWT_ISSUER", "fieldsync"),
+		JWTAudience:       str("JWT_AUDIENCE", "fieldsync-api"),
+		AccessTTL:         duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
+		RefreshTTL:        duration("REFRESH_TOKEN_TTL", 60*24*time.Hour, time.Hour, 365*24*time.Hour),
+		LoginPerAccount:   integer("LOGIN_RATE_PER_ACCOUNT", 10, 1, 10000),
+		LoginPerIP:        integer("LOGIN_RATE_PER_IP", 60, 1, 100000),
+		BodyLimit:         integer("BODY_LIMIT_BYTES", 4<<20, 1<<10, 256<<20),
+		ReadTimeout:       duration("READ_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		WriteTimeout:      duration("WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		RequestTimeout:    duration("REQUEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		ShutdownTimeout:   duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		StoreStartTimeout: duration("STORE_START_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+	}
+	if v := getenv("JWT_PREVIOUS_SECRETS"); v != "" {
+		for _, s := range strings.Split(v, ",") {
+			if s = strings.TrimSpace(s); s != "" {
+				c.JWTPrevious = append(c.JWTPrevious, s)
+			}
+		}
+	}
+	switch strings.ToLower(str("LOG_LEVEL", "info")) {
+	case "debug":
+		c.LogLevel = slog.LevelDebug
+	case "info":
+		c.LogLevel = slog.LevelInfo
+	case "warn":
+		c.LogLevel = slog.LevelWarn
+	case "error":
+		c.LogLevel = slog.LevelError
+	default:
+		errs = append(errs, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", getenv("LOG_LEVEL")))
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("LOG_FORMAT=%q: want text or json", c.LogFormat))
+	}
+	if c.JWTSecret != "" && len(c.JWTSecret) < 32 {
+		errs = append(errs, errors.New("JWT_SECRET: want at least 32 characters"))
+	}
+	for _, s := range c.JWTPrevious {
+		if len(s) < 32 {
+			errs = append(errs, errors.New("JWT_PREVIOUS_SECRETS: each secret must be at least 32 characters"))
+			break
+		}
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		errs = append(errs, errors.New("MONGODB_URI: want a mongodb:// or mongodb+srv:// URI"))
+	}
+	return c, errors.Join(errs...)
+}
+
+// LogValue masks secrets when the config is logged.
+func (c Config) LogValue() slog.Value {
+	mask := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "***"
+	}
+	uri := c.MongoURI
+	if i := strings.Index(uri, "@"); i > 0 {
+		uri = uri[:strings.Index(uri, "//")+2] + "***" + uri[i:]
+	}
+	return slog.GroupValue(
+		slog.Int("port", c.Port), slog.String("dataDir", c.DataDir), slog.String("mongoURI", uri),
+		slog.String("mongoDB", c.MongoDB), slog.String("logLevel", c.LogLevel.String()),
+		slog.Bool("demo", c.Demo), slog.String("jwtSecret", mask(c.JWTSecret)),
+		slog.String("jwtKeyFile", c.JWTKeyFile), slog.Duration("accessTTL", c.AccessTTL),
+		slog.Duration("refreshTTL", c.RefreshTTL), slog.Int("bodyLimit", c.BodyLimit),
+	)
+}
+
+// signingKeys returns the current key and the ones still accepted. The
+// secret comes from JWT_SECRET, else from JWT_KEY_FILE, else from a key
+// generated once under DATA_DIR (development default).
+func (c Config) signingKeys() (auth.Key, []auth.Key, error) {
+	var prev []auth.Key
+	for _, s := range c.JWTPrevious {
+		prev = append(prev, auth.NewKey([]byte(s)))
+	}
+	if c.JWTSecret != "" {
+		return auth.NewKey([]byte(c.JWTSecret)), prev, nil
+	}
+	path := c.JWTKeyFile
+	if path == "" {
+		path = filepath.Join(c.DataDir, "jwt.key")
+	}
+	if c.JWTKeyFile == "" {
+		if err := createKeyFile(c.DataDir, path); err != nil {
+			return auth.Key{}, nil, err
+		}
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return auth.Key{}, nil, fmt.Errorf("read JWT key file: %w", err)
+	}
+	secret := strings.TrimSpace(string(b))
+	if len(secret) < 32 {
+		return auth.Key{}, nil, fmt.Errorf("JWT key file %s: want at least 32 characters", path)
+	}
+	if raw, err := base64.RawURLEncoding.DecodeString(secret); err == nil && len(raw) >= 32 {
+		return auth.NewKey(raw), prev, nil
+	}
+	return auth.NewKey([]byte(secret)), prev, nil
+}
+
+// createKeyFile writes a new random secret to path unless it exists. With
+// O_EXCL, two processes racing both end up reading the one that won.
+func createKeyFile(dir, path string) error {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("create data dir: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create %s: %w", path, err)
+	}
+	_, werr := f.WriteString(auth.RandomSecret(48) + "\n")
+	if cerr := f.Close(); werr == nil {
+		werr = cerr
+	}
+	if werr != nil {
+		return fmt.Errorf("write %s: %w", path, werr)
+	}
+	return nil
+}

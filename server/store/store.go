@@ -1,0 +1,173 @@
+// Package store opens fieldsync's MongoDB-compatible store (a MongoDB
+// deployment, or FerretDB embedded in-process over SQLite), keeps its indexes
+// current through versioned migrations, and holds the account collections.
+//
+// Everything here uses single-document atomic operations and unique indexes
+// only: FerretDB has no transactions, and the same code must run on MongoDB
+// replica sets and sharded clusters.
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/FerretDB/FerretDB/ferretdb"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+)
+
+// Options says which store to open.
+type Options struct {
+	URI     string // a MongoDB URI; empty starts the embedded FerretDB
+	DBName  string // database name
+	DataDir string // where the embedded store keeps its files
+	Logger  *slog.Logger
+	Debug   bool // let the embedded FerretDB log at debug level
+}
+
+// DB is an open store.
+type DB struct {
+	Client *mongo.Client
+	DB     *mongo.Database
+
+	log      *slog.Logger
+	embedded bool
+	stopFerr context.CancelFunc
+	ferrDone chan struct{}
+	unlock   func()
+}
+
+// Open connects to opts.URI, or starts the embedded FerretDB under
+// opts.DataDir and connects to it over loopback.
+func Open(ctx context.Context, opts Options) (*DB, error) {
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	db := &DB{log: log}
+	uri := opts.URI
+	if uri == "" {
+		var err error
+		if uri, err = db.startEmbedded(opts); err != nil {
+			return nil, err
+		}
+	}
+	client, err := mongo.Connect(options.Client().
+		ApplyURI(uri).
+		SetAppName("fieldsync").
+		SetServerSelectionTimeout(10 * time.Second))
+	if err != nil {
+		db.stopEmbedded()
+		return nil, fmt.Errorf("connect to store: %w", err)
+	}
+	db.Client = client
+	db.DB = client.Database(opts.DBName)
+	if err := db.Ping(ctx); err != nil {
+		_ = db.Close(context.Background())
+		return nil, fmt.Errorf("ping store: %w", err)
+	}
+	return db, nil
+}
+
+func (db *DB) startEmbedded(opts Options) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(opts.DataDir, "ferretdb"))
+	if err != nil {
+		return "", fmt.Errorf("data dir: %w", err)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("create data dir: %w", err)
+	}
+	// Two processes writing the same SQLite files would corrupt them.
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return "", err
+	}
+	// FerretDB logs every failed command at WARN with a full wire dump;
+	// the app reports its own errors, so keep FerretDB quiet unless asked.
+	level := slog.LevelError + 4
+	var w io.Writer = io.Discard
+	if opts.Debug {
+		level, w = slog.LevelDebug, os.Stderr
+	}
+	flog := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("component", "ferretdb")
+	f, err := ferretdb.New(&ferretdb.Config{
+		Listener:  ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		Handler:   "sqlite",
+		SQLiteURL: "file:" + dir + "/",
+		Logger:    flog,
+	})
+	if err != nil {
+		unlock()
+		return "", fmt.Errorf("start embedded store: %w", err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = f.Run(ctx)
+	}()
+	db.embedded, db.stopFerr, db.ferrDone, db.unlock = true, cancel, done, unlock
+	// MongoDBURI waits until the listener is up.
+	uri := f.MongoDBURI()
+	db.log.Info("embedded store started", "dir", dir, "addr", uri)
+	return uri, nil
+}
+
+func (db *DB) stopEmbedded() {
+	if db.stopFerr == nil {
+		return
+	}
+	db.stopFerr()
+	<-db.ferrDone
+	db.unlock()
+	db.stopFerr = nil
+}
+
+// Embedded reports whether the store is the in-process FerretDB.
+func (db *DB) Embedded() bool { return db.embedded }
+
+// Ping checks that the store answers.
+func (db *DB) Ping(ctx context.Context) error {
+	return db.Client.Ping(ctx, readpref.Primary())
+}
+
+// Close disconnects and, for the embedded store, stops FerretDB after the
+// driver's connections are gone so it shuts down at once.
+func (db *DB) Close(ctx context.Context) error {
+	var err error
+	if db.Client != nil {
+		err = db.Client.Disconnect(ctx)
+	}
+	db.stopEmbedded()
+	if err != nil {
+		return fmt.Errorf("disconnect store: %w", err)
+	}
+	return nil
+}
+
+// Collection names, in one place.
+const (
+	colMigrations    = "migrations"
+	colUsers         = "users"
+	colSessions      = "sessions"
+	colRefreshTokens = "refresh_tokens"
+	colMeta          = "meta"
+)
+
+func isDup(err error) bool { return mongo.IsDuplicateKeyError(err) }
+
+func isNoDocs(err error) bool { return errors.Is(err, mongo.ErrNoDocuments) }
+
+// Unavailable reports whether err means the store could not be reached or
+// did not answer in time, as opposed to refusing the operation.
+func Unavailable(err error) bool {
+	return errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
+		errors.Is(err, mongo.ErrClientDisconnected)
+}
