@@ -48,6 +48,7 @@ func New(cfg Config, authSvc *auth.Service, st *store.DB, log *slog.Logger, now 
 		ProxyHeader:           cfg.ProxyHeader,
 		ErrorHandler:          a.errorHandler,
 		DisableStartupMessage: true,
+		ReadBufferSize:        16 << 10, // room for a bearer token and proxy headers
 		// Values read from the request outlive the handler in errors, logs
 		// and background work; copy them rather than alias fasthttp buffers.
 		Immutable: true,

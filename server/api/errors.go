@@ -51,6 +51,8 @@ func fromFiber(fe *fiber.Error) *schemas.Error {
 		return schemas.Errorf(schemas.ETOOLARGE, "request body too large")
 	case http.StatusUnsupportedMediaType:
 		return schemas.Errorf(schemas.EMEDIATYPE, "request body must be JSON")
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return schemas.Errorf(schemas.EINVALID, "request headers too large")
 	case http.StatusRequestTimeout:
 		return schemas.Errorf(schemas.EINVALID, "request took too long to arrive")
 	}
@@ -77,7 +79,14 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 	if !ok {
 		status = http.StatusInternalServerError
 	}
-	body := ErrorBody{Error: ErrorDetail{Code: code, Message: schemas.ErrorMessage(err), RequestID: requestID(c)}}
+	rid := requestID(c)
+	if rid == "" {
+		// Errors raised while reading the request (body limit, bad headers)
+		// come here before any middleware ran.
+		rid = schemas.NewID()
+		c.Set(fiber.HeaderXRequestID, rid)
+	}
+	body := ErrorBody{Error: ErrorDetail{Code: code, Message: schemas.ErrorMessage(err), RequestID: rid}}
 	var e *schemas.Error
 	if errors.As(err, &e) {
 		body.Error.Details = e.Details
@@ -90,7 +99,7 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	if status >= 500 {
-		a.log.ErrorContext(c.UserContext(), "request failed", "requestId", requestID(c), "method", c.Method(), "path", c.Path(), "err", err)
+		a.log.ErrorContext(c.UserContext(), "request failed", "requestId", rid, "method", c.Method(), "path", c.Path(), "err", err)
 	}
 	if status == http.StatusUnauthorized {
 		c.Set(fiber.HeaderWWWAuthenticate, `Bearer realm="fieldsync"`)

@@ -11,7 +11,7 @@ import (
 
 // Flag reports whether the one-off step named key has been recorded done.
 func (db *DB) Flag(ctx context.Context, key string) (bool, error) {
-	n, err := db.DB.Collection(colMeta).CountDocuments(ctx, bson.D{{Key: "_id", Value: key}}, options.Count().SetLimit(1))
+	n, err := db.C(colMeta).CountDocuments(ctx, bson.D{{Key: "_id", Value: key}}, options.Count().SetLimit(1))
 	if err != nil {
 		return false, fmt.Errorf("read flag %s: %w", key, err)
 	}
@@ -20,7 +20,7 @@ func (db *DB) Flag(ctx context.Context, key string) (bool, error) {
 
 // SetFlag records the one-off step named key as done.
 func (db *DB) SetFlag(ctx context.Context, key string, now time.Time) error {
-	_, err := db.DB.Collection(colMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
+	_, err := db.C(colMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}},
 		bson.D{{Key: "$setOnInsert", Value: bson.D{{Key: "doneAt", Value: now.UTC()}}}},
 		options.UpdateOne().SetUpsert(true))
 	if err != nil {

@@ -63,7 +63,7 @@ type migrationRecord struct {
 // instances starting at once may both run one; the record's unique _id
 // keeps a single entry.
 func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
-	col := db.DB.Collection(colMigrations)
+	col := db.C(colMigrations)
 	cur, err := col.Find(ctx, bson.D{})
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
@@ -98,7 +98,7 @@ func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
 
 // AppliedMigrations lists the recorded migrations, oldest first.
 func (db *DB) AppliedMigrations(ctx context.Context) ([]migrationRecord, error) {
-	cur, err := db.DB.Collection(colMigrations).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
+	cur, err := db.C(colMigrations).Find(ctx, bson.D{}, options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}))
 	if err != nil {
 		return nil, fmt.Errorf("read migrations: %w", err)
 	}

@@ -13,7 +13,7 @@ import (
 
 // CreateSession inserts a new session (a refresh-token family).
 func (db *DB) CreateSession(ctx context.Context, s *schemas.Session) error {
-	if _, err := db.DB.Collection(colSessions).InsertOne(ctx, s); err != nil {
+	if _, err := db.C(colSessions).InsertOne(ctx, s); err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
 	return nil
@@ -22,7 +22,7 @@ func (db *DB) CreateSession(ctx context.Context, s *schemas.Session) error {
 // SessionByID returns the session, or ENOTFOUND.
 func (db *DB) SessionByID(ctx context.Context, id string) (*schemas.Session, error) {
 	var s schemas.Session
-	if err := db.DB.Collection(colSessions).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&s); err != nil {
+	if err := db.C(colSessions).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&s); err != nil {
 		if isNoDocs(err) {
 			return nil, schemas.Errorf(schemas.ENOTFOUND, "session not found")
 		}
@@ -33,7 +33,7 @@ func (db *DB) SessionByID(ctx context.Context, id string) (*schemas.Session, err
 
 // TouchSession records that the session was used at now.
 func (db *DB) TouchSession(ctx context.Context, id string, now time.Time) error {
-	_, err := db.DB.Collection(colSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+	_, err := db.C(colSessions).UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$max", Value: bson.D{{Key: "lastUsedAt", Value: now.UTC()}}}})
 	if err != nil {
 		return fmt.Errorf("touch session: %w", err)
@@ -57,7 +57,7 @@ func (db *DB) RevokeSession(ctx context.Context, id, reason string, now time.Tim
 }
 
 func (db *DB) revoke(ctx context.Context, filter bson.D, reason string, now time.Time) error {
-	_, err := db.DB.Collection(colSessions).UpdateMany(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
+	_, err := db.C(colSessions).UpdateMany(ctx, filter, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "revokedAt", Value: now.UTC()},
 		{Key: "revokeReason", Value: reason},
 	}}})
@@ -69,7 +69,7 @@ func (db *DB) revoke(ctx context.Context, filter bson.D, reason string, now time
 
 // InsertRefreshToken stores a refresh token's hash.
 func (db *DB) InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error {
-	if _, err := db.DB.Collection(colRefreshTokens).InsertOne(ctx, t); err != nil {
+	if _, err := db.C(colRefreshTokens).InsertOne(ctx, t); err != nil {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}
 	return nil
@@ -79,7 +79,7 @@ func (db *DB) InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) e
 // returns it. reused is true when it had been used before (exactly one of
 // several concurrent claims wins). An unknown hash is ENOTFOUND.
 func (db *DB) ClaimRefreshToken(ctx context.Context, hash string, now time.Time) (t *schemas.RefreshToken, reused bool, err error) {
-	col := db.DB.Collection(colRefreshTokens)
+	col := db.C(colRefreshTokens)
 	t = new(schemas.RefreshToken)
 	err = col.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: hash}, {Key: "used", Value: false}},

@@ -38,6 +38,8 @@ type DB struct {
 	DB     *mongo.Database
 
 	log      *slog.Logger
+	view     bool // shares another DB's client; Close leaves it open
+	locks    *collLocks
 	embedded bool
 	stopFerr context.CancelFunc
 	ferrDone chan struct{}
@@ -51,7 +53,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db := &DB{log: log}
+	db := &DB{log: log, locks: &collLocks{sems: map[string]chan struct{}{}}}
 	uri := opts.URI
 	if uri == "" {
 		var err error
@@ -130,6 +132,12 @@ func (db *DB) stopEmbedded() {
 	db.stopFerr = nil
 }
 
+// Database returns a view of the same store on another database, sharing
+// the client. Tests use it to give each test a database of its own.
+func (db *DB) Database(name string) *DB {
+	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, locks: db.locks}
+}
+
 // Embedded reports whether the store is the in-process FerretDB.
 func (db *DB) Embedded() bool { return db.embedded }
 
@@ -141,6 +149,9 @@ func (db *DB) Ping(ctx context.Context) error {
 // Close disconnects and, for the embedded store, stops FerretDB after the
 // driver's connections are gone so it shuts down at once.
 func (db *DB) Close(ctx context.Context) error {
+	if db.view {
+		return nil
+	}
 	var err error
 	if db.Client != nil {
 		err = db.Client.Disconnect(ctx)

@@ -13,7 +13,7 @@ import (
 
 // CreateUser inserts u; a taken login is ECONFLICT.
 func (db *DB) CreateUser(ctx context.Context, u *schemas.User) error {
-	if _, err := db.DB.Collection(colUsers).InsertOne(ctx, u); err != nil {
+	if _, err := db.C(colUsers).InsertOne(ctx, u); err != nil {
 		if isDup(err) {
 			return schemas.Errorf(schemas.ECONFLICT, "login %q is already taken", u.Login).With("field", "login")
 		}
@@ -34,7 +34,7 @@ func (db *DB) UserByLogin(ctx context.Context, login string) (*schemas.User, err
 
 func (db *DB) findUser(ctx context.Context, filter bson.D) (*schemas.User, error) {
 	var u schemas.User
-	if err := db.DB.Collection(colUsers).FindOne(ctx, filter).Decode(&u); err != nil {
+	if err := db.C(colUsers).FindOne(ctx, filter).Decode(&u); err != nil {
 		if isNoDocs(err) {
 			return nil, schemas.Errorf(schemas.ENOTFOUND, "user not found")
 		}
@@ -45,7 +45,7 @@ func (db *DB) findUser(ctx context.Context, filter bson.D) (*schemas.User, error
 
 // HasAdmin reports whether any admin account exists, enabled or not.
 func (db *DB) HasAdmin(ctx context.Context) (bool, error) {
-	n, err := db.DB.Collection(colUsers).CountDocuments(ctx, bson.D{{Key: "role", Value: schemas.RoleAdmin}}, options.Count().SetLimit(1))
+	n, err := db.C(colUsers).CountDocuments(ctx, bson.D{{Key: "role", Value: schemas.RoleAdmin}}, options.Count().SetLimit(1))
 	if err != nil {
 		return false, fmt.Errorf("count admins: %w", err)
 	}
@@ -68,7 +68,7 @@ func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]schemas.User, erro
 	if f.After != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
 	}
-	cur, err := db.DB.Collection(colUsers).Find(ctx, filter,
+	cur, err := db.C(colUsers).Find(ctx, filter,
 		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(f.Limit)))
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
@@ -109,7 +109,7 @@ func (db *DB) UpdateUser(ctx context.Context, id string, ch UserChanges, now tim
 		add("locale", *ch.Locale)
 	}
 	var u schemas.User
-	err := db.DB.Collection(colUsers).FindOneAndUpdate(ctx,
+	err := db.C(colUsers).FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: set}},
 		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(&u)

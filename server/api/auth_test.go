@@ -1,0 +1,252 @@
+package api_test
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"fieldsync/schemas"
+	"fieldsync/server/auth"
+)
+
+func TestLoginMeRefreshRotation(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("worker.a", schemas.RoleWorker)
+	pair := f.login("  Worker.A ", "phone-1") // logins are case- and space-insensitive
+
+	var me schemas.User
+	f.do("GET", "/v1/me", nil, pair.AccessToken).want(200).decode(&me)
+	if me.ID != u.ID || me.Role != schemas.RoleWorker {
+		t.Fatalf("me = %+v, want %s", me, u.ID)
+	}
+	if strings.Contains(string(f.do("GET", "/v1/me", nil, pair.AccessToken).body), "argon2") {
+		t.Fatal("/v1/me leaks the password hash")
+	}
+
+	// Rotation: each refresh token works once and yields a new pair.
+	var next auth.TokenPair
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}, "").want(200).decode(&next)
+	if next.RefreshToken == pair.RefreshToken || next.AccessToken == "" {
+		t.Fatal("refresh did not rotate the refresh token")
+	}
+	f.do("GET", "/v1/me", nil, next.AccessToken).want(200)
+
+	// Reusing the rotated token revokes the whole family.
+	e := f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	if e.Details["reason"] != "refresh_token_reused" {
+		t.Fatalf("reuse details = %v", e.Details)
+	}
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": next.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("GET", "/v1/me", nil, next.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+	f.do("GET", "/v1/me", nil, pair.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+
+	// The user can sign in again afterwards.
+	f.do("GET", "/v1/me", nil, f.login("worker.a", "phone-1").AccessToken).want(200)
+}
+
+func TestRefreshBoundToDeviceAndExpiry(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.b", schemas.RoleWorker)
+	pair := f.login("worker.b", "phone-1")
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-2"}, "").wantError(401, schemas.EUNAUTHORIZED)
+
+	pair = f.login("worker.b", "phone-1")
+	f.clock.Add(31 * 24 * time.Hour)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("GET", "/v1/me", nil, pair.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+}
+
+func TestConcurrentRefreshOnlyOneWins(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.c", schemas.RoleWorker)
+	pair := f.login("worker.c", "phone-1")
+	const n = 8
+	statuses := make([]int, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses[i] = f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").status
+		}()
+	}
+	wg.Wait()
+	ok := 0
+	for _, s := range statuses {
+		if s == 200 {
+			ok++
+		} else if s != 401 {
+			t.Fatalf("status %d, want 200 or 401", s)
+		}
+	}
+	if ok != 1 {
+		t.Fatalf("%d concurrent refreshes succeeded, want exactly 1 (%v)", ok, statuses)
+	}
+}
+
+func TestLogoutAndRelogin(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.d", schemas.RoleWorker)
+	p1 := f.login("worker.d", "phone-1")
+	p2 := f.login("worker.d", "tablet-1")
+
+	f.do("POST", "/v1/auth/logout", nil, p1.AccessToken).want(204)
+	f.do("GET", "/v1/me", nil, p1.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": p1.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("GET", "/v1/me", nil, p2.AccessToken).want(200) // the other device is untouched
+
+	// Signing in again on the same device ends that device's earlier session.
+	p3 := f.login("worker.d", "tablet-1")
+	f.do("GET", "/v1/me", nil, p2.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+	f.do("GET", "/v1/me", nil, p3.AccessToken).want(200)
+}
+
+func TestDisabledUserLosesAccessAtOnce(t *testing.T) {
+	f := newFixture(t)
+	admin := f.user("admin.a", schemas.RoleAdmin)
+	w := f.user("worker.e", schemas.RoleWorker)
+	at := f.login("admin.a", "office").AccessToken
+	wp := f.login("worker.e", "phone-1")
+
+	f.do("PATCH", "/v1/users/"+w.ID, map[string]any{"disabled": true}, at).want(200)
+	f.do("GET", "/v1/me", nil, wp.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": wp.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/login", map[string]any{"login": "worker.e", "password": testPassword, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
+
+	f.do("PATCH", "/v1/users/"+w.ID, map[string]any{"disabled": false}, at).want(200)
+	f.login("worker.e", "phone-1")
+
+	f.do("PATCH", "/v1/users/"+admin.ID, map[string]any{"disabled": true}, at).wantError(409, schemas.ECONFLICT)
+}
+
+func TestWrongPasswordAndRateLimit(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.f", schemas.RoleWorker)
+	bad := map[string]any{"login": "worker.f", "password": "wrong password!", "deviceId": "p"}
+	unknown := f.do("POST", "/v1/auth/login", map[string]any{"login": "nobody", "password": "wrong password!", "deviceId": "p"}, "").wantError(401, schemas.EUNAUTHORIZED)
+	wrong := f.do("POST", "/v1/auth/login", bad, "").wantError(401, schemas.EUNAUTHORIZED)
+	if unknown.Message != wrong.Message {
+		t.Fatalf("unknown login and wrong password answer differently: %q vs %q", unknown.Message, wrong.Message)
+	}
+	for range 4 {
+		f.do("POST", "/v1/auth/login", bad, "").want(401)
+	}
+	r := f.do("POST", "/v1/auth/login", bad, "")
+	r.wantError(429, schemas.ERATELIMIT)
+	if r.header.Get("Retry-After") == "" {
+		t.Fatal("429 without Retry-After")
+	}
+	// Even the right password waits out the window.
+	f.do("POST", "/v1/auth/login", map[string]any{"login": "worker.f", "password": testPassword, "deviceId": "p"}, "").want(429)
+	f.clock.Add(61 * time.Second)
+	f.login("worker.f", "p")
+}
+
+// TestForgedTokens: every broken or forged access token is a 401 with the
+// error shape, never a 500 and never accepted.
+func TestForgedTokens(t *testing.T) {
+	f := newFixture(t)
+	u := f.user("worker.g", schemas.RoleWorker)
+	good := f.login("worker.g", "phone-1").AccessToken
+	f.do("GET", "/v1/me", nil, good).want(200)
+
+	// Recover the session id so forgeries differ from the real token only
+	// in the property under test.
+	var claims auth.Claims
+	if _, _, err := jwt.NewParser().ParseUnverified(good, &claims); err != nil {
+		t.Fatal(err)
+	}
+	now := f.clock.Now()
+	base := func(mut func(*auth.Claims)) *auth.Claims {
+		c := claims
+		c.Audience = jwt.ClaimStrings{testAudience}
+		c.IssuedAt = jwt.NewNumericDate(now)
+		c.ExpiresAt = jwt.NewNumericDate(now.Add(10 * time.Minute))
+		if mut != nil {
+			mut(&c)
+		}
+		return &c
+	}
+	sign := func(method jwt.SigningMethod, key any, c *auth.Claims, kid string) string {
+		tok := jwt.NewWithClaims(method, c)
+		if kid != "" {
+			tok.Header["kid"] = kid
+		}
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The control: a token we forge with the real key and untouched claims
+	// is accepted, so each case below fails for its own reason.
+	f.do("GET", "/v1/me", nil, sign(jwt.SigningMethodHS256, testKey.Secret, base(nil), testKey.ID)).want(200)
+
+	none, _ := jwt.NewWithClaims(jwt.SigningMethodNone, base(nil)).SignedString(jwt.UnsafeAllowNoneSignatureType)
+	parts := strings.Split(good, ".")
+	cases := map[string]string{
+		"alg none":                   none,
+		"RS256 (HS/RS confusion)":    sign(jwt.SigningMethodRS256, rsaKey, base(nil), testKey.ID),
+		"HS512 with the right key":   sign(jwt.SigningMethodHS512, testKey.Secret, base(nil), testKey.ID),
+		"wrong key":                  sign(jwt.SigningMethodHS256, []byte("another-secret-another-secret-0000"), base(nil), testKey.ID),
+		"unknown kid":                sign(jwt.SigningMethodHS256, testKey.Secret, base(nil), "0000000000000000"),
+		"no kid":                     sign(jwt.SigningMethodHS256, testKey.Secret, base(nil), ""),
+		"expired":                    sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.ExpiresAt = jwt.NewNumericDate(now.Add(-time.Minute)) }), testKey.ID),
+		"missing exp":                sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.ExpiresAt = nil }), testKey.ID),
+		"wrong aud":                  sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.Audience = jwt.ClaimStrings{"other-api"} }), testKey.ID),
+		"wrong iss":                  sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.Issuer = "evil" }), testKey.ID),
+		"issued in the future":       sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.IssuedAt = jwt.NewNumericDate(now.Add(time.Hour)) }), testKey.ID),
+		"no session":                 sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.SessionID = "" }), testKey.ID),
+		"someone else's session":     sign(jwt.SigningMethodHS256, testKey.Secret, base(func(c *auth.Claims) { c.Subject = schemas.NewID() }), testKey.ID),
+		"role escalation, no resign": parts[0] + "." + strings.TrimRight(jwtSegment(t, map[string]any{"sub": u.ID, "role": "admin"}), "=") + "." + parts[2],
+		"tampered signature":         parts[0] + "." + parts[1] + "." + strings.Repeat("A", len(parts[2])),
+		"garbage":                    "not-a-jwt",
+		"three dots":                 "...",
+		"huge":                       strings.Repeat("a", 5000),
+	}
+	for name, tok := range cases {
+		t.Run(name, func(t *testing.T) {
+			f.t = t
+			f.do("GET", "/v1/me", nil, tok).wantError(401, schemas.EUNAUTHORIZED)
+		})
+	}
+	f.t = t
+	for _, h := range []string{"", "Bearer", "Bearer ", "Basic dXNlcjpwdw==", "bearer"} {
+		f.do("GET", "/v1/me", nil, "", "Authorization", h).wantError(401, schemas.EUNAUTHORIZED)
+	}
+}
+
+func jwtSegment(t *testing.T, claims map[string]any) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims(claims)).SignedString([]byte("x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.Split(s, ".")[1]
+}
+
+func TestKeyRotationAcceptsPreviousKey(t *testing.T) {
+	old := auth.NewKey([]byte("old-secret-old-secret-old-secret-00"))
+	cur := auth.NewKey([]byte("new-secret-new-secret-new-secret-00"))
+	now := func() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
+	u := &schemas.User{ID: schemas.NewID(), Role: schemas.RoleWorker}
+	oldTok, err := auth.NewTokens(old, nil, "i", "a", time.Minute, now).Issue(u, "s", "d")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := auth.NewTokens(cur, []auth.Key{old}, "i", "a", time.Minute, now).Parse(oldTok); err != nil {
+		t.Fatalf("token of the previous key refused during rotation: %v", err)
+	}
+	if _, err := auth.NewTokens(cur, nil, "i", "a", time.Minute, now).Parse(oldTok); err == nil {
+		t.Fatal("token of a retired key accepted")
+	}
+}

@@ -1,0 +1,174 @@
+package api_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/api"
+	"fieldsync/server/auth"
+	"fieldsync/server/store"
+	"fieldsync/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+// clock is a settable time source; tests move it instead of sleeping.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
+
+const (
+	testIssuer   = "fieldsync"
+	testAudience = "fieldsync-api"
+	testPassword = "correct horse battery"
+	bodyLimit    = 64 << 10
+)
+
+var testKey = auth.NewKey([]byte("test-secret-test-secret-test-secret!"))
+
+type fixture struct {
+	t     *testing.T
+	db    *store.DB
+	api   *api.API
+	auth  *auth.Service
+	clock *clock
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	db := storetest.New(t)
+	clk := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	tokens := auth.NewTokens(testKey, nil, testIssuer, testAudience, 15*time.Minute, clk.Now)
+	log := slog.New(slog.DiscardHandler)
+	svc := auth.NewService(db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
+	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second}, svc, db, log, clk.Now)
+	return &fixture{t: t, db: db, api: a, auth: svc, clock: clk}
+}
+
+// user creates an account with testPassword.
+func (f *fixture) user(login string, role schemas.Role) *schemas.User {
+	f.t.Helper()
+	u, err := f.auth.CreateUser(f.t.Context(), schemas.NewUser{Login: login, Password: testPassword, Name: login, Role: role})
+	if err != nil {
+		f.t.Fatalf("create user %s: %v", login, err)
+	}
+	return u
+}
+
+// login signs in and returns the token pair, failing the test otherwise.
+func (f *fixture) login(login, device string) auth.TokenPair {
+	f.t.Helper()
+	var pair auth.TokenPair
+	res := f.do("POST", "/v1/auth/login", map[string]any{"login": login, "password": testPassword, "deviceId": device}, "")
+	res.want(200).decode(&pair)
+	if pair.AccessToken == "" || pair.RefreshToken == "" {
+		f.t.Fatalf("login %s: empty tokens: %s", login, res.body)
+	}
+	return pair
+}
+
+// listen serves the app on a loopback port until the test ends and
+// returns its base URL.
+func (f *fixture) listen() string {
+	f.t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	go func() { _ = f.api.App().Listener(ln) }()
+	f.t.Cleanup(func() { _ = f.api.App().Shutdown() })
+	return "http://" + ln.Addr().String()
+}
+
+type result struct {
+	t      *testing.T
+	status int
+	header http.Header
+	body   []byte
+}
+
+// do sends a request: body may be nil, a string (sent as is) or a value
+// (sent as JSON).
+func (f *fixture) do(method, path string, body any, token string, headers ...string) *result {
+	f.t.Helper()
+	var r io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		r = strings.NewReader(b)
+	case []byte:
+		r = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		r = bytes.NewReader(j)
+	}
+	req := httptest.NewRequest(method, path, r)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := f.api.App().Test(req, -1)
+	if err != nil {
+		f.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return &result{t: f.t, status: resp.StatusCode, header: resp.Header, body: b}
+}
+
+func (r *result) want(status int) *result {
+	r.t.Helper()
+	if r.status != status {
+		r.t.Fatalf("status %d, want %d; body %s", r.status, status, r.body)
+	}
+	return r
+}
+
+func (r *result) decode(v any) {
+	r.t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		r.t.Fatalf("decode %s: %v", r.body, err)
+	}
+}
+
+// wantError checks the status and that the body is the one error shape
+// with the code; it returns the error for further checks.
+func (r *result) wantError(status int, code string) api.ErrorDetail {
+	r.t.Helper()
+	r.want(status)
+	var eb api.ErrorBody
+	dec := json.NewDecoder(bytes.NewReader(r.body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&eb); err != nil {
+		r.t.Fatalf("error body %s is not the error shape: %v", r.body, err)
+	}
+	if eb.Error.Code != code {
+		r.t.Fatalf("error code %q, want %q; body %s", eb.Error.Code, code, r.body)
+	}
+	if eb.Error.Message == "" || eb.Error.RequestID == "" {
+		r.t.Fatalf("error without message or request id: %s", r.body)
+	}
+	return eb.Error
+}

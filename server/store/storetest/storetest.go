@@ -1,0 +1,92 @@
+// Package storetest starts the real embedded store once per test binary and
+// hands each test a fresh, migrated database on it.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"fieldsync/server/store"
+)
+
+var (
+	once   sync.Once
+	shared *store.DB
+	dir    string
+	err    error
+	seq    atomic.Int64
+)
+
+// Main runs the package's tests and then stops the shared store:
+//
+//	func TestMain(m *testing.M) { storetest.Main(m) }
+func Main(m *testing.M) {
+	code := m.Run()
+	if shared != nil {
+		_ = shared.Close(context.Background())
+	}
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// Shared returns the one store of this test binary: the embedded FerretDB,
+// or MONGODB_URI when the environment sets it (to run the suite on MongoDB).
+func Shared(tb testing.TB) *store.DB {
+	tb.Helper()
+	once.Do(func() {
+		dir, err = os.MkdirTemp("", "fieldsync-test-")
+		if err != nil {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		shared, err = store.Open(ctx, store.Options{
+			URI: os.Getenv("MONGODB_URI"), DBName: "fieldsync_test", DataDir: dir,
+			Logger: slog.New(slog.DiscardHandler),
+		})
+	})
+	if err != nil {
+		tb.Fatalf("start test store: %v", err)
+	}
+	return shared
+}
+
+// New returns a migrated database of its own for this test, dropped when
+// the test ends.
+func New(tb testing.TB) *store.DB {
+	tb.Helper()
+	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), seq.Add(1), sanitize(tb.Name()))
+	if len(name) > 60 {
+		name = name[:60]
+	}
+	db := Shared(tb).Database(name)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		_ = db.DB.Drop(ctx)
+	})
+	return db
+}
+
+func sanitize(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s)
+}
