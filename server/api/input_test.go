@@ -21,8 +21,8 @@ func TestBadBodies(t *testing.T) {
 
 	type tc struct {
 		name, body, ctype string
-		status           int
-		code             string
+		status            int
+		code              string
 	}
 	common := []tc{
 		{"not json content type", `{}`, "text/plain", 415, schemas.EMEDIATYPE},
