@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"fieldsync/server/auth"
+	"fieldsync/server/store"
 )
 
 // Config is everything the server reads from the environment. The table in
@@ -43,6 +44,12 @@ type Config struct {
 	RequestTimeout    time.Duration
 	ShutdownTimeout   time.Duration
 	StoreStartTimeout time.Duration
+
+	DataKey           string
+	DataKeyFile       string
+	DataPreviousKeys  []string
+	ScheduleHorizon   time.Duration
+	GeneratorInterval time.Duration
 }
 
 // LoadConfig reads the configuration; getenv is os.Getenv outside tests.
@@ -115,6 +122,25 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		RequestTimeout:    duration("REQUEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
 		ShutdownTimeout:   duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
 		StoreStartTimeout: duration("STORE_START_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		DataKey:           getenv("DATA_KEY"),
+		DataKeyFile:       str("DATA_KEY_FILE", ""),
+		ScheduleHorizon:   duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
+		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
+	}
+	if v := getenv("DATA_PREVIOUS_KEYS"); v != "" {
+		for _, k := range strings.Split(v, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				c.DataPreviousKeys = append(c.DataPreviousKeys, k)
+			}
+		}
+	}
+	for _, k := range append([]string{c.DataKey}, c.DataPreviousKeys...) {
+		if k != "" {
+			if _, err := decodeDataKey(k); err != nil {
+				errs = append(errs, fmt.Errorf("DATA_KEY / DATA_PREVIOUS_KEYS: %w", err))
+				break
+			}
+		}
 	}
 	if v := getenv("JWT_PREVIOUS_SECRETS"); v != "" {
 		for _, s := range strings.Split(v, ",") {
@@ -171,6 +197,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Bool("demo", c.Demo), slog.String("jwtSecret", mask(c.JWTSecret)),
 		slog.String("jwtKeyFile", c.JWTKeyFile), slog.Duration("accessTTL", c.AccessTTL),
 		slog.Duration("refreshTTL", c.RefreshTTL), slog.Int("bodyLimit", c.BodyLimit),
+		slog.String("dataKey", mask(c.DataKey)), slog.Duration("scheduleHorizon", c.ScheduleHorizon),
 	)
 }
 
@@ -190,7 +217,7 @@ func (c Config) signingKeys() (auth.Key, []auth.Key, error) {
 		path = filepath.Join(c.DataDir, "jwt.key")
 	}
 	if c.JWTKeyFile == "" {
-		if err := createKeyFile(c.DataDir, path); err != nil {
+		if err := createKeyFile(c.DataDir, path, 48); err != nil {
 			return auth.Key{}, nil, err
 		}
 	}
@@ -210,7 +237,7 @@ func (c Config) signingKeys() (auth.Key, []auth.Key, error) {
 
 // createKeyFile writes a new random secret to path unless it exists. With
 // O_EXCL, two processes racing both end up reading the one that won.
-func createKeyFile(dir, path string) error {
+func createKeyFile(dir, path string, size int) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("create data dir: %w", err)
 	}
@@ -221,7 +248,7 @@ func createKeyFile(dir, path string) error {
 	if err != nil {
 		return fmt.Errorf("create %s: %w", path, err)
 	}
-	_, werr := f.WriteString(auth.RandomSecret(48) + "\n")
+	_, werr := f.WriteString(auth.RandomSecret(size) + "\n")
 	if cerr := f.Close(); werr == nil {
 		werr = cerr
 	}
@@ -229,4 +256,57 @@ func createKeyFile(dir, path string) error {
 		return fmt.Errorf("write %s: %w", path, werr)
 	}
 	return nil
+}
+
+// decodeDataKey reads a 32-byte key written as base64 (standard or URL).
+func decodeDataKey(s string) ([]byte, error) {
+	s = strings.TrimSpace(s)
+	for _, enc := range []*base64.Encoding{base64.RawURLEncoding, base64.URLEncoding, base64.RawStdEncoding, base64.StdEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == 32 {
+			return b, nil
+		}
+	}
+	return nil, errors.New("want 32 bytes, base64-encoded (e.g. openssl rand -base64 32)")
+}
+
+// dataCipher builds the cipher for personal data at rest. The key comes
+// from DATA_KEY, else DATA_KEY_FILE, else a key generated once under
+// DATA_DIR (development default; back it up with the data).
+func (c Config) dataCipher() (*store.Cipher, error) {
+	raw := c.DataKey
+	if raw == "" {
+		path := c.DataKeyFile
+		if path == "" {
+			path = filepath.Join(c.DataDir, "data.key")
+			if err := createKeyFile(c.DataDir, path, 32); err != nil {
+				return nil, err
+			}
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil, fmt.Errorf("read data key file: %w", err)
+		}
+		raw = string(b)
+	}
+	key, err := decodeDataKey(raw)
+	if err != nil {
+		return nil, fmt.Errorf("data key: %w", err)
+	}
+	current, err := store.NewDataKey(key)
+	if err != nil {
+		return nil, err
+	}
+	var prev []store.DataKey
+	for _, p := range c.DataPreviousKeys {
+		b, err := decodeDataKey(p)
+		if err != nil {
+			return nil, err
+		}
+		k, err := store.NewDataKey(b)
+		if err != nil {
+			return nil, err
+		}
+		prev = append(prev, k)
+	}
+	return store.NewCipher(current, prev...)
 }

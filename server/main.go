@@ -13,11 +13,13 @@ import (
 	"os"
 	"os/signal"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/server/store"
 )
 
@@ -76,9 +78,13 @@ type Server struct {
 	Store    *store.DB
 	API      *api.API
 	Auth     *auth.Service
+	Office   *office.Service
 	log      *slog.Logger
 	ln       net.Listener
 	serveErr chan error
+
+	stopBackground context.CancelFunc
+	background     sync.WaitGroup
 }
 
 // Start opens the store, migrates it, makes the first admin (and the demo
@@ -106,6 +112,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	go func() { s.serveErr <- s.API.App().Listener(s.ln) }()
+	bg, stop := context.WithCancel(context.Background())
+	s.stopBackground = stop
+	s.background.Go(func() { s.Office.RunGenerator(bg, cfg.GeneratorInterval) })
 	return s, nil
 }
 
@@ -113,6 +122,12 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	if _, err := s.Store.Migrate(ctx, now()); err != nil {
 		return err
 	}
+	cipher, err := cfg.dataCipher()
+	if err != nil {
+		return err
+	}
+	s.Store.SetCipher(cipher)
+	s.Office = office.New(s.Store, now, s.log, cfg.ScheduleHorizon)
 	current, previous, err := cfg.signingKeys()
 	if err != nil {
 		return err
@@ -136,14 +151,14 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 		}
 	}
 	if cfg.Demo {
-		if err := seedDemo(ctx, s.Store, s.Auth, now, s.log); err != nil {
+		if err := seedDemo(ctx, s.Store, s.Auth, s.Office, now, s.log); err != nil {
 			return fmt.Errorf("demo data: %w", err)
 		}
 	}
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
-	}, s.Auth, s.Store, s.log, now)
+	}, api.Deps{Auth: s.Auth, Office: s.Office, Store: s.Store, Log: s.log, Now: now})
 	return nil
 }
 
@@ -151,11 +166,13 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
 // Shutdown stops accepting requests, lets in-flight ones finish (up to the
-// timeout), then closes the store.
+// timeout), stops the background workers, then closes the store.
 func (s *Server) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	httpErr := s.API.App().ShutdownWithContext(ctx)
+	s.stopBackground()
+	s.background.Wait()
 	storeErr := s.Store.Close(ctx)
 	return errors.Join(httpErr, storeErr)
 }

@@ -13,6 +13,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/server/store"
 )
 
@@ -26,19 +27,29 @@ type Config struct {
 	ProxyHeader    string        // header with the client address behind a proxy; empty trusts none
 }
 
+// Deps are the services the handlers call.
+type Deps struct {
+	Auth   *auth.Service
+	Office *office.Service
+	Store  *store.DB
+	Log    *slog.Logger
+	Now    func() time.Time
+}
+
 // API holds what the handlers need.
 type API struct {
-	cfg   Config
-	auth  *auth.Service
-	store *store.DB
-	log   *slog.Logger
-	now   func() time.Time
-	app   *fiber.App
+	cfg    Config
+	auth   *auth.Service
+	office *office.Service
+	store  *store.DB
+	log    *slog.Logger
+	now    func() time.Time
+	app    *fiber.App
 }
 
 // New builds the Fiber app with every route registered.
-func New(cfg Config, authSvc *auth.Service, st *store.DB, log *slog.Logger, now func() time.Time) *API {
-	a := &API{cfg: cfg, auth: authSvc, store: st, log: log, now: now}
+func New(cfg Config, d Deps) *API {
+	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, store: d.Store, log: d.Log, now: d.Now}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		BodyLimit:             cfg.BodyLimit,

@@ -16,6 +16,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
 )
@@ -41,11 +42,12 @@ const (
 var testKey = auth.NewKey([]byte("test-secret-test-secret-test-secret!"))
 
 type fixture struct {
-	t     *testing.T
-	db    *store.DB
-	api   *api.API
-	auth  *auth.Service
-	clock *clock
+	t      *testing.T
+	db     *store.DB
+	api    *api.API
+	auth   *auth.Service
+	office *office.Service
+	clock  *clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -55,8 +57,10 @@ func newFixture(t *testing.T) *fixture {
 	tokens := auth.NewTokens(testKey, nil, testIssuer, testAudience, 15*time.Minute, clk.Now)
 	log := slog.New(slog.DiscardHandler)
 	svc := auth.NewService(db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
-	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second}, svc, db, log, clk.Now)
-	return &fixture{t: t, db: db, api: a, auth: svc, clock: clk}
+	off := office.New(db, clk.Now, log, 28*24*time.Hour)
+	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
+		api.Deps{Auth: svc, Office: off, Store: db, Log: log, Now: clk.Now})
+	return &fixture{t: t, db: db, api: a, auth: svc, office: off, clock: clk}
 }
 
 // user creates an account with testPassword.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/gofiber/fiber/v2"
+
 	"fieldsync/schemas"
 )
 
@@ -228,4 +230,17 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 	if strings.Contains(string(b), "passwordHash") {
 		t.Fatal("document exposes passwordHash")
 	}
+}
+
+// TestPanicIsInternalError: a panicking handler answers 500 in the error
+// shape without the panic's text, and the server keeps serving.
+func TestPanicIsInternalError(t *testing.T) {
+	f := newFixture(t)
+	f.api.App().Get("/test-panic", func(*fiber.Ctx) error { panic("secret detail") })
+	r := f.do("GET", "/test-panic", nil, "")
+	r.wantError(500, schemas.EINTERNAL)
+	if strings.Contains(string(r.body), "secret") {
+		t.Fatalf("panic text leaked: %s", r.body)
+	}
+	f.do("GET", "/healthz", nil, "").want(200)
 }

@@ -4,6 +4,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 )
 
 // route is one endpoint: how it is served and how it is documented. The
@@ -29,6 +30,9 @@ type param struct {
 
 func (a *API) routes() []route {
 	admin := []schemas.Role{schemas.RoleAdmin}
+	officeRoles := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor}
+	staff := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleWorker}
+	notWorker := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleCustomer}
 	page := []param{{"after", "opaque cursor from the previous page's nextCursor", "string"}, {"limit", "page size, 1-200 (default 50)", "integer"}}
 	return []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process runs", tag: "ops", public: true, resp: Status{}, status: 200, handler: a.healthz},
@@ -44,5 +48,38 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/users", summary: "Create an account", tag: "users", roles: admin, body: schemas.NewUser{}, resp: schemas.User{}, status: 201, handler: a.createUser},
 		{method: "GET", path: "/v1/users/:id", summary: "One account", tag: "users", roles: admin, resp: schemas.User{}, status: 200, handler: a.getUser},
 		{method: "PATCH", path: "/v1/users/:id", summary: "Change an account; disabling it ends its sessions at once", tag: "users", roles: admin, body: schemas.UserUpdate{}, resp: schemas.User{}, status: 200, handler: a.updateUser},
+
+		{method: "GET", path: "/v1/workers", summary: "List workers (supervisors: their team)", tag: "workers", roles: officeRoles, query: append([]param{{"team", "only this team", "string"}, {"status", "active, suspended or left", "string"}, {"skill", "only workers with this skill", "string"}}, page...), resp: schemas.Page[schemas.Worker]{}, status: 200, handler: a.listWorkers},
+		{method: "POST", path: "/v1/workers", summary: "Add a worker", tag: "workers", roles: officeRoles, body: schemas.WorkerInput{}, resp: schemas.Worker{}, status: 201, handler: a.createWorker},
+		{method: "GET", path: "/v1/workers/:id", summary: "One worker (workers: themselves)", tag: "workers", roles: staff, resp: schemas.Worker{}, status: 200, handler: a.getWorker},
+		{method: "PUT", path: "/v1/workers/:id", summary: "Replace a worker's editable fields at the version you loaded", tag: "workers", roles: officeRoles, body: WorkerPut{}, resp: schemas.Worker{}, status: 200, handler: a.putWorker},
+
+		{method: "GET", path: "/v1/customers", summary: "List customers (supervisors: their team's and those their team visits)", tag: "customers", roles: officeRoles, query: append([]param{{"phone", "find by phone number", "string"}, {"team", "admins: only this team", "string"}}, page...), resp: schemas.Page[schemas.Customer]{}, status: 200, handler: a.listCustomers},
+		{method: "POST", path: "/v1/customers", summary: "Add a customer; phone, addresses and access notes are encrypted at rest", tag: "customers", roles: officeRoles, body: schemas.CustomerInput{}, resp: schemas.Customer{}, status: 201, handler: a.createCustomer},
+		{method: "GET", path: "/v1/customers/:id", summary: "One customer (customers: themselves)", tag: "customers", roles: notWorker, resp: schemas.Customer{}, status: 200, handler: a.getCustomer},
+		{method: "PUT", path: "/v1/customers/:id", summary: "Replace a customer's editable fields at the version you loaded", tag: "customers", roles: officeRoles, body: CustomerPut{}, resp: schemas.Customer{}, status: 200, handler: a.putCustomer},
+
+		{method: "GET", path: "/v1/service-types", summary: "The service catalog (non-office roles: active entries)", tag: "catalog", query: page, resp: schemas.Page[schemas.ServiceType]{}, status: 200, handler: a.listServiceTypes},
+		{method: "POST", path: "/v1/service-types", summary: "Add a service with its checklist and prices", tag: "catalog", roles: admin, body: schemas.ServiceTypeInput{}, resp: schemas.ServiceType{}, status: 201, handler: a.createServiceType},
+		{method: "GET", path: "/v1/service-types/:id", summary: "One service", tag: "catalog", resp: schemas.ServiceType{}, status: 200, handler: a.getServiceType},
+		{method: "PUT", path: "/v1/service-types/:id", summary: "Replace a service at the version you loaded; planned visits keep their checklist", tag: "catalog", roles: admin, body: ServiceTypePut{}, resp: schemas.ServiceType{}, status: 200, handler: a.putServiceType},
+
+		{method: "GET", path: "/v1/visits", summary: "List visits the caller may see, by start time", tag: "visits", query: append([]param{{"day", "a date, in tz", "string"}, {"tz", "zone of day (default Asia/Shanghai)", "string"}, {"from", "RFC 3339: start at or after", "string"}, {"to", "RFC 3339: start before", "string"}, {"workerId", "only this worker", "string"}, {"customerId", "only this customer", "string"}, {"status", "comma-separated statuses", "string"}}, page...), resp: schemas.Page[office.VisitView]{}, status: 200, handler: a.listVisits},
+		{method: "POST", path: "/v1/visits", summary: "Plan a visit", tag: "visits", roles: officeRoles, body: schemas.NewVisit{}, resp: office.VisitView{}, status: 201, handler: a.createVisit},
+		{method: "GET", path: "/v1/visits/:id", summary: "One visit, with the household (assigned worker, day before to day after) or the worker's profile (customer)", tag: "visits", resp: office.VisitView{}, status: 200, handler: a.getVisit},
+		{method: "POST", path: "/v1/visits/:id/reschedule", summary: "Move a visit that has not started", tag: "visits", roles: officeRoles, body: RescheduleBody{}, resp: office.VisitView{}, status: 200, handler: a.rescheduleVisit},
+		{method: "POST", path: "/v1/visits/:id/reassign", summary: "Give a visit that has not started to another worker", tag: "visits", roles: officeRoles, body: ReassignBody{}, resp: office.VisitView{}, status: 200, handler: a.reassignVisit},
+		{method: "POST", path: "/v1/visits/:id/unassign", summary: "Take the worker off a visit that has not started", tag: "visits", roles: officeRoles, body: CancelBody{}, resp: office.VisitView{}, status: 200, handler: a.unassignVisit},
+		{method: "POST", path: "/v1/visits/:id/cancel", summary: "Cancel a visit that has not started, with a reason", tag: "visits", roles: officeRoles, body: CancelBody{}, resp: office.VisitView{}, status: 200, handler: a.cancelVisit},
+		{method: "GET", path: "/v1/visits/:id/candidates", summary: "Workers ranked for a visit, with the reasons", tag: "visits", roles: officeRoles, resp: schemas.Page[office.Candidate]{}, status: 200, handler: a.visitCandidates},
+
+		{method: "GET", path: "/v1/schedules", summary: "List recurring schedules", tag: "schedules", roles: officeRoles, query: page, resp: schemas.Page[schemas.Schedule]{}, status: 200, handler: a.listSchedules},
+		{method: "POST", path: "/v1/schedules", summary: "Add a recurring schedule; its visits are generated up to the horizon", tag: "schedules", roles: officeRoles, body: schemas.ScheduleInput{}, resp: schemas.Schedule{}, status: 201, handler: a.createSchedule},
+		{method: "GET", path: "/v1/schedules/:id", summary: "One schedule", tag: "schedules", roles: officeRoles, resp: schemas.Schedule{}, status: 200, handler: a.getSchedule},
+		{method: "PUT", path: "/v1/schedules/:id", summary: "Replace a schedule; future visits nobody edited follow it", tag: "schedules", roles: officeRoles, body: SchedulePut{}, resp: schemas.Schedule{}, status: 200, handler: a.putSchedule},
+		{method: "POST", path: "/v1/schedules/:id/end", summary: "End a schedule after a date; later generated visits are cancelled", tag: "schedules", roles: officeRoles, body: ScheduleEnd{}, resp: schemas.Schedule{}, status: 200, handler: a.endSchedule},
+		{method: "POST", path: "/v1/schedules/generate", summary: "Generate visits of every schedule up to the horizon now (also runs hourly)", tag: "schedules", roles: admin, resp: GenerateResult{}, status: 200, handler: a.generateVisits},
+
+		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}
 }

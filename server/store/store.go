@@ -40,6 +40,7 @@ type DB struct {
 	log      *slog.Logger
 	view     bool // shares another DB's client; Close leaves it open
 	locks    *collLocks
+	cipher   *Cipher
 	embedded bool
 	stopFerr context.CancelFunc
 	ferrDone chan struct{}
@@ -135,7 +136,7 @@ func (db *DB) stopEmbedded() {
 // Database returns a view of the same store on another database, sharing
 // the client. Tests use it to give each test a database of its own.
 func (db *DB) Database(name string) *DB {
-	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, locks: db.locks}
+	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, locks: db.locks, cipher: db.cipher}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.
@@ -182,3 +183,6 @@ func Unavailable(err error) bool {
 	return errors.Is(err, context.DeadlineExceeded) || mongo.IsTimeout(err) || mongo.IsNetworkError(err) ||
 		errors.Is(err, mongo.ErrClientDisconnected)
 }
+
+// IsDuplicate reports whether err is a unique-index violation.
+func IsDuplicate(err error) bool { return isDup(err) }

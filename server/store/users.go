@@ -87,6 +87,8 @@ type UserChanges struct {
 	PasswordHash *string
 	Team         *string
 	Locale       *string
+	WorkerID     *string
+	CustomerID   *string
 }
 
 // UpdateUser applies ch to the user and returns the result, or ENOTFOUND.
@@ -107,6 +109,12 @@ func (db *DB) UpdateUser(ctx context.Context, id string, ch UserChanges, now tim
 	}
 	if ch.Locale != nil {
 		add("locale", *ch.Locale)
+	}
+	if ch.WorkerID != nil {
+		add("workerId", *ch.WorkerID)
+	}
+	if ch.CustomerID != nil {
+		add("customerId", *ch.CustomerID)
 	}
 	var u schemas.User
 	err := db.C(colUsers).FindOneAndUpdate(ctx,

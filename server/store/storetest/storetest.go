@@ -69,6 +69,7 @@ func New(tb testing.TB) *store.DB {
 		name = name[:60]
 	}
 	db := Shared(tb).Database(name)
+	db.SetCipher(Cipher(tb))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	if _, err := db.Migrate(ctx, time.Now()); err != nil {
@@ -89,4 +90,18 @@ func sanitize(s string) string {
 		}
 		return '_'
 	}, s)
+}
+
+// Cipher is a cipher with a fixed test key.
+func Cipher(tb testing.TB) *store.Cipher {
+	tb.Helper()
+	k, err := store.NewDataKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c, err := store.NewCipher(k)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return c
 }

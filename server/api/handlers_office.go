@@ -1,0 +1,543 @@
+package api
+
+import (
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gofiber/fiber/v2"
+
+	"fieldsync/schemas"
+	"fieldsync/server/office"
+	"fieldsync/server/store"
+)
+
+// actor is the domain view of the caller.
+func actor(c *fiber.Ctx) *schemas.Actor {
+	p := principal(c)
+	return &schemas.Actor{UserID: p.User.ID, Role: p.User.Role, Team: p.User.Team, WorkerID: p.User.WorkerID,
+		CustomerID: p.User.CustomerID, DeviceID: p.DeviceID}
+}
+
+// Request bodies that carry the version the client edited (optimistic
+// concurrency: a stale version is 409 with the current one).
+
+// WorkerPut replaces a worker's editable fields.
+type WorkerPut struct {
+	Version int64 `json:"version"`
+	schemas.WorkerInput
+}
+
+// Validate checks the version and the fields.
+func (p *WorkerPut) Validate() error { return versioned(p.Version, p.WorkerInput.Validate) }
+
+// CustomerPut replaces a customer's editable fields.
+type CustomerPut struct {
+	Version int64 `json:"version"`
+	schemas.CustomerInput
+}
+
+// Validate checks the version and the fields.
+func (p *CustomerPut) Validate() error { return versioned(p.Version, p.CustomerInput.Validate) }
+
+// ServiceTypePut replaces a catalog entry.
+type ServiceTypePut struct {
+	Version int64 `json:"version"`
+	schemas.ServiceTypeInput
+}
+
+// Validate checks the version and the fields.
+func (p *ServiceTypePut) Validate() error { return versioned(p.Version, p.ServiceTypeInput.Validate) }
+
+// SchedulePut replaces a schedule.
+type SchedulePut struct {
+	Version int64 `json:"version"`
+	schemas.ScheduleInput
+}
+
+// Validate checks the version and the fields.
+func (p *SchedulePut) Validate() error { return versioned(p.Version, p.ScheduleInput.Validate) }
+
+// ScheduleEnd ends a schedule.
+type ScheduleEnd struct {
+	Version int64  `json:"version"`
+	EndsOn  string `json:"endsOn"`
+}
+
+// Validate checks the version.
+func (p *ScheduleEnd) Validate() error { return versioned(p.Version, nil) }
+
+func versioned(v int64, next func() error) error {
+	if v < 1 {
+		return schemas.FieldError("version", "version is required: the version you loaded")
+	}
+	if next == nil {
+		return nil
+	}
+	return next()
+}
+
+// RescheduleBody moves a visit.
+type RescheduleBody struct {
+	Version        int64     `json:"version,omitempty"`
+	ScheduledStart time.Time `json:"scheduledStart"`
+	ScheduledEnd   time.Time `json:"scheduledEnd"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+// ReassignBody gives a visit to another worker.
+type ReassignBody struct {
+	Version  int64  `json:"version,omitempty"`
+	WorkerID string `json:"workerId"`
+	Reason   string `json:"reason,omitempty"`
+}
+
+// CancelBody cancels a visit, or takes its worker away (unassign).
+type CancelBody struct {
+	Version int64  `json:"version,omitempty"`
+	Reason  string `json:"reason"`
+}
+
+// GenerateResult says what a generation run did.
+type GenerateResult = office.ReflowResult
+
+// Workers.
+
+func (a *API) listWorkers(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	f := store.WorkerFilter{Team: c.Query("team"), Status: schemas.WorkerStatus(c.Query("status")),
+		Skill: schemas.Skill(c.Query("skill")), After: c.Query("after"), Limit: limit + 1}
+	if err := checkAfterID(f.After); err != nil {
+		return err
+	}
+	ws, err := a.office.ListWorkers(c.UserContext(), actor(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(ws, limit, func(w schemas.Worker) string { return w.ID }))
+}
+
+func (a *API) createWorker(c *fiber.Ctx) error {
+	var in schemas.WorkerInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	w, err := a.office.CreateWorker(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(w)
+}
+
+func (a *API) getWorker(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	w, err := a.office.Worker(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(w)
+}
+
+func (a *API) putWorker(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in WorkerPut
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	w, err := a.office.UpdateWorker(c.UserContext(), actor(c), id, in.Version, in.WorkerInput)
+	if err != nil {
+		return err
+	}
+	return c.JSON(w)
+}
+
+// Customers.
+
+func (a *API) listCustomers(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	f := store.CustomerFilter{Phone: schemas.NormalizePhone(c.Query("phone")), After: c.Query("after"), Limit: limit + 1}
+	if err := checkAfterID(f.After); err != nil {
+		return err
+	}
+	if a := actor(c); a.Role == schemas.RoleAdmin {
+		f.Team = c.Query("team")
+	}
+	cs, err := a.office.ListCustomers(c.UserContext(), actor(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(cs, limit, func(x schemas.Customer) string { return x.ID }))
+}
+
+func (a *API) createCustomer(c *fiber.Ctx) error {
+	var in schemas.CustomerInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cu, err := a.office.CreateCustomer(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(cu)
+}
+
+func (a *API) getCustomer(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cu, err := a.office.Customer(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cu)
+}
+
+func (a *API) putCustomer(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in CustomerPut
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cu, err := a.office.UpdateCustomer(c.UserContext(), actor(c), id, in.Version, in.CustomerInput)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cu)
+}
+
+// Service catalog.
+
+func (a *API) listServiceTypes(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	after := c.Query("after")
+	if err := checkAfterID(after); err != nil {
+		return err
+	}
+	ss, err := a.office.ListServiceTypes(c.UserContext(), actor(c), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(ss, limit, func(s schemas.ServiceType) string { return s.ID }))
+}
+
+func (a *API) createServiceType(c *fiber.Ctx) error {
+	var in schemas.ServiceTypeInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	st, err := a.office.CreateServiceType(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(st)
+}
+
+func (a *API) getServiceType(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	st, err := a.office.ServiceType(c.UserContext(), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+func (a *API) putServiceType(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in ServiceTypePut
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	st, err := a.office.UpdateServiceType(c.UserContext(), actor(c), id, in.Version, in.ServiceTypeInput)
+	if err != nil {
+		return err
+	}
+	return c.JSON(st)
+}
+
+// Visits.
+
+func (a *API) listVisits(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	f := store.VisitFilter{WorkerID: c.Query("workerId"), CustomerID: c.Query("customerId"), Limit: limit + 1}
+	for field, id := range map[string]string{"workerId": f.WorkerID, "customerId": f.CustomerID} {
+		if id != "" && !schemas.ValidID(id) {
+			return schemas.FieldError(field, "%s must be an id", field)
+		}
+	}
+	if s := c.Query("status"); s != "" {
+		for _, st := range strings.Split(s, ",") {
+			if !schemas.VisitStatus(st).Valid() {
+				return schemas.FieldError("status", "unknown status %q", st)
+			}
+			f.Statuses = append(f.Statuses, schemas.VisitStatus(st))
+		}
+	}
+	if day := c.Query("day"); day != "" {
+		loc, err := schemas.LoadZone(c.Query("tz"))
+		if err != nil {
+			return err
+		}
+		d, err := schemas.ParseDate("day", day)
+		if err != nil {
+			return err
+		}
+		f.From = time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc)
+		f.To = f.From.AddDate(0, 0, 1)
+	}
+	for field, dst := range map[string]*time.Time{"from": &f.From, "to": &f.To} {
+		if v := c.Query(field); v != "" {
+			t, err := time.Parse(time.RFC3339, v)
+			if err != nil {
+				return schemas.FieldError(field, "%s must be an RFC 3339 time", field)
+			}
+			*dst = t
+		}
+	}
+	if after := c.Query("after"); after != "" {
+		raw, err := base64.RawURLEncoding.DecodeString(after)
+		if err != nil {
+			return schemas.FieldError("after", "after is not a cursor this server issued")
+		}
+		f.After = string(raw)
+	}
+	vs, err := a.office.ListVisits(c.UserContext(), actor(c), f)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(vs, limit, func(v office.VisitView) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(store.VisitCursor(&v.Visit)))
+	}))
+}
+
+func (a *API) createVisit(c *fiber.Ctx) error {
+	var in schemas.NewVisit
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.office.CreateVisit(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(v)
+}
+
+func (a *API) getVisit(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.office.Visit(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) rescheduleVisit(c *fiber.Ctx) error {
+	var in RescheduleBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActReschedule, Version: in.Version, ScheduledStart: in.ScheduledStart, ScheduledEnd: in.ScheduledEnd, Reason: in.Reason}
+	})
+}
+
+func (a *API) reassignVisit(c *fiber.Ctx) error {
+	var in ReassignBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActReassign, Version: in.Version, WorkerID: in.WorkerID, Reason: in.Reason}
+	})
+}
+
+func (a *API) unassignVisit(c *fiber.Ctx) error {
+	var in CancelBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActUnassign, Version: in.Version, Reason: in.Reason}
+	})
+}
+
+func (a *API) cancelVisit(c *fiber.Ctx) error {
+	var in CancelBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActCancel, Version: in.Version, Reason: in.Reason}
+	})
+}
+
+func (a *API) visitAction(c *fiber.Ctx, body any, act func() office.VisitAction) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	if err := decode(c, body); err != nil {
+		return err
+	}
+	v, err := a.office.ActOnVisit(c.UserContext(), actor(c), id, act())
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) visitCandidates(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cs, err := a.office.Candidates(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[office.Candidate]{Items: cs})
+}
+
+// Schedules.
+
+func (a *API) listSchedules(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	after := c.Query("after")
+	if err := checkAfterID(after); err != nil {
+		return err
+	}
+	ss, err := a.office.ListSchedules(c.UserContext(), actor(c), after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(ss, limit, func(s schemas.Schedule) string { return s.ID }))
+}
+
+func (a *API) createSchedule(c *fiber.Ctx) error {
+	var in schemas.ScheduleInput
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	s, err := a.office.CreateSchedule(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(s)
+}
+
+func (a *API) getSchedule(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	s, err := a.office.Schedule(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+func (a *API) putSchedule(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in SchedulePut
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	s, err := a.office.UpdateSchedule(c.UserContext(), actor(c), id, in.Version, in.ScheduleInput)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+func (a *API) endSchedule(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in ScheduleEnd
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	s, err := a.office.EndSchedule(c.UserContext(), actor(c), id, in.Version, in.EndsOn)
+	if err != nil {
+		return err
+	}
+	return c.JSON(s)
+}
+
+func (a *API) generateVisits(c *fiber.Ctx) error {
+	r, err := a.office.GenerateAll(c.UserContext())
+	if err != nil {
+		return err
+	}
+	return c.JSON(r)
+}
+
+// Audit.
+
+func (a *API) auditTrail(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	entity, id := c.Params("entity"), c.Params("id")
+	if !schemas.ValidID(id) {
+		return schemas.Errorf(schemas.ENOTFOUND, "not found")
+	}
+	var after int64
+	if s := c.Query("after"); s != "" {
+		if after, err = strconv.ParseInt(s, 10, 64); err != nil || after < 0 {
+			return schemas.FieldError("after", "after is not a cursor this server issued")
+		}
+	}
+	es, err := a.office.AuditTrail(c.UserContext(), actor(c), entity, id, after, limit+1)
+	if err != nil {
+		return err
+	}
+	return c.JSON(pageOf(es, limit, func(e schemas.AuditEntry) string { return strconv.FormatInt(e.Version, 10) }))
+}
+
+// pageOf cuts a result fetched with limit+1 into a page and its cursor.
+func pageOf[T any](items []T, limit int, cursor func(T) string) schemas.Page[T] {
+	if len(items) > limit {
+		return schemas.Page[T]{Items: items[:limit], NextCursor: cursor(items[limit-1])}
+	}
+	if items == nil {
+		items = []T{}
+	}
+	return schemas.Page[T]{Items: items}
+}
+
+func checkAfterID(after string) error {
+	if after != "" && !schemas.ValidID(after) {
+		return schemas.FieldError("after", "after is not a cursor this server issued")
+	}
+	return nil
+}

@@ -1,0 +1,111 @@
+package office
+
+import (
+	"context"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// CreateCustomer adds a customer; admins, or supervisors for their team.
+func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schemas.CustomerInput) (*schemas.Customer, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		if in.Team == "" {
+			in.Team = a.Team
+		}
+		if in.Team != a.Team {
+			return nil, forbidden()
+		}
+	default:
+		return nil, forbidden()
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	c := &schemas.Customer{ID: schemas.NewID(), CustomerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.InsertCustomer(ctx, c); err != nil {
+		return nil, err
+	}
+	return c, s.audit(ctx, a, schemas.EntityCustomer, c.ID, "create", 1, nil, c, maskCustomer, "")
+}
+
+// Customer returns a customer the actor may see: admins any; supervisors
+// their team's and those their team visits; customers themselves. Workers
+// see customer details only through their visits.
+func (s *Service) Customer(ctx context.Context, a *schemas.Actor, id string) (*schemas.Customer, error) {
+	c, err := s.db.CustomerByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ok, err := s.canSeeCustomer(ctx, a, c)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, errNotFound("customer")
+	}
+	return c, nil
+}
+
+func (s *Service) canSeeCustomer(ctx context.Context, a *schemas.Actor, c *schemas.Customer) (bool, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+		return true, nil
+	case schemas.RoleSupervisor:
+		if c.Team != "" && c.Team == a.Team {
+			return true, nil
+		}
+		return s.db.HasTeamVisitForCustomer(ctx, a.Team, c.ID)
+	case schemas.RoleCustomer:
+		return c.ID == a.CustomerID, nil
+	}
+	return false, nil
+}
+
+// ListCustomers lists the customers the actor may see.
+func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f store.CustomerFilter) ([]schemas.Customer, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		ids, err := s.db.CustomerIDsOfTeamVisits(ctx, a.Team)
+		if err != nil {
+			return nil, err
+		}
+		f.Team, f.IDs = a.Team, ids
+	default:
+		return nil, forbidden()
+	}
+	return s.db.ListCustomers(ctx, f)
+}
+
+// UpdateCustomer replaces the editable fields at the expected version.
+// Visits already planned keep their address snapshot.
+func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.CustomerInput) (*schemas.Customer, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	before, err := s.Customer(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Role == schemas.RoleSupervisor && in.Team != before.Team && in.Team != "" {
+		return nil, forbidden()
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if version != before.Version {
+		return nil, staleVersion("customer", before.Version)
+	}
+	after := *before
+	after.CustomerInput = in
+	after.Version++
+	after.UpdatedAt = s.now().UTC()
+	if err := s.db.ReplaceCustomer(ctx, &after, before.Version); err != nil {
+		return nil, err
+	}
+	return &after, s.audit(ctx, a, schemas.EntityCustomer, id, "update", after.Version, before, &after, maskCustomer, "")
+}

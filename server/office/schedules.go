@@ -1,0 +1,310 @@
+package office
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// System is the actor of changes the server makes on its own.
+var System = &schemas.Actor{UserID: "system", Role: schemas.RoleAdmin}
+
+// ReasonScheduleChanged cancels generated visits that an edit of their
+// schedule no longer asks for.
+const ReasonScheduleChanged = "schedule changed"
+
+// CreateSchedule adds a recurring schedule and generates its visits.
+func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schemas.ScheduleInput) (*schemas.Schedule, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	c, _, _, _, _, err := s.planned(ctx, a, in.CustomerID, in.AddressID, in.ServiceTypeID, in.WorkerID)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now().UTC()
+	sch := &schemas.Schedule{ID: schemas.NewID(), ScheduleInput: in, TimeZone: c.TimeZone, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.InsertSchedule(ctx, sch); err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, a, schemas.EntitySchedule, sch.ID, "create", 1, nil, sch, nil, ""); err != nil {
+		return nil, err
+	}
+	if _, err := s.reflow(ctx, sch); err != nil {
+		return nil, err
+	}
+	return sch, nil
+}
+
+// Schedule returns a schedule the actor may manage.
+func (s *Service) Schedule(ctx context.Context, a *schemas.Actor, id string) (*schemas.Schedule, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	sch, err := s.db.ScheduleByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := s.Customer(ctx, a, sch.CustomerID); err != nil {
+		return nil, errNotFound("schedule")
+	}
+	return sch, nil
+}
+
+// ListSchedules lists the schedules of the customers the actor may see.
+func (s *Service) ListSchedules(ctx context.Context, a *schemas.Actor, after string, limit int) ([]schemas.Schedule, error) {
+	var ids []string
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		cs, err := s.ListCustomers(ctx, a, store.CustomerFilter{Limit: 0})
+		if err != nil {
+			return nil, err
+		}
+		ids = []string{}
+		for _, c := range cs {
+			ids = append(ids, c.ID)
+		}
+	default:
+		return nil, forbidden()
+	}
+	return s.db.ListSchedules(ctx, ids, after, limit)
+}
+
+// UpdateSchedule replaces a schedule at the expected version and brings
+// its future visits in line: visits nobody touched by hand follow the new
+// pattern, visits for dates it no longer has are cancelled, new dates get
+// visits. Visits the office edited one by one are left alone.
+func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.ScheduleInput) (*schemas.Schedule, error) {
+	before, err := s.Schedule(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if in.CustomerID != before.CustomerID {
+		return nil, schemas.FieldError("customerId", "a schedule cannot move to another customer; end it and create another")
+	}
+	if _, _, _, _, _, err := s.planned(ctx, a, in.CustomerID, in.AddressID, in.ServiceTypeID, in.WorkerID); err != nil {
+		return nil, err
+	}
+	if version != before.Version {
+		return nil, staleVersion("schedule", before.Version)
+	}
+	after := *before
+	after.ScheduleInput = in
+	after.Version++
+	after.UpdatedAt = s.now().UTC()
+	if err := s.db.ReplaceSchedule(ctx, &after, before.Version); err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, a, schemas.EntitySchedule, id, "update", after.Version, before, &after, nil, ""); err != nil {
+		return nil, err
+	}
+	if _, err := s.reflow(ctx, &after); err != nil {
+		return nil, err
+	}
+	return &after, nil
+}
+
+// EndSchedule ends a schedule after the given date (today or later).
+func (s *Service) EndSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, endsOn string) (*schemas.Schedule, error) {
+	before, err := s.Schedule(ctx, a, id)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := schemas.ParseDate("endsOn", endsOn); err != nil {
+		return nil, err
+	}
+	loc, _ := schemas.LoadZone(before.TimeZone)
+	if today := s.now().In(loc).Format(schemas.DateLayout); endsOn < today {
+		return nil, schemas.FieldError("endsOn", "endsOn cannot be in the past (today is %s there)", today)
+	}
+	in := before.ScheduleInput
+	in.EndsOn = endsOn
+	if endsOn < in.StartsOn {
+		in.StartsOn = endsOn
+	}
+	return s.UpdateSchedule(ctx, a, id, version, in)
+}
+
+// ReflowResult counts what a generation run did.
+type ReflowResult struct {
+	Created, Updated, Cancelled, Revived int
+}
+
+// reflow makes the schedule's visits from now to the horizon match it.
+// Every step is idempotent: visit ids derive from schedule and date, and
+// each change is a versioned replace, so two instances running it at once,
+// or a run cut short and repeated, converge on the same visits.
+func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResult, error) {
+	var res ReflowResult
+	now := s.now().UTC()
+	want := map[string]schemas.Occurrence{}
+	for _, o := range sch.Occurrences(now, now.Add(s.horizon)) {
+		want[o.VisitID] = o
+	}
+	c, err := s.db.CustomerByID(ctx, sch.CustomerID)
+	if err != nil {
+		return res, err
+	}
+	addr, ok := c.Address(sch.AddressID)
+	if !ok {
+		s.log.Warn("schedule's address is gone; no visits generated", "schedule", sch.ID)
+		return res, nil
+	}
+	st, err := s.db.ServiceTypeByID(ctx, sch.ServiceTypeID)
+	if err != nil {
+		return res, err
+	}
+	var w *schemas.Worker
+	team := c.Team
+	if sch.WorkerID != "" {
+		w, err = s.db.WorkerByID(ctx, sch.WorkerID)
+		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
+			return res, err
+		}
+		if w != nil && w.Status != schemas.WorkerActive {
+			w = nil // generate unassigned: the dispatcher sees them and assigns someone
+		}
+		if w != nil {
+			team = w.Team
+		}
+	}
+	existing, err := s.db.ListVisits(ctx, store.VisitFilter{ScheduleID: sch.ID, From: now,
+		Statuses: []schemas.VisitStatus{schemas.VisitScheduled, schemas.VisitConfirmed, schemas.VisitCancelled}})
+	if err != nil {
+		return res, err
+	}
+	seen := map[string]bool{}
+	for i := range existing {
+		v := &existing[i]
+		seen[v.ID] = true
+		if v.OfficeEdited {
+			continue
+		}
+		o, wanted := want[v.ID]
+		after := *v
+		switch {
+		case wanted && v.Status == schemas.VisitCancelled && v.CancelReason == ReasonScheduleChanged:
+			after.Status, after.CancelReason = schemas.VisitScheduled, ""
+			res.Revived++
+		case wanted && v.Status != schemas.VisitCancelled:
+			res.Updated++
+		case !wanted && v.Status != schemas.VisitCancelled:
+			if err := after.Cancel(ReasonScheduleChanged); err != nil {
+				return res, err
+			}
+			after.OfficeEdited = false
+			res.Cancelled++
+		default:
+			continue
+		}
+		if wanted {
+			fresh := newVisit(v.ID, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
+			fresh.Status, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.Status, after.CancelReason, sch.ID, v.CreatedAt
+			if v.Status == schemas.VisitConfirmed && v.ScheduledStart.Equal(fresh.ScheduledStart) && v.WorkerID == fresh.WorkerID {
+				fresh.Status = schemas.VisitConfirmed // the confirmation still holds
+			}
+			if sameVisit(v, fresh) {
+				res.Updated--
+				continue
+			}
+			after = *fresh
+		}
+		after.Version = v.Version + 1
+		after.UpdatedAt = now
+		if err := s.db.ReplaceVisit(ctx, &after, v.Version); err != nil {
+			if schemas.ErrorCode(err) == schemas.ECONFLICT {
+				continue // changed meanwhile (by hand or by another run): leave it
+			}
+			return res, err
+		}
+		if err := s.audit(ctx, System, schemas.EntityVisit, v.ID, "schedule", after.Version, v, &after, maskVisit, "schedule "+sch.ID); err != nil {
+			return res, err
+		}
+	}
+	for id, o := range want {
+		if seen[id] {
+			continue
+		}
+		v := newVisit(id, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
+		v.ScheduleID = sch.ID
+		err := s.db.InsertVisit(ctx, v)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT {
+			continue // generated by an earlier or concurrent run
+		}
+		if err != nil {
+			return res, err
+		}
+		res.Created++
+		if err := s.audit(ctx, System, schemas.EntityVisit, id, "create", 1, nil, v, maskVisit, "schedule "+sch.ID); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// sameVisit reports whether regenerating changed nothing that matters.
+func sameVisit(a, b *schemas.Visit) bool {
+	if len(a.Checklist) != len(b.Checklist) {
+		return false
+	}
+	for i := range a.Checklist {
+		if a.Checklist[i] != b.Checklist[i] {
+			return false
+		}
+	}
+	return a.ScheduledStart.Equal(b.ScheduledStart) && a.ScheduledEnd.Equal(b.ScheduledEnd) && a.WorkerID == b.WorkerID &&
+		a.Team == b.Team && a.ServiceTypeID == b.ServiceTypeID && a.Address == b.Address && a.Notes == b.Notes &&
+		a.Status == b.Status && a.CancelReason == b.CancelReason
+}
+
+// GenerateAll reflows every open schedule up to the horizon.
+func (s *Service) GenerateAll(ctx context.Context) (ReflowResult, error) {
+	var total ReflowResult
+	today := s.now().UTC().AddDate(0, 0, -1).Format(schemas.DateLayout)
+	schs, err := s.db.OpenSchedules(ctx, today)
+	if err != nil {
+		return total, err
+	}
+	for i := range schs {
+		r, err := s.reflow(ctx, &schs[i])
+		if err != nil {
+			return total, fmt.Errorf("schedule %s: %w", schs[i].ID, err)
+		}
+		total.Created += r.Created
+		total.Updated += r.Updated
+		total.Cancelled += r.Cancelled
+		total.Revived += r.Revived
+	}
+	return total, nil
+}
+
+// RunGenerator runs GenerateAll now and then every interval until ctx ends.
+func (s *Service) RunGenerator(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if r, err := s.GenerateAll(ctx); err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			s.log.Error("visit generation failed", "err", err)
+		} else if r != (ReflowResult{}) {
+			s.log.Info("visits generated", "created", r.Created, "updated", r.Updated, "cancelled", r.Cancelled, "revived", r.Revived)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

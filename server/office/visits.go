@@ -1,0 +1,317 @@
+package office
+
+import (
+	"context"
+	"errors"
+	"math"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// VisitView is a visit as one actor may see it, with what that actor needs
+// around it: the household for the assigned worker (inside the access
+// window), the worker's public profile for the customer.
+type VisitView struct {
+	schemas.Visit
+	Customer *VisitCustomer        `json:"customer,omitempty"`
+	Worker   *schemas.PublicWorker `json:"worker,omitempty"`
+}
+
+// VisitCustomer is what a worker learns about the household of a visit.
+type VisitCustomer struct {
+	Name        string              `json:"name"`
+	Phone       string              `json:"phone,omitempty"`
+	Household   *schemas.Household  `json:"household,omitempty"`
+	Preferences schemas.Preferences `json:"preferences"`
+}
+
+func canSeeVisit(a *schemas.Actor, v *schemas.Visit) bool {
+	switch a.Role {
+	case schemas.RoleAdmin:
+		return true
+	case schemas.RoleSupervisor:
+		return v.Team != "" && v.Team == a.Team
+	case schemas.RoleWorker:
+		return a.WorkerID != "" && v.WorkerID == a.WorkerID
+	case schemas.RoleCustomer:
+		return a.CustomerID != "" && v.CustomerID == a.CustomerID
+	}
+	return false
+}
+
+func canManageVisit(a *schemas.Actor, v *schemas.Visit) bool {
+	return a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && v.Team == a.Team && v.Team != ""
+}
+
+// view shapes a visit for the actor.
+func (s *Service) view(ctx context.Context, a *schemas.Actor, v *schemas.Visit, withPeople bool) (*VisitView, error) {
+	out := &VisitView{Visit: *v}
+	now := s.now()
+	switch a.Role {
+	case schemas.RoleWorker:
+		visible := v.AddressVisibleTo(a.WorkerID, now)
+		if !visible {
+			// Outside the window the worker keeps only the area (about 1 km)
+			// to plan the day, not the home.
+			out.Address.Text, out.Address.AccessNotes = "", ""
+			out.Address.Location = schemas.LatLng{Lat: math.Round(v.Address.Location.Lat*100) / 100, Lng: math.Round(v.Address.Location.Lng*100) / 100}
+			out.AddressHidden = true
+		}
+		if withPeople {
+			c, err := s.db.CustomerByID(ctx, v.CustomerID)
+			if err != nil {
+				return nil, err
+			}
+			out.Customer = &VisitCustomer{Name: c.Name, Preferences: c.Preferences}
+			if visible {
+				out.Customer.Phone = c.Phone
+				h := c.Household
+				out.Customer.Household = &h
+			}
+		}
+	case schemas.RoleCustomer:
+		if withPeople && v.WorkerID != "" {
+			w, err := s.db.WorkerByID(ctx, v.WorkerID)
+			if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
+				return nil, err
+			}
+			if w != nil {
+				p := w.Public()
+				out.Worker = &p
+			}
+		}
+	}
+	return out, nil
+}
+
+// Visit returns one visit as the actor may see it.
+func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*VisitView, error) {
+	v, err := s.db.VisitByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSeeVisit(a, v) {
+		return nil, errNotFound("visit")
+	}
+	return s.view(ctx, a, v, true)
+}
+
+// ListVisits lists the visits the actor may see, narrowed by f.
+func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.VisitFilter) ([]VisitView, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		f.Team = a.Team
+	case schemas.RoleWorker:
+		if a.WorkerID == "" || (f.WorkerID != "" && f.WorkerID != a.WorkerID) {
+			return []VisitView{}, nil
+		}
+		f.WorkerID = a.WorkerID
+	case schemas.RoleCustomer:
+		if a.CustomerID == "" || (f.CustomerID != "" && f.CustomerID != a.CustomerID) {
+			return []VisitView{}, nil
+		}
+		f.CustomerID = a.CustomerID
+	default:
+		return nil, forbidden()
+	}
+	if f.Team == "" && a.Role == schemas.RoleSupervisor {
+		return []VisitView{}, nil
+	}
+	vs, err := s.db.ListVisits(ctx, f)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]VisitView, 0, len(vs))
+	for i := range vs {
+		vv, err := s.view(ctx, a, &vs[i], false)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *vv)
+	}
+	return out, nil
+}
+
+// planned resolves what a new visit needs: the customer, the address, the
+// service, the worker (if any) and the team.
+func (s *Service) planned(ctx context.Context, a *schemas.Actor, customerID, addressID, serviceID, workerID string) (*schemas.Customer, schemas.Address, *schemas.ServiceType, *schemas.Worker, string, error) {
+	c, err := s.Customer(ctx, a, customerID)
+	if err != nil {
+		return nil, schemas.Address{}, nil, nil, "", asField(err, "customerId")
+	}
+	addr, ok := c.Address(addressID)
+	if !ok {
+		return nil, schemas.Address{}, nil, nil, "", schemas.FieldError("addressId", "the customer has no address with that id")
+	}
+	st, err := s.db.ServiceTypeByID(ctx, serviceID)
+	if err != nil {
+		return nil, schemas.Address{}, nil, nil, "", asField(err, "serviceTypeId")
+	}
+	if !st.Active {
+		return nil, schemas.Address{}, nil, nil, "", schemas.FieldError("serviceTypeId", "the service is no longer offered")
+	}
+	team := c.Team
+	var w *schemas.Worker
+	if workerID != "" {
+		if w, err = s.assignable(ctx, a, workerID); err != nil {
+			return nil, schemas.Address{}, nil, nil, "", err
+		}
+		team = w.Team
+	}
+	if a.Role == schemas.RoleSupervisor && team != a.Team {
+		return nil, schemas.Address{}, nil, nil, "", schemas.FieldError("workerId", "a visit of another team needs a worker of your team")
+	}
+	return c, addr, st, w, team, nil
+}
+
+// assignable returns a worker the actor may assign: visible and active.
+func (s *Service) assignable(ctx context.Context, a *schemas.Actor, workerID string) (*schemas.Worker, error) {
+	w, err := s.Worker(ctx, a, workerID)
+	if err != nil {
+		return nil, asField(err, "workerId")
+	}
+	if w.Status != schemas.WorkerActive {
+		return nil, schemas.FieldError("workerId", "the worker is %s", w.Status)
+	}
+	return w, nil
+}
+
+// asField turns a not-found reference in a request body into a 400 that
+// names the field: the request is wrong, the URL is not.
+func asField(err error, field string) error {
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return schemas.FieldError(field, "%s does not name anything you can use", field)
+	}
+	return err
+}
+
+// CreateVisit plans a visit; admins, or supervisors for their team.
+func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.NewVisit) (*VisitView, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	c, addr, st, w, team, err := s.planned(ctx, a, in.CustomerID, in.AddressID, in.ServiceTypeID, in.WorkerID)
+	if err != nil {
+		return nil, err
+	}
+	end := in.ScheduledEnd
+	if end.IsZero() {
+		end = in.ScheduledStart.Add(time.Duration(st.DefaultMinutes) * time.Minute)
+	}
+	now := s.now().UTC()
+	v := newVisit(schemas.NewID(), c, addr, st, w, team, in.ScheduledStart, end, in.Notes, now)
+	if err := s.db.InsertVisit(ctx, v); err != nil {
+		return nil, err
+	}
+	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, ""); err != nil {
+		return nil, err
+	}
+	return s.view(ctx, a, v, false)
+}
+
+func newVisit(id string, c *schemas.Customer, addr schemas.Address, st *schemas.ServiceType, w *schemas.Worker, team string, start, end time.Time, notes string, now time.Time) *schemas.Visit {
+	v := &schemas.Visit{
+		ID: id, CustomerID: c.ID, ServiceTypeID: st.ID, TimeZone: c.TimeZone, Team: team,
+		Address:        schemas.VisitAddress{AddressID: addr.ID, Text: addr.Text, Location: addr.Location, AccessNotes: addr.AccessNotes},
+		ScheduledStart: start.UTC(), ScheduledEnd: end.UTC(), Notes: notes, Status: schemas.VisitScheduled,
+		Version: 1, CreatedAt: now, UpdatedAt: now,
+	}
+	if w != nil {
+		v.WorkerID = w.ID
+	}
+	v.Checklist = make([]schemas.VisitChecklistItem, len(st.Checklist))
+	for i, it := range st.Checklist {
+		v.Checklist[i] = schemas.VisitChecklistItem{ID: it.ID, Text: it.Text}
+	}
+	return v
+}
+
+// VisitAction is one office action on a visit.
+type VisitAction struct {
+	Kind           string    `json:"-"`
+	Version        int64     `json:"version"` // the version the office saw; 0 skips the check
+	ScheduledStart time.Time `json:"scheduledStart,omitempty"`
+	ScheduledEnd   time.Time `json:"scheduledEnd,omitempty"`
+	WorkerID       string    `json:"workerId,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+// Office action kinds.
+const (
+	ActReschedule = "reschedule"
+	ActReassign   = "reassign"
+	ActUnassign   = "unassign"
+	ActCancel     = "cancel"
+)
+
+// ActOnVisit applies an office action at the version the office saw. A
+// concurrent change of the same visit is retried against the new state
+// when the caller did not pin a version.
+func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, act VisitAction) (*VisitView, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	for attempt := 0; ; attempt++ {
+		before, err := s.db.VisitByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canManageVisit(a, before) {
+			return nil, errNotFound("visit")
+		}
+		if act.Version != 0 && act.Version != before.Version {
+			return nil, staleVersion("visit", before.Version)
+		}
+		after := *before
+		after.Checklist = append([]schemas.VisitChecklistItem(nil), before.Checklist...)
+		if err := s.apply(ctx, a, &after, act); err != nil {
+			return nil, err
+		}
+		after.Version = before.Version + 1
+		after.UpdatedAt = s.now().UTC()
+		err = s.db.ReplaceVisit(ctx, &after, before.Version)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT && act.Version == 0 && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, a, schemas.EntityVisit, id, act.Kind, after.Version, before, &after, maskVisit, act.Reason); err != nil {
+			return nil, err
+		}
+		return s.view(ctx, a, &after, false)
+	}
+}
+
+func (s *Service) apply(ctx context.Context, a *schemas.Actor, v *schemas.Visit, act VisitAction) error {
+	switch act.Kind {
+	case ActReschedule:
+		if act.ScheduledStart.IsZero() || act.ScheduledEnd.IsZero() {
+			return schemas.FieldError("scheduledStart", "scheduledStart and scheduledEnd are required")
+		}
+		return v.Reschedule(act.ScheduledStart, act.ScheduledEnd)
+	case ActReassign:
+		if !schemas.ValidID(act.WorkerID) {
+			return schemas.FieldError("workerId", "workerId is required and must be an id")
+		}
+		w, err := s.assignable(ctx, a, act.WorkerID)
+		if err != nil {
+			return err
+		}
+		return v.Reassign(w.ID, w.Team)
+	case ActUnassign:
+		if v.WorkerID == "" {
+			return schemas.Errorf(schemas.ECONFLICT, "the visit has no worker")
+		}
+		return v.Reassign("", "")
+	case ActCancel:
+		return v.Cancel(act.Reason)
+	}
+	return errors.New("unknown visit action " + act.Kind)
+}

@@ -1,0 +1,102 @@
+package office
+
+import (
+	"context"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// CreateWorker adds a worker; admins, or supervisors for their own team.
+func (s *Service) CreateWorker(ctx context.Context, a *schemas.Actor, in schemas.WorkerInput) (*schemas.Worker, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if a.Role != schemas.RoleAdmin && !(a.Role == schemas.RoleSupervisor && in.Team == a.Team) {
+		return nil, forbidden()
+	}
+	now := s.now().UTC()
+	w := &schemas.Worker{ID: schemas.NewID(), WorkerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := s.db.InsertWorker(ctx, w); err != nil {
+		return nil, err
+	}
+	return w, s.audit(ctx, a, schemas.EntityWorker, w.ID, "create", w.Version, nil, w, maskWorker, "")
+}
+
+// Worker returns a worker the actor may see: admins any, supervisors their
+// team's, workers themselves.
+func (s *Service) Worker(ctx context.Context, a *schemas.Actor, id string) (*schemas.Worker, error) {
+	w, err := s.db.WorkerByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if !canSeeWorker(a, w) {
+		return nil, errNotFound("worker")
+	}
+	return w, nil
+}
+
+func canSeeWorker(a *schemas.Actor, w *schemas.Worker) bool {
+	switch a.Role {
+	case schemas.RoleAdmin:
+		return true
+	case schemas.RoleSupervisor:
+		return w.Team == a.Team
+	case schemas.RoleWorker:
+		return w.ID == a.WorkerID
+	}
+	return false
+}
+
+// ListWorkers lists workers: admins all, supervisors their team.
+func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f store.WorkerFilter) ([]schemas.Worker, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		if f.Team != "" && f.Team != a.Team {
+			return []schemas.Worker{}, nil
+		}
+		f.Team = a.Team
+	default:
+		return nil, forbidden()
+	}
+	return s.db.ListWorkers(ctx, f)
+}
+
+// UpdateWorker replaces the editable fields at the expected version.
+func (s *Service) UpdateWorker(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.WorkerInput) (*schemas.Worker, error) {
+	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	before, err := s.db.WorkerByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case a.Role == schemas.RoleAdmin:
+	case a.Role == schemas.RoleSupervisor && before.Team == a.Team:
+		if in.Team != a.Team {
+			return nil, forbidden() // moving a worker between teams is an admin's call
+		}
+	case a.Role == schemas.RoleSupervisor || a.Role == schemas.RoleWorker:
+		return nil, errNotFound("worker")
+	default:
+		return nil, forbidden()
+	}
+	if version != before.Version {
+		return nil, staleVersion("worker", before.Version)
+	}
+	after := *before
+	after.WorkerInput = in
+	after.Version = before.Version + 1
+	after.UpdatedAt = s.now().UTC()
+	if err := s.db.ReplaceWorker(ctx, &after, before.Version); err != nil {
+		return nil, err
+	}
+	return &after, s.audit(ctx, a, schemas.EntityWorker, id, "update", after.Version, before, &after, maskWorker, "")
+}
+
+func staleVersion(what string, current int64) error {
+	return schemas.Errorf(schemas.ECONFLICT, "the %s was changed since you loaded it; reload and retry", what).
+		With("reason", "version_mismatch").With("currentVersion", current)
+}
