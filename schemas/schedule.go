@@ -17,7 +17,7 @@ type ScheduleInput struct {
 	Weekdays      []int  `json:"weekdays" bson:"weekdays"` // 0 = Sunday
 	StartTime     Clock  `json:"startTime" bson:"startTime"`
 	EndTime       Clock  `json:"endTime" bson:"endTime"`
-	StartsOn      string `json:"startsOn" bson:"startsOn"`                   // first date, customer's calendar
+	StartsOn      string `json:"startsOn" bson:"startsOn"`                 // first date, customer's calendar
 	EndsOn        string `json:"endsOn,omitempty" bson:"endsOn,omitempty"` // last date; empty: open-ended
 	Notes         string `json:"notes,omitempty" bson:"notes,omitempty"`
 }

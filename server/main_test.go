@@ -182,7 +182,22 @@ func TestDemoSeedsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		users, err := srv.Store.ListUsers(t.Context(), storeFilter(200))
+		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: time.Now(), To: time.Now().Add(7 * 24 * time.Hour)})
+		all, _ := srv.Store.ListVisits(t.Context(), store.VisitFilter{})
 		srv.Shutdown(10 * time.Second)
+		if verr != nil {
+			t.Fatal(verr)
+		}
+		// 16 schedules of two visits a week; a week from now holds 32 give or
+		// take the edges, and a restart generates nothing twice.
+		if len(week) < 24 || len(all) > 16*2*5 {
+			t.Fatalf("demo visits: %d in the next week, %d in all", len(week), len(all))
+		}
+		for _, u := range users {
+			if u.Role == schemas.RoleWorker && u.WorkerID == "" || u.Role == schemas.RoleCustomer && u.CustomerID == "" {
+				t.Fatalf("demo account %s is not linked to its record", u.Login)
+			}
+		}
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -56,6 +57,9 @@ func newFixture(t *testing.T) *fixture {
 	clk := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
 	tokens := auth.NewTokens(testKey, nil, testIssuer, testAudience, 15*time.Minute, clk.Now)
 	log := slog.New(slog.DiscardHandler)
+	if os.Getenv("TEST_LOG") != "" {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
 	svc := auth.NewService(db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
 	off := office.New(db, clk.Now, log, 28*24*time.Hour)
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},

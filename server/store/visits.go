@@ -196,13 +196,24 @@ func parseVisitCursor(s string) (time.Time, string, error) {
 // CustomerIDsOfTeamVisits lists the customers that have visits of the team,
 // which its supervisor may therefore see.
 func (db *DB) CustomerIDsOfTeamVisits(ctx context.Context, team string) ([]string, error) {
-	res := db.C(colVisits).Distinct(ctx, "customerId", bson.D{{Key: "team", Value: team}})
-	var ids []string
-	if err := res.Decode(&ids); err != nil {
+	// $group rather than distinct: FerretDB's distinct reply does not
+	// decode with driver v2.
+	cur, err := db.C(colVisits).Aggregate(ctx, bson.A{
+		bson.D{{Key: "$match", Value: bson.D{{Key: "team", Value: team}}}},
+		bson.D{{Key: "$group", Value: bson.D{{Key: "_id", Value: "$customerId"}}}},
+	})
+	if err != nil {
 		return nil, fmt.Errorf("customers of team %s: %w", team, err)
 	}
-	if ids == nil {
-		ids = []string{}
+	var rows []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &rows); err != nil {
+		return nil, fmt.Errorf("customers of team %s: %w", team, err)
+	}
+	ids := make([]string, 0, len(rows))
+	for _, r := range rows {
+		ids = append(ids, r.ID)
 	}
 	return ids, nil
 }
