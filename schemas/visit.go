@@ -87,8 +87,13 @@ type Visit struct {
 	Team           string               `json:"team"`
 	Checklist      []VisitChecklistItem `json:"checklist"`
 	Notes          string               `json:"notes,omitempty"`
-	Status         VisitStatus          `json:"status"`
+	Status         VisitStatus          `json:"status"`       // derived from officeStatus and the field facts
+	OfficeStatus   VisitStatus          `json:"officeStatus"` // scheduled, confirmed, cancelled or no_show: the office's part
 	CancelReason   string               `json:"cancelReason,omitempty"`
+	PastWorkerIDs  []string             `json:"pastWorkerIds,omitempty"` // earlier assignees: their facts are kept, flagged
+	Field          FieldState           `json:"field"`
+	Review         ReviewState          `json:"review"`
+	NeedsReview    bool                 `json:"needsReview"`
 	ScheduleID     string               `json:"scheduleId,omitempty"`
 	OfficeEdited   bool                 `json:"officeEdited"` // changed by hand: schedule edits leave it alone
 	Version        int64                `json:"version"`
@@ -163,10 +168,11 @@ func (v *Visit) Reschedule(start, end time.Time) error {
 	}
 	v.ScheduledStart, v.ScheduledEnd = start.UTC(), end.UTC()
 	// A confirmation was for the old time.
-	if v.Status == VisitConfirmed {
-		v.Status = VisitScheduled
+	if v.OfficeStatus == VisitConfirmed {
+		v.OfficeStatus = VisitScheduled
 	}
 	v.OfficeEdited = true
+	v.Refresh()
 	return nil
 }
 
@@ -179,14 +185,19 @@ func (v *Visit) Reassign(workerID, team string) error {
 	if workerID == v.WorkerID {
 		return Errorf(ECONFLICT, "the visit is already assigned to that worker")
 	}
+	if v.WorkerID != "" && !slices.Contains(v.PastWorkerIDs, v.WorkerID) {
+		v.PastWorkerIDs = append(v.PastWorkerIDs, v.WorkerID)
+	}
 	v.WorkerID = workerID
 	if team != "" {
 		v.Team = team
 	}
-	if v.Status == VisitEnRoute || v.Status == VisitConfirmed {
-		v.Status = VisitScheduled
+	// The customer confirmed the visit with the old worker.
+	if v.OfficeStatus == VisitConfirmed {
+		v.OfficeStatus = VisitScheduled
 	}
 	v.OfficeEdited = true
+	v.Refresh()
 	return nil
 }
 
@@ -198,9 +209,10 @@ func (v *Visit) Cancel(reason string) error {
 	if !v.Status.CanMoveTo(VisitCancelled) {
 		return Errorf(ECONFLICT, "a %s visit cannot be cancelled", v.Status).With("status", v.Status)
 	}
-	v.Status = VisitCancelled
+	v.OfficeStatus = VisitCancelled
 	v.CancelReason = strings.TrimSpace(reason)
 	v.OfficeEdited = true
+	v.Refresh()
 	return nil
 }
 

@@ -45,21 +45,42 @@ func TestVisitTransitions(t *testing.T) {
 	}
 }
 
+// visitAt builds a visit whose derived status is st, setting the office's
+// part or the facts' part as a real visit would have it.
+func visitAt(st VisitStatus) *Visit {
+	v := &Visit{OfficeStatus: VisitScheduled}
+	switch st {
+	case VisitScheduled, VisitConfirmed, VisitCancelled, VisitNoShow:
+		v.OfficeStatus = st
+	default:
+		v.Field.FactStatus = st
+	}
+	v.Refresh()
+	if v.Status != st {
+		panic("visitAt " + string(st))
+	}
+	return v
+}
+
 func TestOfficeActionsFollowTheStateMachine(t *testing.T) {
 	start := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
 	for _, st := range VisitStatuses {
 		before := st.BeforeArrival()
 		t.Run(string(st), func(t *testing.T) {
-			v := &Visit{Status: st, WorkerID: "w1", ScheduledStart: start, ScheduledEnd: start.Add(time.Hour)}
+			v := visitAt(st)
+			v.WorkerID, v.ScheduledStart, v.ScheduledEnd = "w1", start, start.Add(time.Hour)
 			err := v.Reschedule(start.Add(24*time.Hour), start.Add(25*time.Hour))
 			if (err == nil) != before {
 				t.Errorf("reschedule %s: err=%v", st, err)
 			}
-			v = &Visit{Status: st, WorkerID: "w1"}
+			v = visitAt(st)
+			v.WorkerID = "w1"
 			if err := v.Reassign("w2", "team-2"); (err == nil) != before {
 				t.Errorf("reassign %s: err=%v", st, err)
+			} else if err == nil && (v.WorkerID != "w2" || v.PastWorkerIDs[0] != "w1") {
+				t.Errorf("reassign %s: worker %s, past %v", st, v.WorkerID, v.PastWorkerIDs)
 			}
-			v = &Visit{Status: st}
+			v = visitAt(st)
 			err = v.Cancel("customer travelling")
 			if (err == nil) != st.CanMoveTo(VisitCancelled) {
 				t.Errorf("cancel %s: err=%v", st, err)
@@ -69,17 +90,20 @@ func TestOfficeActionsFollowTheStateMachine(t *testing.T) {
 			}
 		})
 	}
-	v := &Visit{Status: VisitConfirmed, ScheduledStart: start, ScheduledEnd: start.Add(time.Hour)}
+	v := visitAt(VisitConfirmed)
+	v.ScheduledStart, v.ScheduledEnd = start, start.Add(time.Hour)
 	if err := v.Reschedule(start, start); ErrorCode(err) != EINVALID {
 		t.Errorf("empty window: %v", err)
 	}
 	if err := v.Reschedule(start.Add(time.Hour), start.Add(2*time.Hour)); err != nil || v.Status != VisitScheduled || !v.OfficeEdited {
 		t.Errorf("reschedule of a confirmed visit must drop the confirmation: %v %s", err, v.Status)
 	}
-	if err := (&Visit{Status: VisitScheduled}).Cancel("  "); ErrorCode(err) != EINVALID {
+	if err := visitAt(VisitScheduled).Cancel("  "); ErrorCode(err) != EINVALID {
 		t.Errorf("cancel without reason: %v", err)
 	}
-	if err := (&Visit{Status: VisitScheduled, WorkerID: "w1"}).Reassign("w1", ""); ErrorCode(err) != ECONFLICT {
+	w1 := visitAt(VisitScheduled)
+	w1.WorkerID = "w1"
+	if err := w1.Reassign("w1", ""); ErrorCode(err) != ECONFLICT {
 		t.Errorf("reassign to the same worker: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package office
 import (
 	"context"
 	"fmt"
+	"slices"
 	"time"
 
 	"fieldsync/schemas"
@@ -187,14 +188,15 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 	for i := range existing {
 		v := &existing[i]
 		seen[v.ID] = true
-		if v.OfficeEdited {
-			continue
+		if v.OfficeEdited || v.Field.Ops > 0 {
+			continue // changed by hand, or the worker already reported on it
 		}
 		o, wanted := want[v.ID]
 		after := *v
 		switch {
 		case wanted && v.Status == schemas.VisitCancelled && v.CancelReason == ReasonScheduleChanged:
-			after.Status, after.CancelReason = schemas.VisitScheduled, ""
+			after.OfficeStatus, after.CancelReason = schemas.VisitScheduled, ""
+			after.Refresh()
 			res.Revived++
 		case wanted && v.Status != schemas.VisitCancelled:
 			res.Updated++
@@ -209,10 +211,15 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		}
 		if wanted {
 			fresh := newVisit(v.ID, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
-			fresh.Status, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.Status, after.CancelReason, sch.ID, v.CreatedAt
-			if v.Status == schemas.VisitConfirmed && v.ScheduledStart.Equal(fresh.ScheduledStart) && v.WorkerID == fresh.WorkerID {
-				fresh.Status = schemas.VisitConfirmed // the confirmation still holds
+			fresh.OfficeStatus, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.OfficeStatus, after.CancelReason, sch.ID, v.CreatedAt
+			fresh.PastWorkerIDs, fresh.Field, fresh.Review = v.PastWorkerIDs, v.Field, v.Review
+			if fresh.WorkerID != v.WorkerID && v.WorkerID != "" && !slices.Contains(fresh.PastWorkerIDs, v.WorkerID) {
+				fresh.PastWorkerIDs = append(append([]string(nil), fresh.PastWorkerIDs...), v.WorkerID)
 			}
+			if fresh.OfficeStatus == schemas.VisitConfirmed && !(v.ScheduledStart.Equal(fresh.ScheduledStart) && v.WorkerID == fresh.WorkerID) {
+				fresh.OfficeStatus = schemas.VisitScheduled // the confirmation was for another time or worker
+			}
+			fresh.Refresh()
 			if sameVisit(v, fresh) {
 				res.Updated--
 				continue

@@ -219,7 +219,8 @@ func newVisit(id string, c *schemas.Customer, addr schemas.Address, st *schemas.
 	v := &schemas.Visit{
 		ID: id, CustomerID: c.ID, ServiceTypeID: st.ID, TimeZone: c.TimeZone, Team: team,
 		Address:        schemas.VisitAddress{AddressID: addr.ID, Text: addr.Text, Location: addr.Location, AccessNotes: addr.AccessNotes},
-		ScheduledStart: start.UTC(), ScheduledEnd: end.UTC(), Notes: notes, Status: schemas.VisitScheduled,
+		ScheduledStart: start.UTC(), ScheduledEnd: end.UTC(), Notes: notes,
+		Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if w != nil {

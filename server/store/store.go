@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
@@ -41,6 +42,7 @@ type DB struct {
 	view     bool // shares another DB's client; Close leaves it open
 	locks    *collLocks
 	cipher   *Cipher
+	appendMu *sync.Mutex // serialises this process's change-log appends
 	embedded bool
 	stopFerr context.CancelFunc
 	ferrDone chan struct{}
@@ -54,7 +56,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db := &DB{log: log, locks: &collLocks{sems: map[string]chan struct{}{}}}
+	db := &DB{log: log, locks: &collLocks{sems: map[string]chan struct{}{}}, appendMu: &sync.Mutex{}}
 	uri := opts.URI
 	if uri == "" {
 		var err error
@@ -136,7 +138,7 @@ func (db *DB) stopEmbedded() {
 // Database returns a view of the same store on another database, sharing
 // the client. Tests use it to give each test a database of its own.
 func (db *DB) Database(name string) *DB {
-	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, locks: db.locks, cipher: db.cipher}
+	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, locks: db.locks, cipher: db.cipher, appendMu: &sync.Mutex{}}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.

@@ -28,7 +28,13 @@ type visitDoc struct {
 	Checklist      []schemas.VisitChecklistItem `bson:"checklist"`
 	Notes          string                       `bson:"notes,omitempty"`
 	Status         schemas.VisitStatus          `bson:"status"`
+	OfficeStatus   schemas.VisitStatus          `bson:"officeStatus"`
 	CancelReason   string                       `bson:"cancelReason,omitempty"`
+	PastWorkerIDs  []string                     `bson:"pastWorkerIds,omitempty"`
+	Field          schemas.FieldState           `bson:"field"`
+	Review         schemas.ReviewState          `bson:"review"`
+	NeedsReview    bool                         `bson:"needsReview"`
+	Dirty          bool                         `bson:"dirty"` // written but not yet in the change log
 	ScheduleID     string                       `bson:"scheduleId,omitempty"`
 	OfficeEdited   bool                         `bson:"officeEdited"`
 	Version        int64                        `bson:"version"`
@@ -42,8 +48,9 @@ func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
 	d := &visitDoc{ID: v.ID, CustomerID: v.CustomerID, AddressID: v.Address.AddressID, Location: v.Address.Location,
 		ServiceTypeID: v.ServiceTypeID, ScheduledStart: v.ScheduledStart.UTC(), ScheduledEnd: v.ScheduledEnd.UTC(),
 		TimeZone: v.TimeZone, WorkerID: v.WorkerID, Team: v.Team, Checklist: v.Checklist, Notes: v.Notes,
-		Status: v.Status, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
-		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt}
+		Status: v.Status, OfficeStatus: v.OfficeStatus, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
+		PastWorkerIDs: v.PastWorkerIDs, Field: v.Field, Review: v.Review, NeedsReview: v.NeedsReview,
+		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Dirty: true}
 	var err error
 	if d.AddressText, err = db.cipher.Seal(v.Address.Text, visitAAD(v.ID, "addressText")); err != nil {
 		return nil, err
@@ -57,8 +64,9 @@ func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
 func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
 	v := &schemas.Visit{ID: d.ID, CustomerID: d.CustomerID, ServiceTypeID: d.ServiceTypeID,
 		ScheduledStart: d.ScheduledStart.UTC(), ScheduledEnd: d.ScheduledEnd.UTC(), TimeZone: d.TimeZone,
-		WorkerID: d.WorkerID, Team: d.Team, Checklist: d.Checklist, Notes: d.Notes, Status: d.Status,
+		WorkerID: d.WorkerID, Team: d.Team, Checklist: d.Checklist, Notes: d.Notes, Status: d.Status, OfficeStatus: d.OfficeStatus,
 		CancelReason: d.CancelReason, ScheduleID: d.ScheduleID, OfficeEdited: d.OfficeEdited, Version: d.Version,
+		PastWorkerIDs: d.PastWorkerIDs, Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	v.Address = schemas.VisitAddress{AddressID: d.AddressID, Location: d.Location}
 	var err error
@@ -70,6 +78,22 @@ func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
 	}
 	if v.Checklist == nil {
 		v.Checklist = []schemas.VisitChecklistItem{}
+	}
+	f := &v.Field
+	if f.Progress == nil {
+		f.Progress = []schemas.ItemProgress{}
+	}
+	if f.Incidents == nil {
+		f.Incidents = []string{}
+	}
+	if f.Notes == nil {
+		f.Notes = []schemas.FieldNote{}
+	}
+	if f.Exceptions == nil {
+		f.Exceptions = []schemas.Exception{}
+	}
+	if f.Conflicts == nil {
+		f.Conflicts = []schemas.Conflict{}
 	}
 	return v, nil
 }
@@ -87,7 +111,8 @@ func (db *DB) InsertVisit(ctx context.Context, v *schemas.Visit) error {
 		}
 		return fmt.Errorf("insert visit: %w", err)
 	}
-	return nil
+	_, err = db.LogVisits(ctx, v)
+	return err
 }
 
 // VisitByID returns the visit, opened, or ENOTFOUND.
@@ -105,7 +130,11 @@ func (db *DB) ReplaceVisit(ctx context.Context, v *schemas.Visit, expected int64
 	if err != nil {
 		return err
 	}
-	return replaceVersioned(ctx, db.C(colVisits), v.ID, expected, d, "visit")
+	if err := replaceVersioned(ctx, db.C(colVisits), v.ID, expected, d, "visit"); err != nil {
+		return err
+	}
+	_, err = db.LogVisits(ctx, v)
+	return err
 }
 
 // VisitFilter selects visits. Zero fields do not filter.
