@@ -1,0 +1,33 @@
+package schemas
+
+import "time"
+
+// Incident is an accident or problem a worker reported from a visit. Once
+// submitted it is never edited, only added to; a supervisor closes it.
+type Incident struct {
+	ID          string    `json:"id" bson:"_id"`
+	VisitID     string    `json:"visitId" bson:"visitId"`
+	WorkerID    string    `json:"workerId" bson:"workerId"`
+	Team        string    `json:"team" bson:"team"`
+	Category    string    `json:"category" bson:"category"` // injury, property_damage, safety, customer_behaviour, other
+	Severity    string    `json:"severity" bson:"severity"` // low, medium, high, critical
+	Description string    `json:"description" bson:"description"`
+	Photos      []string  `json:"photos" bson:"photos"`
+	At          time.Time `json:"at" bson:"at"` // when it happened (corrected)
+	ReportedAt  time.Time `json:"reportedAt" bson:"reportedAt"`
+	OpID        string    `json:"opId" bson:"opId"`
+	Status      string    `json:"status" bson:"status"` // open; issue 7 adds acknowledged, investigating, resolved
+}
+
+// Alert is something a supervisor must know now. It is recorded durably
+// when its cause is recorded; delivery (push) reads it from the store.
+type Alert struct {
+	ID        string    `json:"id" bson:"_id"` // derived from its cause, so recording it twice is a no-op
+	Kind      string    `json:"kind" bson:"kind"`
+	Team      string    `json:"team" bson:"team"`
+	VisitID   string    `json:"visitId,omitempty" bson:"visitId,omitempty"`
+	WorkerID  string    `json:"workerId,omitempty" bson:"workerId,omitempty"`
+	Priority  string    `json:"priority" bson:"priority"` // normal, high
+	Detail    string    `json:"detail,omitempty" bson:"detail,omitempty"`
+	CreatedAt time.Time `json:"createdAt" bson:"createdAt"`
+}

@@ -1,0 +1,318 @@
+package sync
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"fieldsync/schemas"
+)
+
+// Record is an operation as the server recorded it: the phone's operation
+// plus what the server worked out on receipt (corrected times, flags). It
+// is written once, before any effect, under a unique id per device and
+// seq; its final outcome is filled in when the effect is applied.
+type Record struct {
+	ID          string    `bson:"_id"` // userID/deviceID/seq
+	UserID      string    `bson:"userId"`
+	WorkerID    string    `bson:"workerId"`
+	DeviceID    string    `bson:"deviceId"`
+	Seq         int64     `bson:"seq"`
+	OpID        string    `bson:"opId"`
+	Kind        string    `bson:"kind"`
+	VisitID     string    `bson:"visitId"`
+	DeviceAt    time.Time `bson:"deviceAt"`    // as the phone reported it
+	CorrectedAt time.Time `bson:"correctedAt"` // shifted by the batch's clock skew
+	EffAt       time.Time `bson:"effAt"`       // CorrectedAt, never before the device's previous operation: the order key
+	ReceivedAt  time.Time `bson:"receivedAt"`
+	SkewMs      int64     `bson:"skewMs"`
+	Flags       []string  `bson:"flags,omitempty"` // clock_skew, future_time
+	Payload     Payload   `bson:"payload"`
+	// Presence code check, made when the visit is known.
+	PresenceValid *bool `bson:"presenceValid,omitempty"`
+	PresenceStep  int64 `bson:"presenceStep,omitempty"`
+
+	Status  string `bson:"status"` // pending, applied, conflict, rejected
+	Code    string `bson:"code,omitempty"`
+	Rule    string `bson:"rule,omitempty"`
+	Message string `bson:"message,omitempty"`
+}
+
+// Record statuses, and the result statuses a push answers with.
+const (
+	StatusPending   = "pending"
+	StatusApplied   = "applied"
+	StatusConflict  = "conflict" // applied, and a rule decided what stands
+	StatusRejected  = "rejected"
+	StatusDuplicate = "duplicate" // seen before; Code/Rule repeat the first outcome
+	StatusSkipped   = "skipped"   // not looked at (after a gap, or over the time budget): send again
+)
+
+// Rules are the tunable thresholds of the conflict rules.
+type Rules struct {
+	GeofenceM   float64       // a check-in farther from the address is an exception
+	Early, Late time.Duration // a check-in before start-Early or after end+Late is outside the window
+	MaxSkew     time.Duration // a phone clock off by more is flagged
+}
+
+// DefaultRules are the documented defaults.
+var DefaultRules = Rules{GeofenceM: 300, Early: 2 * time.Hour, Late: 2 * time.Hour, MaxSkew: 2 * time.Minute}
+
+// Conflict and exception codes, each decided by one rule below.
+const (
+	RuleCheckInOnCancelled = "checkin_on_cancelled"      // facts kept, visit stays cancelled, review
+	RuleByPreviousAssignee = "fact_by_previous_assignee" // the visit was reassigned while the phone was offline
+	RuleAfterNoShow        = "fact_after_no_show"        // the worker was there after all
+	RuleOutsideWindow      = "outside_window"            // far from the scheduled time
+	RuleRescheduledOffline = "rescheduled_while_offline" // outside the window of a visit the office moved
+	RuleFarFromAddress     = "far_from_address"          // beyond the geofence
+	RuleManual             = "manual_attendance"         // no GPS, a reason instead
+	RuleClockSkew          = "clock_skew"                // the phone's clock was off
+	RuleFutureTime         = "future_time"               // a time after the server received it
+	RuleSecondCheckIn      = "second_checkin"            // the first check-in stands
+	RuleSecondCheckOut     = "second_checkout"           // the first check-out stands
+	RuleCheckOutFirst      = "checkout_without_checkin"  // kept; arrival is implied
+	RuleSignOffFinal       = "signoff_final"             // the first sign-off stands
+	RuleSignOffEarly       = "signoff_before_checkout"   // kept; flagged
+	RuleSameItem           = "checklist_same_item"       // two devices changed one item: the later one stands
+	RulePresenceInvalid    = "presence_code_invalid"     // recorded, not trusted
+	RulePresenceReused     = "presence_code_reused"      // the same code used twice
+	RuleCustomerLowRating  = "low_rating"                // 2 or less on some dimension
+	RuleDisputed           = "disputed_items"            // the customer disputed items
+)
+
+// order is the one order facts are folded in: effective time, then device,
+// then the device's seq. It does not depend on arrival order, and within
+// one device it follows seq (effective times never decrease along seq).
+func order(a, b *Record) int {
+	if c := a.EffAt.Compare(b.EffAt); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.DeviceID, b.DeviceID); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.Seq, b.Seq)
+}
+
+// Outcome is what the fold decided for one operation.
+type Outcome struct {
+	Status string // applied or conflict
+	Rule   string
+	Detail string
+}
+
+// Fold computes a visit's field state from all its recorded, non-rejected
+// operations, and the outcome of each. v supplies the office's side: the
+// schedule, the address, the assignees, the office status.
+func Fold(v *schemas.Visit, recs []*Record, rules Rules) (schemas.FieldState, map[string]Outcome) {
+	sorted := make([]*Record, 0, len(recs))
+	seen := make(map[string]bool, len(recs))
+	for _, r := range recs {
+		if !seen[r.ID] { // the same record twice is one fact
+			seen[r.ID] = true
+			sorted = append(sorted, r)
+		}
+	}
+	slices.SortFunc(sorted, order)
+	fs := schemas.FieldState{Progress: []schemas.ItemProgress{}, Incidents: []string{}, Notes: []schemas.FieldNote{},
+		Exceptions: []schemas.Exception{}, Conflicts: []schemas.Conflict{}}
+	out := make(map[string]Outcome, len(sorted))
+	usedSteps := map[int64]string{}
+	items := map[string]int{} // item id -> index in fs.Progress
+
+	for _, r := range sorted {
+		o := Outcome{Status: StatusApplied}
+		conflict := func(rule, detail string, review bool) {
+			fs.Conflicts = append(fs.Conflicts, schemas.Conflict{Rule: rule, OpID: r.OpID, Detail: detail, Review: review})
+			if o.Status != StatusConflict {
+				o = Outcome{Status: StatusConflict, Rule: rule, Detail: detail}
+			}
+		}
+		exception := func(code, detail string, review bool) {
+			fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: code, Detail: detail, OpID: r.OpID, Review: review})
+		}
+		fs.Ops++
+		for _, f := range r.Flags {
+			exception(f, fmt.Sprintf("skew %d ms", r.SkewMs), false)
+		}
+		// The office's plan changed under the phone: keep the fact, flag it.
+		if isFact(r.Kind) {
+			if rule, detail := officeClash(v, r); rule != "" {
+				conflict(rule, detail, true)
+			}
+		}
+
+		switch r.Kind {
+		case KindCheckIn, KindCheckOut:
+			att := attendance(v, r)
+			for _, e := range attendanceExceptions(v, r, att, rules) {
+				exception(e.Code, e.Detail, e.Review)
+			}
+			if r.PresenceValid != nil {
+				switch {
+				case !*r.PresenceValid:
+					exception(RulePresenceInvalid, "the code did not match the visit at that time", true)
+				case usedSteps[r.PresenceStep] != "":
+					exception(RulePresenceReused, "already used by operation "+usedSteps[r.PresenceStep], true)
+				default:
+					usedSteps[r.PresenceStep] = r.OpID
+					fs.CustomerConfirmed = true
+				}
+			}
+			if r.Kind == KindCheckIn {
+				if fs.CheckIn == nil {
+					fs.CheckIn = att
+				} else {
+					conflict(RuleSecondCheckIn, "first check-in at "+fs.CheckIn.At.Format(time.RFC3339)+" stands", false)
+				}
+			} else {
+				if fs.CheckOut == nil {
+					fs.CheckOut = att
+					if fs.CheckIn == nil {
+						exception(RuleCheckOutFirst, "no check-in before it", false)
+					}
+				} else {
+					conflict(RuleSecondCheckOut, "first check-out at "+fs.CheckOut.At.Format(time.RFC3339)+" stands", false)
+				}
+			}
+		case KindRunningLate:
+			t := r.EffAt
+			if fs.EnRouteAt == nil {
+				fs.EnRouteAt = &t
+			}
+			eta := r.Payload.ETA.UTC()
+			fs.ETA = &eta
+		case KindProgress:
+			if r.Payload.ItemID != "" {
+				p := schemas.ItemProgress{ItemID: r.Payload.ItemID, Done: *r.Payload.Done, At: r.EffAt, DeviceID: r.DeviceID, OpID: r.OpID, Photos: r.Payload.Photos}
+				if i, ok := items[p.ItemID]; ok {
+					prev := fs.Progress[i]
+					p.Changes = prev.Changes + 1
+					if prev.DeviceID != p.DeviceID && prev.Done != p.Done {
+						// Both facts stay recorded; the later one is the state.
+						conflict(RuleSameItem, fmt.Sprintf("%s: done=%v from %s superseded by done=%v from %s", p.ItemID, prev.Done, prev.DeviceID, p.Done, p.DeviceID), false)
+					}
+					if len(p.Photos) == 0 {
+						p.Photos = prev.Photos
+					}
+					fs.Progress[i] = p
+				} else {
+					p.Changes = 1
+					items[p.ItemID] = len(fs.Progress)
+					fs.Progress = append(fs.Progress, p)
+				}
+			}
+			if r.Payload.Text != "" || len(r.Payload.Photos) > 0 {
+				fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, ItemID: r.Payload.ItemID, Photos: r.Payload.Photos, OpID: r.OpID})
+			}
+		case KindNote:
+			fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, Photos: r.Payload.Photos, OpID: r.OpID})
+		case KindIncident:
+			fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
+		case KindSignOff:
+			so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
+				Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: "worker_device", OpID: r.OpID}
+			if fs.SignOff != nil {
+				conflict(RuleSignOffFinal, "the sign-off of "+fs.SignOff.At.Format(time.RFC3339)+" stands", true)
+				break
+			}
+			fs.SignOff = so
+			if fs.CheckOut == nil {
+				exception(RuleSignOffEarly, "signed off before any check-out", false)
+			}
+			if so.Disputed() {
+				exception(RuleDisputed, fmt.Sprintf("%d item(s) disputed", countDisputed(so)), true)
+			}
+			if so.Rating != nil && so.Rating.Lowest() <= 2 {
+				exception(RuleCustomerLowRating, fmt.Sprintf("lowest %d", so.Rating.Lowest()), true)
+			}
+		}
+		out[r.OpID] = o
+	}
+	fs.FactStatus = factStatus(&fs)
+	return fs, out
+}
+
+func isFact(kind string) bool {
+	return kind == KindCheckIn || kind == KindCheckOut || kind == KindSignOff || kind == KindProgress
+}
+
+func countDisputed(s *schemas.SignOff) int {
+	n := 0
+	for _, it := range s.Items {
+		if !it.Accepted {
+			n++
+		}
+	}
+	return n
+}
+
+// factStatus is how far the facts say the visit got. It only grows as
+// facts are added.
+func factStatus(fs *schemas.FieldState) schemas.VisitStatus {
+	switch {
+	case fs.SignOff != nil && fs.SignOff.Disputed():
+		return schemas.VisitDisputed
+	case fs.SignOff != nil:
+		return schemas.VisitSignedOff
+	case fs.CheckOut != nil:
+		return schemas.VisitCheckedOut
+	case fs.CheckIn != nil:
+		return schemas.VisitCheckedIn
+	case fs.EnRouteAt != nil:
+		return schemas.VisitEnRoute
+	}
+	return schemas.VisitScheduled
+}
+
+// officeClash is the rule for facts about a visit the office changed
+// while the phone was offline: the fact is kept and flagged for review,
+// never silently dropped.
+func officeClash(v *schemas.Visit, r *Record) (rule, detail string) {
+	switch {
+	case v.OfficeStatus == schemas.VisitCancelled:
+		return RuleCheckInOnCancelled, "the visit was cancelled: " + v.CancelReason
+	case v.WorkerID != r.WorkerID:
+		return RuleByPreviousAssignee, "the visit was reassigned to another worker"
+	case v.OfficeStatus == schemas.VisitNoShow:
+		return RuleAfterNoShow, "the visit had been marked as a no-show"
+	}
+	return "", ""
+}
+
+func attendance(v *schemas.Visit, r *Record) *schemas.Attendance {
+	a := &schemas.Attendance{At: r.EffAt, DeviceAt: r.DeviceAt, Location: r.Payload.Location, Method: r.Payload.Method,
+		Reason: r.Payload.Reason, PresenceCode: r.Payload.PresenceCode, WorkerID: r.WorkerID, DeviceID: r.DeviceID, OpID: r.OpID}
+	if l := r.Payload.Location; l != nil {
+		d := schemas.DistanceMeters(schemas.LatLng{Lat: l.Lat, Lng: l.Lng}, v.Address.Location)
+		d = float64(int64(d))
+		a.DistanceM = &d
+	}
+	return a
+}
+
+// attendanceExceptions are the rules for one check-in or check-out: the
+// geofence (less the fix's own accuracy, capped), the scheduled window, and
+// manual attendance.
+func attendanceExceptions(v *schemas.Visit, r *Record, a *schemas.Attendance, rules Rules) []schemas.Exception {
+	var out []schemas.Exception
+	if a.DistanceM != nil {
+		slack := min(a.Location.AccuracyM, rules.GeofenceM)
+		if *a.DistanceM-slack > rules.GeofenceM {
+			out = append(out, schemas.Exception{Code: RuleFarFromAddress, Detail: fmt.Sprintf("%.0f m from the address (accuracy %.0f m)", *a.DistanceM, a.Location.AccuracyM), Review: true})
+		}
+	}
+	if a.Method == "manual" {
+		out = append(out, schemas.Exception{Code: RuleManual, Detail: a.Reason})
+	}
+	if a.At.Before(v.ScheduledStart.Add(-rules.Early)) || a.At.After(v.ScheduledEnd.Add(rules.Late)) {
+		code, review := RuleOutsideWindow, false
+		if v.OfficeEdited {
+			code, review = RuleRescheduledOffline, true
+		}
+		out = append(out, schemas.Exception{Code: code, Detail: fmt.Sprintf("%s at %s, scheduled %s-%s", r.Kind, a.At.Format(time.RFC3339),
+			v.ScheduledStart.Format(time.RFC3339), v.ScheduledEnd.Format(time.RFC3339)), Review: review})
+	}
+	return out
+}

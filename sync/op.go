@@ -1,0 +1,246 @@
+// Package sync is fieldsync's offline-sync engine. Workers' phones push
+// batches of named operations (check in, progress, sign-off, ...) that the
+// server applies exactly once per device, in order, under its own rules;
+// phones pull what changed in their scope from a cursor that never skips a
+// change.
+//
+// Operations are facts. A visit's field state is a pure function (Fold) of
+// every operation recorded for it, taken in a fixed order, so it is the
+// same whatever order the operations arrived in, a retried batch cannot
+// apply anything twice, and a crash half way is repaired by applying again.
+package sync
+
+import (
+	"bytes"
+	"encoding/hex"
+	"encoding/json"
+	"strings"
+	"time"
+
+	"fieldsync/schemas"
+)
+
+// Schema versions of the push protocol this server speaks.
+const (
+	SchemaVersion    = 1
+	MinSchemaVersion = 1
+)
+
+// Operation kinds.
+const (
+	KindCheckIn     = "checkIn"
+	KindCheckOut    = "checkOut"
+	KindRunningLate = "runningLate"
+	KindProgress    = "progress"
+	KindSignOff     = "signOff"
+	KindIncident    = "reportIncident"
+	KindNote        = "note"
+)
+
+// Kinds lists every operation kind.
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote}
+
+// Batch is one push from a phone.
+type Batch struct {
+	DeviceID      string    `json:"deviceId"`
+	SchemaVersion int       `json:"schemaVersion"`
+	AppVersion    string    `json:"appVersion,omitempty"`
+	DeviceClock   time.Time `json:"deviceClock"` // the phone's clock when it sent the batch: gives the skew
+	Ops           []Op      `json:"ops"`
+}
+
+// Op is one operation as the phone sends it.
+type Op struct {
+	Seq     int64           `json:"seq"`  // 1, 2, 3, ... per device, never reused
+	OpID    string          `json:"opId"` // the phone's id for it
+	Kind    string          `json:"kind"`
+	VisitID string          `json:"visitId"`
+	At      time.Time       `json:"at"` // when it happened, by the phone's clock
+	Payload json.RawMessage `json:"payload"`
+}
+
+// Payload holds the fields of every kind; each kind uses some of them.
+type Payload struct {
+	// checkIn, checkOut
+	Location     *schemas.GeoFix `json:"location,omitempty" bson:"location,omitempty"`
+	Method       string          `json:"method,omitempty" bson:"method,omitempty"` // gps, manual
+	Reason       string          `json:"reason,omitempty" bson:"reason,omitempty"`
+	PresenceCode string          `json:"presenceCode,omitempty" bson:"presenceCode,omitempty"`
+	// runningLate
+	ETA *time.Time `json:"eta,omitempty" bson:"eta,omitempty"`
+	// progress
+	ItemID string `json:"itemId,omitempty" bson:"itemId,omitempty"`
+	Done   *bool  `json:"done,omitempty" bson:"done,omitempty"`
+	// progress, note, incident
+	Text   string   `json:"text,omitempty" bson:"text,omitempty"`
+	Photos []string `json:"photos,omitempty" bson:"photos,omitempty"`
+	// signOff
+	Items        []schemas.SignOffItem `json:"items,omitempty" bson:"items,omitempty"`
+	SignatureRef string                `json:"signatureRef,omitempty" bson:"signatureRef,omitempty"`
+	SignerName   string                `json:"signerName,omitempty" bson:"signerName,omitempty"`
+	Rating       *schemas.Rating       `json:"rating,omitempty" bson:"rating,omitempty"`
+	Comment      string                `json:"comment,omitempty" bson:"comment,omitempty"`
+	// reportIncident
+	Category string `json:"category,omitempty" bson:"category,omitempty"`
+	Severity string `json:"severity,omitempty" bson:"severity,omitempty"`
+}
+
+// Incident categories and severities.
+var (
+	IncidentCategories = []string{"injury", "property_damage", "safety", "customer_behaviour", "other"}
+	Severities         = []string{"low", "medium", "high", "critical"}
+)
+
+// Rejection codes: why an operation was refused. The phone drops a
+// rejected operation (showing the reason); it never retries it.
+const (
+	RejectInvalid      = "invalid"       // the operation itself is malformed
+	RejectUnknownVisit = "unknown_visit" // no such visit
+	RejectNotYours     = "not_yours"     // the visit is not, and never was, the worker's
+	RejectUnknownItem  = "unknown_item"  // no such checklist item on the visit
+	RejectSeqReused    = "seq_reused"    // the seq was used before by another operation
+)
+
+func reject(code, format string, args ...any) *schemas.Error {
+	return schemas.Errorf(code, format, args...)
+}
+
+func oneOf(s string, xs []string) bool {
+	for _, x := range xs {
+		if s == x {
+			return true
+		}
+	}
+	return false
+}
+
+// decodePayload parses and checks an operation's payload for its kind. The
+// error's code is a rejection code.
+func decodePayload(op *Op) (Payload, error) {
+	var p Payload
+	raw := bytes.TrimSpace(op.Payload)
+	if len(raw) == 0 || string(raw) == "null" {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&p); err != nil {
+		return p, reject(RejectInvalid, "payload: %s", strings.TrimPrefix(err.Error(), "json: "))
+	}
+	bad := func(format string, args ...any) (Payload, error) { return p, reject(RejectInvalid, format, args...) }
+	textOK := func(s string, max int) bool { return len([]rune(s)) <= max && !strings.ContainsRune(s, 0) }
+	for _, h := range append(append([]string(nil), p.Photos...), p.SignatureRef) {
+		if h != "" && !ValidHash(h) {
+			return bad("attachment references must be SHA-256 hashes in hex")
+		}
+	}
+	if len(p.Photos) > 20 {
+		return bad("at most 20 photos")
+	}
+	switch op.Kind {
+	case KindCheckIn, KindCheckOut:
+		switch p.Method {
+		case "", "gps":
+			p.Method = "gps"
+			if p.Location == nil {
+				return bad("a gps %s needs a location", op.Kind)
+			}
+		case "manual":
+			if strings.TrimSpace(p.Reason) == "" {
+				return bad("a manual %s needs a reason", op.Kind)
+			}
+		default:
+			return bad("method must be gps or manual")
+		}
+		if l := p.Location; l != nil {
+			if err := (schemas.LatLng{Lat: l.Lat, Lng: l.Lng}).Validate("location"); err != nil || l.AccuracyM < 0 || l.AccuracyM > 100000 {
+				return bad("location must be a valid position with a non-negative accuracy")
+			}
+		}
+		if !textOK(p.Reason, 500) || len(p.PresenceCode) > 12 {
+			return bad("reason or presence code too long")
+		}
+	case KindRunningLate:
+		if p.ETA == nil {
+			return bad("runningLate needs an eta")
+		}
+		if !textOK(p.Reason, 500) {
+			return bad("reason too long")
+		}
+	case KindProgress:
+		if p.ItemID == "" && strings.TrimSpace(p.Text) == "" && len(p.Photos) == 0 {
+			return bad("progress needs an itemId, a text or photos")
+		}
+		if p.ItemID != "" && p.Done == nil {
+			return bad("progress on an item needs done true or false")
+		}
+		if !textOK(p.Text, 2000) {
+			return bad("text too long")
+		}
+	case KindSignOff:
+		if len(p.Items) == 0 || len(p.Items) > 100 {
+			return bad("signOff needs the verdict on each item")
+		}
+		seen := map[string]bool{}
+		for _, it := range p.Items {
+			if it.ItemID == "" || seen[it.ItemID] {
+				return bad("signOff items need distinct itemIds")
+			}
+			seen[it.ItemID] = true
+			if !it.Accepted && strings.TrimSpace(it.Reason) == "" {
+				return bad("a disputed item needs a reason")
+			}
+		}
+		if strings.TrimSpace(p.SignerName) == "" || !textOK(p.SignerName, 100) || !textOK(p.Comment, 2000) {
+			return bad("signOff needs the signer's name")
+		}
+		if r := p.Rating; r != nil {
+			for _, x := range []int{r.Attitude, r.Quality, r.Efficiency, r.Price} {
+				if x < 1 || x > 5 {
+					return bad("ratings are from 1 to 5")
+				}
+			}
+		}
+	case KindIncident:
+		if !oneOf(p.Category, IncidentCategories) {
+			return bad("category must be one of %s", strings.Join(IncidentCategories, ", "))
+		}
+		if !oneOf(p.Severity, Severities) {
+			return bad("severity must be one of %s", strings.Join(Severities, ", "))
+		}
+		if strings.TrimSpace(p.Text) == "" || !textOK(p.Text, 4000) {
+			return bad("an incident needs a description (text)")
+		}
+	case KindNote:
+		if strings.TrimSpace(p.Text) == "" || !textOK(p.Text, 4000) {
+			return bad("a note needs text")
+		}
+	default:
+		return bad("unknown kind %q", op.Kind)
+	}
+	return p, nil
+}
+
+// ValidHash reports whether s is a lowercase hex SHA-256.
+func ValidHash(s string) bool {
+	if len(s) != 64 || strings.ToLower(s) != s {
+		return false
+	}
+	_, err := hex.DecodeString(s)
+	return err == nil
+}
+
+// validateOp checks what can be checked without the visit.
+func validateOp(op *Op) error {
+	switch {
+	case !schemas.ValidID(op.OpID):
+		return reject(RejectInvalid, "opId must be a UUID")
+	case !oneOf(op.Kind, Kinds):
+		return reject(RejectInvalid, "unknown kind %q", op.Kind)
+	case !schemas.ValidID(op.VisitID):
+		return reject(RejectUnknownVisit, "visitId is not a visit id")
+	case op.At.IsZero():
+		return reject(RejectInvalid, "at (when it happened) is required")
+	}
+	return nil
+}
