@@ -50,6 +50,11 @@ type Config struct {
 	DataPreviousKeys  []string
 	ScheduleHorizon   time.Duration
 	GeneratorInterval time.Duration
+
+	GeofenceMeters  int
+	SyncMaxOps      int
+	ChangeRetention time.Duration
+	PresenceStep    time.Duration
 }
 
 // LoadConfig reads the configuration; getenv is os.Getenv outside tests.
@@ -126,6 +131,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DataKeyFile:       str("DATA_KEY_FILE", ""),
 		ScheduleHorizon:   duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
 		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
+		GeofenceMeters:    integer("GEOFENCE_METERS", 300, 20, 100000),
+		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
+		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
+		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
 	}
 	if v := getenv("DATA_PREVIOUS_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {

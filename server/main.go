@@ -21,6 +21,7 @@ import (
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
+	fsync "fieldsync/sync"
 )
 
 func main() {
@@ -79,6 +80,7 @@ type Server struct {
 	API      *api.API
 	Auth     *auth.Service
 	Office   *office.Service
+	Sync     *fsync.Engine
 	log      *slog.Logger
 	ln       net.Listener
 	serveErr chan error
@@ -115,6 +117,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	bg, stop := context.WithCancel(context.Background())
 	s.stopBackground = stop
 	s.background.Go(func() { s.Office.RunGenerator(bg, cfg.GeneratorInterval) })
+	s.background.Go(func() { s.Sync.Relay(bg, 5*time.Second, cfg.ChangeRetention) })
 	return s, nil
 }
 
@@ -128,6 +131,12 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	}
 	s.Store.SetCipher(cipher)
 	s.Office = office.New(s.Store, now, s.log, cfg.ScheduleHorizon)
+	presence := fsync.NewPresence(cipher.Derived("presence"), cfg.PresenceStep)
+	rules := fsync.DefaultRules
+	rules.GeofenceM = float64(cfg.GeofenceMeters)
+	limits := fsync.DefaultLimits
+	limits.MaxOps = cfg.SyncMaxOps
+	s.Sync = fsync.New(s.Store, now, s.log, rules, limits, presence)
 	current, previous, err := cfg.signingKeys()
 	if err != nil {
 		return err
@@ -158,7 +167,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
-	}, api.Deps{Auth: s.Auth, Office: s.Office, Store: s.Store, Log: s.log, Now: now})
+	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Store: s.Store, Log: s.log, Now: now})
 	return nil
 }
 

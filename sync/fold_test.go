@@ -71,9 +71,17 @@ func TestAttendanceRules(t *testing.T) {
 		{"cancelled while offline", func(v *schemas.Visit) { v.OfficeStatus, v.CancelReason = schemas.VisitCancelled, "customer travelling" }, rec("d1", KindCheckIn, t0, gps(31.2, 121.45)), schemas.VisitCancelled, nil, RuleCheckInOnCancelled},
 		{"reassigned while offline", func(v *schemas.Visit) { v.WorkerID, v.PastWorkerIDs = "w2", []string{"w1"} }, rec("d1", KindCheckIn, t0, gps(31.2, 121.45)), schemas.VisitCheckedIn, nil, RuleByPreviousAssignee},
 		{"marked no-show while offline", func(v *schemas.Visit) { v.OfficeStatus = schemas.VisitNoShow }, rec("d1", KindCheckIn, t0.Add(50*time.Minute), gps(31.2, 121.45)), schemas.VisitCheckedIn, nil, RuleAfterNoShow},
-		{"valid presence code", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceValid, r.PresenceStep = &yes, 7; return r }(), schemas.VisitCheckedIn, nil, ""},
+		{"valid presence code", nil, func() *Record {
+			r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45))
+			r.PresenceValid, r.PresenceStep = &yes, 7
+			return r
+		}(), schemas.VisitCheckedIn, nil, ""},
 		{"wrong presence code", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceValid = &no; return r }(), schemas.VisitCheckedIn, []string{RulePresenceInvalid}, ""},
-		{"skewed clock", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.Flags = []string{RuleClockSkew}; return r }(), schemas.VisitCheckedIn, []string{RuleClockSkew}, ""},
+		{"skewed clock", nil, func() *Record {
+			r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45))
+			r.Flags = []string{RuleClockSkew}
+			return r
+		}(), schemas.VisitCheckedIn, []string{RuleClockSkew}, ""},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

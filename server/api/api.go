@@ -15,6 +15,7 @@ import (
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
+	fsync "fieldsync/sync"
 )
 
 // Config tunes the HTTP layer.
@@ -29,27 +30,31 @@ type Config struct {
 
 // Deps are the services the handlers call.
 type Deps struct {
-	Auth   *auth.Service
-	Office *office.Service
-	Store  *store.DB
-	Log    *slog.Logger
-	Now    func() time.Time
+	Auth     *auth.Service
+	Office   *office.Service
+	Sync     *fsync.Engine
+	Presence *fsync.Presence
+	Store    *store.DB
+	Log      *slog.Logger
+	Now      func() time.Time
 }
 
 // API holds what the handlers need.
 type API struct {
-	cfg    Config
-	auth   *auth.Service
-	office *office.Service
-	store  *store.DB
-	log    *slog.Logger
-	now    func() time.Time
-	app    *fiber.App
+	cfg      Config
+	auth     *auth.Service
+	office   *office.Service
+	sync     *fsync.Engine
+	presence *fsync.Presence
+	store    *store.DB
+	log      *slog.Logger
+	now      func() time.Time
+	app      *fiber.App
 }
 
 // New builds the Fiber app with every route registered.
 func New(cfg Config, d Deps) *API {
-	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, store: d.Store, log: d.Log, now: d.Now}
+	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, store: d.Store, log: d.Log, now: d.Now}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		BodyLimit:             cfg.BodyLimit,

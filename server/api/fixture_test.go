@@ -20,6 +20,7 @@ import (
 	"fieldsync/server/office"
 	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
+	fsync "fieldsync/sync"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -43,12 +44,14 @@ const (
 var testKey = auth.NewKey([]byte("test-secret-test-secret-test-secret!"))
 
 type fixture struct {
-	t      *testing.T
-	db     *store.DB
-	api    *api.API
-	auth   *auth.Service
-	office *office.Service
-	clock  *clock
+	t        *testing.T
+	db       *store.DB
+	api      *api.API
+	auth     *auth.Service
+	office   *office.Service
+	sync     *fsync.Engine
+	presence *fsync.Presence
+	clock    *clock
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -62,9 +65,11 @@ func newFixture(t *testing.T) *fixture {
 	}
 	svc := auth.NewService(db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
 	off := office.New(db, clk.Now, log, 28*24*time.Hour)
+	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
+	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
-		api.Deps{Auth: svc, Office: off, Store: db, Log: log, Now: clk.Now})
-	return &fixture{t: t, db: db, api: a, auth: svc, office: off, clock: clk}
+		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Store: db, Log: log, Now: clk.Now})
+	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }
 
 // user creates an account with testPassword.

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -87,7 +88,10 @@ func (a *API) openapi(c *fiber.Ctx) error {
 	return c.JSON(docJSON)
 }
 
-var timeType = reflect.TypeOf(time.Time{})
+var (
+	timeType    = reflect.TypeOf(time.Time{})
+	rawJSONType = reflect.TypeOf(json.RawMessage{})
+)
 
 // schemaOf describes a Go type as a JSON Schema (the OpenAPI 3.0 subset),
 // following the json tags, so the document cannot drift from the types.
@@ -98,6 +102,9 @@ func schemaOf(t reflect.Type) map[string]any {
 func schemaSeen(t reflect.Type, seen map[reflect.Type]bool) map[string]any {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
+	}
+	if t == rawJSONType {
+		return map[string]any{"type": "object", "description": "kind-specific; see the kind's payload"}
 	}
 	if t == timeType {
 		return map[string]any{"type": "string", "format": "date-time"}

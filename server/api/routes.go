@@ -5,6 +5,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	fsync "fieldsync/sync"
 )
 
 // route is one endpoint: how it is served and how it is documented. The
@@ -32,6 +33,8 @@ func (a *API) routes() []route {
 	admin := []schemas.Role{schemas.RoleAdmin}
 	officeRoles := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor}
 	staff := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleWorker}
+	worker := []schemas.Role{schemas.RoleWorker}
+	customer := []schemas.Role{schemas.RoleCustomer}
 	notWorker := []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleCustomer}
 	page := []param{{"after", "opaque cursor from the previous page's nextCursor", "string"}, {"limit", "page size, 1-200 (default 50)", "integer"}}
 	return []route{
@@ -79,6 +82,13 @@ func (a *API) routes() []route {
 		{method: "PUT", path: "/v1/schedules/:id", summary: "Replace a schedule; future visits nobody edited follow it", tag: "schedules", roles: officeRoles, body: SchedulePut{}, resp: schemas.Schedule{}, status: 200, handler: a.putSchedule},
 		{method: "POST", path: "/v1/schedules/:id/end", summary: "End a schedule after a date; later generated visits are cancelled", tag: "schedules", roles: officeRoles, body: ScheduleEnd{}, resp: schemas.Schedule{}, status: 200, handler: a.endSchedule},
 		{method: "POST", path: "/v1/schedules/generate", summary: "Generate visits of every schedule up to the horizon now (also runs hourly)", tag: "schedules", roles: admin, resp: GenerateResult{}, status: 200, handler: a.generateVisits},
+
+		{method: "POST", path: "/v1/sync/push", summary: "Push a batch of operations from a worker's phone: each applied once, in order, with a result each", tag: "sync", roles: worker, body: PushBody{}, resp: fsync.PushResponse{}, status: 200, handler: a.syncPush},
+		{method: "GET", path: "/v1/sync/pull", summary: "What changed in the phone's scope since the cursor (no cursor, or an expired one: a full snapshot marked resync)", tag: "sync", roles: worker, query: []param{{"cursor", "from the previous pull or push", "string"}}, resp: fsync.PullResponse{}, status: 200, handler: a.syncPull},
+		{method: "GET", path: "/v1/sync/devices", summary: "Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day", tag: "sync", roles: officeRoles, query: []param{{"workerId", "only this worker", "string"}}, resp: schemas.Page[fsync.Device]{}, status: 200, handler: a.syncDevices},
+		{method: "GET", path: "/v1/visits/:id/presence", summary: "The visit's presence-code secret (TOTP) for the customer's app", tag: "sync", roles: customer, resp: PresenceSecret{}, status: 200, handler: a.presenceSecret},
+		{method: "GET", path: "/v1/reviews", summary: "Visits whose facts need a decision, newest first", tag: "sync", roles: officeRoles, query: page, resp: schemas.Page[schemas.Visit]{}, status: 200, handler: a.listReviews},
+		{method: "POST", path: "/v1/visits/:id/review", summary: "Resolve what needed review on a visit, with a note", tag: "sync", roles: officeRoles, body: ReviewBody{}, resp: schemas.Visit{}, status: 200, handler: a.resolveReview},
 
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}

@@ -107,5 +107,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 	if err := s.db.ReplaceCustomer(ctx, &after, before.Version); err != nil {
 		return nil, err
 	}
+	// Phones holding this household's visits pull the new details.
+	if _, err := s.db.AppendChange(ctx, &store.Change{Kind: store.ChangeCustomers, CustomerIDs: []string{id}}); err != nil {
+		return nil, err
+	}
 	return &after, s.audit(ctx, a, schemas.EntityCustomer, id, "update", after.Version, before, &after, maskCustomer, "")
 }

@@ -86,6 +86,15 @@ func (s *Service) view(ctx context.Context, a *schemas.Actor, v *schemas.Visit, 
 	return out, nil
 }
 
+// ViewVisit shapes a visit the caller may see, with the people around it;
+// the sync engine uses it so pulls follow the same access rules.
+func (s *Service) ViewVisit(ctx context.Context, a *schemas.Actor, v *schemas.Visit) (any, error) {
+	if !canSeeVisit(a, v) {
+		return nil, errNotFound("visit")
+	}
+	return s.view(ctx, a, v, true)
+}
+
 // Visit returns one visit as the actor may see it.
 func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*VisitView, error) {
 	v, err := s.db.VisitByID(ctx, id)

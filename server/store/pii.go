@@ -121,3 +121,22 @@ func (c *Cipher) lookupHash(kid, value string) string {
 	m.Write([]byte(value))
 	return kid + ":" + hex.EncodeToString(m.Sum(nil))
 }
+
+// Derived returns a key for the purpose label from each data key, the
+// current one first: secrets derived from it survive key rotation as long
+// as the old key is kept.
+func (c *Cipher) Derived(label string) [][]byte {
+	out := [][]byte{derive(c.lookup[c.current], label)}
+	for kid, k := range c.lookup {
+		if kid != c.current {
+			out = append(out, derive(k, label))
+		}
+	}
+	return out
+}
+
+func derive(key []byte, label string) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte("fieldsync/derive/" + label))
+	return m.Sum(nil)
+}

@@ -137,6 +137,36 @@ func (db *DB) ReplaceVisit(ctx context.Context, v *schemas.Visit, expected int64
 	return err
 }
 
+// ReplaceVisitUnlogged stores v if it is still at expected and leaves it
+// marked dirty; the caller logs a batch of visits at once with LogVisits.
+func (db *DB) ReplaceVisitUnlogged(ctx context.Context, v *schemas.Visit, expected int64) error {
+	d, err := db.sealVisit(v)
+	if err != nil {
+		return err
+	}
+	return replaceVersioned(ctx, db.C(colVisits), v.ID, expected, d, "visit")
+}
+
+// VisitsByIDs returns the visits with the ids that exist, in id order.
+func (db *DB) VisitsByIDs(ctx context.Context, ids []string) ([]schemas.Visit, error) {
+	if len(ids) == 0 {
+		return []schemas.Visit{}, nil
+	}
+	docs, err := page[visitDoc](ctx, db.C(colVisits), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, byID, 0)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schemas.Visit, 0, len(docs))
+	for i := range docs {
+		v, err := db.openVisit(&docs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
+}
+
 // VisitFilter selects visits. Zero fields do not filter.
 type VisitFilter struct {
 	Team       string
@@ -263,4 +293,26 @@ func (db *DB) RawVisit(ctx context.Context, id string) (bson.M, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// VisitsNeedingReview lists visits with unresolved review items, of one
+// team or of all ("").
+func (db *DB) VisitsNeedingReview(ctx context.Context, team string, limit int) ([]schemas.Visit, error) {
+	filter := bson.D{{Key: "needsReview", Value: true}}
+	if team != "" {
+		filter = append(filter, bson.E{Key: "team", Value: team})
+	}
+	docs, err := page[visitDoc](ctx, db.C(colVisits), filter, bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: 1}}, limit)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]schemas.Visit, 0, len(docs))
+	for i := range docs {
+		v, err := db.openVisit(&docs[i])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, *v)
+	}
+	return out, nil
 }

@@ -1,0 +1,99 @@
+package api
+
+import (
+	"github.com/gofiber/fiber/v2"
+
+	"fieldsync/schemas"
+	fsync "fieldsync/sync"
+)
+
+// PushBody is a batch of operations from a phone.
+type PushBody = fsync.Batch
+
+// PresenceSecret is what a customer's app needs to show presence codes.
+type PresenceSecret struct {
+	Secret    string `json:"secret"` // base32, for a TOTP generator
+	Algorithm string `json:"algorithm"`
+	Digits    int    `json:"digits"`
+	Period    int    `json:"period"` // seconds
+	Code      string `json:"code"`   // the code right now
+}
+
+// ReviewBody resolves what needed review on a visit.
+type ReviewBody struct {
+	Note string `json:"note"`
+}
+
+func (a *API) syncPush(c *fiber.Ctx) error {
+	var b fsync.Batch
+	if err := decode(c, &b); err != nil {
+		return err
+	}
+	resp, err := a.sync.Push(c.UserContext(), actor(c), &b)
+	if err != nil {
+		return err
+	}
+	return c.JSON(resp)
+}
+
+func (a *API) syncPull(c *fiber.Ctx) error {
+	resp, err := a.sync.Pull(c.UserContext(), actor(c), c.Query("cursor"), a.office)
+	if err != nil {
+		return err
+	}
+	return c.JSON(resp)
+}
+
+func (a *API) syncDevices(c *fiber.Ctx) error {
+	w := c.Query("workerId")
+	if w != "" && !schemas.ValidID(w) {
+		return schemas.FieldError("workerId", "workerId must be an id")
+	}
+	ds, err := a.sync.Devices(c.UserContext(), actor(c), w)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[fsync.Device]{Items: ds})
+}
+
+func (a *API) presenceSecret(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	act := actor(c)
+	if _, err := a.office.Visit(c.UserContext(), act, id); err != nil {
+		return err
+	}
+	p := a.presence
+	return c.JSON(PresenceSecret{Secret: p.Secret(id), Algorithm: "SHA1", Digits: fsync.PresenceDigits,
+		Period: int(p.Step.Seconds()), Code: p.Code(id, a.now())})
+}
+
+func (a *API) listReviews(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	vs, err := a.office.Reviews(c.UserContext(), actor(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[schemas.Visit]{Items: vs})
+}
+
+func (a *API) resolveReview(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in ReviewBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.office.ResolveReview(c.UserContext(), actor(c), id, in.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}

@@ -1,0 +1,56 @@
+package office
+
+import (
+	"context"
+	"strings"
+
+	"fieldsync/schemas"
+)
+
+// Reviews lists the visits whose facts need a decision (conflicts with the
+// office's plan, far or outside-window check-ins, disputes), newest first:
+// supervisors their team's, admins all.
+func (s *Service) Reviews(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Visit, error) {
+	team := ""
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		team = a.Team
+	default:
+		return nil, forbidden()
+	}
+	return s.db.VisitsNeedingReview(ctx, team, limit)
+}
+
+// ResolveReview records a supervisor's decision on everything that needed
+// review on a visit so far. Facts that arrive later need review again.
+func (s *Service) ResolveReview(ctx context.Context, a *schemas.Actor, id, note string) (*schemas.Visit, error) {
+	if strings.TrimSpace(note) == "" || len([]rune(note)) > 2000 {
+		return nil, schemas.FieldError("note", "a note of 1 to 2000 characters is required")
+	}
+	for attempt := 0; ; attempt++ {
+		before, err := s.db.VisitByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canManageVisit(a, before) {
+			return nil, errNotFound("visit")
+		}
+		if !before.NeedsReview {
+			return nil, schemas.Errorf(schemas.ECONFLICT, "nothing on this visit needs review")
+		}
+		after := *before
+		after.Review = schemas.ReviewState{ResolvedCount: before.Field.ReviewItems(), ResolvedBy: a.UserID, ResolvedAt: s.now().UTC(), Note: strings.TrimSpace(note)}
+		after.Refresh()
+		after.Version++
+		after.UpdatedAt = s.now().UTC()
+		err = s.db.ReplaceVisit(ctx, &after, before.Version)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &after, s.audit(ctx, a, schemas.EntityVisit, id, "resolve_review", after.Version, before, &after, maskVisit, after.Review.Note)
+	}
+}
