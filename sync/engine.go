@@ -28,17 +28,18 @@ var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second}
 
 // Engine applies pushes and answers pulls.
 type Engine struct {
-	db       *store.DB
-	now      func() time.Time
-	log      *slog.Logger
-	rules    Rules
-	limits   Limits
-	presence *Presence
+	db        *store.DB
+	now       func() time.Time
+	log       *slog.Logger
+	rules     Rules
+	limits    Limits
+	attLimits AttachmentLimits
+	presence  *Presence
 }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits, presence: presence}
+	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits, attLimits: DefaultAttachmentLimits, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
@@ -386,6 +387,9 @@ func fieldEqual(a, b *schemas.Visit) bool {
 func (e *Engine) sideEffects(ctx context.Context, v *schemas.Visit, recs []*Record) error {
 	now := e.now().UTC()
 	for _, r := range recs {
+		if err := e.link(ctx, v.ID, r); err != nil {
+			return err
+		}
 		if r.Kind == KindIncident {
 			inc := &schemas.Incident{ID: IncidentID(r.OpID), VisitID: v.ID, WorkerID: r.WorkerID, Team: v.Team, Category: r.Payload.Category,
 				Severity: r.Payload.Severity, Description: r.Payload.Text, Photos: r.Payload.Photos, At: r.EffAt, ReportedAt: now, OpID: r.OpID, Status: "open"}

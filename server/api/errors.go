@@ -106,3 +106,5 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 	}
 	return c.Status(status).JSON(body)
 }
+
+func asErr(err error, target **schemas.Error) bool { return errors.As(err, target) }

@@ -42,6 +42,11 @@ func (a *API) Document() map[string]any {
 		if params != nil {
 			op["parameters"] = params
 		}
+		if r.rawBody != "" {
+			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
+				r.rawBody: map[string]any{"schema": map[string]any{"type": "string", "format": "binary"}},
+			}}
+		}
 		if r.body != nil {
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
 				"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(r.body))},

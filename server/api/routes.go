@@ -20,6 +20,7 @@ type route struct {
 	roles   []schemas.Role // empty: any signed-in user
 	query   []param        // documented query parameters
 	body    any            // request body type, for the document
+	rawBody string         // content type of a non-JSON body
 	resp    any            // success response type; nil for 204
 	status  int            // success status
 	handler fiber.Handler
@@ -87,6 +88,10 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/sync/pull", summary: "What changed in the phone's scope since the cursor (no cursor, or an expired one: a full snapshot marked resync)", tag: "sync", roles: worker, query: []param{{"cursor", "from the previous pull or push", "string"}}, resp: fsync.PullResponse{}, status: 200, handler: a.syncPull},
 		{method: "GET", path: "/v1/sync/devices", summary: "Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day", tag: "sync", roles: officeRoles, query: []param{{"workerId", "only this worker", "string"}}, resp: schemas.Page[fsync.Device]{}, status: 200, handler: a.syncDevices},
 		{method: "GET", path: "/v1/visits/:id/presence", summary: "The visit's presence-code secret (TOTP) for the customer's app", tag: "sync", roles: customer, resp: PresenceSecret{}, status: 200, handler: a.presenceSecret},
+		{method: "POST", path: "/v1/attachments", summary: "Announce an upload by SHA-256, size and type; answers the offset to resume from (complete when stored already)", tag: "attachments", body: fsync.NewUpload{}, resp: fsync.Attachment{}, status: 201, handler: a.startUpload},
+		{method: "HEAD", path: "/v1/attachments/:sha/upload", summary: "tus: the upload's offset (Upload-Offset) and length (Upload-Length)", tag: "attachments", status: 200, handler: a.uploadOffset},
+		{method: "PATCH", path: "/v1/attachments/:sha/upload", summary: "tus: append a chunk at Upload-Offset; the last chunk is verified against the hash", tag: "attachments", rawBody: "application/offset+octet-stream", status: 204, handler: a.uploadChunk},
+		{method: "GET", path: "/v1/attachments/:sha", summary: "The content, to the uploader and to those who may see a visit that references it", tag: "attachments", status: 200, handler: a.getAttachment},
 		{method: "GET", path: "/v1/reviews", summary: "Visits whose facts need a decision, newest first", tag: "sync", roles: officeRoles, query: page, resp: schemas.Page[schemas.Visit]{}, status: 200, handler: a.listReviews},
 		{method: "POST", path: "/v1/visits/:id/review", summary: "Resolve what needed review on a visit, with a note", tag: "sync", roles: officeRoles, body: ReviewBody{}, resp: schemas.Visit{}, status: 200, handler: a.resolveReview},
 
