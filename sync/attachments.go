@@ -33,10 +33,11 @@ const (
 )
 
 func init() {
-	store.Register(store.Migration{Version: 11, Name: "attachments", Up: func(ctx context.Context, db *mongo.Database) error {
-		return store.CreateIndexes(ctx, db, map[string][]mongo.IndexModel{
-			colParts: {{Keys: bson.D{{Key: "sha256", Value: 1}, {Key: "offset", Value: 1}}}},
-			colLinks: {{Keys: bson.D{{Key: "sha256", Value: 1}}}},
+	store.Register(store.Migration{Version: 11, Name: "attachments", Up: func(ctx context.Context, db *store.DB) error {
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
+			colParts:       {{Keys: bson.D{{Key: "sha256", Value: 1}, {Key: "offset", Value: 1}}}},
+			colLinks:       {{Keys: bson.D{{Key: "sha256", Value: 1}}}},
+			colAttachments: nil,
 		})
 	}})
 }

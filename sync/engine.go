@@ -148,14 +148,8 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	// A later batch filled the gap: forget it.
 	dev.PendingGap = resp.Gap
 
-	if err := e.insertRecords(ctx, fresh); err != nil {
-		return nil, err
-	}
-	touched, err := e.applyRecords(ctx, fresh)
+	touched, err := e.apply(ctx, fresh)
 	if err != nil {
-		return nil, err
-	}
-	if err := e.finalize(ctx, fresh); err != nil {
 		return nil, err
 	}
 	var rejected int64
@@ -233,27 +227,146 @@ func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duratio
 	return r
 }
 
-// applyRecords brings the visits of the new records up to date: access and
-// item checks, presence codes, then one fold per visit over every fact it
-// has. Running it again for the same records changes nothing.
-func (e *Engine) applyRecords(ctx context.Context, recs []*Record) ([]*schemas.Visit, error) {
-	byVisit := map[string][]*Record{}
-	var order []string
+// decision is what applying new records to one visit comes to.
+type decision struct {
+	before, after *schemas.Visit
+	state         bson.Raw  // the sync state after
+	live          []*Record // the new records folded in
+	effects       []*Record // every record of the batch on this visit: side effects are idempotent
+}
+
+// syncState is the engine's bookkeeping on a visit: which records are
+// folded into its field state, and where the fold stands.
+type syncState struct {
+	RecordIDs  []string   `bson:"recordIds"`
+	Checkpoint Checkpoint `bson:"checkpoint"`
+	OfficeKey  string     `bson:"officeKey"`
+}
+
+// decide folds the new records into the visit, in memory: the checks that
+// need the visit, then the conflict rules. Records that sort after all the
+// visit's folded ones (the usual case: a phone's operations arrive in
+// order) are folded on from the stored checkpoint; otherwise, or when the
+// office changed what the rules read, the visit is folded again from all
+// its records. Both give the same state. Nothing is written.
+func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*decision, error) {
+	v, raw, err := e.db.VisitWithSyncState(ctx, visitID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		for _, r := range recs {
+			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownVisit, "no such visit"
+		}
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var st syncState
+	if raw != nil {
+		if err := bson.Unmarshal(raw, &st); err != nil {
+			return nil, fmt.Errorf("visit %s sync state: %w", visitID, err)
+		}
+	}
+	known := make(map[string]bool, len(st.RecordIDs))
+	for _, id := range st.RecordIDs {
+		known[id] = true
+	}
+	var pending, effects []*Record
 	for _, r := range recs {
-		// Records an earlier, interrupted attempt already decided are applied
-		// again: the fold is idempotent.
+		if known[r.ID] { // folded already: an earlier attempt got this far
+			effects = append(effects, r)
+		} else {
+			pending = append(pending, r)
+		}
+	}
+	live := e.check(v, pending)
+	effects = append(effects, live...)
+	if len(live) == 0 {
+		return &decision{before: v, after: v, effects: effects}, nil
+	}
+	slices.SortFunc(live, order)
+	var f *folder
+	if st.OfficeKey == OfficeKey(v) && len(st.RecordIDs) == v.Field.Ops && st.Checkpoint.after(live[0]) {
+		f = newFolder(v, e.rules, &st.Checkpoint)
+		for _, r := range live {
+			f.add(r)
+		}
+	} else {
+		all := make([]*Record, 0, len(st.RecordIDs)+len(live))
+		for _, id := range st.RecordIDs {
+			r, err := e.record(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if r != nil {
+				all = append(all, r)
+			}
+		}
+		all = append(all, live...)
+		slices.SortFunc(all, order)
+		f = newFolder(v, e.rules, nil)
+		for _, r := range all {
+			f.add(r)
+		}
+	}
+	for _, r := range live {
+		o := f.out[r.OpID]
+		r.Status, r.Rule, r.Message = o.Status, o.Rule, o.Detail
+		st.RecordIDs = append(st.RecordIDs, r.ID)
+	}
+	after := *v
+	after.Field = f.finish()
+	after.Refresh()
+	st.Checkpoint, st.OfficeKey = f.checkpoint(), OfficeKey(v)
+	state, err := bson.Marshal(st)
+	if err != nil {
+		return nil, fmt.Errorf("encode sync state: %w", err)
+	}
+	return &decision{before: v, after: &after, state: state, live: live, effects: effects}, nil
+}
+
+// apply decides each touched visit, records the new operations with their
+// outcomes in one round trip, then writes the visits. Records first: once
+// a record exists its fact is durable; the visit is brought up to date by
+// this call or by the retry of the batch, which finds the record and folds
+// it again. It returns the visits written, for the change log.
+func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, error) {
+	byVisit := map[string][]*Record{}
+	var ids []string
+	for _, r := range fresh {
 		if r.Status == StatusRejected {
 			continue
 		}
 		if _, ok := byVisit[r.VisitID]; !ok {
-			order = append(order, r.VisitID)
+			ids = append(ids, r.VisitID)
 		}
 		byVisit[r.VisitID] = append(byVisit[r.VisitID], r)
 	}
-	slices.Sort(order)
+	slices.Sort(ids)
+	decisions := map[string]*decision{}
+	for _, id := range ids {
+		d, err := e.decide(ctx, id, byVisit[id])
+		if err != nil {
+			return nil, err
+		}
+		decisions[id] = d
+	}
+	// Record. Records that exist already (an interrupted earlier attempt,
+	// or the same batch through another instance) are read back: what was
+	// recorded first stands, and its visit is decided again with it.
+	redo, err := e.insertRecords(ctx, fresh)
+	if err != nil {
+		return nil, err
+	}
+	for id := range redo {
+		d, err := e.decide(ctx, id, byVisit[id])
+		if err != nil {
+			return nil, err
+		}
+		decisions[id] = d
+	}
 	var touched []*schemas.Visit
-	for _, id := range order {
-		v, err := e.applyVisit(ctx, id, byVisit[id])
+	for _, id := range ids {
+		v, err := e.write(ctx, id, byVisit[id], decisions[id])
 		if err != nil {
 			return nil, err
 		}
@@ -264,52 +377,60 @@ func (e *Engine) applyRecords(ctx context.Context, recs []*Record) ([]*schemas.V
 	return touched, nil
 }
 
-func (e *Engine) applyVisit(ctx context.Context, visitID string, recs []*Record) (*schemas.Visit, error) {
-	for attempt := 0; ; attempt++ {
-		v, err := e.db.VisitByID(ctx, visitID)
-		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
-			for _, r := range recs {
-				r.Status, r.Code, r.Message = StatusRejected, RejectUnknownVisit, "no such visit"
-			}
-			return nil, nil
-		}
-		if err != nil {
-			return nil, err
-		}
-		live := e.check(v, recs)
-		if len(live) == 0 {
-			return nil, nil
-		}
-		stored, err := e.visitRecords(ctx, visitID)
-		if err != nil {
-			return nil, err
-		}
-		all := mergeRecords(stored, recs)
-		fs, outcomes := Fold(v, all, e.rules)
-		for _, r := range live {
-			o := outcomes[r.OpID]
-			r.Status, r.Rule, r.Message = o.Status, o.Rule, o.Detail
-		}
-		after := *v
-		after.Field = fs
-		after.Refresh()
-		if err := e.sideEffects(ctx, &after, live); err != nil {
-			return nil, err
-		}
-		if fieldEqual(v, &after) {
-			return nil, nil // already applied by an earlier attempt
-		}
-		after.Version = v.Version + 1
-		after.UpdatedAt = e.now().UTC()
-		err = e.db.ReplaceVisitUnlogged(ctx, &after, v.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 10 {
-			continue // the office or another phone changed it meanwhile: fold again
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &after, nil
+// write stores a decided visit. If the office or another phone changed the
+// visit meanwhile, it decides again against the new state, and corrects
+// the outcomes recorded if the rules now say otherwise.
+func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decision) (*schemas.Visit, error) {
+	recorded := map[string]string{}
+	for _, r := range recs {
+		recorded[r.ID] = r.Status + "/" + r.Rule
 	}
+	for attempt := 0; ; attempt++ {
+		if d == nil {
+			return nil, nil
+		}
+		after := d.after
+		if len(d.live) == 0 || fieldEqual(d.before, after) {
+			// Applied by an earlier attempt, which may have died before its
+			// side effects: they are idempotent, so do them again.
+			if err := e.sideEffects(ctx, d.before, d.effects); err != nil {
+				return nil, err
+			}
+			return nil, e.correct(ctx, recs, recorded)
+		}
+		after.Version = d.before.Version + 1
+		after.UpdatedAt = e.now().UTC()
+		err := e.db.WriteVisitSync(ctx, after, d.state, d.before.Version)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 10 {
+			if d, err = e.decide(ctx, id, recs); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := e.sideEffects(ctx, after, d.effects); err != nil {
+			return nil, err
+		}
+		return after, e.correct(ctx, recs, recorded)
+	}
+}
+
+// correct updates records whose outcome changed after they were recorded.
+func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[string]string) error {
+	for _, r := range recs {
+		if recorded[r.ID] == r.Status+"/"+r.Rule {
+			continue
+		}
+		_, err := e.db.C(colOps).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, bson.D{{Key: "$set", Value: bson.D{
+			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "message", Value: r.Message},
+		}}})
+		if err != nil {
+			return fmt.Errorf("correct outcome: %w", err)
+		}
+	}
+	return nil
 }
 
 // check applies the rules that need the visit: whose visit it is, whether
@@ -351,25 +472,6 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 		live = append(live, r)
 	}
 	return live
-}
-
-// mergeRecords is stored ∪ fresh, the fresh copy winning (it carries the
-// checks just made).
-func mergeRecords(stored, fresh []*Record) []*Record {
-	ids := map[string]bool{}
-	out := make([]*Record, 0, len(stored)+len(fresh))
-	for _, r := range fresh {
-		if r.Status != StatusRejected {
-			ids[r.ID] = true
-			out = append(out, r)
-		}
-	}
-	for _, r := range stored {
-		if !ids[r.ID] {
-			out = append(out, r)
-		}
-	}
-	return out
 }
 
 func fieldEqual(a, b *schemas.Visit) bool {
@@ -439,23 +541,14 @@ func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batc
 	if len(idx) == 0 {
 		return nil
 	}
-	ids := make([]string, len(idx))
-	for i, j := range idx {
-		ids[i] = recordID(a, b.Ops[j].Seq)
-	}
-	stored, err := e.records(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}})
-	if err != nil {
-		return err
-	}
-	byID := map[string]*Record{}
-	for _, r := range stored {
-		byID[r.ID] = r
-	}
 	for _, j := range idx {
 		res := &resp.Results[j]
-		r, ok := byID[recordID(a, b.Ops[j].Seq)]
+		r, err := e.record(ctx, recordID(a, b.Ops[j].Seq))
+		if err != nil {
+			return err
+		}
 		switch {
-		case !ok:
+		case r == nil:
 			res.Status, res.Code = StatusDuplicate, "unknown" // pruned long ago
 		case r.OpID != b.Ops[j].OpID:
 			res.Status, res.Code, res.Message = StatusRejected, RejectSeqReused, "seq was used by operation "+r.OpID

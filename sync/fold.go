@@ -115,123 +115,213 @@ func Fold(v *schemas.Visit, recs []*Record, rules Rules) (schemas.FieldState, ma
 		}
 	}
 	slices.SortFunc(sorted, order)
-	fs := schemas.FieldState{Progress: []schemas.ItemProgress{}, Incidents: []string{}, Notes: []schemas.FieldNote{},
-		Exceptions: []schemas.Exception{}, Conflicts: []schemas.Conflict{}}
-	out := make(map[string]Outcome, len(sorted))
-	usedSteps := map[int64]string{}
-	items := map[string]int{} // item id -> index in fs.Progress
-
+	f := newFolder(v, rules, nil)
 	for _, r := range sorted {
-		o := Outcome{Status: StatusApplied}
-		conflict := func(rule, detail string, review bool) {
-			fs.Conflicts = append(fs.Conflicts, schemas.Conflict{Rule: rule, OpID: r.OpID, Detail: detail, Review: review})
-			if o.Status != StatusConflict {
-				o = Outcome{Status: StatusConflict, Rule: rule, Detail: detail}
-			}
-		}
-		exception := func(code, detail string, review bool) {
-			fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: code, Detail: detail, OpID: r.OpID, Review: review})
-		}
-		fs.Ops++
-		for _, f := range r.Flags {
-			exception(f, fmt.Sprintf("skew %d ms", r.SkewMs), false)
-		}
-		// The office's plan changed under the phone: keep the fact, flag it.
-		if isFact(r.Kind) {
-			if rule, detail := officeClash(v, r); rule != "" {
-				conflict(rule, detail, true)
-			}
-		}
+		f.add(r)
+	}
+	return f.finish(), f.out
+}
 
-		switch r.Kind {
-		case KindCheckIn, KindCheckOut:
-			att := attendance(v, r)
-			for _, e := range attendanceExceptions(v, r, att, rules) {
-				exception(e.Code, e.Detail, e.Review)
+// Checkpoint is what a folder needs, besides the field state, to go on
+// from where it stopped: the last record folded and the presence-code
+// steps used.
+type Checkpoint struct {
+	LastEffAt    time.Time `bson:"lastEffAt"`
+	LastDeviceID string    `bson:"lastDeviceId"`
+	LastSeq      int64     `bson:"lastSeq"`
+	Steps        []Step    `bson:"steps,omitempty"`
+}
+
+// Step is a presence-code time step already used, and by which operation.
+type Step struct {
+	N    int64  `bson:"n"`
+	OpID string `bson:"opId"`
+}
+
+// after reports whether r sorts after the last record folded.
+func (c *Checkpoint) after(r *Record) bool {
+	return order(&Record{EffAt: c.LastEffAt, DeviceID: c.LastDeviceID, Seq: c.LastSeq}, r) < 0
+}
+
+// folder applies records one at a time, in order. Folding records a..n in
+// one go or a..k, then (from the checkpoint) k+1..n gives the same state.
+type folder struct {
+	v     *schemas.Visit
+	rules Rules
+	fs    schemas.FieldState
+	out   map[string]Outcome
+	steps map[int64]string
+	items map[string]int // item id -> index in fs.Progress
+	cp    Checkpoint
+}
+
+// newFolder starts from scratch (prior nil) or from a folded state.
+func newFolder(v *schemas.Visit, rules Rules, prior *Checkpoint) *folder {
+	f := &folder{v: v, rules: rules, out: map[string]Outcome{}, steps: map[int64]string{}, items: map[string]int{}}
+	if prior == nil {
+		f.fs = schemas.FieldState{Progress: []schemas.ItemProgress{}, Incidents: []string{}, Notes: []schemas.FieldNote{},
+			Exceptions: []schemas.Exception{}, Conflicts: []schemas.Conflict{}}
+		return f
+	}
+	f.fs = cloneField(v.Field)
+	f.cp = *prior
+	for _, s := range prior.Steps {
+		f.steps[s.N] = s.OpID
+	}
+	for i, p := range f.fs.Progress {
+		f.items[p.ItemID] = i
+	}
+	return f
+}
+
+// cloneField copies the slices a folder appends to or edits.
+func cloneField(fs schemas.FieldState) schemas.FieldState {
+	fs.Progress = slices.Clone(fs.Progress)
+	fs.Incidents = slices.Clone(fs.Incidents)
+	fs.Notes = slices.Clone(fs.Notes)
+	fs.Exceptions = slices.Clone(fs.Exceptions)
+	fs.Conflicts = slices.Clone(fs.Conflicts)
+	return fs
+}
+
+func (f *folder) finish() schemas.FieldState {
+	f.fs.FactStatus = factStatus(&f.fs)
+	return f.fs
+}
+
+// checkpoint is where the folder stands.
+func (f *folder) checkpoint() Checkpoint {
+	cp := f.cp
+	cp.Steps = cp.Steps[:0:0]
+	for n, op := range f.steps {
+		cp.Steps = append(cp.Steps, Step{N: n, OpID: op})
+	}
+	slices.SortFunc(cp.Steps, func(a, b Step) int { return cmp.Compare(a.N, b.N) })
+	return cp
+}
+
+func (f *folder) add(r *Record) {
+	v, rules, fs := f.v, f.rules, &f.fs
+	f.cp.LastEffAt, f.cp.LastDeviceID, f.cp.LastSeq = r.EffAt, r.DeviceID, r.Seq
+	o := Outcome{Status: StatusApplied}
+	conflict := func(rule, detail string, review bool) {
+		fs.Conflicts = append(fs.Conflicts, schemas.Conflict{Rule: rule, OpID: r.OpID, Detail: detail, Review: review})
+		if o.Status != StatusConflict {
+			o = Outcome{Status: StatusConflict, Rule: rule, Detail: detail}
+		}
+	}
+	exception := func(code, detail string, review bool) {
+		fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: code, Detail: detail, OpID: r.OpID, Review: review})
+	}
+	fs.Ops++
+	for _, fl := range r.Flags {
+		exception(fl, fmt.Sprintf("skew %d ms", r.SkewMs), false)
+	}
+	// The office's plan changed under the phone: keep the fact, flag it.
+	if isFact(r.Kind) {
+		if rule, detail := officeClash(v, r); rule != "" {
+			conflict(rule, detail, true)
+		}
+	}
+
+	switch r.Kind {
+	case KindCheckIn, KindCheckOut:
+		att := attendance(v, r)
+		for _, e := range attendanceExceptions(v, r, att, rules) {
+			exception(e.Code, e.Detail, e.Review)
+		}
+		if r.PresenceValid != nil {
+			switch {
+			case !*r.PresenceValid:
+				exception(RulePresenceInvalid, "the code did not match the visit at that time", true)
+			case f.steps[r.PresenceStep] != "":
+				exception(RulePresenceReused, "already used by operation "+f.steps[r.PresenceStep], true)
+			default:
+				f.steps[r.PresenceStep] = r.OpID
+				fs.CustomerConfirmed = true
 			}
-			if r.PresenceValid != nil {
-				switch {
-				case !*r.PresenceValid:
-					exception(RulePresenceInvalid, "the code did not match the visit at that time", true)
-				case usedSteps[r.PresenceStep] != "":
-					exception(RulePresenceReused, "already used by operation "+usedSteps[r.PresenceStep], true)
-				default:
-					usedSteps[r.PresenceStep] = r.OpID
-					fs.CustomerConfirmed = true
-				}
+		}
+		if r.Kind == KindCheckIn {
+			if fs.CheckIn == nil {
+				fs.CheckIn = att
+			} else {
+				conflict(RuleSecondCheckIn, "first check-in at "+fs.CheckIn.At.Format(time.RFC3339)+" stands", false)
 			}
-			if r.Kind == KindCheckIn {
+		} else {
+			if fs.CheckOut == nil {
+				fs.CheckOut = att
 				if fs.CheckIn == nil {
-					fs.CheckIn = att
-				} else {
-					conflict(RuleSecondCheckIn, "first check-in at "+fs.CheckIn.At.Format(time.RFC3339)+" stands", false)
+					exception(RuleCheckOutFirst, "no check-in before it", false)
 				}
 			} else {
-				if fs.CheckOut == nil {
-					fs.CheckOut = att
-					if fs.CheckIn == nil {
-						exception(RuleCheckOutFirst, "no check-in before it", false)
-					}
-				} else {
-					conflict(RuleSecondCheckOut, "first check-out at "+fs.CheckOut.At.Format(time.RFC3339)+" stands", false)
-				}
-			}
-		case KindRunningLate:
-			t := r.EffAt
-			if fs.EnRouteAt == nil {
-				fs.EnRouteAt = &t
-			}
-			eta := r.Payload.ETA.UTC()
-			fs.ETA = &eta
-		case KindProgress:
-			if r.Payload.ItemID != "" {
-				p := schemas.ItemProgress{ItemID: r.Payload.ItemID, Done: *r.Payload.Done, At: r.EffAt, DeviceID: r.DeviceID, OpID: r.OpID, Photos: r.Payload.Photos}
-				if i, ok := items[p.ItemID]; ok {
-					prev := fs.Progress[i]
-					p.Changes = prev.Changes + 1
-					if prev.DeviceID != p.DeviceID && prev.Done != p.Done {
-						// Both facts stay recorded; the later one is the state.
-						conflict(RuleSameItem, fmt.Sprintf("%s: done=%v from %s superseded by done=%v from %s", p.ItemID, prev.Done, prev.DeviceID, p.Done, p.DeviceID), false)
-					}
-					if len(p.Photos) == 0 {
-						p.Photos = prev.Photos
-					}
-					fs.Progress[i] = p
-				} else {
-					p.Changes = 1
-					items[p.ItemID] = len(fs.Progress)
-					fs.Progress = append(fs.Progress, p)
-				}
-			}
-			if r.Payload.Text != "" || len(r.Payload.Photos) > 0 {
-				fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, ItemID: r.Payload.ItemID, Photos: r.Payload.Photos, OpID: r.OpID})
-			}
-		case KindNote:
-			fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, Photos: r.Payload.Photos, OpID: r.OpID})
-		case KindIncident:
-			fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
-		case KindSignOff:
-			so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
-				Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: "worker_device", OpID: r.OpID}
-			if fs.SignOff != nil {
-				conflict(RuleSignOffFinal, "the sign-off of "+fs.SignOff.At.Format(time.RFC3339)+" stands", true)
-				break
-			}
-			fs.SignOff = so
-			if fs.CheckOut == nil {
-				exception(RuleSignOffEarly, "signed off before any check-out", false)
-			}
-			if so.Disputed() {
-				exception(RuleDisputed, fmt.Sprintf("%d item(s) disputed", countDisputed(so)), true)
-			}
-			if so.Rating != nil && so.Rating.Lowest() <= 2 {
-				exception(RuleCustomerLowRating, fmt.Sprintf("lowest %d", so.Rating.Lowest()), true)
+				conflict(RuleSecondCheckOut, "first check-out at "+fs.CheckOut.At.Format(time.RFC3339)+" stands", false)
 			}
 		}
-		out[r.OpID] = o
+	case KindRunningLate:
+		t := r.EffAt
+		if fs.EnRouteAt == nil {
+			fs.EnRouteAt = &t
+		}
+		eta := r.Payload.ETA.UTC()
+		fs.ETA = &eta
+	case KindProgress:
+		if r.Payload.ItemID != "" {
+			p := schemas.ItemProgress{ItemID: r.Payload.ItemID, Done: *r.Payload.Done, At: r.EffAt, DeviceID: r.DeviceID, OpID: r.OpID, Photos: r.Payload.Photos}
+			if i, ok := f.items[p.ItemID]; ok {
+				prev := fs.Progress[i]
+				p.Changes = prev.Changes + 1
+				if prev.DeviceID != p.DeviceID && prev.Done != p.Done {
+					// Both facts stay recorded; the later one is the state.
+					conflict(RuleSameItem, fmt.Sprintf("%s: done=%v from %s superseded by done=%v from %s", p.ItemID, prev.Done, prev.DeviceID, p.Done, p.DeviceID), false)
+				}
+				if len(p.Photos) == 0 {
+					p.Photos = prev.Photos
+				}
+				fs.Progress[i] = p
+			} else {
+				p.Changes = 1
+				f.items[p.ItemID] = len(fs.Progress)
+				fs.Progress = append(fs.Progress, p)
+			}
+		}
+		if r.Payload.Text != "" || len(r.Payload.Photos) > 0 {
+			fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, ItemID: r.Payload.ItemID, Photos: r.Payload.Photos, OpID: r.OpID})
+		}
+	case KindNote:
+		fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, Photos: r.Payload.Photos, OpID: r.OpID})
+	case KindIncident:
+		fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
+	case KindSignOff:
+		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
+			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: "worker_device", OpID: r.OpID}
+		if fs.SignOff != nil {
+			conflict(RuleSignOffFinal, "the sign-off of "+fs.SignOff.At.Format(time.RFC3339)+" stands", true)
+			break
+		}
+		fs.SignOff = so
+		if fs.CheckOut == nil {
+			exception(RuleSignOffEarly, "signed off before any check-out", false)
+		}
+		if so.Disputed() {
+			exception(RuleDisputed, fmt.Sprintf("%d item(s) disputed", countDisputed(so)), true)
+		}
+		if so.Rating != nil && so.Rating.Lowest() <= 2 {
+			exception(RuleCustomerLowRating, fmt.Sprintf("lowest %d", so.Rating.Lowest()), true)
+		}
 	}
-	fs.FactStatus = factStatus(&fs)
-	return fs, out
+	f.out[r.OpID] = o
+}
+
+// OfficeKey sums up the office's side of a visit that the rules read. A
+// checkpoint folded under another office state is not resumed: the visit
+// is folded again from all its records.
+func OfficeKey(v *schemas.Visit) string {
+	items := make([]string, len(v.Checklist))
+	for i, it := range v.Checklist {
+		items[i] = it.ID
+	}
+	return fmt.Sprint(v.OfficeStatus, v.WorkerID, v.PastWorkerIDs, v.OfficeEdited, v.CancelReason,
+		v.ScheduledStart.UnixMilli(), v.ScheduledEnd.UnixMilli(), v.Address.Location, items)
 }
 
 func isFact(kind string) bool {

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -271,6 +272,58 @@ func TestDecodePayload(t *testing.T) {
 		}
 		if err != nil && schemas.ErrorCode(err) != RejectInvalid {
 			t.Errorf("%s: code %s", c.kind, schemas.ErrorCode(err))
+		}
+	}
+}
+
+// TestResumedFoldEqualsFullFold: folding a prefix, then the rest from the
+// checkpoint, gives exactly what one fold of everything gives.
+func TestResumedFoldEqualsFullFold(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 4))
+	items := []string{"kitchen", "floors", "bathroom"}
+	for iter := 0; iter < 200; iter++ {
+		v := testVisit()
+		var recs []*Record
+		at := t0
+		for i := 0; i < 2+rng.IntN(30); i++ {
+			at = at.Add(time.Duration(rng.IntN(5)) * time.Minute)
+			dev := fmt.Sprintf("d%d", rng.IntN(2))
+			done := rng.IntN(2) == 0
+			valid := rng.IntN(3) > 0
+			var r *Record
+			switch rng.IntN(5) {
+			case 0:
+				r = rec(dev, KindCheckIn, at, gps(31.2, 121.45))
+				r.PresenceValid, r.PresenceStep = &valid, int64(rng.IntN(3))
+			case 1:
+				r = rec(dev, KindCheckOut, at, gps(31.21, 121.45))
+			case 2:
+				r = rec(dev, KindSignOff, at, Payload{SignerName: "s", Items: []schemas.SignOffItem{{ItemID: "kitchen", Accepted: done, Reason: "r"}}})
+			default:
+				r = rec(dev, KindProgress, at, Payload{ItemID: items[rng.IntN(3)], Done: &done})
+			}
+			recs = append(recs, r)
+		}
+		slices.SortFunc(recs, order)
+		want, wantOut := Fold(v, recs, DefaultRules)
+		cut := rng.IntN(len(recs))
+		first := newFolder(v, DefaultRules, nil)
+		for _, r := range recs[:cut] {
+			first.add(r)
+		}
+		v2 := *v
+		v2.Field = first.finish()
+		cp := first.checkpoint()
+		second := newFolder(&v2, DefaultRules, &cp)
+		for _, r := range recs[cut:] {
+			second.add(r)
+		}
+		got := second.finish()
+		for k, o := range first.out {
+			second.out[k] = o
+		}
+		if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(second.out, wantOut) {
+			t.Fatalf("iteration %d, cut %d: resumed fold differs\nwant %+v\ngot  %+v", iter, cut, want, got)
 		}
 	}
 }

@@ -53,7 +53,7 @@ func (e *Engine) Relay(ctx context.Context, every, retention time.Duration) {
 	defer t.Stop()
 	lastPrune := time.Time{}
 	for {
-		if n, err := e.db.RelayDirty(ctx); err != nil && ctx.Err() == nil {
+		if n, err := e.db.RelayDirty(ctx, e.now(), 30*time.Second); err != nil && ctx.Err() == nil {
 			e.log.Error("change-log relay", "err", err)
 		} else if n > 0 {
 			e.log.Warn("logged visits a crash left out of the change log", "visits", n)

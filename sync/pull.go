@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"fieldsync/schemas"
@@ -172,7 +173,7 @@ func (e *Engine) snapshot(ctx context.Context, a *schemas.Actor, today time.Time
 		if err := e.addVisit(ctx, a, &vs[i], view, resp); err != nil {
 			return err
 		}
-		ids = append(ids, vs[i].ID)
+		ids = append(ids, vs[i].Field.Incidents...)
 	}
 	if err := e.addCatalog(ctx, resp); err != nil {
 		return err
@@ -250,7 +251,7 @@ func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, to
 			if err := e.addVisit(ctx, a, v, view, resp); err != nil {
 				return err
 			}
-			kept = append(kept, v.ID)
+			kept = append(kept, v.Field.Incidents...)
 		}
 	}
 	if cat > c.Catalog {
@@ -295,13 +296,18 @@ func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
 	return st.UpdatedAt.UnixMilli(), nil
 }
 
-func (e *Engine) addIncidents(ctx context.Context, visitIDs []string, resp *PullResponse) error {
-	if len(visitIDs) == 0 {
-		return nil
+// addIncidents adds the incidents of the visits sent, by id.
+func (e *Engine) addIncidents(ctx context.Context, ids []string, resp *PullResponse) error {
+	for _, id := range ids {
+		var inc schemas.Incident
+		err := e.db.C(colIncidents).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&inc)
+		if err == mongo.ErrNoDocuments {
+			continue
+		}
+		if err != nil {
+			return fmt.Errorf("read incident: %w", err)
+		}
+		resp.Incidents = append(resp.Incidents, inc)
 	}
-	cur, err := e.db.C(colIncidents).Find(ctx, bson.D{{Key: "visitId", Value: bson.D{{Key: "$in", Value: visitIDs}}}})
-	if err != nil {
-		return fmt.Errorf("read incidents: %w", err)
-	}
-	return cur.All(ctx, &resp.Incidents)
+	return nil
 }

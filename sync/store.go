@@ -22,8 +22,8 @@ const (
 )
 
 func init() {
-	store.Register(store.Migration{Version: 10, Name: "sync", Up: func(ctx context.Context, db *mongo.Database) error {
-		return store.CreateIndexes(ctx, db, map[string][]mongo.IndexModel{
+	store.Register(store.Migration{Version: 10, Name: "sync", Up: func(ctx context.Context, db *store.DB) error {
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
 			colOps: {
 				{Keys: bson.D{{Key: "visitId", Value: 1}, {Key: "effAt", Value: 1}}},
 				{Keys: bson.D{{Key: "deviceId", Value: 1}, {Key: "receivedAt", Value: 1}}},
@@ -108,12 +108,13 @@ func (e *Engine) touchPull(ctx context.Context, a *schemas.Actor, now time.Time)
 	return nil
 }
 
-// insertRecords writes new records in one round trip. Records that exist
-// already (a concurrent or crashed earlier attempt wrote them) are read
-// back, and the stored copy replaces ours: what was recorded first stands.
-func (e *Engine) insertRecords(ctx context.Context, recs []*Record) error {
+// insertRecords writes new records, with their outcomes, in one round
+// trip. Records that exist already are read back (one point read each:
+// FerretDB scans a collection for $in) and replace ours; it returns the
+// visits those belong to, to be decided again.
+func (e *Engine) insertRecords(ctx context.Context, recs []*Record) (map[string]bool, error) {
 	if len(recs) == 0 {
-		return nil
+		return nil, nil
 	}
 	docs := make([]any, len(recs))
 	for i, r := range recs {
@@ -121,33 +122,28 @@ func (e *Engine) insertRecords(ctx context.Context, recs []*Record) error {
 	}
 	_, err := e.db.C(colOps).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
-		return nil
+		return nil, nil
 	}
 	var bwe mongo.BulkWriteException
 	if !asBulk(err, &bwe) {
-		return fmt.Errorf("record operations: %w", err)
+		return nil, fmt.Errorf("record operations: %w", err)
 	}
-	var again []string
+	redo := map[string]bool{}
 	for _, we := range bwe.WriteErrors {
 		if !mongo.IsDuplicateKeyError(we) {
-			return fmt.Errorf("record operations: %w", err)
+			return nil, fmt.Errorf("record operations: %w", err)
 		}
-		again = append(again, recs[we.Index].ID)
-	}
-	stored, err := e.records(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: again}}}})
-	if err != nil {
-		return err
-	}
-	byID := map[string]*Record{}
-	for _, r := range stored {
-		byID[r.ID] = r
-	}
-	for i, r := range recs {
-		if s, ok := byID[r.ID]; ok {
-			*recs[i] = *s
+		r := recs[we.Index]
+		var stored Record
+		if err := e.db.C(colOps).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&stored); err != nil {
+			return nil, fmt.Errorf("read recorded operation: %w", err)
+		}
+		*r = stored
+		if r.Status != StatusRejected {
+			redo[r.VisitID] = true
 		}
 	}
-	return nil
+	return redo, nil
 }
 
 func asBulk(err error, bwe *mongo.BulkWriteException) bool {
@@ -162,39 +158,17 @@ func asBulk(err error, bwe *mongo.BulkWriteException) bool {
 	return false
 }
 
-func (e *Engine) records(ctx context.Context, filter bson.D) ([]*Record, error) {
-	cur, err := e.db.C(colOps).Find(ctx, filter)
+// record reads one recorded operation, or nil.
+func (e *Engine) record(ctx context.Context, id string) (*Record, error) {
+	var r Record
+	err := e.db.C(colOps).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&r)
+	if err == mongo.ErrNoDocuments {
+		return nil, nil
+	}
 	if err != nil {
-		return nil, fmt.Errorf("read operations: %w", err)
+		return nil, fmt.Errorf("read operation: %w", err)
 	}
-	var out []*Record
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("read operations: %w", err)
-	}
-	return out, nil
-}
-
-// visitRecords are the operations the visit's field state is folded from.
-func (e *Engine) visitRecords(ctx context.Context, visitID string) ([]*Record, error) {
-	return e.records(ctx, bson.D{{Key: "visitId", Value: visitID}, {Key: "status", Value: bson.D{{Key: "$ne", Value: StatusRejected}}}})
-}
-
-// finalize stores each record's outcome, in one round trip.
-func (e *Engine) finalize(ctx context.Context, recs []*Record) error {
-	if len(recs) == 0 {
-		return nil
-	}
-	models := make([]mongo.WriteModel, 0, len(recs))
-	for _, r := range recs {
-		models = append(models, mongo.NewUpdateOneModel().SetFilter(bson.D{{Key: "_id", Value: r.ID}}).SetUpdate(bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "message", Value: r.Message},
-			{Key: "presenceValid", Value: r.PresenceValid}, {Key: "presenceStep", Value: r.PresenceStep},
-		}}}))
-	}
-	if _, err := e.db.C(colOps).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-		return fmt.Errorf("store outcomes: %w", err)
-	}
-	return nil
+	return &r, nil
 }
 
 // insertOnce inserts a document whose id is derived from its cause; an

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -17,10 +18,10 @@ import (
 const colChanges = "changes"
 
 func init() {
-	Register(Migration{3, "change_log", func(ctx context.Context, db *mongo.Database) error {
-		return CreateIndexes(ctx, db, map[string][]mongo.IndexModel{
+	Register(Migration{3, "change_log", func(ctx context.Context, db *DB) error {
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
 			colVisits:  {{Keys: bson.D{{Key: "dirty", Value: 1}}}, {Keys: bson.D{{Key: "needsReview", Value: 1}, {Key: "team", Value: 1}}}},
-			colChanges: {{Keys: bson.D{{Key: "at", Value: 1}}}},
+			colChanges: {{Keys: bson.D{{Key: "seq", Value: 1}}}},
 		})
 	}})
 }
@@ -28,7 +29,8 @@ func init() {
 // Change is one entry of the change log that phones pull from. It names
 // what changed, not how: the puller reads the current documents.
 type Change struct {
-	Seq         int64     `bson:"_id"`
+	ID          string    `bson:"_id"` // Seq, zero-padded: FerretDB finds string ids by point lookup
+	Seq         int64     `bson:"seq"`
 	At          time.Time `bson:"at"`
 	Kind        string    `bson:"kind"` // visits, catalog, customers
 	VisitIDs    []string  `bson:"visitIds,omitempty"`
@@ -43,98 +45,218 @@ const (
 	ChangeCustomers = "customers"
 )
 
+func seqID(n int64) string { return fmt.Sprintf("%020d", n) }
+
+const (
+	metaChangeHead = "changes.head" // the oldest seq kept, written by pruning
+	metaChangeTail = "changes.tail" // a recent tail, so a new process finds the tail fast
+)
+
+// tailState is this process's knowledge of the log's tail.
+type tailState struct {
+	mu      sync.Mutex // serialises this process's appends
+	known   int64      // an entry known to exist (or 0)
+	loaded  bool
+	appends int
+}
+
 // AppendChange adds an entry at the tail of the log and returns its seq.
 //
 // The log has no gaps, by construction: an entry is inserted at tail+1,
-// where tail is the highest entry visible, and the unique _id lets one of
-// two racing writers win (the other retries at the next seq). So entry n
-// can only become visible after n-1 already was, and a reader that has
-// seen n has seen everything before it: reading "after my cursor" never
-// skips a change that committed late. Plain counters or clock times cannot
-// promise that.
+// where tail is the highest entry that exists, and the unique _id lets one
+// of two racing writers (two instances) win; the other moves on. So entry n
+// can only exist after n-1 did, and a reader that has seen n has seen
+// everything before it: reading "after my cursor" never skips a change
+// that committed late. Plain counters or clock times cannot promise that.
+// Every step is a point operation on _id, so the cost does not grow with
+// the log.
 func (db *DB) AppendChange(ctx context.Context, ch *Change) (int64, error) {
-	// Appends from this process queue here instead of colliding on the
-	// unique index; other instances still collide and retry.
-	db.appendMu.Lock()
-	defer db.appendMu.Unlock()
+	t := db.tail
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if ch.At.IsZero() {
 		ch.At = time.Now().UTC()
 	}
+	tail, err := db.findTail(ctx)
+	if err != nil {
+		return 0, err
+	}
 	for attempt := 0; attempt < 100; attempt++ {
-		tail, err := db.ChangeTail(ctx)
-		if err != nil {
-			return 0, err
-		}
 		ch.Seq = tail + 1
-		_, err = db.C(colChanges).InsertOne(ctx, ch)
+		ch.ID = seqID(ch.Seq)
+		_, err := db.C(colChanges).InsertOne(ctx, ch)
 		if err == nil {
+			t.known = ch.Seq
+			if t.appends++; t.appends%64 == 0 {
+				// A hint for processes starting later; being behind is fine.
+				_ = db.setMeta(ctx, metaChangeTail, ch.Seq)
+			}
 			return ch.Seq, nil
 		}
 		if !isDup(err) {
 			return 0, fmt.Errorf("append change: %w", err)
 		}
+		// Another instance took that seq: find the new tail.
+		t.known = ch.Seq
+		if tail, err = db.findTail(ctx); err != nil {
+			return 0, err
+		}
 	}
 	return 0, errors.New("append change: too much contention on the change log")
 }
 
+func (db *DB) changeExists(ctx context.Context, seq int64) (bool, error) {
+	if seq <= 0 {
+		return true, nil
+	}
+	// FindOne, not CountDocuments: a count runs as an aggregation, which
+	// FerretDB answers by scanning the collection.
+	err := db.C(colChanges).FindOne(ctx, bson.D{{Key: "_id", Value: seqID(seq)}},
+		options.FindOne().SetProjection(bson.D{{Key: "_id", Value: 1}})).Err()
+	if isNoDocs(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("read change log: %w", err)
+	}
+	return true, nil
+}
+
+// findTail gallops forward from the last entry known to exist: one point
+// read when this process is the only writer, O(log n) otherwise.
+func (db *DB) findTail(ctx context.Context) (int64, error) {
+	t := db.tail
+	if !t.loaded {
+		hint, err := db.meta(ctx, metaChangeTail)
+		if err != nil {
+			return 0, err
+		}
+		head, err := db.meta(ctx, metaChangeHead)
+		if err != nil {
+			return 0, err
+		}
+		t.known, t.loaded = max(hint, head-1, 0), true
+		if ok, err := db.changeExists(ctx, t.known); err != nil {
+			return 0, err
+		} else if !ok {
+			t.known = 0
+		}
+	}
+	lo := t.known // exists
+	step := int64(1)
+	for {
+		ok, err := db.changeExists(ctx, lo+step)
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		lo += step
+		step *= 2
+	}
+	hi := lo + step // does not exist
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		ok, err := db.changeExists(ctx, mid)
+		if err != nil {
+			return 0, err
+		}
+		if ok {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	t.known = lo
+	return lo, nil
+}
+
 // ChangeTail is the seq of the newest entry, 0 for an empty log.
 func (db *DB) ChangeTail(ctx context.Context) (int64, error) {
-	var c struct {
-		Seq int64 `bson:"_id"`
-	}
-	err := db.C(colChanges).FindOne(ctx, bson.D{},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: -1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&c)
-	if isNoDocs(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("change log tail: %w", err)
-	}
-	return c.Seq, nil
+	db.tail.mu.Lock()
+	defer db.tail.mu.Unlock()
+	return db.findTail(ctx)
 }
 
-// ChangeHead is the seq of the oldest entry still kept, 0 for an empty log.
+// ChangeHead is the oldest seq still kept (1 until anything is pruned).
 func (db *DB) ChangeHead(ctx context.Context) (int64, error) {
-	var c struct {
-		Seq int64 `bson:"_id"`
-	}
-	err := db.C(colChanges).FindOne(ctx, bson.D{},
-		options.FindOne().SetSort(bson.D{{Key: "_id", Value: 1}}).SetProjection(bson.D{{Key: "_id", Value: 1}})).Decode(&c)
-	if isNoDocs(err) {
-		return 0, nil
-	}
-	if err != nil {
-		return 0, fmt.Errorf("change log head: %w", err)
-	}
-	return c.Seq, nil
+	h, err := db.meta(ctx, metaChangeHead)
+	return max(h, 1), err
 }
 
-// ChangesAfter returns up to limit entries after seq, in order.
+// ChangesAfter returns up to limit entries after seq, in order, by point
+// reads: cost grows with the entries returned, not with the log.
 func (db *DB) ChangesAfter(ctx context.Context, seq int64, limit int) ([]Change, error) {
-	cur, err := db.C(colChanges).Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$gt", Value: seq}}}},
-		options.Find().SetSort(bson.D{{Key: "_id", Value: 1}}).SetLimit(int64(limit)))
-	if err != nil {
-		return nil, fmt.Errorf("read change log: %w", err)
-	}
 	var out []Change
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("read change log: %w", err)
+	for i := int64(1); i <= int64(limit); i++ {
+		var c Change
+		err := db.C(colChanges).FindOne(ctx, bson.D{{Key: "_id", Value: seqID(seq + i)}}).Decode(&c)
+		if isNoDocs(err) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("read change log: %w", err)
+		}
+		out = append(out, c)
 	}
 	return out, nil
 }
 
-// PruneChanges deletes entries older than before, always keeping the
-// newest one so the tail (and so every seq) keeps growing.
+// PruneChanges deletes entries older than before, oldest first, always
+// keeping the newest one so seqs keep growing, and records the new head.
 func (db *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error) {
 	tail, err := db.ChangeTail(ctx)
 	if err != nil || tail == 0 {
 		return 0, err
 	}
-	res, err := db.C(colChanges).DeleteMany(ctx, bson.D{{Key: "at", Value: bson.D{{Key: "$lt", Value: before}}}, {Key: "_id", Value: bson.D{{Key: "$lt", Value: tail}}}})
+	head, err := db.ChangeHead(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("prune change log: %w", err)
+		return 0, err
 	}
-	return res.DeletedCount, nil
+	var n int64
+	for ; head < tail; head++ {
+		var c Change
+		err := db.C(colChanges).FindOne(ctx, bson.D{{Key: "_id", Value: seqID(head)}}).Decode(&c)
+		if err == nil && !c.At.Before(before) {
+			break
+		}
+		if err != nil && !isNoDocs(err) {
+			return n, fmt.Errorf("prune change log: %w", err)
+		}
+		// Raise the head first: a reader then resyncs rather than miss the entry.
+		if err := db.setMeta(ctx, metaChangeHead, head+1); err != nil {
+			return n, err
+		}
+		if _, err := db.C(colChanges).DeleteOne(ctx, bson.D{{Key: "_id", Value: seqID(head)}}); err != nil {
+			return n, fmt.Errorf("prune change log: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+func (db *DB) meta(ctx context.Context, key string) (int64, error) {
+	var m struct {
+		N int64 `bson:"n"`
+	}
+	err := db.C(colMeta).FindOne(ctx, bson.D{{Key: "_id", Value: key}}).Decode(&m)
+	if isNoDocs(err) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read %s: %w", key, err)
+	}
+	return m.N, nil
+}
+
+func (db *DB) setMeta(ctx context.Context, key string, n int64) error {
+	_, err := db.C(colMeta).UpdateOne(ctx, bson.D{{Key: "_id", Value: key}}, bson.D{{Key: "$max", Value: bson.D{{Key: "n", Value: n}}}},
+		options.UpdateOne().SetUpsert(true))
+	if err != nil {
+		return fmt.Errorf("write %s: %w", key, err)
+	}
+	return nil
 }
 
 // LogVisits appends one entry for the visits just written and clears
@@ -159,36 +281,36 @@ func (db *DB) LogVisits(ctx context.Context, vs ...*schemas.Visit) (int64, error
 	if err != nil {
 		return 0, err
 	}
-	models := make([]mongo.WriteModel, 0, len(vs))
 	for _, v := range vs {
 		// Only the version just logged: a newer write logs itself.
-		models = append(models, mongo.NewUpdateOneModel().
-			SetFilter(bson.D{{Key: "_id", Value: v.ID}, {Key: "version", Value: v.Version}, {Key: "dirty", Value: true}}).
-			SetUpdate(bson.D{{Key: "$set", Value: bson.D{{Key: "dirty", Value: false}}}}))
-	}
-	if _, err := db.C(colVisits).BulkWrite(ctx, models, options.BulkWrite().SetOrdered(false)); err != nil {
-		return seq, fmt.Errorf("clear dirty marks: %w", err)
+		if _, err := db.C(colVisits).UpdateIfVersion(ctx, v.ID, v.Version, bson.D{{Key: "$set", Value: bson.D{{Key: "dirty", Value: false}}}}); err != nil {
+			return seq, fmt.Errorf("clear dirty mark: %w", err)
+		}
 	}
 	return seq, nil
 }
 
-// RelayDirty logs visits written but never logged (the writer died between
-// the two steps) and returns how many it found.
-func (db *DB) RelayDirty(ctx context.Context) (int, error) {
-	docs, err := page[visitDoc](ctx, db.C(colVisits), bson.D{{Key: "dirty", Value: true}}, byID, 500)
+// RelayDirty logs visits written more than grace ago but never logged (the
+// writer died between the two steps) and returns how many it found. The
+// grace keeps it from racing writers that are about to log.
+func (db *DB) RelayDirty(ctx context.Context, now time.Time, grace time.Duration) (int, error) {
+	docs, err := page[visitDoc](ctx, db.C(colVisits), bson.D{{Key: "dirty", Value: true}}, byID, 500, "syncState")
 	if err != nil {
 		return 0, err
 	}
-	if len(docs) == 0 {
-		return 0, nil
-	}
 	vs := make([]*schemas.Visit, 0, len(docs))
 	for i := range docs {
+		if docs[i].UpdatedAt.After(now.Add(-grace)) {
+			continue
+		}
 		v, err := db.openVisit(&docs[i])
 		if err != nil {
 			return 0, err
 		}
 		vs = append(vs, v)
+	}
+	if len(vs) == 0 {
+		return 0, nil
 	}
 	_, err = db.LogVisits(ctx, vs...)
 	return len(vs), err

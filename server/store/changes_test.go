@@ -81,11 +81,14 @@ func TestRelayLogsDirtyVisits(t *testing.T) {
 	db := storetest.New(t)
 	ctx := context.Background()
 	// A visit written by a process that died before logging it stays dirty.
-	if _, err := db.C("visits").InsertOne(ctx, map[string]any{"_id": "v1", "dirty": true, "version": 3, "workerId": "w1", "customerId": "c1",
+	if _, err := db.C("visits").InsertOne(ctx, map[string]any{"_id": "v1", "dirty": true, "version": 3, "workerId": "w1", "customerId": "c1", "updatedAt": time.Now(),
 		"addressText": "", "checklist": []any{}, "field": map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
-	n, err := db.RelayDirty(ctx)
+	if n, _ := db.RelayDirty(ctx, time.Now(), time.Minute); n != 0 {
+		t.Fatalf("relay took a visit still inside the grace period")
+	}
+	n, err := db.RelayDirty(ctx, time.Now().Add(time.Hour), time.Minute)
 	if err != nil || n != 1 {
 		t.Fatalf("relay = %d, %v", n, err)
 	}
@@ -93,7 +96,7 @@ func TestRelayLogsDirtyVisits(t *testing.T) {
 	if len(chs) != 1 || chs[0].VisitIDs[0] != "v1" || chs[0].Workers[0] != "w1" {
 		t.Fatalf("log %+v", chs)
 	}
-	if n, _ := db.RelayDirty(ctx); n != 0 {
+	if n, _ := db.RelayDirty(ctx, time.Now().Add(time.Hour), time.Minute); n != 0 {
 		t.Fatalf("relayed again: %d", n)
 	}
 }

@@ -2,9 +2,11 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 )
@@ -143,4 +145,57 @@ func (c *Collection) BulkWrite(ctx context.Context, models []mongo.WriteModel, o
 	}
 	defer unlock()
 	return c.Collection.BulkWrite(ctx, models, opts...)
+}
+
+// ReplaceIfVersion replaces the document with the id if its version field
+// is still version, and reports whether it did. On MongoDB that is one
+// conditional replace. FerretDB's SQLite backend pushes down only a filter
+// that is exactly {_id: x} and scans the whole collection for anything
+// more, so there the version is checked by a point read under the
+// collection's lock, then the document replaced by _id.
+func (c *Collection) ReplaceIfVersion(ctx context.Context, id string, version int64, doc any) (bool, error) {
+	return c.ifVersion(ctx, id, version, func(filter bson.D) (*mongo.UpdateResult, error) {
+		return c.Collection.ReplaceOne(ctx, filter, doc)
+	})
+}
+
+// UpdateIfVersion applies update to the document with the id if its
+// version is still version, and reports whether it did (see ReplaceIfVersion).
+func (c *Collection) UpdateIfVersion(ctx context.Context, id string, version int64, update any) (bool, error) {
+	return c.ifVersion(ctx, id, version, func(filter bson.D) (*mongo.UpdateResult, error) {
+		return c.Collection.UpdateOne(ctx, filter, update)
+	})
+}
+
+func (c *Collection) ifVersion(ctx context.Context, id string, version int64, write func(bson.D) (*mongo.UpdateResult, error)) (bool, error) {
+	if c.sem == nil {
+		res, err := write(bson.D{{Key: "_id", Value: id}, {Key: "version", Value: version}})
+		if err != nil {
+			return false, err
+		}
+		return res.MatchedCount == 1, nil
+	}
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return false, err
+	}
+	defer unlock()
+	var cur struct {
+		Version int64 `bson:"version"`
+	}
+	err = c.Collection.FindOne(ctx, bson.D{{Key: "_id", Value: id}}, options.FindOne().SetProjection(bson.D{{Key: "version", Value: 1}})).Decode(&cur)
+	if errors.Is(err, mongo.ErrNoDocuments) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if cur.Version != version {
+		return false, nil
+	}
+	res, err := write(bson.D{{Key: "_id", Value: id}})
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }

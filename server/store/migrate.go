@@ -17,14 +17,14 @@ import (
 type Migration struct {
 	Version int
 	Name    string
-	Up      func(ctx context.Context, db *mongo.Database) error
+	Up      func(ctx context.Context, db *DB) error
 }
 
 // Migrations is the ordered list the server applies at start. Other
 // packages (sync, push) append theirs through Register before Migrate runs.
 var migrations = []Migration{
-	{1, "accounts", func(ctx context.Context, db *mongo.Database) error {
-		return CreateIndexes(ctx, db, map[string][]mongo.IndexModel{
+	{1, "accounts", func(ctx context.Context, db *DB) error {
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
 			colUsers: {
 				{Keys: bson.D{{Key: "login", Value: 1}}, Options: options.Index().SetUnique(true)},
 				{Keys: bson.D{{Key: "role", Value: 1}, {Key: "_id", Value: 1}}},
@@ -35,6 +35,7 @@ var migrations = []Migration{
 			colRefreshTokens: {
 				{Keys: bson.D{{Key: "sessionId", Value: 1}}},
 			},
+			colMeta: nil,
 		})
 	}},
 }
@@ -83,7 +84,7 @@ func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
 		if applied[m.Version] {
 			continue
 		}
-		if err := m.Up(ctx, db.DB); err != nil {
+		if err := m.Up(ctx, db); err != nil {
 			return ran, fmt.Errorf("migration %d %s: %w", m.Version, m.Name, err)
 		}
 		_, err := col.InsertOne(ctx, migrationRecord{Version: m.Version, Name: m.Name, AppliedAt: now.UTC()})
@@ -92,6 +93,10 @@ func (db *DB) Migrate(ctx context.Context, now time.Time) ([]string, error) {
 		}
 		ran = append(ran, fmt.Sprintf("%d_%s", m.Version, m.Name))
 		db.log.Info("migration applied", "version", m.Version, "name", m.Name)
+	}
+	// Every start, not a migration: collections appear over time.
+	if err := db.fixIDIndexes(ctx); err != nil {
+		return ran, err
 	}
 	return ran, nil
 }
@@ -111,11 +116,40 @@ func (db *DB) AppliedMigrations(ctx context.Context) ([]migrationRecord, error) 
 
 // CreateIndexes creates the indexes of several collections. CreateMany is
 // idempotent for an index that already exists with the same options.
-func CreateIndexes(ctx context.Context, db *mongo.Database, byCol map[string][]mongo.IndexModel) error {
+//
+// On the embedded store only unique indexes are made: FerretDB v1's SQLite
+// backend uses no index but _id's to answer a query (it pushes down only
+// {_id: x}), while every index is an expression recomputed over the whole
+// document on each write. fieldsync's hot paths therefore read by _id, and
+// the other indexes serve MongoDB deployments.
+func (db *DB) CreateIndexes(ctx context.Context, byCol map[string][]mongo.IndexModel) error {
 	for col, models := range byCol {
-		if _, err := db.Collection(col).Indexes().CreateMany(ctx, models); err != nil {
+		if err := db.createCollection(ctx, col); err != nil {
+			return err
+		}
+		if db.embedded {
+			var unique []mongo.IndexModel
+			for _, m := range models {
+				if m.Options != nil && isUnique(m.Options) {
+					unique = append(unique, m)
+				}
+			}
+			models = unique
+		}
+		if len(models) == 0 {
+			continue
+		}
+		if _, err := db.DB.Collection(col).Indexes().CreateMany(ctx, models); err != nil {
 			return fmt.Errorf("indexes of %s: %w", col, err)
 		}
 	}
 	return nil
+}
+
+func isUnique(o *options.IndexOptionsBuilder) bool {
+	var args options.IndexOptions
+	for _, set := range o.List() {
+		_ = set(&args)
+	}
+	return args.Unique != nil && *args.Unique
 }

@@ -21,8 +21,8 @@ const (
 )
 
 func init() {
-	Register(Migration{2, "office", func(ctx context.Context, db *mongo.Database) error {
-		return CreateIndexes(ctx, db, map[string][]mongo.IndexModel{
+	Register(Migration{2, "office", func(ctx context.Context, db *DB) error {
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
 			colWorkers: {
 				{Keys: bson.D{{Key: "team", Value: 1}, {Key: "_id", Value: 1}}},
 				{Keys: bson.D{{Key: "userId", Value: 1}}},
@@ -68,11 +68,21 @@ func getByID[T any](ctx context.Context, c *Collection, id, what string) (*T, er
 // replaceVersioned replaces the document if it is still at version
 // expected; doc carries version expected+1. A lost race is ECONFLICT.
 func replaceVersioned(ctx context.Context, c *Collection, id string, expected int64, doc any, what string) error {
-	res, err := c.ReplaceOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "version", Value: expected}}, doc)
+	ok, err := c.ReplaceIfVersion(ctx, id, expected, doc)
+	return versionOutcome(ctx, c, id, ok, err, what)
+}
+
+// updateVersioned applies update if the document is still at expected.
+func updateVersioned(ctx context.Context, c *Collection, id string, expected int64, update any, what string) error {
+	ok, err := c.UpdateIfVersion(ctx, id, expected, update)
+	return versionOutcome(ctx, c, id, ok, err, what)
+}
+
+func versionOutcome(ctx context.Context, c *Collection, id string, ok bool, err error, what string) error {
 	if err != nil {
-		return fmt.Errorf("replace %s: %w", what, err)
+		return fmt.Errorf("write %s: %w", what, err)
 	}
-	if res.MatchedCount == 0 {
+	if !ok {
 		n, err := c.CountDocuments(ctx, bson.D{{Key: "_id", Value: id}})
 		if err != nil {
 			return fmt.Errorf("find %s: %w", what, err)
@@ -85,9 +95,18 @@ func replaceVersioned(ctx context.Context, c *Collection, id string, expected in
 	return nil
 }
 
-// page runs a find sorted by sort (ending in _id) and decodes at most limit.
-func page[T any](ctx context.Context, c *Collection, filter bson.D, sort bson.D, limit int) ([]T, error) {
-	cur, err := c.Find(ctx, filter, options.Find().SetSort(sort).SetLimit(int64(limit)))
+// page runs a find sorted by sort (ending in _id) and decodes at most limit,
+// leaving out the fields in omit.
+func page[T any](ctx context.Context, c *Collection, filter bson.D, sort bson.D, limit int, omit ...string) ([]T, error) {
+	opts := options.Find().SetSort(sort).SetLimit(int64(limit))
+	if len(omit) > 0 {
+		proj := bson.D{}
+		for _, f := range omit {
+			proj = append(proj, bson.E{Key: f, Value: 0})
+		}
+		opts.SetProjection(proj)
+	}
+	cur, err := c.Find(ctx, filter, opts)
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", c.Name(), err)
 	}

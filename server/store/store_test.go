@@ -140,3 +140,24 @@ func TestCreateUserDuplicateLogin(t *testing.T) {
 		t.Fatalf("missing user err = %v, want not found", err)
 	}
 }
+
+// TestIDLookupsUseAnIndex asks SQLite how FerretDB's lookup by _id runs:
+// with fixIDIndexes it searches an index instead of scanning the table.
+func TestIDLookupsUseAnIndex(t *testing.T) {
+	db := storetest.New(t)
+	if !db.Embedded() {
+		t.Skip("MongoDB indexes _id itself")
+	}
+	plans, err := db.IDLookupPlans(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plans) < 10 {
+		t.Fatalf("only %d collections checked", len(plans))
+	}
+	for table, plan := range plans {
+		if !strings.Contains(plan, "SEARCH") {
+			t.Errorf("%s: lookup by _id is %q, want an index search", table, plan)
+		}
+	}
+}

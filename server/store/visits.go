@@ -3,9 +3,12 @@ package store
 import (
 	"context"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"fieldsync/schemas"
 )
@@ -40,7 +43,64 @@ type visitDoc struct {
 	Version        int64                        `bson:"version"`
 	CreatedAt      time.Time                    `bson:"createdAt"`
 	UpdatedAt      time.Time                    `bson:"updatedAt"`
+	// SyncState is the sync engine's bookkeeping of the visit's folded
+	// operations (their ids and where the fold stands), kept here so one
+	// point read lets it fold new operations on. Opaque to this package.
+	SyncState bson.Raw `bson:"syncState,omitempty"`
 }
+
+// withoutFacts reads a visit without its facts.
+var withoutFacts = options.FindOne().SetProjection(bson.D{{Key: "syncState", Value: 0}})
+
+// visitSet is the $set of every field of d but _id and the sync state,
+// so the office's writes never touch the sync state.
+func visitSet(d *visitDoc, state bson.Raw) (bson.D, error) {
+	raw, err := bson.Marshal(d)
+	if err != nil {
+		return nil, fmt.Errorf("encode visit: %w", err)
+	}
+	var all bson.D
+	if err := bson.Unmarshal(raw, &all); err != nil {
+		return nil, fmt.Errorf("encode visit: %w", err)
+	}
+	set := make(bson.D, 0, len(all)+1)
+	present := map[string]bool{}
+	for _, e := range all {
+		present[e.Key] = true
+		if e.Key != "_id" && e.Key != "syncState" {
+			set = append(set, e)
+		}
+	}
+	if state != nil {
+		set = append(set, bson.E{Key: "syncState", Value: state})
+	}
+	// An optional field left empty is removed, not kept at its old value
+	// (unassigning a visit empties workerId).
+	unset := bson.D{}
+	for _, f := range optionalVisitFields {
+		if !present[f] {
+			unset = append(unset, bson.E{Key: f, Value: ""})
+		}
+	}
+	update := bson.D{{Key: "$set", Value: set}}
+	if len(unset) > 0 {
+		update = append(update, bson.E{Key: "$unset", Value: unset})
+	}
+	return update, nil
+}
+
+// optionalVisitFields are visitDoc's omitempty fields but the sync state.
+var optionalVisitFields = func() []string {
+	var out []string
+	t := reflect.TypeOf(visitDoc{})
+	for i := 0; i < t.NumField(); i++ {
+		name, opts, _ := strings.Cut(t.Field(i).Tag.Get("bson"), ",")
+		if strings.Contains(opts, "omitempty") && name != "syncState" {
+			out = append(out, name)
+		}
+	}
+	return out
+}()
 
 func visitAAD(id, field string) string { return "visits/" + id + "/" + field }
 
@@ -117,48 +177,68 @@ func (db *DB) InsertVisit(ctx context.Context, v *schemas.Visit) error {
 
 // VisitByID returns the visit, opened, or ENOTFOUND.
 func (db *DB) VisitByID(ctx context.Context, id string) (*schemas.Visit, error) {
-	d, err := getByID[visitDoc](ctx, db.C(colVisits), id, "visit")
-	if err != nil {
-		return nil, err
+	var d visitDoc
+	if err := db.C(colVisits).FindOne(ctx, bson.D{{Key: "_id", Value: id}}, withoutFacts).Decode(&d); err != nil {
+		if isNoDocs(err) {
+			return nil, notFound("visit")
+		}
+		return nil, fmt.Errorf("find visit: %w", err)
 	}
-	return db.openVisit(d)
+	return db.openVisit(&d)
 }
 
-// ReplaceVisit stores v if it is still at expected.
+// VisitWithSyncState returns the visit and the sync engine's state of it.
+func (db *DB) VisitWithSyncState(ctx context.Context, id string) (*schemas.Visit, bson.Raw, error) {
+	d, err := getByID[visitDoc](ctx, db.C(colVisits), id, "visit")
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := db.openVisit(d)
+	return v, d.SyncState, err
+}
+
+// ReplaceVisit stores the office's and derived fields of v if it is still
+// at expected, leaving the facts as they are, and logs the change.
 func (db *DB) ReplaceVisit(ctx context.Context, v *schemas.Visit, expected int64) error {
 	d, err := db.sealVisit(v)
 	if err != nil {
 		return err
 	}
-	if err := replaceVersioned(ctx, db.C(colVisits), v.ID, expected, d, "visit"); err != nil {
+	set, err := visitSet(d, nil)
+	if err != nil {
+		return err
+	}
+	if err := updateVersioned(ctx, db.C(colVisits), v.ID, expected, set, "visit"); err != nil {
 		return err
 	}
 	_, err = db.LogVisits(ctx, v)
 	return err
 }
 
-// ReplaceVisitUnlogged stores v if it is still at expected and leaves it
-// marked dirty; the caller logs a batch of visits at once with LogVisits.
-func (db *DB) ReplaceVisitUnlogged(ctx context.Context, v *schemas.Visit, expected int64) error {
+// WriteVisitSync stores v and the sync engine's state of it if it is
+// still at expected, and leaves it marked dirty: the caller logs its batch
+// of visits at once.
+func (db *DB) WriteVisitSync(ctx context.Context, v *schemas.Visit, state bson.Raw, expected int64) error {
 	d, err := db.sealVisit(v)
 	if err != nil {
 		return err
 	}
-	return replaceVersioned(ctx, db.C(colVisits), v.ID, expected, d, "visit")
+	set, err := visitSet(d, state)
+	if err != nil {
+		return err
+	}
+	return updateVersioned(ctx, db.C(colVisits), v.ID, expected, set, "visit")
 }
 
-// VisitsByIDs returns the visits with the ids that exist, in id order.
+// VisitsByIDs returns the visits with the ids that exist, in the order
+// given. One point read each: FerretDB scans a collection for $in.
 func (db *DB) VisitsByIDs(ctx context.Context, ids []string) ([]schemas.Visit, error) {
-	if len(ids) == 0 {
-		return []schemas.Visit{}, nil
-	}
-	docs, err := page[visitDoc](ctx, db.C(colVisits), bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, byID, 0)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]schemas.Visit, 0, len(docs))
-	for i := range docs {
-		v, err := db.openVisit(&docs[i])
+	out := make([]schemas.Visit, 0, len(ids))
+	for _, id := range ids {
+		v, err := db.VisitByID(ctx, id)
+		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -218,7 +298,7 @@ func (db *DB) ListVisits(ctx context.Context, f VisitFilter) ([]schemas.Visit, e
 			bson.D{{Key: "scheduledStart", Value: start}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: id}}}},
 		})
 	}
-	docs, err := page[visitDoc](ctx, db.C(colVisits), filter, bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}, f.Limit)
+	docs, err := page[visitDoc](ctx, db.C(colVisits), filter, bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}, f.Limit, "syncState")
 	if err != nil {
 		return nil, err
 	}
@@ -302,7 +382,7 @@ func (db *DB) VisitsNeedingReview(ctx context.Context, team string, limit int) (
 	if team != "" {
 		filter = append(filter, bson.E{Key: "team", Value: team})
 	}
-	docs, err := page[visitDoc](ctx, db.C(colVisits), filter, bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: 1}}, limit)
+	docs, err := page[visitDoc](ctx, db.C(colVisits), filter, bson.D{{Key: "updatedAt", Value: -1}, {Key: "_id", Value: 1}}, limit, "syncState")
 	if err != nil {
 		return nil, err
 	}

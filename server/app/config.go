@@ -1,4 +1,4 @@
-package main
+package app
 
 import (
 	"encoding/base64"
@@ -51,6 +51,7 @@ type Config struct {
 	ScheduleHorizon   time.Duration
 	GeneratorInterval time.Duration
 
+	SlowCommand     time.Duration
 	GeofenceMeters  int
 	SyncMaxOps      int
 	ChangeRetention time.Duration
@@ -132,6 +133,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ScheduleHorizon:   duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
 		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
 		GeofenceMeters:    integer("GEOFENCE_METERS", 300, 20, 100000),
+		SlowCommand:       duration("SLOW_COMMAND", 0, 0, time.Minute),
 		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
 		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
 		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
