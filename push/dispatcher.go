@@ -221,4 +221,3 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
-

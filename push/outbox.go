@@ -173,4 +173,3 @@ func (o *Outbox) List(ctx context.Context, visitID, userID string) ([]Notificati
 	}
 	return out, nil
 }
-
