@@ -221,3 +221,6 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// Targets is the device registry the dispatcher sends to.
+func (d *Dispatcher) Targets() *Targets { return d.targets }

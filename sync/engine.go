@@ -35,7 +35,17 @@ type Engine struct {
 	limits    Limits
 	attLimits AttachmentLimits
 	presence  *Presence
+	notifier  Notifier
 }
+
+// Notifier tells people about alerts (the push relay). Telling twice about
+// one alert must be a no-op: alerts are re-raised when a batch is retried.
+type Notifier interface {
+	Alert(ctx context.Context, a *schemas.Alert) error
+}
+
+// SetNotifier makes the engine tell supervisors about alerts.
+func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
@@ -182,7 +192,7 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 		return nil, err
 	}
 	resp.NextSeq = expected
-	seq, err := e.db.LogVisits(ctx, touched...)
+	seq, err := e.db.LogVisits(ctx, store.SourceSync, touched...)
 	if err != nil {
 		e.log.Warn("change log append failed; the relay will log the visits", "err", err)
 	}
@@ -533,8 +543,17 @@ func (e *Engine) sideEffects(ctx context.Context, v *schemas.Visit, recs []*Reco
 }
 
 func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail, opID string, now time.Time) error {
-	return e.insertOnce(ctx, colAlerts, &schemas.Alert{ID: AlertID(v.ID, kind, opID), Kind: kind, Team: v.Team, VisitID: v.ID,
-		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: now})
+	a := &schemas.Alert{ID: AlertID(v.ID, kind, opID), Kind: kind, Team: v.Team, VisitID: v.ID,
+		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: now}
+	if err := e.insertOnce(ctx, colAlerts, a); err != nil {
+		return err
+	}
+	if e.notifier == nil {
+		return nil
+	}
+	// After the alert is durable; a retried batch raises it again and the
+	// notifier's dedupe key makes that a no-op.
+	return e.notifier.Alert(ctx, a)
 }
 
 func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batch, idx []int, resp *PushResponse) error {

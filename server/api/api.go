@@ -11,6 +11,7 @@ import (
 
 	"github.com/gofiber/fiber/v2"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
@@ -34,6 +35,8 @@ type Deps struct {
 	Office   *office.Service
 	Sync     *fsync.Engine
 	Presence *fsync.Presence
+	Outbox   *push.Outbox
+	Targets  *push.Targets
 	Store    *store.DB
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -46,6 +49,8 @@ type API struct {
 	office   *office.Service
 	sync     *fsync.Engine
 	presence *fsync.Presence
+	outbox   *push.Outbox
+	targets  *push.Targets
 	store    *store.DB
 	log      *slog.Logger
 	now      func() time.Time
@@ -54,7 +59,7 @@ type API struct {
 
 // New builds the Fiber app with every route registered.
 func New(cfg Config, d Deps) *API {
-	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, store: d.Store, log: d.Log, now: d.Now}
+	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, outbox: d.Outbox, targets: d.Targets, store: d.Store, log: d.Log, now: d.Now}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		BodyLimit:             cfg.BodyLimit,

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
@@ -68,7 +69,8 @@ func newFixture(t *testing.T) *fixture {
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
-		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Store: db, Log: log, Now: clk.Now})
+		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db, clk.Now), Targets: push.NewTargets(db, clk.Now),
+			Store: db, Log: log, Now: clk.Now})
 	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }
 

@@ -90,7 +90,12 @@ func (a *API) refresh(c *fiber.Ctx) error {
 }
 
 func (a *API) logout(c *fiber.Ctx) error {
-	if err := a.auth.Logout(c.UserContext(), principal(c)); err != nil {
+	p := principal(c)
+	if err := a.auth.Logout(c.UserContext(), p); err != nil {
+		return err
+	}
+	// A signed-out device gets no more pushes.
+	if err := a.targets.RemoveDevice(c.UserContext(), p.User.ID, p.DeviceID); err != nil {
 		return err
 	}
 	return c.SendStatus(http.StatusNoContent)

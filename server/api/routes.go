@@ -3,6 +3,7 @@ package api
 import (
 	"github.com/gofiber/fiber/v2"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	fsync "fieldsync/sync"
@@ -94,6 +95,9 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/attachments/:sha", summary: "The content, to the uploader and to those who may see a visit that references it", tag: "attachments", status: 200, handler: a.getAttachment},
 		{method: "GET", path: "/v1/reviews", summary: "Visits whose facts need a decision, newest first", tag: "sync", roles: officeRoles, query: page, resp: schemas.Page[schemas.Visit]{}, status: 200, handler: a.listReviews},
 		{method: "POST", path: "/v1/visits/:id/review", summary: "Resolve what needed review on a visit, with a note", tag: "sync", roles: officeRoles, body: ReviewBody{}, resp: schemas.Visit{}, status: 200, handler: a.resolveReview},
+
+		{method: "POST", path: "/v1/devices", summary: "Register or refresh this device's FCM token, platform, app version, locale and time zone", tag: "push", body: DeviceBody{}, status: 204, handler: a.registerDevice},
+		{method: "GET", path: "/v1/notifications", summary: "Notifications of a visit or a user, with their delivery state (supervisors: their team's visits)", tag: "push", roles: officeRoles, query: []param{{"visitId", "only this visit", "string"}, {"userId", "only this recipient (admins)", "string"}}, resp: schemas.Page[push.Notification]{}, status: 200, handler: a.listNotifications},
 
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"fieldsync/push"
+	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
@@ -37,6 +39,9 @@ type Server struct {
 	Auth     *auth.Service
 	Office   *office.Service
 	Sync     *fsync.Engine
+	Outbox   *push.Outbox
+	Push     *push.Dispatcher
+	Relay    *push.Relay
 	log      *slog.Logger
 	ln       net.Listener
 	serveErr chan error
@@ -74,6 +79,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.stopBackground = stop
 	s.background.Go(func() { s.Office.RunGenerator(bg, cfg.GeneratorInterval) })
 	s.background.Go(func() { s.Sync.Relay(bg, 5*time.Second, cfg.ChangeRetention) })
+	s.background.Go(func() { s.Relay.Run(bg, cfg.PushInterval) })
+	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
 	return s, nil
 }
 
@@ -93,6 +100,26 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	limits := fsync.DefaultLimits
 	limits.MaxOps = cfg.SyncMaxOps
 	s.Sync = fsync.New(s.Store, now, s.log, rules, limits, presence)
+	s.Outbox = push.NewOutbox(s.Store, now)
+	targets := push.NewTargets(s.Store, now)
+	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
+	s.Sync.SetNotifier(s.Relay)
+	var sender push.Sender = push.LogSender{Log: s.log}
+	if cfg.FirebaseProject != "" {
+		fcm, err := push.NewFCM(ctx, cfg.FirebaseProject, cfg.FirebaseCreds, cfg.FCMEndpoint)
+		if err != nil {
+			return fmt.Errorf("firebase: %w", err)
+		}
+		sender = fcm
+		s.log.Info("push through Firebase Cloud Messaging", "project", cfg.FirebaseProject)
+	} else {
+		s.log.Warn("push: no Firebase project configured; notifications are logged, not sent (set FIREBASE_PROJECT_ID)")
+	}
+	instance := cfg.InstanceID
+	if instance == "" {
+		instance = schemas.NewID()
+	}
+	s.Push = push.NewDispatcher(s.Store, targets, sender, instance, now, s.log)
 	current, previous, err := cfg.signingKeys()
 	if err != nil {
 		return err
@@ -123,7 +150,8 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
-	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Store: s.Store, Log: s.log, Now: now})
+	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Outbox: s.Outbox, Targets: targets,
+		Store: s.Store, Log: s.log, Now: now})
 	return nil
 }
 

@@ -52,6 +52,11 @@ type Config struct {
 	GeneratorInterval time.Duration
 
 	SlowCommand     time.Duration
+	FirebaseProject string
+	FirebaseCreds   string
+	FCMEndpoint     string
+	PushInterval    time.Duration
+	InstanceID      string
 	GeofenceMeters  int
 	SyncMaxOps      int
 	ChangeRetention time.Duration
@@ -134,6 +139,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
 		GeofenceMeters:    integer("GEOFENCE_METERS", 300, 20, 100000),
 		SlowCommand:       duration("SLOW_COMMAND", 0, 0, time.Minute),
+		FirebaseProject:   str("FIREBASE_PROJECT_ID", ""),
+		FirebaseCreds:     str("FIREBASE_CREDENTIALS", ""),
+		FCMEndpoint:       str("FCM_ENDPOINT", ""),
+		PushInterval:      duration("PUSH_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
+		InstanceID:        str("INSTANCE_ID", ""),
 		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
 		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
 		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
@@ -183,6 +193,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			errs = append(errs, errors.New("JWT_PREVIOUS_SECRETS: each secret must be at least 32 characters"))
 			break
 		}
+	}
+	if (c.FirebaseCreds != "" || c.FCMEndpoint != "") && c.FirebaseProject == "" {
+		errs = append(errs, errors.New("FIREBASE_PROJECT_ID: required with FIREBASE_CREDENTIALS or FCM_ENDPOINT"))
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		errs = append(errs, errors.New("MONGODB_URI: want a mongodb:// or mongodb+srv:// URI"))

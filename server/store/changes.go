@@ -32,7 +32,8 @@ type Change struct {
 	ID          string    `bson:"_id"` // Seq, zero-padded: FerretDB finds string ids by point lookup
 	Seq         int64     `bson:"seq"`
 	At          time.Time `bson:"at"`
-	Kind        string    `bson:"kind"` // visits, catalog, customers
+	Kind        string    `bson:"kind"`             // visits, catalog, customers
+	Source      string    `bson:"source,omitempty"` // office or sync: who wrote the visits
 	VisitIDs    []string  `bson:"visitIds,omitempty"`
 	Workers     []string  `bson:"workers,omitempty"` // current and earlier assignees of those visits
 	CustomerIDs []string  `bson:"customerIds,omitempty"`
@@ -236,6 +237,18 @@ func (db *DB) PruneChanges(ctx context.Context, before time.Time) (int64, error)
 	return n, nil
 }
 
+// Sources of visit changes.
+const (
+	SourceOffice = "office"
+	SourceSync   = "sync"
+)
+
+// Meta reads a counter kept under key (0 when unset).
+func (db *DB) Meta(ctx context.Context, key string) (int64, error) { return db.meta(ctx, key) }
+
+// SetMeta raises the counter under key to n (never lowers it).
+func (db *DB) SetMeta(ctx context.Context, key string, n int64) error { return db.setMeta(ctx, key, n) }
+
 func (db *DB) meta(ctx context.Context, key string) (int64, error) {
 	var m struct {
 		N int64 `bson:"n"`
@@ -262,11 +275,11 @@ func (db *DB) setMeta(ctx context.Context, key string, n int64) error {
 // LogVisits appends one entry for the visits just written and clears
 // their dirty marks. If the process dies before this, the marks stay and
 // RelayDirty logs the visits later: a change is never left out of the log.
-func (db *DB) LogVisits(ctx context.Context, vs ...*schemas.Visit) (int64, error) {
+func (db *DB) LogVisits(ctx context.Context, source string, vs ...*schemas.Visit) (int64, error) {
 	if len(vs) == 0 {
 		return 0, nil
 	}
-	ch := &Change{Kind: ChangeVisits}
+	ch := &Change{Kind: ChangeVisits, Source: source}
 	for _, v := range vs {
 		ch.VisitIDs = append(ch.VisitIDs, v.ID)
 		ch.CustomerIDs = appendUnique(ch.CustomerIDs, v.CustomerID)
@@ -312,7 +325,7 @@ func (db *DB) RelayDirty(ctx context.Context, now time.Time, grace time.Duration
 	if len(vs) == 0 {
 		return 0, nil
 	}
-	_, err = db.LogVisits(ctx, vs...)
+	_, err = db.LogVisits(ctx, SourceOffice, vs...)
 	return len(vs), err
 }
 

@@ -171,7 +171,7 @@ func (db *DB) InsertVisit(ctx context.Context, v *schemas.Visit) error {
 		}
 		return fmt.Errorf("insert visit: %w", err)
 	}
-	_, err = db.LogVisits(ctx, v)
+	_, err = db.LogVisits(ctx, SourceOffice, v)
 	return err
 }
 
@@ -211,7 +211,7 @@ func (db *DB) ReplaceVisit(ctx context.Context, v *schemas.Visit, expected int64
 	if err := updateVersioned(ctx, db.C(colVisits), v.ID, expected, set, "visit"); err != nil {
 		return err
 	}
-	_, err = db.LogVisits(ctx, v)
+	_, err = db.LogVisits(ctx, SourceOffice, v)
 	return err
 }
 
