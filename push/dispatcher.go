@@ -9,7 +9,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/google/uuid"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+
+	"fieldsync/schemas"
 
 	"fieldsync/server/store"
 )
@@ -40,41 +45,68 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher named owner (unique per instance).
 func NewDispatcher(db *store.DB, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
 	return &Dispatcher{db: db, targets: targets, sender: sender, owner: owner, now: now, log: log,
-		Lease: time.Minute, MaxAttempts: 12, Batch: 500, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
+		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
 }
 
-// Claim leases up to Batch due notifications and returns them.
+// Claim leases up to Batch due notifications and returns them. On the
+// embedded store the outbox is read and the claims written under its lock
+// (one scan, one UpdateMany); on MongoDB each claim is a conditional
+// update on the version read, so of two instances exactly one wins.
 func (d *Dispatcher) Claim(ctx context.Context) ([]Notification, error) {
 	now := d.now().UTC()
-	cur, err := d.db.C(colOutbox).Find(ctx, bson.D{})
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	var all []Notification
-	if err := cur.All(ctx, &all); err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	slices.SortFunc(all, func(a, b Notification) int { return a.NotBefore.Compare(b.NotBefore) })
 	var claimed []Notification
-	for _, n := range all {
-		if len(claimed) >= d.Batch {
-			break
-		}
-		if n.NotBefore.After(now) || (n.LeaseOwner != "" && n.LeaseUntil.After(now)) {
-			continue
-		}
-		ok, err := d.db.C(colOutbox).UpdateIfVersion(ctx, n.ID, n.Version, bson.D{{Key: "$set", Value: bson.D{
-			{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: now.Add(d.Lease)}, {Key: "version", Value: n.Version + 1},
-		}}})
+	err := d.db.C(colOutbox).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
+		cur, err := raw.Find(ctx, bson.D{})
 		if err != nil {
-			return claimed, fmt.Errorf("claim notification: %w", err)
+			return fmt.Errorf("read outbox: %w", err)
 		}
-		if ok { // else another dispatcher took it first
-			n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, now.Add(d.Lease), n.Version+1
-			claimed = append(claimed, n)
+		var all []Notification
+		if err := cur.All(ctx, &all); err != nil {
+			return fmt.Errorf("read outbox: %w", err)
 		}
-	}
-	return claimed, nil
+		slices.SortFunc(all, func(a, b Notification) int { return a.NotBefore.Compare(b.NotBefore) })
+		var due []Notification
+		for _, n := range all {
+			if len(due) >= d.Batch {
+				break
+			}
+			if !n.NotBefore.After(now) && (n.LeaseOwner == "" || !n.LeaseUntil.After(now)) {
+				due = append(due, n)
+			}
+		}
+		lease := bson.E{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: now.Add(d.Lease)}}}
+		if embedded {
+			if len(due) == 0 {
+				return nil
+			}
+			ids := make([]string, len(due))
+			for i, n := range due {
+				ids[i] = n.ID
+			}
+			if _, err := raw.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+				bson.D{lease, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}); err != nil {
+				return fmt.Errorf("claim notifications: %w", err)
+			}
+			for _, n := range due {
+				n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, now.Add(d.Lease), n.Version+1
+				claimed = append(claimed, n)
+			}
+			return nil
+		}
+		for _, n := range due {
+			res, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: n.Version}},
+				bson.D{lease, {Key: "$set", Value: bson.D{{Key: "version", Value: n.Version + 1}}}})
+			if err != nil {
+				return fmt.Errorf("claim notification: %w", err)
+			}
+			if res.MatchedCount == 1 { // else another instance took it first
+				n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, now.Add(d.Lease), n.Version+1
+				claimed = append(claimed, n)
+			}
+		}
+		return nil
+	})
+	return claimed, err
 }
 
 // RunOnce claims due notifications, sends them and records the outcomes.
@@ -88,10 +120,15 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 	var msgs []Message
 	var slots []slot
 	targets := make([][]Target, len(ns))
+	live := map[string][]Target{}
 	for i := range ns {
-		ts, err := d.targets.Live(ctx, ns[i].UserID)
-		if err != nil {
-			return len(ns), err
+		ts, ok := live[ns[i].UserID]
+		if !ok {
+			var err error
+			if ts, err = d.targets.Live(ctx, ns[i].UserID); err != nil {
+				return len(ns), err
+			}
+			live[ns[i].UserID] = ts
 		}
 		for _, t := range ts {
 			if slices.Contains(ns[i].SentTokens, t.Token) {
@@ -131,6 +168,12 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			}
 			if r.Config {
 				d.log.Error("push configuration error: notifications cannot be delivered until it is fixed", "sender", d.sender.Name(), "err", r.Err)
+				// An alert for admins (no team), one per day and error kind.
+				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
+					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
+				if _, err := d.db.C("alerts").InsertOne(ctx, a); err != nil && !store.IsDuplicate(err) {
+					return len(ns), fmt.Errorf("record alert: %w", err)
+				}
 			}
 		default:
 			o.transient++
@@ -138,6 +181,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			o.retryAfter = max(o.retryAfter, r.RetryAfter)
 		}
 	}
+	var done []*Notification
 	for i := range ns {
 		n, o := &ns[i], outs[i]
 		n.Attempts++
@@ -147,23 +191,23 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		switch {
 		case o.transient > 0 && n.Attempts < d.MaxAttempts:
 			d.Metrics.Retried.Add(1)
-			err = d.retry(ctx, n, o.retryAfter)
+			if err := d.retry(ctx, n, o.retryAfter); err != nil {
+				return len(ns), err
+			}
+			continue
 		case len(n.SentTokens) > 0:
 			d.Metrics.Sent.Add(1)
-			err = d.finish(ctx, n, StateSent)
+			n.State = StateSent
 		case len(targets[i]) == 0 && o.permanent == 0:
 			d.Metrics.Dropped.Add(1)
-			n.LastError = "no device to send to"
-			err = d.finish(ctx, n, StateDropped)
+			n.LastError, n.State = "no device to send to", StateDropped
 		default:
 			d.Metrics.Failed.Add(1)
-			err = d.finish(ctx, n, StateFailed)
+			n.State = StateFailed
 		}
-		if err != nil {
-			return len(ns), err
-		}
+		done = append(done, n)
 	}
-	return len(ns), nil
+	return len(ns), d.finish(ctx, done)
 }
 
 // backoff is exponential from 10 s, capped at an hour, with jitter, and
@@ -188,17 +232,25 @@ func (d *Dispatcher) retry(ctx context.Context, n *Notification, asked time.Dura
 	return nil
 }
 
-// finish moves a notification to the log in its final state. The log
-// entry is written first under the same id, so a crash in between leaves
-// a finished copy, never a lost one; the outbox copy is then removed.
-func (d *Dispatcher) finish(ctx context.Context, n *Notification, state string) error {
-	now := d.now().UTC()
-	final := *n
-	final.State, final.FinishedAt, final.LeaseOwner, final.LeaseUntil = state, &now, "", time.Time{}
-	if _, err := d.db.C(colLog).InsertOne(ctx, final); err != nil && !store.IsDuplicate(err) {
-		return fmt.Errorf("log notification: %w", err)
+// finish moves notifications to the log in their final state: the log
+// entries first (same ids), so a crash in between leaves a finished copy,
+// never a lost one; then the outbox copies go. Two round trips per batch.
+func (d *Dispatcher) finish(ctx context.Context, ns []*Notification) error {
+	if len(ns) == 0 {
+		return nil
 	}
-	if _, err := d.db.C(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: n.ID}}); err != nil {
+	now := d.now().UTC()
+	docs := make([]any, len(ns))
+	ids := make([]string, len(ns))
+	for i, n := range ns {
+		final := *n
+		final.FinishedAt, final.LeaseOwner, final.LeaseUntil = &now, "", time.Time{}
+		docs[i], ids[i] = final, n.ID
+	}
+	if _, err := d.db.C(colLog).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil && !store.IsDuplicate(err) {
+		return fmt.Errorf("log notifications: %w", err)
+	}
+	if _, err := d.db.C(colOutbox).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
 		return fmt.Errorf("clear outbox: %w", err)
 	}
 	return nil
@@ -220,6 +272,12 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
 		case <-time.After(every):
 		}
 	}
+}
+
+// Snapshot returns the counters by name.
+func (m *Metrics) Snapshot() map[string]int64 {
+	return map[string]int64{"sent": m.Sent.Load(), "failed": m.Failed.Load(), "retried": m.Retried.Load(),
+		"dropped": m.Dropped.Load(), "tokensRemoved": m.TokensRemoved.Load()}
 }
 
 // Targets is the device registry the dispatcher sends to.

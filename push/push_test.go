@@ -17,8 +17,6 @@ import (
 	"fieldsync/server/store/storetest"
 )
 
-func TestMain(m *testing.M) { storetest.Main(m) }
-
 type clock struct {
 	mu sync.Mutex
 	t  time.Time

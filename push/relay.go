@@ -34,11 +34,12 @@ const metaRelay = "push.relay"
 // people maps workers to their accounts, and teams to their supervisors.
 type people struct {
 	byWorker    map[string]*schemas.User
+	byCustomer  map[string]*schemas.User
 	supervisors map[string][]*schemas.User
 }
 
 func (r *Relay) people(ctx context.Context) (*people, error) {
-	p := &people{byWorker: map[string]*schemas.User{}, supervisors: map[string][]*schemas.User{}}
+	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}, supervisors: map[string][]*schemas.User{}}
 	after := ""
 	for {
 		us, err := r.db.ListUsers(ctx, store.UserFilter{After: after, Limit: 500})
@@ -52,6 +53,9 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 			}
 			if u.Role == schemas.RoleWorker && u.WorkerID != "" {
 				p.byWorker[u.WorkerID] = u
+			}
+			if u.Role == schemas.RoleCustomer && u.CustomerID != "" {
+				p.byCustomer[u.CustomerID] = u
 			}
 			if u.Role == schemas.RoleSupervisor && u.Team != "" {
 				p.supervisors[u.Team] = append(p.supervisors[u.Team], u)
@@ -87,14 +91,19 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	}
 	var ppl *people
 	for _, ch := range changes {
-		if ch.Kind == store.ChangeVisits && ch.Source == store.SourceOffice {
+		if ch.Kind == store.ChangeVisits {
 			if ppl == nil {
 				if ppl, err = r.people(ctx); err != nil {
 					return 0, err
 				}
 			}
 			for _, id := range ch.VisitIDs {
-				if err := r.visitChanged(ctx, ppl, id, ch.Seq); err != nil {
+				if ch.Source == store.SourceSync {
+					err = r.factsChanged(ctx, ppl, id)
+				} else {
+					err = r.visitChanged(ctx, ppl, id, ch.Seq)
+				}
+				if err != nil {
 					return 0, err
 				}
 			}
@@ -126,7 +135,7 @@ func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, s
 		}
 		data := map[string]string{"visitId": v.ID, "version": fmt.Sprint(v.Version)}
 		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: fmt.Sprintf("pull/%s/%d/%s", v.ID, seq, u.ID), UserID: u.ID, Kind: "pull",
-			VisitID: v.ID, Data: data, CollapseKey: "pull", TTL: time.Hour}); err != nil {
+			VisitID: v.ID, Data: data, CollapseKey: CollapsePull, TTL: time.Hour}); err != nil {
 			return err
 		}
 		if !soon {
@@ -150,7 +159,66 @@ func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, s
 		title, body := text(u.Locale, kind, v.ScheduledStart.In(loc))
 		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: prefix + fmt.Sprint(seq), UserID: u.ID, Kind: kind, VisitID: v.ID,
 			Data: map[string]string{"visitId": v.ID, "start": v.ScheduledStart.Format(time.RFC3339)}, Title: title, Body: body,
-			CollapseKey: "visit-" + v.ID, High: true, TTL: max(time.Until(v.ScheduledEnd), time.Hour), NotBefore: now.Add(r.Delay)}); err != nil {
+			CollapseKey: CollapseVisits, High: true, TTL: max(time.Until(v.ScheduledEnd), time.Hour), NotBefore: now.Add(r.Delay)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Collapse keys: FCM keeps at most four per device, so fieldsync uses four.
+const (
+	CollapsePull      = "pull"
+	CollapseVisits    = "visits"
+	CollapseAlerts    = "alerts"
+	CollapseReminders = "reminders"
+)
+
+// factsChanged tells the customer what the worker's phone reported: on
+// the way (with the ETA), arrived, done and ready for sign-off; and asks
+// for feedback a day after sign-off. Each fact is told once: the key is
+// the operation that reported it.
+func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) error {
+	v, err := r.db.VisitByID(ctx, visitID)
+	if err != nil {
+		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+			return nil
+		}
+		return err
+	}
+	u := ppl.byCustomer[v.CustomerID]
+	if u == nil || v.Status == schemas.VisitCancelled {
+		return nil
+	}
+	loc, _ := schemas.LoadZone(v.TimeZone)
+	now := r.now().UTC()
+	tell := func(key, kind string, at time.Time, notBefore time.Time, ttl time.Duration, high bool) error {
+		title, body := text(u.Locale, kind, at.In(loc))
+		_, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: key, UserID: u.ID, Kind: kind, VisitID: v.ID,
+			Data: map[string]string{"visitId": v.ID, "at": at.Format(time.RFC3339)}, Title: title, Body: body,
+			CollapseKey: CollapseVisits, High: high, TTL: ttl, NotBefore: notBefore})
+		return err
+	}
+	f := v.Field
+	if f.ETA != nil && f.CheckIn == nil {
+		if err := tell("eta/"+v.ID+"/"+f.ETA.Format(time.RFC3339), "worker_on_the_way", *f.ETA, now, time.Until(*f.ETA)+time.Hour, true); err != nil {
+			return err
+		}
+	}
+	if f.CheckIn != nil {
+		if err := tell("checkin/"+f.CheckIn.OpID, "worker_checked_in", f.CheckIn.At, now, 3*time.Hour, false); err != nil {
+			return err
+		}
+	}
+	if f.CheckOut != nil && f.SignOff == nil {
+		if err := tell("checkout/"+f.CheckOut.OpID, "ready_for_signoff", f.CheckOut.At, now, 24*time.Hour, true); err != nil {
+			return err
+		}
+	}
+	if f.SignOff != nil {
+		// A follow-up a day later, outside the customer's quiet hours.
+		at := quiet(f.SignOff.At.Add(24*time.Hour), loc, time.Time{})
+		if err := tell("followup/"+f.SignOff.OpID, "follow_up", f.SignOff.At, at, 6*24*time.Hour, false); err != nil {
 			return err
 		}
 	}
@@ -168,7 +236,7 @@ func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
 		title, body := text(u.Locale, "alert_"+a.Kind, time.Time{})
 		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: "alert/" + a.ID + "/" + u.ID, UserID: u.ID, Kind: "alert", VisitID: a.VisitID,
 			Data:  map[string]string{"alertId": a.ID, "alertKind": a.Kind, "visitId": a.VisitID},
-			Title: title, Body: body, High: a.Priority == "high", TTL: 24 * time.Hour, CollapseKey: "alert-" + a.VisitID}); err != nil {
+			Title: title, Body: body, High: a.Priority == "high", TTL: 24 * time.Hour, CollapseKey: CollapseAlerts}); err != nil {
 			return err
 		}
 	}

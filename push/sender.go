@@ -178,3 +178,13 @@ func (l LogSender) Send(_ context.Context, msgs []Message) []Result {
 	}
 	return make([]Result, len(msgs))
 }
+
+// NewFCMClient is the bare Admin SDK messaging client NewFCM wraps, for
+// measuring the endpoint's own ceiling.
+func NewFCMClient(ctx context.Context, projectID, endpoint string) (*messaging.Client, error) {
+	app, err := firebase.NewApp(ctx, &firebase.Config{ProjectID: projectID}, option.WithEndpoint(endpoint), option.WithoutAuthentication())
+	if err != nil {
+		return nil, err
+	}
+	return app.Messaging(ctx)
+}

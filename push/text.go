@@ -14,6 +14,14 @@ var texts = map[string]map[string][2]string{
 		"visit_cancelled":       {"服务已取消", "{time} 的服务已取消"},
 		"visit_reassigned_away": {"服务已改派", "{time} 的服务已安排给其他服务师"},
 		"alert":                 {"需要处理", "有一条新的提醒，请查看"},
+		"worker_on_the_way":     {"服务师在路上", "服务师预计 {time} 到达"},
+		"worker_checked_in":     {"服务师已到达", "服务师已于 {time} 到达并开始服务"},
+		"ready_for_signoff":     {"服务已完成", "请查看并逐项确认服务内容"},
+		"follow_up":             {"服务回访", "您对 {time} 的服务满意吗？欢迎评价"},
+		"remind_customer_24h":   {"明天的上门服务", "服务师将于 {time} 上门，请提前做好准备"},
+		"remind_customer_2h":    {"服务即将开始", "服务师将于 {time} 上门"},
+		"remind_worker_evening": {"明天的服务安排", "明天 {time} 有上门服务，请提前查看客户注意事项"},
+		"remind_worker_1h":      {"服务一小时后开始", "{time} 的服务即将开始，请准时出发"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -21,13 +29,21 @@ var texts = map[string]map[string][2]string{
 		"visit_cancelled":       {"Visit cancelled", "Your visit at {time} was cancelled"},
 		"visit_reassigned_away": {"Visit reassigned", "Your visit at {time} went to another worker"},
 		"alert":                 {"Needs attention", "A new alert needs you"},
+		"worker_on_the_way":     {"Your worker is on the way", "Expected at {time}"},
+		"worker_checked_in":     {"Your worker has arrived", "Arrived at {time} and started"},
+		"ready_for_signoff":     {"Work done", "Please check and sign off each item"},
+		"follow_up":             {"How did it go?", "Tell us about the visit of {time}"},
+		"remind_customer_24h":   {"Visit tomorrow", "Your worker comes at {time}; please get ready"},
+		"remind_customer_2h":    {"Visit soon", "Your worker comes at {time}"},
+		"remind_worker_evening": {"Tomorrow's visit", "You have a visit at {time} tomorrow; read the household notes"},
+		"remind_worker_1h":      {"Visit in one hour", "Your visit at {time} starts soon; leave on time"},
 	},
 }
 
 var alertTitles = map[string]map[string]string{
-	"zh-CN": {"incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
+	"zh-CN": {"late": "服务师未按时签到", "missed": "服务师缺席", "incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收"},
-	"en": {"incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
+	"en": {"late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off"},
 }
 

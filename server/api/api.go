@@ -37,6 +37,7 @@ type Deps struct {
 	Presence *fsync.Presence
 	Outbox   *push.Outbox
 	Targets  *push.Targets
+	Metrics  *push.Metrics
 	Store    *store.DB
 	Log      *slog.Logger
 	Now      func() time.Time
@@ -51,6 +52,7 @@ type API struct {
 	presence *fsync.Presence
 	outbox   *push.Outbox
 	targets  *push.Targets
+	metrics  *push.Metrics
 	store    *store.DB
 	log      *slog.Logger
 	now      func() time.Time
@@ -59,7 +61,7 @@ type API struct {
 
 // New builds the Fiber app with every route registered.
 func New(cfg Config, d Deps) *API {
-	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, outbox: d.Outbox, targets: d.Targets, store: d.Store, log: d.Log, now: d.Now}
+	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, outbox: d.Outbox, targets: d.Targets, metrics: d.Metrics, store: d.Store, log: d.Log, now: d.Now}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		BodyLimit:             cfg.BodyLimit,

@@ -57,3 +57,13 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 	}
 	return c.JSON(schemas.Page[push.Notification]{Items: ns})
 }
+
+// PushMetrics counts what this instance's dispatcher did since it started.
+type PushMetrics = map[string]int64
+
+func (a *API) pushMetrics(c *fiber.Ctx) error {
+	if a.metrics == nil {
+		return c.JSON(PushMetrics{})
+	}
+	return c.JSON(a.metrics.Snapshot())
+}

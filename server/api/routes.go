@@ -99,6 +99,8 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/devices", summary: "Register or refresh this device's FCM token, platform, app version, locale and time zone", tag: "push", body: DeviceBody{}, status: 204, handler: a.registerDevice},
 		{method: "GET", path: "/v1/notifications", summary: "Notifications of a visit or a user, with their delivery state (supervisors: their team's visits)", tag: "push", roles: officeRoles, query: []param{{"visitId", "only this visit", "string"}, {"userId", "only this recipient (admins)", "string"}}, resp: schemas.Page[push.Notification]{}, status: 200, handler: a.listNotifications},
 
+		{method: "GET", path: "/v1/push/metrics", summary: "Push counters of this instance: sent, failed, retried, dropped, tokens removed", tag: "push", roles: admin, resp: PushMetrics{}, status: 200, handler: a.pushMetrics},
+
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}
 }

@@ -42,6 +42,7 @@ type Server struct {
 	Outbox   *push.Outbox
 	Push     *push.Dispatcher
 	Relay    *push.Relay
+	Reminder *push.Scheduler
 	log      *slog.Logger
 	ln       net.Listener
 	serveErr chan error
@@ -81,6 +82,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.background.Go(func() { s.Sync.Relay(bg, 5*time.Second, cfg.ChangeRetention) })
 	s.background.Go(func() { s.Relay.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
+	s.background.Go(func() { s.Reminder.Run(bg, time.Minute) })
 	return s, nil
 }
 
@@ -104,6 +106,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	targets := push.NewTargets(s.Store, now)
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
+	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}
 	if cfg.FirebaseProject != "" {
 		fcm, err := push.NewFCM(ctx, cfg.FirebaseProject, cfg.FirebaseCreds, cfg.FCMEndpoint)
@@ -150,7 +153,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
-	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Outbox: s.Outbox, Targets: targets,
+	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Outbox: s.Outbox, Targets: targets, Metrics: &s.Push.Metrics,
 		Store: s.Store, Log: s.log, Now: now})
 	return nil
 }

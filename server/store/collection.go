@@ -199,3 +199,16 @@ func (c *Collection) ifVersion(ctx context.Context, id string, version int64, wr
 	}
 	return res.MatchedCount == 1, nil
 }
+
+// Locked runs f holding the collection's lock on the embedded store, with
+// the raw collection: a read-then-write f does is then atomic there. On
+// MongoDB there is no lock and f must use conditional writes itself;
+// embedded tells f which case it is in.
+func (c *Collection) Locked(ctx context.Context, f func(raw *mongo.Collection, embedded bool) error) error {
+	unlock, err := c.lock(ctx)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	return f(c.Collection, c.sem != nil)
+}

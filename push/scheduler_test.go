@@ -1,0 +1,173 @@
+package push
+
+import (
+	"context"
+	"log/slog"
+	"sort"
+	"testing"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store/storetest"
+)
+
+func TestMain(m *testing.M) { storetest.Main(m) }
+
+func TestQuietHours(t *testing.T) {
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	at := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, sh) }
+	cases := []struct {
+		in, deadline, want time.Time
+	}{
+		{at(1, 10, 0), time.Time{}, at(1, 10, 0)},   // daytime: unchanged
+		{at(1, 22, 30), time.Time{}, at(2, 8, 0)},   // evening: next morning
+		{at(2, 5, 30), time.Time{}, at(2, 8, 0)},    // early morning: 08:00
+		{at(2, 5, 30), at(2, 7, 30), at(1, 20, 55)}, // 08:00 is after the visit: the evening before
+		{at(1, 20, 59), at(2, 9, 0), at(1, 20, 59)}, // just before quiet hours
+		{at(1, 21, 0), at(2, 9, 0), at(2, 8, 0)},    // quiet from 21:00
+	}
+	for _, c := range cases {
+		if got := quiet(c.in, sh, c.deadline); !got.Equal(c.want) {
+			t.Errorf("quiet(%s, %s) = %s, want %s", c.in, c.deadline, got.In(sh), c.want)
+		}
+	}
+}
+
+type fixedClock struct{ t time.Time }
+
+func (c *fixedClock) Now() time.Time { return c.t }
+
+func TestRemindersFollowTheVisit(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	clk := &fixedClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, sh)}
+	log := slog.New(slog.DiscardHandler)
+	outbox := NewOutbox(db, clk.Now)
+	relay := NewRelay(db, outbox, clk.Now, log)
+	sched := NewScheduler(db, outbox, relay, clk.Now, log)
+
+	w := &schemas.Worker{ID: schemas.NewID(), WorkerInput: schemas.WorkerInput{Name: "张桂兰", PhotoRef: "p/1.jpg", Team: "team-1"}, Version: 1}
+	if err := db.InsertWorker(ctx, w); err != nil {
+		t.Fatal(err)
+	}
+	cust := schemas.NewID()
+	users := map[string]*schemas.User{}
+	for _, u := range []*schemas.User{
+		{ID: schemas.NewID(), Login: "wk.a", Role: schemas.RoleWorker, WorkerID: w.ID, Team: "team-1"},
+		{ID: schemas.NewID(), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
+		{ID: schemas.NewID(), Login: "sup.a", Role: schemas.RoleSupervisor, Team: "team-1"},
+	} {
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		users[u.Login] = u
+	}
+	start := time.Date(2026, 12, 2, 10, 0, 0, 0, sh)
+	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
+		ScheduledStart: start.UTC(), ScheduledEnd: start.Add(3 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
+		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
+	if err := db.InsertVisit(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	reminders := func() map[string]time.Time {
+		ns, err := outbox.waiting(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]time.Time{}
+		for _, n := range ns {
+			if n.CollapseKey == CollapseReminders {
+				out[n.Kind] = n.NotBefore.In(sh)
+				if n.Kind == "remind_customer_24h" && (n.Data["workerFirstName"] != "桂兰" || n.Data["workerPhotoRef"] != "p/1.jpg") {
+					t.Errorf("customer reminder data %v", n.Data)
+				}
+			}
+		}
+		return out
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Time{
+		"remind_customer_24h":   time.Date(2026, 12, 1, 10, 0, 0, 0, sh),
+		"remind_customer_2h":    time.Date(2026, 12, 2, 8, 0, 0, 0, sh),
+		"remind_worker_evening": time.Date(2026, 12, 1, 19, 0, 0, 0, sh),
+		"remind_worker_1h":      time.Date(2026, 12, 2, 9, 0, 0, 0, sh),
+	}
+	got := reminders()
+	for k, wt := range want {
+		if !got[k].Equal(wt) {
+			t.Errorf("%s at %s, want %s", k, got[k], wt)
+		}
+	}
+	if len(got) != 4 {
+		t.Fatalf("reminders %v", got)
+	}
+	// Running again enqueues nothing twice.
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if ns, _ := outbox.waiting(ctx); len(ns) != 4 {
+		t.Fatalf("%d waiting after a second run, want 4", len(ns))
+	}
+
+	// Rescheduled to 15:00: the reminders move with it.
+	moved := start.Add(5 * time.Hour)
+	v2, _ := db.VisitByID(ctx, v.ID)
+	v2.ScheduledStart, v2.ScheduledEnd, v2.Version = moved.UTC(), moved.Add(3*time.Hour).UTC(), 2
+	if err := db.ReplaceVisit(ctx, v2, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got = reminders()
+	if len(got) != 4 || !got["remind_worker_1h"].Equal(moved.Add(-time.Hour)) || !got["remind_customer_2h"].Equal(moved.Add(-2*time.Hour)) {
+		t.Fatalf("after reschedule %v", got)
+	}
+	// Cancelled: they disappear.
+	v3, _ := db.VisitByID(ctx, v.ID)
+	v3.OfficeStatus, v3.CancelReason, v3.Version = schemas.VisitCancelled, "x", 3
+	v3.Refresh()
+	if err := db.ReplaceVisit(ctx, v3, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := reminders(); len(got) != 0 {
+		t.Fatalf("reminders of a cancelled visit: %v", got)
+	}
+
+	// A visit that started 20 minutes ago without a check-in: late, then missed.
+	lateStart := clk.t.Add(-20 * time.Minute)
+	lv := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
+		ScheduledStart: lateStart.UTC(), ScheduledEnd: lateStart.Add(2 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
+		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
+	if err := db.InsertVisit(ctx, lv); err != nil {
+		t.Fatal(err)
+	}
+	alerts := func() []string {
+		ns, _ := outbox.List(ctx, lv.ID, users["sup.a"].ID)
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.Data["alertKind"]+map[bool]string{true: "!", false: ""}[n.High])
+		}
+		sort.Strings(out)
+		return out
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := alerts(); len(got) != 1 || got[0] != "late" {
+		t.Fatalf("alerts %v, want late", got)
+	}
+	clk.t = clk.t.Add(45 * time.Minute)
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := alerts(); len(got) != 2 || got[0] != "late" || got[1] != "missed!" {
+		t.Fatalf("alerts %v, want late and missed (high)", got)
+	}
+}
