@@ -43,6 +43,7 @@ const (
 	EntityServiceType = "serviceType"
 	EntityVisit       = "visit"
 	EntitySchedule    = "schedule"
+	EntityAlert       = "alert"
 )
 
 // AuditID is the id of the entry for a version of an entity; being derived,

@@ -30,4 +30,18 @@ type Alert struct {
 	Priority  string    `json:"priority" bson:"priority"` // normal, high
 	Detail    string    `json:"detail,omitempty" bson:"detail,omitempty"`
 	CreatedAt time.Time `json:"createdAt" bson:"createdAt"`
+	// What supervisors did about it.
+	State      string     `json:"state" bson:"state,omitempty"` // open (also when empty), acknowledged, resolved
+	AckBy      string     `json:"ackBy,omitempty" bson:"ackBy,omitempty"`
+	AckAt      *time.Time `json:"ackAt,omitempty" bson:"ackAt,omitempty"`
+	ResolvedBy string     `json:"resolvedBy,omitempty" bson:"resolvedBy,omitempty"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty" bson:"resolvedAt,omitempty"`
+	Note       string     `json:"note,omitempty" bson:"note,omitempty"`
 }
+
+// Alert states.
+const (
+	AlertOpen         = "open"
+	AlertAcknowledged = "acknowledged"
+	AlertResolved     = "resolved"
+)

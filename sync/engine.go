@@ -403,7 +403,7 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		if len(d.live) == 0 || fieldEqual(d.before, after) {
 			// Applied by an earlier attempt, which may have died before its
 			// side effects: they are idempotent, so do them again.
-			if err := e.sideEffects(ctx, d.before, d.effects); err != nil {
+			if err := e.sideEffects(ctx, nil, d.before, d.effects); err != nil {
 				return nil, err
 			}
 			return nil, e.correct(ctx, recs, recorded)
@@ -420,7 +420,7 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		if err != nil {
 			return nil, err
 		}
-		if err := e.sideEffects(ctx, after, d.effects); err != nil {
+		if err := e.sideEffects(ctx, d.before, after, d.effects); err != nil {
 			return nil, err
 		}
 		return after, e.correct(ctx, recs, recorded)
@@ -496,7 +496,7 @@ func fieldEqual(a, b *schemas.Visit) bool {
 // sideEffects records what the new facts start elsewhere: incidents, and
 // alerts for supervisors. Their ids derive from the operations, so doing
 // it again records nothing new.
-func (e *Engine) sideEffects(ctx context.Context, v *schemas.Visit, recs []*Record) error {
+func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs []*Record) error {
 	now := e.now().UTC()
 	for _, r := range recs {
 		if err := e.link(ctx, v.ID, r); err != nil {
@@ -520,20 +520,31 @@ func (e *Engine) sideEffects(ctx context.Context, v *schemas.Visit, recs []*Reco
 			}
 		}
 	}
-	// Every review item of the new operations is an alert.
+	// Every review item of the new operations is an alert, and every one
+	// the visit did not have before: a late fact can turn an older one into
+	// the conflict (a phone's earlier sign-off arriving after the app's).
 	opIDs := map[string]bool{}
 	for _, r := range recs {
 		opIDs[r.OpID] = true
 	}
+	had := map[string]bool{}
+	if before != nil {
+		for _, c := range before.Field.Conflicts {
+			had[c.Rule+"/"+c.OpID] = true
+		}
+		for _, x := range before.Field.Exceptions {
+			had[x.Code+"/"+x.OpID] = true
+		}
+	}
 	for _, c := range v.Field.Conflicts {
-		if c.Review && opIDs[c.OpID] {
+		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
 			if err := e.alert(ctx, v, c.Rule, "normal", c.Detail, c.OpID, now); err != nil {
 				return err
 			}
 		}
 	}
 	for _, x := range v.Field.Exceptions {
-		if x.Review && opIDs[x.OpID] {
+		if x.Review && (opIDs[x.OpID] || !had[x.Code+"/"+x.OpID]) {
 			if err := e.alert(ctx, v, x.Code, "normal", x.Detail, x.OpID, now); err != nil {
 				return err
 			}

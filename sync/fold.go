@@ -17,6 +17,7 @@ type Record struct {
 	ID          string    `bson:"_id"` // userID/deviceID/seq
 	UserID      string    `bson:"userId"`
 	WorkerID    string    `bson:"workerId"`
+	Source      string    `bson:"source,omitempty"` // "" for a worker's phone; customer_app
 	DeviceID    string    `bson:"deviceId"`
 	Seq         int64     `bson:"seq"`
 	OpID        string    `bson:"opId"`
@@ -37,6 +38,19 @@ type Record struct {
 	Code    string `bson:"code,omitempty"`
 	Rule    string `bson:"rule,omitempty"`
 	Message string `bson:"message,omitempty"`
+}
+
+// Sources of records.
+const (
+	SourceWorkerDevice = "worker_device"
+	SourceCustomerApp  = "customer_app"
+)
+
+func (r *Record) source() string {
+	if r.Source == "" {
+		return SourceWorkerDevice
+	}
+	return r.Source
 }
 
 // Record statuses, and the result statuses a push answers with.
@@ -293,7 +307,7 @@ func (f *folder) add(r *Record) {
 		fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
-			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: "worker_device", OpID: r.OpID}
+			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: r.source(), OpID: r.OpID}
 		if fs.SignOff != nil {
 			conflict(RuleSignOffFinal, "the sign-off of "+fs.SignOff.At.Format(time.RFC3339)+" stands", true)
 			break

@@ -12,6 +12,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
+	fsync "fieldsync/sync"
 )
 
 // actor is the domain view of the caller.
@@ -540,4 +541,70 @@ func checkAfterID(after string) error {
 		return schemas.FieldError("after", "after is not a cursor this server issued")
 	}
 	return nil
+}
+
+// AlertNote is the body of an alert action.
+type AlertNote struct {
+	Note string `json:"note,omitempty"`
+}
+
+func (a *API) listAlerts(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	as, err := a.office.Alerts(c.UserContext(), actor(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[schemas.Alert]{Items: as})
+}
+
+func (a *API) ackAlert(c *fiber.Ctx) error     { return a.alertAction(c, office.AlertAck) }
+func (a *API) resolveAlert(c *fiber.Ctx) error { return a.alertAction(c, office.AlertResolve) }
+
+func (a *API) alertAction(c *fiber.Ctx, action string) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in AlertNote
+	if len(c.Body()) > 0 {
+		if err := decode(c, &in); err != nil {
+			return err
+		}
+	}
+	al, err := a.office.ActOnAlert(c.UserContext(), actor(c), id, action, in.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(al)
+}
+
+func (a *API) confirmVisit(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	v, err := a.office.ConfirmVisit(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) customerSignOff(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in fsync.CustomerSignOff
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	res, err := a.sync.SignOffFromCustomer(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(res)
 }

@@ -101,6 +101,12 @@ func (a *API) routes() []route {
 
 		{method: "GET", path: "/v1/push/metrics", summary: "Push counters of this instance: sent, failed, retried, dropped, tokens removed", tag: "push", roles: admin, resp: PushMetrics{}, status: 200, handler: a.pushMetrics},
 
+		{method: "POST", path: "/v1/visits/:id/confirm", summary: "The household confirms an upcoming visit", tag: "customers", roles: customer, resp: office.VisitView{}, status: 200, handler: a.confirmVisit},
+		{method: "POST", path: "/v1/visits/:id/signoff", summary: "The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands", tag: "customers", roles: customer, body: fsync.CustomerSignOff{}, resp: fsync.SignOffResult{}, status: 200, handler: a.customerSignOff},
+		{method: "GET", path: "/v1/alerts", summary: "The alert feed: what needs a supervisor, newest first (admins: all)", tag: "supervisors", roles: officeRoles, query: page, resp: schemas.Page[schemas.Alert]{}, status: 200, handler: a.listAlerts},
+		{method: "POST", path: "/v1/alerts/:id/acknowledge", summary: "Acknowledge an alert, with an optional note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.ackAlert},
+		{method: "POST", path: "/v1/alerts/:id/resolve", summary: "Resolve an alert with a note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.resolveAlert},
+
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}
 }

@@ -1,0 +1,172 @@
+package api_test
+
+import (
+	"sync"
+	"testing"
+	"time"
+
+	"fieldsync/schemas"
+	fsync "fieldsync/sync"
+)
+
+// checkedOut makes the worker's phone check in and out of v1.
+func checkedOut(t *testing.T, w *world) *phone {
+	p := w.phone("wk.one", "phone-1")
+	at := w.v1.ScheduledStart
+	resp := p.mustPush(p.ops(
+		opSpec{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": near}},
+		opSpec{fsync.KindCheckOut, w.v1.ID, at.Add(3 * time.Hour), map[string]any{"location": near}},
+	))
+	if statuses(resp) != "applied,applied" {
+		t.Fatalf("check in/out: %s", statuses(resp))
+	}
+	return p
+}
+
+func TestCustomerConfirms(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	var v struct {
+		Status string `json:"status"`
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/confirm", nil, w.cu1).want(200).decode(&v)
+	if v.Status != string(schemas.VisitConfirmed) {
+		t.Fatalf("status %s", v.Status)
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/confirm", nil, w.cu1).want(200) // twice is fine
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/confirm", nil, w.cu1).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/confirm", nil, w.wk1).wantError(403, schemas.EFORBIDDEN)
+	// The office moving it drops the confirmation; the customer confirms again.
+	later := w.v1.ScheduledStart.Add(time.Hour)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/reschedule", map[string]any{"scheduledStart": later, "scheduledEnd": later.Add(time.Hour)}, w.s1).want(200)
+	var again struct {
+		Status string `json:"status"`
+	}
+	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.cu1).want(200).decode(&again)
+	if again.Status != string(schemas.VisitScheduled) {
+		t.Fatalf("after reschedule: %s", again.Status)
+	}
+}
+
+// TestCustomerSignOffThenPhone: the household signs off in its app with a
+// disputed item; the worker's phone then syncs a sign-off it captured
+// earlier, offline. The first in time stands (the phone's), whatever
+// arrived first: the state must not depend on arrival order. The app's
+// dispute is kept as a conflict for review, nothing is lost.
+func TestCustomerSignOffThenPhone(t *testing.T) {
+	w := newSyncWorld(t)
+	f := w.f
+	body := func(op string, accepted bool) map[string]any {
+		return map[string]any{"opId": op, "signerName": "林先生", "rating": map[string]any{"attitude": 5, "quality": 2, "efficiency": 4, "price": 4},
+			"items": []map[string]any{{"itemId": "kitchen", "accepted": accepted, "reason": "灶台还有油渍"}, {"itemId": "floors", "accepted": true}}}
+	}
+	op := schemas.NewID()
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).wantError(409, schemas.ECONFLICT) // not checked out yet
+	p := checkedOut(t, w)
+	var res fsync.SignOffResult
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)
+	if res.Status != fsync.StatusApplied || res.Visit.Status != schemas.VisitDisputed || res.Visit.Field.SignOff.Source != fsync.SourceCustomerApp || !res.Visit.NeedsReview {
+		t.Fatalf("customer sign-off: %+v", res)
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)
+	if res.Status != fsync.StatusDuplicate {
+		t.Fatalf("retry: %s", res.Status)
+	}
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/signoff", body(schemas.NewID(), true), w.cu1).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "x", "items": []any{}}, w.cu1).wantError(400, schemas.EINVALID)
+
+	// The phone's sign-off, captured offline, arrives afterwards.
+	resp := p.mustPush(p.ops(opSpec{fsync.KindSignOff, w.v1.ID, w.v1.ScheduledStart.Add(3*time.Hour + time.Minute),
+		map[string]any{"signerName": "林先生", "items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}}))
+	if statuses(resp) != "applied" {
+		t.Fatalf("phone sign-off: %s", statuses(resp))
+	}
+	v := w.visit(w.v1.ID)
+	if v.Field.SignOff.Source != fsync.SourceWorkerDevice || v.Status != schemas.VisitSignedOff || !v.NeedsReview {
+		t.Fatalf("the earlier sign-off did not stand: %+v", v.Field.SignOff)
+	}
+	conflicted := false
+	for _, c := range v.Field.Conflicts {
+		conflicted = conflicted || (c.Rule == fsync.RuleSignOffFinal && c.OpID == op && c.Review)
+	}
+	if !conflicted {
+		t.Fatalf("the app's sign-off is not kept as a conflict: %+v", v.Field.Conflicts)
+	}
+
+	// The supervisor's feed has the dispute and the low rating; they
+	// acknowledge and resolve them, audited.
+	var feed struct {
+		Items []schemas.Alert `json:"items"`
+	}
+	f.do("GET", "/v1/alerts", nil, w.s1).want(200).decode(&feed)
+	kinds := map[string]string{}
+	for _, a := range feed.Items {
+		kinds[a.Kind] = a.ID
+	}
+	if kinds[fsync.RuleDisputed] == "" || kinds[fsync.RuleCustomerLowRating] == "" || kinds[fsync.RuleSignOffFinal] == "" {
+		t.Fatalf("feed %+v", feed.Items)
+	}
+	id := kinds[fsync.RuleDisputed]
+	f.do("POST", "/v1/alerts/"+id+"/resolve", map[string]any{}, w.s1).wantError(400, schemas.EINVALID) // a note is required
+	f.do("POST", "/v1/alerts/"+id+"/acknowledge", nil, w.wk1).wantError(403, schemas.EFORBIDDEN)
+	var a schemas.Alert
+	f.do("POST", "/v1/alerts/"+id+"/acknowledge", nil, w.s1).want(200).decode(&a)
+	if a.State != schemas.AlertAcknowledged || a.AckBy == "" {
+		t.Fatalf("ack %+v", a)
+	}
+	f.do("POST", "/v1/alerts/"+id+"/acknowledge", nil, w.s1).wantError(409, schemas.ECONFLICT)
+	f.do("POST", "/v1/alerts/"+id+"/resolve", map[string]any{"note": "安排返工，周五同一服务师上门"}, w.s1).want(200).decode(&a)
+	if a.State != schemas.AlertResolved || a.Note == "" {
+		t.Fatalf("resolve %+v", a)
+	}
+	var trail struct {
+		Items []schemas.AuditEntry `json:"items"`
+	}
+	f.do("GET", "/v1/audit/alert/"+id, nil, w.admin).want(200).decode(&trail)
+	if len(trail.Items) != 2 || trail.Items[0].Action != "acknowledge" || trail.Items[1].Action != "resolve" {
+		t.Fatalf("alert trail %+v", trail.Items)
+	}
+	// Another team's supervisor sees none of it.
+	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.two", Password: testPassword, Name: "s2", Role: schemas.RoleSupervisor, Team: "team-2"}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := f.login("sup.two", "office")
+	f.do("GET", "/v1/alerts", nil, s2.AccessToken).want(200).decode(&feed)
+	for _, x := range feed.Items {
+		if x.Team != "team-2" {
+			t.Fatalf("team-2 sees %+v", x)
+		}
+	}
+	f.do("POST", "/v1/alerts/"+kinds[fsync.RuleCustomerLowRating]+"/acknowledge", nil, s2.AccessToken).wantError(404, schemas.ENOTFOUND)
+}
+
+// TestBothSignOffPathsRace: the customer's app and the worker's phone sign
+// off at the same moment; exactly one stands, the other is a conflict.
+func TestBothSignOffPathsRace(t *testing.T) {
+	w := newSyncWorld(t)
+	f := w.f
+	p := checkedOut(t, w)
+	ops := p.ops(opSpec{fsync.KindSignOff, w.v1.ID, w.f.clock.Now(), map[string]any{"signerName": "林先生", "items": []map[string]any{{"itemId": "kitchen", "accepted": true}}}})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); p.push(ops) }()
+	go func() {
+		defer wg.Done()
+		f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+			"items": []map[string]any{{"itemId": "kitchen", "accepted": true}}}, w.cu1)
+	}()
+	wg.Wait()
+	v := w.visit(w.v1.ID)
+	if v.Field.SignOff == nil || v.Status != schemas.VisitSignedOff {
+		t.Fatalf("no sign-off stands: %+v", v.Field)
+	}
+	n := 0
+	for _, c := range v.Field.Conflicts {
+		if c.Rule == fsync.RuleSignOffFinal {
+			n++
+		}
+	}
+	if n != 1 {
+		t.Fatalf("%d sign-off conflicts, want exactly 1: %+v", n, v.Field.Conflicts)
+	}
+}

@@ -1,0 +1,113 @@
+package office
+
+import (
+	"context"
+	"strings"
+
+	"fieldsync/schemas"
+)
+
+// Alerts is a supervisor's feed: everything that needs them (incidents,
+// late or missed check-ins, far check-ins, disputes, low ratings, sync
+// conflicts), newest first. Admins see every team's and their own (push
+// configuration, escalations).
+func (s *Service) Alerts(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Alert, error) {
+	switch a.Role {
+	case schemas.RoleAdmin:
+		return s.db.ListAlerts(ctx, "", true, limit)
+	case schemas.RoleSupervisor:
+		return s.db.ListAlerts(ctx, a.Team, false, limit)
+	}
+	return nil, forbidden()
+}
+
+// Alert actions.
+const (
+	AlertAck     = "acknowledge"
+	AlertResolve = "resolve"
+)
+
+// ActOnAlert acknowledges or resolves an alert of the actor's team, with
+// an optional note (required to resolve). Audited.
+func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, note string) (*schemas.Alert, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	note = strings.TrimSpace(note)
+	if len([]rune(note)) > 2000 {
+		return nil, schemas.FieldError("note", "note is at most 2000 characters")
+	}
+	if action == AlertResolve && note == "" {
+		return nil, schemas.FieldError("note", "say how it was resolved")
+	}
+	now := s.now().UTC()
+	before, after, err := s.db.UpdateAlert(ctx, id, func(al *schemas.Alert) error {
+		if a.Role == schemas.RoleSupervisor && al.Team != a.Team {
+			return errNotFound("alert")
+		}
+		switch {
+		case al.State == schemas.AlertResolved:
+			return schemas.Errorf(schemas.ECONFLICT, "the alert is resolved already")
+		case action == AlertAck && al.State == schemas.AlertAcknowledged:
+			return schemas.Errorf(schemas.ECONFLICT, "the alert is acknowledged already")
+		case action == AlertAck:
+			al.State, al.AckBy, al.AckAt = schemas.AlertAcknowledged, a.UserID, &now
+		default:
+			if al.AckAt == nil {
+				al.AckBy, al.AckAt = a.UserID, &now
+			}
+			al.State, al.ResolvedBy, al.ResolvedAt = schemas.AlertResolved, a.UserID, &now
+		}
+		if note != "" {
+			al.Note = note
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	version := int64(1)
+	if after.State == schemas.AlertResolved {
+		version = 2
+	}
+	// Audit ids are per version: acknowledge is 1, resolve 2.
+	return after, s.audit(ctx, a, schemas.EntityAlert, id, action, version, before, after, nil, note)
+}
+
+// ConfirmVisit is the household confirming an upcoming visit.
+func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string) (*VisitView, error) {
+	if a.Role != schemas.RoleCustomer {
+		return nil, forbidden()
+	}
+	for attempt := 0; ; attempt++ {
+		before, err := s.db.VisitByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !canSeeVisit(a, before) {
+			return nil, errNotFound("visit")
+		}
+		if before.OfficeStatus == schemas.VisitConfirmed {
+			return s.view(ctx, a, before, true) // confirming twice is fine
+		}
+		if before.Status != schemas.VisitScheduled || before.ScheduledStart.Before(s.now()) {
+			return nil, schemas.Errorf(schemas.ECONFLICT, "only an upcoming, scheduled visit can be confirmed (this one is %s)", before.Status)
+		}
+		after := *before
+		after.OfficeStatus = schemas.VisitConfirmed
+		after.Refresh()
+		after.Version++
+		after.UpdatedAt = s.now().UTC()
+		err = s.db.ReplaceVisit(ctx, &after, before.Version)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := s.audit(ctx, a, schemas.EntityVisit, id, "confirm", after.Version, before, &after, maskVisit, ""); err != nil {
+			return nil, err
+		}
+		return s.view(ctx, a, &after, true)
+	}
+}

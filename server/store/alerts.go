@@ -1,0 +1,74 @@
+package store
+
+import (
+	"context"
+	"fmt"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+
+	"fieldsync/schemas"
+)
+
+const colAlerts = "alerts"
+
+// ListAlerts returns the alerts of a team ("" for the admins' own, with
+// no team; all when all is set), newest first.
+func (db *DB) ListAlerts(ctx context.Context, team string, all bool, limit int) ([]schemas.Alert, error) {
+	filter := bson.D{}
+	if !all {
+		filter = append(filter, bson.E{Key: "team", Value: team})
+	}
+	as, err := page[schemas.Alert](ctx, db.C(colAlerts), filter, bson.D{{Key: "createdAt", Value: -1}, {Key: "_id", Value: 1}}, limit)
+	if err != nil {
+		return nil, err
+	}
+	for i := range as {
+		if as[i].State == "" {
+			as[i].State = schemas.AlertOpen
+		}
+	}
+	return as, nil
+}
+
+// UpdateAlert applies change to the alert under the collection's lock (a
+// point read and a replace: atomic on both stores) and returns it before
+// and after.
+func (db *DB) UpdateAlert(ctx context.Context, id string, change func(*schemas.Alert) error) (before, after *schemas.Alert, err error) {
+	err = db.C(colAlerts).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
+		var a schemas.Alert
+		if err := raw.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&a); err != nil {
+			if isNoDocs(err) {
+				return notFound("alert")
+			}
+			return fmt.Errorf("read alert: %w", err)
+		}
+		if a.State == "" {
+			a.State = schemas.AlertOpen
+		}
+		b := a
+		if err := change(&a); err != nil {
+			return err
+		}
+		// Conditional on the state read: on MongoDB (no lock) a concurrent
+		// change makes this match nothing, reported as a conflict.
+		stateFilter := bson.A{b.State}
+		if b.State == schemas.AlertOpen {
+			stateFilter = append(stateFilter, "", nil)
+		}
+		filter := bson.D{{Key: "_id", Value: id}, {Key: "state", Value: bson.D{{Key: "$in", Value: stateFilter}}}}
+		if embedded {
+			filter = filter[:1] // the lock is held; FerretDB would scan for the rest
+		}
+		res, err := raw.ReplaceOne(ctx, filter, a)
+		if err != nil {
+			return fmt.Errorf("write alert: %w", err)
+		}
+		if res.MatchedCount == 0 {
+			return schemas.Errorf(schemas.ECONFLICT, "the alert changed meanwhile; reload")
+		}
+		before, after = &b, &a
+		return nil
+	})
+	return before, after, err
+}

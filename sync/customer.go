@@ -1,0 +1,100 @@
+package sync
+
+import (
+	"context"
+	"encoding/json"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+)
+
+// CustomerSignOff is a sign-off made in the customer's own app.
+type CustomerSignOff struct {
+	OpID         string                `json:"opId"` // the app's id for it: sending it again is a no-op
+	Items        []schemas.SignOffItem `json:"items"`
+	SignatureRef string                `json:"signatureRef,omitempty"`
+	SignerName   string                `json:"signerName"`
+	Rating       *schemas.Rating       `json:"rating,omitempty"`
+	Comment      string                `json:"comment,omitempty"`
+}
+
+// SignOffResult says what became of a customer's sign-off.
+type SignOffResult struct {
+	Status  string         `json:"status"` // applied, conflict (a sign-off from the worker's phone came first), duplicate
+	Rule    string         `json:"rule,omitempty"`
+	Message string         `json:"message,omitempty"`
+	Visit   *schemas.Visit `json:"visit"`
+}
+
+// SignOffFromCustomer records a sign-off from the customer's app as the
+// same kind of fact as one captured on the worker's phone: recorded once
+// under its own id, folded with the others, the first (in fold order)
+// standing and the other kept as a conflict. Its time is the server's:
+// the customer's app is online when it signs off.
+func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visitID string, in CustomerSignOff) (*SignOffResult, error) {
+	if a.Role != schemas.RoleCustomer || a.CustomerID == "" {
+		return nil, schemas.Errorf(schemas.EFORBIDDEN, "only the household signs off in its app")
+	}
+	if !schemas.ValidID(in.OpID) {
+		return nil, schemas.FieldError("opId", "opId must be a UUID the app made for this sign-off")
+	}
+	v, err := e.db.VisitByID(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	if v.CustomerID != a.CustomerID {
+		return nil, schemas.Errorf(schemas.ENOTFOUND, "visit not found")
+	}
+	if v.Status != schemas.VisitCheckedOut && v.Status != schemas.VisitSignedOff && v.Status != schemas.VisitDisputed {
+		return nil, schemas.Errorf(schemas.ECONFLICT, "a %s visit cannot be signed off yet: the worker has not checked out", v.Status).With("status", v.Status)
+	}
+	raw, err := json.Marshal(Payload{Items: in.Items, SignatureRef: in.SignatureRef, SignerName: in.SignerName, Rating: in.Rating, Comment: in.Comment})
+	if err != nil {
+		return nil, err
+	}
+	op := &Op{OpID: in.OpID, Kind: KindSignOff, VisitID: visitID, At: e.now(), Payload: raw}
+	p, err := decodePayload(op)
+	if err != nil {
+		return nil, schemas.Errorf(schemas.EINVALID, "%s", schemas.ErrorMessage(err))
+	}
+	now := e.now().UTC()
+	r := &Record{ID: "customer/" + a.UserID + "/" + in.OpID, UserID: a.UserID, WorkerID: v.WorkerID, DeviceID: "customer:" + a.DeviceID,
+		OpID: in.OpID, Kind: KindSignOff, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: now, ReceivedAt: now,
+		Payload: p, Status: StatusPending, Source: SourceCustomerApp}
+	recs := []*Record{r}
+	d, err := e.decide(ctx, visitID, recs)
+	if err != nil {
+		return nil, err
+	}
+	redo, err := e.insertRecords(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	dup := len(redo) > 0 || (d != nil && len(d.live) == 0)
+	if len(redo) > 0 {
+		if d, err = e.decide(ctx, visitID, recs); err != nil {
+			return nil, err
+		}
+	}
+	after, err := e.write(ctx, visitID, recs, d)
+	if err != nil {
+		return nil, err
+	}
+	if after != nil {
+		if _, err := e.db.LogVisits(ctx, store.SourceSync, after); err != nil {
+			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
+		}
+	}
+	if r.Status == StatusRejected {
+		return nil, schemas.Errorf(schemas.ECONFLICT, "%s", r.Message).With("code", r.Code)
+	}
+	cur, err := e.db.VisitByID(ctx, visitID)
+	if err != nil {
+		return nil, err
+	}
+	res := &SignOffResult{Status: r.Status, Rule: r.Rule, Message: r.Message, Visit: cur}
+	if dup {
+		res.Status = StatusDuplicate
+	}
+	return res, nil
+}
