@@ -60,6 +60,9 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 			if u.Role == schemas.RoleSupervisor && u.Team != "" {
 				p.supervisors[u.Team] = append(p.supervisors[u.Team], u)
 			}
+			if u.Role == schemas.RoleAdmin {
+				p.supervisors[""] = append(p.supervisors[""], u) // team-less alerts
+			}
 		}
 		if len(us) < 500 {
 			return p, nil
@@ -232,6 +235,7 @@ func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
 	if err != nil {
 		return err
 	}
+	// Alerts of no team (escalations, configuration) go to the admins.
 	for _, u := range ppl.supervisors[a.Team] {
 		title, body := text(u.Locale, "alert_"+a.Kind, time.Time{})
 		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: "alert/" + a.ID + "/" + u.ID, UserID: u.ID, Kind: "alert", VisitID: a.VisitID,

@@ -44,6 +44,7 @@ const (
 	EntityVisit       = "visit"
 	EntitySchedule    = "schedule"
 	EntityAlert       = "alert"
+	EntityComplaint   = "complaint"
 )
 
 // AuditID is the id of the entry for a version of an entity; being derived,

@@ -608,3 +608,55 @@ func (a *API) customerSignOff(c *fiber.Ctx) error {
 	}
 	return c.JSON(res)
 }
+
+func (a *API) fileComplaint(c *fiber.Ctx) error {
+	var in schemas.NewComplaint
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cp, err := a.office.FileComplaint(c.UserContext(), actor(c), in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(cp)
+}
+
+func (a *API) listComplaints(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	cs, err := a.office.ListComplaints(c.UserContext(), actor(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[schemas.Complaint]{Items: cs})
+}
+
+func (a *API) getComplaint(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	cp, err := a.office.Complaint(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cp)
+}
+
+func (a *API) actOnComplaint(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in office.ComplaintAction
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	cp, err := a.office.ActOnComplaint(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(cp)
+}

@@ -107,6 +107,11 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/alerts/:id/acknowledge", summary: "Acknowledge an alert, with an optional note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.ackAlert},
 		{method: "POST", path: "/v1/alerts/:id/resolve", summary: "Resolve an alert with a note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.resolveAlert},
 
+		{method: "POST", path: "/v1/complaints", summary: "File a complaint (attitude, quality, safety, fees, privacy, misconduct, other), optionally about a visit", tag: "complaints", roles: customer, body: schemas.NewComplaint{}, resp: schemas.Complaint{}, status: 201, handler: a.fileComplaint},
+		{method: "GET", path: "/v1/complaints", summary: "Complaints the caller may see, newest first", tag: "complaints", roles: notWorker, query: page, resp: schemas.Page[schemas.Complaint]{}, status: 200, handler: a.listComplaints},
+		{method: "GET", path: "/v1/complaints/:id", summary: "One complaint with its history and SLA", tag: "complaints", roles: notWorker, resp: schemas.Complaint{}, status: 200, handler: a.getComplaint},
+		{method: "POST", path: "/v1/complaints/:id/actions", summary: "A step of handling: acknowledge, investigate, propose (remedy), close (office); accept or reject the remedy (customer)", tag: "complaints", roles: notWorker, body: office.ComplaintAction{}, resp: schemas.Complaint{}, status: 200, handler: a.actOnComplaint},
+
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}
 }

@@ -83,6 +83,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.background.Go(func() { s.Relay.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Reminder.Run(bg, time.Minute) })
+	s.background.Go(func() { s.Office.RunSLA(bg, time.Minute) })
 	return s, nil
 }
 
@@ -106,6 +107,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	targets := push.NewTargets(s.Store, now)
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
+	s.Office.SetAlerter(s.Relay)
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}
 	if cfg.FirebaseProject != "" {

@@ -15,15 +15,40 @@ import (
 
 // Service is the office logic over the store.
 type Service struct {
-	db      *store.DB
-	now     func() time.Time
-	log     *slog.Logger
-	horizon time.Duration // how far ahead schedules generate visits
+	db       *store.DB
+	now      func() time.Time
+	log      *slog.Logger
+	horizon  time.Duration // how far ahead schedules generate visits
+	calendar schemas.WorkCalendar
+	alerter  Alerter
+}
+
+// Alerter tells people about an alert (the push relay). Telling twice
+// about one alert must be a no-op.
+type Alerter interface {
+	Alert(ctx context.Context, a *schemas.Alert) error
+}
+
+// SetAlerter makes the office tell supervisors and admins about alerts.
+func (s *Service) SetAlerter(a Alerter) { s.alerter = a }
+
+// SetCalendar sets the office's working hours, for response-time SLAs.
+func (s *Service) SetCalendar(c schemas.WorkCalendar) { s.calendar = c }
+
+// raise records an alert and tells people about it.
+func (s *Service) raise(ctx context.Context, a *schemas.Alert) error {
+	if _, err := s.db.InsertAlert(ctx, a); err != nil {
+		return err
+	}
+	if s.alerter == nil {
+		return nil
+	}
+	return s.alerter.Alert(ctx, a)
 }
 
 // New returns the office service.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, now: now, log: log, horizon: horizon}
+	return &Service{db: db, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar()}
 }
 
 // errNotFound is what any record the actor may not see looks like: the
@@ -55,7 +80,7 @@ func (s *Service) AuditTrail(ctx context.Context, a *schemas.Actor, entity, id s
 		return nil, forbidden()
 	}
 	switch entity {
-	case schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit, schemas.EntitySchedule, schemas.EntityAlert:
+	case schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit, schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint:
 	default:
 		return nil, schemas.FieldError("entity", "entity must be worker, customer, serviceType, visit or schedule")
 	}

@@ -72,3 +72,48 @@ func (db *DB) UpdateAlert(ctx context.Context, id string, change func(*schemas.A
 	})
 	return before, after, err
 }
+
+const colComplaints = "complaints"
+
+// InsertAlert records an alert; one with the same id exists already means
+// it was raised before.
+func (db *DB) InsertAlert(ctx context.Context, a *schemas.Alert) (bool, error) {
+	if _, err := db.C(colAlerts).InsertOne(ctx, a); err != nil {
+		if isDup(err) {
+			return false, nil
+		}
+		return false, fmt.Errorf("record alert: %w", err)
+	}
+	return true, nil
+}
+
+// InsertComplaint stores a new complaint.
+func (db *DB) InsertComplaint(ctx context.Context, c *schemas.Complaint) error {
+	if _, err := db.C(colComplaints).InsertOne(ctx, c); err != nil {
+		return fmt.Errorf("insert complaint: %w", err)
+	}
+	return nil
+}
+
+// ComplaintByID returns the complaint or ENOTFOUND.
+func (db *DB) ComplaintByID(ctx context.Context, id string) (*schemas.Complaint, error) {
+	return getByID[schemas.Complaint](ctx, db.C(colComplaints), id, "complaint")
+}
+
+// ListComplaints returns complaints of a customer, or of a team, or all
+// (both empty), newest first.
+func (db *DB) ListComplaints(ctx context.Context, customerID, team string, limit int) ([]schemas.Complaint, error) {
+	filter := bson.D{}
+	if customerID != "" {
+		filter = append(filter, bson.E{Key: "customerId", Value: customerID})
+	}
+	if team != "" {
+		filter = append(filter, bson.E{Key: "team", Value: team})
+	}
+	return page[schemas.Complaint](ctx, db.C(colComplaints), filter, bson.D{{Key: "receivedAt", Value: -1}, {Key: "_id", Value: 1}}, limit)
+}
+
+// ReplaceComplaint stores c if it is still at expected.
+func (db *DB) ReplaceComplaint(ctx context.Context, c *schemas.Complaint, expected int64) error {
+	return replaceVersioned(ctx, db.C(colComplaints), c.ID, expected, c, "complaint")
+}
