@@ -16,7 +16,28 @@ type Incident struct {
 	At          time.Time `json:"at" bson:"at"` // when it happened (corrected)
 	ReportedAt  time.Time `json:"reportedAt" bson:"reportedAt"`
 	OpID        string    `json:"opId" bson:"opId"`
-	Status      string    `json:"status" bson:"status"` // open; issue 7 adds acknowledged, investigating, resolved
+	Status      string    `json:"status" bson:"status"` // open, acknowledged, investigating, resolved
+	Outcome     string    `json:"outcome,omitempty" bson:"outcome,omitempty"`
+	Escalated   bool      `json:"escalated" bson:"escalated"`
+	// Supervisors add to an incident; nobody edits what was reported.
+	Events  []ComplaintEvent `json:"events" bson:"events"`
+	Version int64            `json:"version" bson:"version"`
+}
+
+// Incident states.
+const (
+	IncidentOpen          = "open"
+	IncidentAcknowledged  = "acknowledged"
+	IncidentInvestigating = "investigating"
+	IncidentResolved      = "resolved"
+)
+
+// Critical reports whether the incident must be acknowledged within 15
+// minutes or escalate to admins: an injury or a safety matter of any
+// severity, or anything high or critical (property damage above the
+// threshold among them).
+func (i *Incident) Critical() bool {
+	return i.Category == "injury" || i.Category == "safety" || i.Severity == "high" || i.Severity == "critical"
 }
 
 // Alert is something a supervisor must know now. It is recorded durably

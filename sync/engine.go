@@ -504,7 +504,8 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 		}
 		if r.Kind == KindIncident {
 			inc := &schemas.Incident{ID: IncidentID(r.OpID), VisitID: v.ID, WorkerID: r.WorkerID, Team: v.Team, Category: r.Payload.Category,
-				Severity: r.Payload.Severity, Description: r.Payload.Text, Photos: r.Payload.Photos, At: r.EffAt, ReportedAt: now, OpID: r.OpID, Status: "open"}
+				Severity: r.Payload.Severity, Description: r.Payload.Text, Photos: r.Payload.Photos, At: r.EffAt, ReportedAt: now, OpID: r.OpID,
+				Status: schemas.IncidentOpen, Events: []schemas.ComplaintEvent{}, Version: 1}
 			if inc.Photos == nil {
 				inc.Photos = []string{}
 			}

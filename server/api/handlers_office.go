@@ -660,3 +660,43 @@ func (a *API) actOnComplaint(c *fiber.Ctx) error {
 	}
 	return c.JSON(cp)
 }
+
+func (a *API) listIncidents(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	is, err := a.office.Incidents(c.UserContext(), actor(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[schemas.Incident]{Items: is})
+}
+
+func (a *API) getIncident(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	i, err := a.office.Incident(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return c.JSON(i)
+}
+
+func (a *API) actOnIncident(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in office.IncidentAction
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	i, err := a.office.ActOnIncident(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(i)
+}

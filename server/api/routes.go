@@ -112,6 +112,10 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/complaints/:id", summary: "One complaint with its history and SLA", tag: "complaints", roles: notWorker, resp: schemas.Complaint{}, status: 200, handler: a.getComplaint},
 		{method: "POST", path: "/v1/complaints/:id/actions", summary: "A step of handling: acknowledge, investigate, propose (remedy), close (office); accept or reject the remedy (customer)", tag: "complaints", roles: notWorker, body: office.ComplaintAction{}, resp: schemas.Complaint{}, status: 200, handler: a.actOnComplaint},
 
+		{method: "GET", path: "/v1/incidents", summary: "Incidents reported from visits (supervisors: their team; workers: their own)", tag: "incidents", roles: staff, query: page, resp: schemas.Page[schemas.Incident]{}, status: 200, handler: a.listIncidents},
+		{method: "GET", path: "/v1/incidents/:id", summary: "One incident with what supervisors added", tag: "incidents", roles: staff, resp: schemas.Incident{}, status: 200, handler: a.getIncident},
+		{method: "POST", path: "/v1/incidents/:id/actions", summary: "Acknowledge, investigate, add a note, or resolve with an outcome; the report itself is never edited", tag: "incidents", roles: officeRoles, body: office.IncidentAction{}, resp: schemas.Incident{}, status: 200, handler: a.actOnIncident},
+
 		{method: "GET", path: "/v1/audit/:entity/:id", summary: "The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked", tag: "audit", roles: admin, query: page, resp: schemas.Page[schemas.AuditEntry]{}, status: 200, handler: a.auditTrail},
 	}
 }

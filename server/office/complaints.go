@@ -208,11 +208,15 @@ func (s *Service) EscalateBreaches(ctx context.Context) (int, error) {
 	return n, nil
 }
 
-// RunSLA escalates breaches every interval until ctx ends.
+// RunSLA escalates complaint breaches and unacknowledged critical
+// incidents every interval until ctx ends.
 func (s *Service) RunSLA(ctx context.Context, every time.Duration) {
 	for {
 		if _, err := s.EscalateBreaches(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("complaint SLA check", "err", err)
+		}
+		if _, err := s.EscalateIncidents(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("incident escalation", "err", err)
 		}
 		select {
 		case <-ctx.Done():

@@ -117,3 +117,28 @@ func (db *DB) ListComplaints(ctx context.Context, customerID, team string, limit
 func (db *DB) ReplaceComplaint(ctx context.Context, c *schemas.Complaint, expected int64) error {
 	return replaceVersioned(ctx, db.C(colComplaints), c.ID, expected, c, "complaint")
 }
+
+const colIncidents = "incidents"
+
+// IncidentByID returns the incident or ENOTFOUND.
+func (db *DB) IncidentByID(ctx context.Context, id string) (*schemas.Incident, error) {
+	return getByID[schemas.Incident](ctx, db.C(colIncidents), id, "incident")
+}
+
+// ListIncidents returns incidents of a team or of a worker (or all),
+// newest first.
+func (db *DB) ListIncidents(ctx context.Context, team, workerID string, limit int) ([]schemas.Incident, error) {
+	filter := bson.D{}
+	if team != "" {
+		filter = append(filter, bson.E{Key: "team", Value: team})
+	}
+	if workerID != "" {
+		filter = append(filter, bson.E{Key: "workerId", Value: workerID})
+	}
+	return page[schemas.Incident](ctx, db.C(colIncidents), filter, bson.D{{Key: "reportedAt", Value: -1}, {Key: "_id", Value: 1}}, limit)
+}
+
+// ReplaceIncident stores i if it is still at expected.
+func (db *DB) ReplaceIncident(ctx context.Context, i *schemas.Incident, expected int64) error {
+	return replaceVersioned(ctx, db.C(colIncidents), i.ID, expected, i, "incident")
+}
