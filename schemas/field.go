@@ -170,6 +170,14 @@ func DeriveStatus(office, fact VisitStatus) VisitStatus {
 // decisions and the field facts.
 func (v *Visit) Refresh() {
 	v.Status = DeriveStatus(v.OfficeStatus, v.Field.FactStatus)
+	// Disputed items go to a rework visit; once the customer accepts it,
+	// this visit is done too.
+	if v.Status == VisitDisputed && v.ReworkID != "" {
+		v.Status = VisitRework
+		if v.ReworkAccepted {
+			v.Status = VisitSignedOff
+		}
+	}
 	v.NeedsReview = v.UnresolvedReview()
 	done := map[string]bool{}
 	for _, p := range v.Field.Progress {

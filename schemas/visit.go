@@ -92,6 +92,9 @@ type Visit struct {
 	CancelReason   string               `json:"cancelReason,omitempty"`
 	PastWorkerIDs  []string             `json:"pastWorkerIds,omitempty"` // earlier assignees: their facts are kept, flagged
 	Field          FieldState           `json:"field"`
+	ReworkID       string               `json:"reworkId,omitempty"` // the visit that redoes disputed items
+	ReworkOf       string               `json:"reworkOf,omitempty"` // the visit whose disputed items this one redoes
+	ReworkAccepted bool                 `json:"reworkAccepted,omitempty"`
 	Review         ReviewState          `json:"review"`
 	NeedsReview    bool                 `json:"needsReview"`
 	ScheduleID     string               `json:"scheduleId,omitempty"`

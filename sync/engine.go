@@ -36,6 +36,7 @@ type Engine struct {
 	attLimits AttachmentLimits
 	presence  *Presence
 	notifier  Notifier
+	rework    ReworkHook
 }
 
 // Notifier tells people about alerts (the push relay). Telling twice about
@@ -43,6 +44,15 @@ type Engine struct {
 type Notifier interface {
 	Alert(ctx context.Context, a *schemas.Alert) error
 }
+
+// ReworkHook learns that a rework visit was signed off (the office marks
+// the disputed visit done). Calling it twice must change nothing.
+type ReworkHook interface {
+	ReworkAccepted(ctx context.Context, rework *schemas.Visit) error
+}
+
+// SetReworkHook sets the hook.
+func (e *Engine) SetReworkHook(h ReworkHook) { e.rework = h }
 
 // SetNotifier makes the engine tell supervisors about alerts.
 func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
@@ -406,6 +416,9 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 			if err := e.sideEffects(ctx, nil, d.before, d.effects); err != nil {
 				return nil, err
 			}
+			if err := e.reworkDone(ctx, d.before); err != nil {
+				return nil, err
+			}
 			return nil, e.correct(ctx, recs, recorded)
 		}
 		after.Version = d.before.Version + 1
@@ -423,8 +436,18 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		if err := e.sideEffects(ctx, d.before, after, d.effects); err != nil {
 			return nil, err
 		}
+		if err := e.reworkDone(ctx, after); err != nil {
+			return nil, err
+		}
 		return after, e.correct(ctx, recs, recorded)
 	}
+}
+
+func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
+	if e.rework == nil || v.ReworkOf == "" || v.Status != schemas.VisitSignedOff {
+		return nil
+	}
+	return e.rework.ReworkAccepted(ctx, v)
 }
 
 // correct updates records whose outcome changed after they were recorded.

@@ -68,6 +68,7 @@ func newFixture(t *testing.T) *fixture {
 	off := office.New(db, clk.Now, log, 28*24*time.Hour)
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
+	eng.SetReworkHook(off)
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
 		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db, clk.Now), Targets: push.NewTargets(db, clk.Now),
 			Store: db, Log: log, Now: clk.Now})

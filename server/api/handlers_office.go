@@ -700,3 +700,19 @@ func (a *API) actOnIncident(c *fiber.Ctx) error {
 	}
 	return c.JSON(i)
 }
+
+func (a *API) planRework(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in office.ReworkBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.office.PlanRework(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.Status(http.StatusCreated).JSON(v)
+}

@@ -170,3 +170,67 @@ func TestBothSignOffPathsRace(t *testing.T) {
 		t.Fatalf("%d sign-off conflicts, want exactly 1: %+v", n, v.Field.Conflicts)
 	}
 }
+
+// TestFullVisitLoop: confirm -> remind -> check in and out through sync ->
+// sign-off with one disputed item -> rework -> accepted.
+func TestFullVisitLoop(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/confirm", nil, w.cu1).want(200)
+	// Reminders are planned for the confirmed visit (the scheduler's own tests check the times).
+	w = refreshTokensAfter(t, w, w.v1.ScheduledStart.Add(5*time.Hour))
+	p := checkedOut(t, w)
+	var res fsync.SignOffResult
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+		"items": []map[string]any{{"itemId": "kitchen", "accepted": false, "reason": "灶台还有油渍"}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200).decode(&res)
+	if res.Visit.Status != schemas.VisitDisputed {
+		t.Fatalf("after the disputed sign-off: %s", res.Visit.Status)
+	}
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/rework", map[string]any{"scheduledStart": f.clock.Now().Add(24 * time.Hour)}, w.s1).wantError(404, schemas.ENOTFOUND)
+	var rw struct {
+		ID             string                       `json:"id"`
+		Checklist      []schemas.VisitChecklistItem `json:"checklist"`
+		ReworkOf       string                       `json:"reworkOf"`
+		WorkerID       string                       `json:"workerId"`
+		ScheduledStart time.Time                    `json:"scheduledStart"`
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/rework", map[string]any{"scheduledStart": f.clock.Now().Add(time.Hour)}, w.s1).want(201).decode(&rw)
+	if rw.ReworkOf != w.v1.ID || len(rw.Checklist) != 1 || rw.Checklist[0].ID != "kitchen" || rw.WorkerID != w.w1.ID {
+		t.Fatalf("rework visit %+v", rw)
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/rework", map[string]any{"scheduledStart": f.clock.Now().Add(time.Hour)}, w.s1).wantError(409, schemas.ECONFLICT)
+	if v := w.visit(w.v1.ID); v.Status != schemas.VisitRework {
+		t.Fatalf("disputed visit with a rework: %s", v.Status)
+	}
+	// The worker redoes the kitchen; the customer accepts.
+	f.clock.Add(3 * time.Hour)
+	p.token = f.login("wk.one", "phone-1").AccessToken
+	at := rw.ScheduledStart
+	resp := p.mustPush(p.ops(
+		opSpec{fsync.KindCheckIn, rw.ID, at, map[string]any{"location": near}},
+		opSpec{fsync.KindProgress, rw.ID, at.Add(30 * time.Minute), map[string]any{"itemId": "kitchen", "done": true}},
+		opSpec{fsync.KindCheckOut, rw.ID, at.Add(time.Hour), map[string]any{"location": near}},
+	))
+	if statuses(resp) != "applied,applied,applied" {
+		t.Fatalf("rework visit: %s", statuses(resp))
+	}
+	cu := f.login("cu.one", "phone").AccessToken
+	f.do("POST", "/v1/visits/"+rw.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}}, "rating": map[string]any{"attitude": 5, "quality": 5, "efficiency": 5, "price": 4}}, cu).want(200).decode(&res)
+	if res.Visit.Status != schemas.VisitSignedOff {
+		t.Fatalf("rework sign-off: %s", res.Visit.Status)
+	}
+	if v := w.visit(w.v1.ID); v.Status != schemas.VisitSignedOff || !v.ReworkAccepted {
+		t.Fatalf("the disputed visit is not done after the accepted rework: %s", v.Status)
+	}
+}
+
+// refreshTokensAfter moves the clock to at and signs everyone in again.
+func refreshTokensAfter(t *testing.T, w *world, at time.Time) *world {
+	w.f.clock.Add(at.Sub(w.f.clock.Now()))
+	w.admin = w.f.login("admin.o", "office").AccessToken
+	w.s1 = w.f.login("sup.one", "office").AccessToken
+	w.wk1 = w.f.login("wk.one", "office-pc").AccessToken
+	w.cu1 = w.f.login("cu.one", "phone").AccessToken
+	return w
+}

@@ -103,6 +103,7 @@ func (a *API) routes() []route {
 
 		{method: "POST", path: "/v1/visits/:id/confirm", summary: "The household confirms an upcoming visit", tag: "customers", roles: customer, resp: office.VisitView{}, status: 200, handler: a.confirmVisit},
 		{method: "POST", path: "/v1/visits/:id/signoff", summary: "The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands", tag: "customers", roles: customer, body: fsync.CustomerSignOff{}, resp: fsync.SignOffResult{}, status: 200, handler: a.customerSignOff},
+		{method: "POST", path: "/v1/visits/:id/rework", summary: "Plan a rework visit for the items the customer disputed; the disputed visit is done when the rework is accepted", tag: "supervisors", roles: officeRoles, body: office.ReworkBody{}, resp: office.VisitView{}, status: 201, handler: a.planRework},
 		{method: "GET", path: "/v1/alerts", summary: "The alert feed: what needs a supervisor, newest first (admins: all)", tag: "supervisors", roles: officeRoles, query: page, resp: schemas.Page[schemas.Alert]{}, status: 200, handler: a.listAlerts},
 		{method: "POST", path: "/v1/alerts/:id/acknowledge", summary: "Acknowledge an alert, with an optional note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.ackAlert},
 		{method: "POST", path: "/v1/alerts/:id/resolve", summary: "Resolve an alert with a note", tag: "supervisors", roles: officeRoles, body: AlertNote{}, resp: schemas.Alert{}, status: 200, handler: a.resolveAlert},
