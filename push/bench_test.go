@@ -3,14 +3,12 @@ package push_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"testing"
 	"time"
 
 	"firebase.google.com/go/v4/messaging"
 
 	"fieldsync/push"
-	"fieldsync/server/store/storetest"
 )
 
 // BenchmarkDeliver enqueues and delivers 10,000 notifications to 100
@@ -24,11 +22,10 @@ func BenchmarkDeliver(b *testing.B) {
 	const total = 10000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		t := &testing.T{}
-		r := newRigTB(b, t)
+		r := newRig(b)
 		ctx := context.Background()
 		for u := 0; u < 100; u++ {
-			r.device(t, fmt.Sprintf("u%d", u), "phone", "android")
+			r.device(b, fmt.Sprintf("u%d", u), "phone", "android")
 		}
 		b.StartTimer()
 		start := time.Now()
@@ -61,8 +58,7 @@ func BenchmarkFCMCeiling(b *testing.B) {
 	const total = 10000
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		f, endpoint := newFCM(&testing.T{})
-		_ = f
+		_, endpoint := newFCM(b)
 		client, err := push.NewFCMClient(context.Background(), "test", endpoint)
 		if err != nil {
 			b.Fatal(err)
@@ -82,20 +78,4 @@ func BenchmarkFCMCeiling(b *testing.B) {
 		}
 		b.ReportMetric(total/time.Since(start).Seconds(), "notif/s")
 	}
-}
-
-func newRigTB(b *testing.B, t *testing.T) *rig {
-	db := storetest.New(b)
-	clk := &clock{t: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)}
-	f, endpoint := newFCM(t)
-	sender, err := push.NewFCM(context.Background(), "test", "", endpoint)
-	if err != nil {
-		b.Fatal(err)
-	}
-	targets := push.NewTargets(db, clk.Now)
-	r := &rig{clk: clk, outbox: push.NewOutbox(db, clk.Now), targets: targets, fcm: f, sender: sender}
-	r.newDisp = func(owner string) *push.Dispatcher {
-		return push.NewDispatcher(db, targets, sender, owner, clk.Now, slog.New(slog.DiscardHandler))
-	}
-	return r
 }

@@ -40,7 +40,7 @@ type reply struct {
 	retryAfter string
 }
 
-func newFCM(t *testing.T) (*fcm, string) {
+func newFCM(t testing.TB) (*fcm, string) {
 	f := &fcm{script: map[string][]reply{}, accepted: map[string]int{}}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !strings.HasSuffix(r.URL.Path, "/messages:send") {
@@ -91,7 +91,7 @@ type rig struct {
 	newDisp func(owner string) *push.Dispatcher
 }
 
-func newRig(t *testing.T) *rig {
+func newRig(t testing.TB) *rig {
 	db := storetest.New(t)
 	clk := &clock{t: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)}
 	f, endpoint := newFCM(t)
@@ -107,7 +107,7 @@ func newRig(t *testing.T) *rig {
 	return r
 }
 
-func (r *rig) device(t *testing.T, user, device, platform string) string {
+func (r *rig) device(t testing.TB, user, device, platform string) string {
 	token := fmt.Sprintf("tok-%s-%s-%s", user, device, strings.Repeat("x", 20))
 	if err := r.targets.Register(context.Background(), user, push.Target{Token: token, DeviceID: device, Platform: platform, Locale: "zh-CN", TimeZone: "Asia/Shanghai"}); err != nil {
 		t.Fatal(err)

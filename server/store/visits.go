@@ -307,6 +307,11 @@ func (db *DB) ListVisits(ctx context.Context, f VisitFilter) ([]schemas.Visit, e
 	if err != nil {
 		return nil, err
 	}
+	return db.openVisits(docs)
+}
+
+// openVisits opens stored visits.
+func (db *DB) openVisits(docs []visitDoc) ([]schemas.Visit, error) {
 	out := make([]schemas.Visit, 0, len(docs))
 	for i := range docs {
 		v, err := db.openVisit(&docs[i])
@@ -391,13 +396,5 @@ func (db *DB) VisitsNeedingReview(ctx context.Context, team string, limit int) (
 	if err != nil {
 		return nil, err
 	}
-	out := make([]schemas.Visit, 0, len(docs))
-	for i := range docs {
-		v, err := db.openVisit(&docs[i])
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *v)
-	}
-	return out, nil
+	return db.openVisits(docs)
 }
