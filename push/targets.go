@@ -2,11 +2,13 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -72,7 +74,7 @@ func NewTargets(db *store.DB, now func() time.Time) *Targets { return &Targets{d
 func (t *Targets) load(ctx context.Context, userID string) (*targetsDoc, error) {
 	var d targetsDoc
 	err := t.db.C(colTargets).FindOne(ctx, bson.D{{Key: "_id", Value: userID}}).Decode(&d)
-	if err != nil && err.Error() != "mongo: no documents in result" {
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return nil, fmt.Errorf("read devices: %w", err)
 	}
 	d.UserID = userID

@@ -3,6 +3,7 @@ package sync
 import (
 	"context"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -290,7 +291,7 @@ func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
 	}
 	err := e.db.C("service_types").FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "updatedAt", Value: -1}}).
 		SetProjection(bson.D{{Key: "updatedAt", Value: 1}})).Decode(&st)
-	if err != nil && err.Error() != "mongo: no documents in result" {
+	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
 		return 0, fmt.Errorf("catalog stamp: %w", err)
 	}
 	return st.UpdatedAt.UnixMilli(), nil

@@ -30,7 +30,7 @@ func (a *API) Document() map[string]any {
 		op := map[string]any{
 			"summary":     r.summary,
 			"tags":        []string{r.tag},
-			"operationId": strings.ToLower(r.method) + strings.ReplaceAll(strings.Title(strings.NewReplacer("/", " ", ":", " ", ".", " ", "-", " ").Replace(r.path)), " ", ""), //nolint:staticcheck // ASCII paths only
+			"operationId": operationID(r.method, r.path),
 		}
 		var params []any
 		for _, m := range fiberParam.FindAllStringSubmatch(r.path, -1) {
@@ -172,4 +172,15 @@ func addStructFields(t reflect.Type, props map[string]any, required *[]string, s
 			*required = append(*required, name)
 		}
 	}
+}
+
+// operationID is a camel-case id from the method and path:
+// GET /v1/users/:id -> getV1UsersId.
+func operationID(method, path string) string {
+	var b strings.Builder
+	b.WriteString(strings.ToLower(method))
+	for _, w := range strings.FieldsFunc(path, func(r rune) bool { return r == '/' || r == ':' || r == '.' || r == '-' }) {
+		b.WriteString(strings.ToUpper(w[:1]) + w[1:])
+	}
+	return b.String()
 }
