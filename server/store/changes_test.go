@@ -42,9 +42,11 @@ func TestChangeLogNeverShowsAGap(t *testing.T) {
 		go func() {
 			defer readers.Done()
 			var cursor int64
+			finished := false
 			for {
 				select {
 				case <-done:
+					finished = true // writers stopped: one last read, then stop
 				default:
 				}
 				chs, err := db.ChangesAfter(ctx, cursor, 50)
@@ -59,7 +61,7 @@ func TestChangeLogNeverShowsAGap(t *testing.T) {
 					}
 					cursor = c.Seq
 				}
-				if cursor == writers*each {
+				if cursor == writers*each || finished && len(chs) == 0 {
 					return
 				}
 				if len(chs) == 0 {
