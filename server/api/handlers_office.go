@@ -716,3 +716,18 @@ func (a *API) planRework(c *fiber.Ctx) error {
 	}
 	return c.Status(http.StatusCreated).JSON(v)
 }
+
+func (a *API) requestChange(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in office.ChangeRequest
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := a.office.RequestChange(c.UserContext(), actor(c), id, in); err != nil {
+		return err
+	}
+	return c.SendStatus(http.StatusAccepted)
+}

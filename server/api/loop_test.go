@@ -234,3 +234,36 @@ func refreshTokensAfter(t *testing.T, w *world, at time.Time) *world {
 	w.cu1 = w.f.login("cu.one", "phone").AccessToken
 	return w
 }
+
+func TestCustomerAsksToReschedule(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	body := map[string]any{"kind": "reschedule", "reason": "家里有事，改到周六", "preferredStart": w.v1.ScheduledStart.Add(72 * time.Hour)}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/requests", body, w.cu1).want(202)
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/requests", body, w.cu1).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/requests", map[string]any{"kind": "postpone", "reason": "x"}, w.cu1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/requests", map[string]any{"kind": "cancel", "reason": " "}, w.cu1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/requests", body, w.wk1).wantError(403, schemas.EFORBIDDEN)
+	var feed struct {
+		Items []schemas.Alert `json:"items"`
+	}
+	f.do("GET", "/v1/alerts", nil, w.s1).want(200).decode(&feed)
+	if len(feed.Items) != 1 || feed.Items[0].Kind != "customer_request_reschedule" || feed.Items[0].VisitID != w.v1.ID {
+		t.Fatalf("feed %+v", feed.Items)
+	}
+	var trail struct {
+		Items []schemas.AuditEntry `json:"items"`
+	}
+	f.do("GET", "/v1/audit/visit/"+w.v1.ID, nil, w.admin).want(200).decode(&trail)
+	found := false
+	for _, e := range trail.Items {
+		found = found || (e.Action == "request_reschedule" && e.Note != "" && e.Role == schemas.RoleCustomer)
+	}
+	if !found {
+		t.Fatalf("request not on the visit's trail: %+v", trail.Items)
+	}
+	// The office decides: it reschedules; the request did not change the visit by itself.
+	if v := w.visit(w.v1.ID); !v.ScheduledStart.Equal(w.v1.ScheduledStart) {
+		t.Fatal("a request moved the visit")
+	}
+}

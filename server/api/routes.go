@@ -102,6 +102,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/v1/push/metrics", summary: "Push counters of this instance: sent, failed, retried, dropped, tokens removed", tag: "push", roles: admin, resp: PushMetrics{}, status: 200, handler: a.pushMetrics},
 
 		{method: "POST", path: "/v1/visits/:id/confirm", summary: "The household confirms an upcoming visit", tag: "customers", roles: customer, resp: office.VisitView{}, status: 200, handler: a.confirmVisit},
+		{method: "POST", path: "/v1/visits/:id/requests", summary: "The household asks to reschedule or cancel; the office decides (202)", tag: "customers", roles: customer, body: office.ChangeRequest{}, status: 202, handler: a.requestChange},
 		{method: "POST", path: "/v1/visits/:id/signoff", summary: "The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands", tag: "customers", roles: customer, body: fsync.CustomerSignOff{}, resp: fsync.SignOffResult{}, status: 200, handler: a.customerSignOff},
 		{method: "POST", path: "/v1/visits/:id/rework", summary: "Plan a rework visit for the items the customer disputed; the disputed visit is done when the rework is accepted", tag: "supervisors", roles: officeRoles, body: office.ReworkBody{}, resp: office.VisitView{}, status: 201, handler: a.planRework},
 		{method: "GET", path: "/v1/alerts", summary: "The alert feed: what needs a supervisor, newest first (admins: all)", tag: "supervisors", roles: officeRoles, query: page, resp: schemas.Page[schemas.Alert]{}, status: 200, handler: a.listAlerts},

@@ -2,7 +2,11 @@ package office
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"time"
+
+	"github.com/google/uuid"
 
 	"fieldsync/schemas"
 )
@@ -110,4 +114,56 @@ func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string)
 		}
 		return s.view(ctx, a, &after, true)
 	}
+}
+
+// ChangeRequest is a household asking the office to move or cancel a visit.
+type ChangeRequest struct {
+	Kind           string    `json:"kind"` // reschedule or cancel
+	Reason         string    `json:"reason"`
+	PreferredStart time.Time `json:"preferredStart,omitempty"` // for reschedule
+}
+
+// Validate checks the request.
+func (r *ChangeRequest) Validate() error {
+	if r.Kind != "reschedule" && r.Kind != "cancel" {
+		return schemas.FieldError("kind", "kind must be reschedule or cancel")
+	}
+	if strings.TrimSpace(r.Reason) == "" || len([]rune(r.Reason)) > 1000 {
+		return schemas.FieldError("reason", "a reason of 1 to 1000 characters is required")
+	}
+	return nil
+}
+
+// RequestChange records the household's request on the visit's trail and
+// puts it in the team's alert feed; the office decides with the visit
+// actions, and the worker learns the outcome through sync and push.
+func (s *Service) RequestChange(ctx context.Context, a *schemas.Actor, id string, in ChangeRequest) error {
+	if a.Role != schemas.RoleCustomer {
+		return forbidden()
+	}
+	if err := in.Validate(); err != nil {
+		return err
+	}
+	v, err := s.db.VisitByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if !canSeeVisit(a, v) {
+		return errNotFound("visit")
+	}
+	if !v.Status.BeforeArrival() {
+		return schemas.Errorf(schemas.ECONFLICT, "a %s visit can no longer be moved or cancelled", v.Status).With("status", v.Status)
+	}
+	now := s.now().UTC()
+	detail := strings.TrimSpace(in.Reason)
+	if !in.PreferredStart.IsZero() {
+		detail += " (preferred " + in.PreferredStart.UTC().Format(time.RFC3339) + ")"
+	}
+	key := fmt.Sprintf("request/%s/%s/%d", v.ID, in.Kind, now.UnixNano())
+	if err := s.db.InsertAudit(ctx, &schemas.AuditEntry{ID: key, Entity: schemas.EntityVisit, EntityID: v.ID, Action: "request_" + in.Kind,
+		Version: v.Version, ActorID: a.UserID, Role: a.Role, DeviceID: a.DeviceID, At: now, Changes: []schemas.FieldChange{}, Note: detail}); err != nil {
+		return err
+	}
+	return s.raise(ctx, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte(key)).String(), Kind: "customer_request_" + in.Kind,
+		Team: v.Team, VisitID: v.ID, WorkerID: v.WorkerID, Priority: "normal", Detail: detail, CreatedAt: now})
 }
