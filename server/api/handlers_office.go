@@ -1,7 +1,9 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
+	"encoding/csv"
 	"net/http"
 	"strconv"
 	"strings"
@@ -730,4 +732,46 @@ func (a *API) requestChange(c *fiber.Ctx) error {
 		return err
 	}
 	return c.SendStatus(http.StatusAccepted)
+}
+
+func (a *API) monthlyReport(c *fiber.Ctx) error {
+	month := c.Query("month")
+	if month == "" {
+		month = a.now().In(shanghai()).Format("2006-01")
+	}
+	rep, err := a.office.Figures(c.UserContext(), actor(c), month, c.Query("team"))
+	if err != nil {
+		return err
+	}
+	switch c.Query("format", "json") {
+	case "json":
+		return c.JSON(rep)
+	case "csv":
+		var buf bytes.Buffer
+		w := csv.NewWriter(&buf)
+		_ = w.Write([]string{"month", "scope", "team", "workerId", "name", "visitsDone", "checkIns", "onTime", "onTimeRate", "rated",
+			"avgAttitude", "avgQuality", "avgEfficiency", "avgPrice", "disputes", "reworks", "complaints", "incidents"})
+		row := func(scope string, f office.WorkerFigures) {
+			n := func(x int) string { return strconv.Itoa(x) }
+			r := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+			_ = w.Write([]string{rep.Month, scope, f.Team, f.WorkerID, f.Name, n(f.VisitsDone), n(f.CheckIns), n(f.OnTime), r(f.OnTimeRate), n(f.Rated),
+				r(f.AvgAttitude), r(f.AvgQuality), r(f.AvgEfficiency), r(f.AvgPrice), n(f.Disputes), n(f.Reworks), n(f.Complaints), n(f.Incidents)})
+		}
+		for _, f := range rep.Workers {
+			row("worker", f)
+		}
+		for _, f := range rep.Teams {
+			row("team", f)
+		}
+		w.Flush()
+		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+		c.Set(fiber.HeaderContentDisposition, `attachment; filename="fieldsync-`+rep.Month+`.csv"`)
+		return c.Send(buf.Bytes())
+	}
+	return schemas.FieldError("format", "format must be json or csv")
+}
+
+func shanghai() *time.Location {
+	loc, _ := schemas.LoadZone(schemas.DefaultTimeZone)
+	return loc
 }
