@@ -45,10 +45,11 @@ type Notifier interface {
 	Alert(ctx context.Context, a *schemas.Alert) error
 }
 
-// ReworkHook learns that a rework visit was signed off (the office marks
-// the disputed visit done). Calling it twice must change nothing.
+// ReworkHook learns that a visit was signed off (the office schedules the
+// follow-up and, for an accepted rework, closes the disputed visit).
+// Calling it twice must change nothing.
 type ReworkHook interface {
-	ReworkAccepted(ctx context.Context, rework *schemas.Visit) error
+	SignedOff(ctx context.Context, v *schemas.Visit) error
 }
 
 // SetReworkHook sets the hook.
@@ -444,10 +445,10 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 }
 
 func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
-	if e.rework == nil || v.ReworkOf == "" || v.Status != schemas.VisitSignedOff {
+	if e.rework == nil || v.Field.SignOff == nil {
 		return nil
 	}
-	return e.rework.ReworkAccepted(ctx, v)
+	return e.rework.SignedOff(ctx, v)
 }
 
 // correct updates records whose outcome changed after they were recorded.

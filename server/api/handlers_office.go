@@ -775,3 +775,36 @@ func shanghai() *time.Location {
 	loc, _ := schemas.LoadZone(schemas.DefaultTimeZone)
 	return loc
 }
+
+// FollowUpBody records what came of a follow-up.
+type FollowUpBody struct {
+	Outcome string `json:"outcome"`
+}
+
+func (a *API) listFollowUps(c *fiber.Ctx) error {
+	limit, err := pageLimit(c)
+	if err != nil {
+		return err
+	}
+	fs, err := a.office.FollowUps(c.UserContext(), actor(c), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(schemas.Page[schemas.FollowUp]{Items: fs})
+}
+
+func (a *API) completeFollowUp(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in FollowUpBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	f, err := a.office.CompleteFollowUp(c.UserContext(), actor(c), id, in.Outcome)
+	if err != nil {
+		return err
+	}
+	return c.JSON(f)
+}

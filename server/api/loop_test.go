@@ -267,3 +267,44 @@ func TestCustomerAsksToReschedule(t *testing.T) {
 		t.Fatal("a request moved the visit")
 	}
 }
+
+func TestFollowUpAfterSignOff(t *testing.T) {
+	w := newSyncWorld(t)
+	f := w.f
+	checkedOut(t, w)
+	var res fsync.SignOffResult
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200).decode(&res)
+	signedAt := res.Visit.Field.SignOff.At
+	var list struct {
+		Items []schemas.FollowUp `json:"items"`
+	}
+	f.do("GET", "/v1/followups", nil, w.s1).want(200).decode(&list)
+	if len(list.Items) != 1 || list.Items[0].VisitID != w.v1.ID || !list.Items[0].DueAt.Equal(signedAt.Add(24*time.Hour)) || list.Items[0].Overdue {
+		t.Fatalf("follow-ups %+v", list.Items)
+	}
+	id := list.Items[0].ID
+	f.do("GET", "/v1/followups", nil, w.wk1).wantError(403, schemas.EFORBIDDEN)
+	// A week and a day later, not done: overdue.
+	w = refreshTokensAfter(t, w, signedAt.Add(8*24*time.Hour))
+	f.do("GET", "/v1/followups", nil, w.s1).want(200).decode(&list)
+	if !list.Items[0].Overdue {
+		t.Fatal("not flagged overdue")
+	}
+	f.do("POST", "/v1/followups/"+id+"/complete", map[string]any{"outcome": ""}, w.s1).wantError(400, schemas.EINVALID)
+	var done schemas.FollowUp
+	f.do("POST", "/v1/followups/"+id+"/complete", map[string]any{"outcome": "客户满意，希望下次同一服务师"}, w.s1).want(200).decode(&done)
+	if !done.Done || done.DoneBy == "" {
+		t.Fatalf("completed %+v", done)
+	}
+	f.do("POST", "/v1/followups/"+id+"/complete", map[string]any{"outcome": "again"}, w.s1).wantError(409, schemas.ECONFLICT)
+	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.two", Password: testPassword, Name: "s2", Role: schemas.RoleSupervisor, Team: "team-2"}); err != nil {
+		t.Fatal(err)
+	}
+	f.do("POST", "/v1/followups/"+id+"/complete", map[string]any{"outcome": "x"}, f.login("sup.two", "office").AccessToken).wantError(404, schemas.ENOTFOUND)
+	// Signing off twice (a retry) schedules one follow-up.
+	f.do("GET", "/v1/followups", nil, w.s1).want(200).decode(&list)
+	if len(list.Items) != 1 {
+		t.Fatalf("%d follow-ups for one visit", len(list.Items))
+	}
+}

@@ -142,3 +142,32 @@ func (db *DB) ListIncidents(ctx context.Context, team, workerID string, limit in
 func (db *DB) ReplaceIncident(ctx context.Context, i *schemas.Incident, expected int64) error {
 	return replaceVersioned(ctx, db.C(colIncidents), i.ID, expected, i, "incident")
 }
+
+const colFollowUps = "followups"
+
+// InsertFollowUp records a follow-up unless the visit has one.
+func (db *DB) InsertFollowUp(ctx context.Context, f *schemas.FollowUp) error {
+	if _, err := db.C(colFollowUps).InsertOne(ctx, f); err != nil && !isDup(err) {
+		return fmt.Errorf("insert follow-up: %w", err)
+	}
+	return nil
+}
+
+// FollowUpByID returns the follow-up or ENOTFOUND.
+func (db *DB) FollowUpByID(ctx context.Context, id string) (*schemas.FollowUp, error) {
+	return getByID[schemas.FollowUp](ctx, db.C(colFollowUps), id, "follow-up")
+}
+
+// ListFollowUps returns a team's follow-ups (all teams for ""), soonest due first.
+func (db *DB) ListFollowUps(ctx context.Context, team string, limit int) ([]schemas.FollowUp, error) {
+	filter := bson.D{}
+	if team != "" {
+		filter = append(filter, bson.E{Key: "team", Value: team})
+	}
+	return page[schemas.FollowUp](ctx, db.C(colFollowUps), filter, bson.D{{Key: "dueAt", Value: 1}, {Key: "_id", Value: 1}}, limit)
+}
+
+// ReplaceFollowUp stores f if it is still at expected.
+func (db *DB) ReplaceFollowUp(ctx context.Context, f *schemas.FollowUp, expected int64) error {
+	return replaceVersioned(ctx, db.C(colFollowUps), f.ID, expected, f, "follow-up")
+}

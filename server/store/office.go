@@ -49,6 +49,7 @@ func init() {
 			},
 			colComplaints: {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "receivedAt", Value: -1}}}},
 			colAlerts:     nil,
+			colFollowUps:  {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "dueAt", Value: 1}}}},
 		})
 	}})
 }

@@ -1,0 +1,81 @@
+package office
+
+import (
+	"context"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"fieldsync/schemas"
+)
+
+// SignedOff is told about a visit the customer signed off (through either
+// path): it schedules the follow-up and, for a rework visit accepted,
+// closes the disputed visit. Doing it twice changes nothing.
+func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
+	so := v.Field.SignOff
+	if so == nil {
+		return nil
+	}
+	f := &schemas.FollowUp{ID: uuid.NewSHA1(nsOffice, []byte("followup/"+v.ID)).String(), VisitID: v.ID, CustomerID: v.CustomerID,
+		WorkerID: v.WorkerID, Team: v.Team, DueAt: so.At.Add(24 * time.Hour), LatestAt: so.At.Add(7 * 24 * time.Hour), Version: 1}
+	if err := s.db.InsertFollowUp(ctx, f); err != nil {
+		return err
+	}
+	return s.ReworkAccepted(ctx, v)
+}
+
+// FollowUps lists follow-ups, soonest due first: supervisors their
+// team's, admins all.
+func (s *Service) FollowUps(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.FollowUp, error) {
+	team := ""
+	switch a.Role {
+	case schemas.RoleAdmin:
+	case schemas.RoleSupervisor:
+		if a.Team == "" {
+			return []schemas.FollowUp{}, nil
+		}
+		team = a.Team
+	default:
+		return nil, forbidden()
+	}
+	fs, err := s.db.ListFollowUps(ctx, team, limit)
+	if err != nil {
+		return nil, err
+	}
+	now := s.now()
+	for i := range fs {
+		fs[i].Overdue = !fs[i].Done && now.After(fs[i].LatestAt)
+	}
+	return fs, nil
+}
+
+// CompleteFollowUp records what came of a follow-up. Audited.
+func (s *Service) CompleteFollowUp(ctx context.Context, a *schemas.Actor, id, outcome string) (*schemas.FollowUp, error) {
+	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
+		return nil, forbidden()
+	}
+	outcome = strings.TrimSpace(outcome)
+	if outcome == "" || len([]rune(outcome)) > 2000 {
+		return nil, schemas.FieldError("outcome", "say what came of the follow-up (1 to 2000 characters)")
+	}
+	before, err := s.db.FollowUpByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if a.Role == schemas.RoleSupervisor && before.Team != a.Team {
+		return nil, errNotFound("follow-up")
+	}
+	if before.Done {
+		return nil, schemas.Errorf(schemas.ECONFLICT, "the follow-up is done already")
+	}
+	now := s.now().UTC()
+	after := *before
+	after.Done, after.DoneAt, after.DoneBy, after.Outcome = true, &now, a.UserID, outcome
+	after.Version++
+	if err := s.db.ReplaceFollowUp(ctx, &after, before.Version); err != nil {
+		return nil, err
+	}
+	return &after, s.audit(ctx, a, "followup", id, "complete", after.Version, before, &after, nil, outcome)
+}
