@@ -95,6 +95,7 @@ type Visit struct {
 	ReworkID       string               `json:"reworkId,omitempty"` // the visit that redoes disputed items
 	ReworkOf       string               `json:"reworkOf,omitempty"` // the visit whose disputed items this one redoes
 	ReworkAccepted bool                 `json:"reworkAccepted,omitempty"`
+	Corrections    []Correction         `json:"corrections,omitempty"` // supervisors' time corrections, beside the phone's facts
 	Review         ReviewState          `json:"review"`
 	NeedsReview    bool                 `json:"needsReview"`
 	ScheduleID     string               `json:"scheduleId,omitempty"`

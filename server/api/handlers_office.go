@@ -808,3 +808,44 @@ func (a *API) completeFollowUp(c *fiber.Ctx) error {
 	}
 	return c.JSON(f)
 }
+
+// DisputeBody is a worker's objection.
+type DisputeBody struct {
+	Note string `json:"note"`
+}
+
+func (a *API) correctTime(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in schemas.NewCorrection
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.office.CorrectTime(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}
+
+func (a *API) disputeCorrection(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	n, err := strconv.Atoi(c.Params("n"))
+	if err != nil {
+		return schemas.Errorf(schemas.ENOTFOUND, "correction not found")
+	}
+	var in DisputeBody
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	v, err := a.office.DisputeCorrection(c.UserContext(), actor(c), id, n, in.Note)
+	if err != nil {
+		return err
+	}
+	return c.JSON(v)
+}

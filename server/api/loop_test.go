@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 	fsync "fieldsync/sync"
 )
 
@@ -306,5 +307,65 @@ func TestFollowUpAfterSignOff(t *testing.T) {
 	f.do("GET", "/v1/followups", nil, w.s1).want(200).decode(&list)
 	if len(list.Items) != 1 {
 		t.Fatalf("%d follow-ups for one visit", len(list.Items))
+	}
+}
+
+// TestTimeCorrections: a supervisor corrects a late check-in; the phone's
+// record stays; the worker sees the correction and disputes it; the
+// dispute reaches the supervisor's feed; the month's figures use the
+// corrected time.
+func TestTimeCorrections(t *testing.T) {
+	w := newSyncWorld(t)
+	f := w.f
+	p := w.phone("wk.one", "phone-1")
+	start := w.v1.ScheduledStart
+	p.mustPush(p.ops(
+		opSpec{fsync.KindCheckIn, w.v1.ID, start.Add(25 * time.Minute), map[string]any{"location": near}},
+		opSpec{fsync.KindCheckOut, w.v1.ID, start.Add(3 * time.Hour), map[string]any{"location": near}},
+	))
+	body := map[string]any{"field": "checkIn", "at": start.Add(5 * time.Minute), "reasonCode": "device_clock", "note": "手机时间快了20分钟"}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections", map[string]any{"field": "checkIn", "at": start, "reasonCode": "whatever"}, w.s1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections", map[string]any{"field": "checkIn", "at": start, "reasonCode": "other"}, w.s1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections", body, p.token).wantError(403, schemas.EFORBIDDEN)
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/corrections", body, w.s1).wantError(404, schemas.ENOTFOUND)
+	var v schemas.Visit
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections", body, w.s1).want(200).decode(&v)
+	if len(v.Corrections) != 1 || v.Corrections[0].Recorded == nil || !v.Corrections[0].Recorded.Equal(start.Add(25*time.Minute)) {
+		t.Fatalf("correction %+v", v.Corrections)
+	}
+	if !v.Field.CheckIn.At.Equal(start.Add(25 * time.Minute)) {
+		t.Fatal("the correction overwrote what the phone recorded")
+	}
+	// The worker sees it on their visit and disputes it.
+	var seen struct {
+		Corrections []schemas.Correction `json:"corrections"`
+	}
+	f.do("GET", "/v1/visits/"+w.v1.ID, nil, p.token).want(200).decode(&seen)
+	if len(seen.Corrections) != 1 || seen.Corrections[0].ReasonCode != "device_clock" || seen.Corrections[0].By == "" {
+		t.Fatalf("worker's view %+v", seen.Corrections)
+	}
+	dispute := map[string]any{"note": "我是准时到的，是电梯故障耽误了签到"}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections/2/dispute", dispute, p.token).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections/1/dispute", dispute, w.s1).wantError(403, schemas.EFORBIDDEN)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections/1/dispute", dispute, p.token).want(200)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/corrections/1/dispute", dispute, p.token).wantError(409, schemas.ECONFLICT)
+	var feed struct {
+		Items []schemas.Alert `json:"items"`
+	}
+	f.do("GET", "/v1/alerts", nil, w.s1).want(200).decode(&feed)
+	found := false
+	for _, a := range feed.Items {
+		found = found || (a.Kind == "correction_disputed" && a.VisitID == w.v1.ID)
+	}
+	if !found {
+		t.Fatalf("dispute not in the feed: %+v", feed.Items)
+	}
+	// Figures count the corrected check-in (on time), not the phone's (late).
+	var rep office.MonthlyFigures
+	f.do("GET", "/v1/reports/monthly?month="+start.In(time.FixedZone("CST", 8*3600)).Format("2006-01"), nil, w.s1).want(200).decode(&rep)
+	for _, x := range rep.Workers {
+		if x.WorkerID == w.w1.ID && (x.CheckIns != 1 || x.OnTime != 1) {
+			t.Fatalf("figures %+v", x)
+		}
 	}
 }

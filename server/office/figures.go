@@ -89,9 +89,9 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 		if fs.CheckOut != nil {
 			f.VisitsDone++
 		}
-		if fs.CheckIn != nil {
+		if in := v.EffectiveTime("checkIn"); in != nil { // a supervisor's correction counts over the phone's time
 			f.CheckIns++
-			if !fs.CheckIn.At.After(v.ScheduledStart.Add(OnTimeSlack)) {
+			if !in.After(v.ScheduledStart.Add(OnTimeSlack)) {
 				f.OnTime++
 			}
 		}

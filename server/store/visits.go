@@ -40,6 +40,7 @@ type visitDoc struct {
 	ReworkID       string                       `bson:"reworkId,omitempty"`
 	ReworkOf       string                       `bson:"reworkOf,omitempty"`
 	ReworkAccepted bool                         `bson:"reworkAccepted,omitempty"`
+	Corrections    []schemas.Correction         `bson:"corrections,omitempty"`
 	Dirty          bool                         `bson:"dirty"` // written but not yet in the change log
 	ScheduleID     string                       `bson:"scheduleId,omitempty"`
 	OfficeEdited   bool                         `bson:"officeEdited"`
@@ -113,7 +114,7 @@ func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
 		TimeZone: v.TimeZone, WorkerID: v.WorkerID, Team: v.Team, Checklist: v.Checklist, Notes: v.Notes,
 		Status: v.Status, OfficeStatus: v.OfficeStatus, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
 		PastWorkerIDs: v.PastWorkerIDs, Field: v.Field, Review: v.Review, NeedsReview: v.NeedsReview,
-		ReworkID: v.ReworkID, ReworkOf: v.ReworkOf, ReworkAccepted: v.ReworkAccepted,
+		ReworkID: v.ReworkID, ReworkOf: v.ReworkOf, ReworkAccepted: v.ReworkAccepted, Corrections: v.Corrections,
 		Version: v.Version, CreatedAt: v.CreatedAt, UpdatedAt: v.UpdatedAt, Dirty: true}
 	var err error
 	if d.AddressText, err = db.cipher.Seal(v.Address.Text, visitAAD(v.ID, "addressText")); err != nil {
@@ -131,7 +132,7 @@ func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
 		WorkerID: d.WorkerID, Team: d.Team, Checklist: d.Checklist, Notes: d.Notes, Status: d.Status, OfficeStatus: d.OfficeStatus,
 		CancelReason: d.CancelReason, ScheduleID: d.ScheduleID, OfficeEdited: d.OfficeEdited, Version: d.Version,
 		PastWorkerIDs: d.PastWorkerIDs, Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
-		ReworkID: d.ReworkID, ReworkOf: d.ReworkOf, ReworkAccepted: d.ReworkAccepted,
+		ReworkID: d.ReworkID, ReworkOf: d.ReworkOf, ReworkAccepted: d.ReworkAccepted, Corrections: d.Corrections,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	v.Address = schemas.VisitAddress{AddressID: d.AddressID, Location: d.Location}
 	var err error
