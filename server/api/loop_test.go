@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -367,5 +368,20 @@ func TestTimeCorrections(t *testing.T) {
 		if x.WorkerID == w.w1.ID && (x.CheckIns != 1 || x.OnTime != 1) {
 			t.Fatalf("figures %+v", x)
 		}
+	}
+}
+
+func TestCustomerListShowsWorkerProfile(t *testing.T) {
+	w := newWorld(t)
+	r := w.f.do("GET", "/v1/visits", nil, w.cu1).want(200)
+	var page struct {
+		Items []office.VisitView `json:"items"`
+	}
+	r.decode(&page)
+	if len(page.Items) != 1 || page.Items[0].Worker == nil || page.Items[0].Worker.Name != w.w1.Name || len(page.Items[0].Worker.Skills) == 0 {
+		t.Fatalf("customer's list %+v", page.Items)
+	}
+	if strings.Contains(string(r.body), w.w1.Phone) || strings.Contains(string(r.body), "H1") {
+		t.Fatalf("the list leaks the worker's phone or certificate number: %s", r.body)
 	}
 }

@@ -108,6 +108,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
 	s.Office.SetAlerter(s.Relay)
+	s.Office.SetCalendar(cfg.WorkCalendar)
 	s.Sync.SetReworkHook(s.Office)
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}

@@ -214,12 +214,12 @@ func TestDemoSeedsOnce(t *testing.T) {
 func TestConfigErrors(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{
 		"PORT": "http", "LOG_LEVEL": "loud", "ACCESS_TOKEN_TTL": "forever", "JWT_SECRET": "short",
-		"DEMO": "maybe", "MONGODB_URI": "postgres://x", "BODY_LIMIT_BYTES": "-1",
+		"DEMO": "maybe", "MONGODB_URI": "postgres://x", "BODY_LIMIT_BYTES": "-1", "WORK_DAYS": "1,9", "WORK_HOURS": "18:00-09:00",
 	}))
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, key := range []string{"PORT", "LOG_LEVEL", "ACCESS_TOKEN_TTL", "JWT_SECRET", "DEMO", "MONGODB_URI", "BODY_LIMIT_BYTES"} {
+	for _, key := range []string{"PORT", "LOG_LEVEL", "ACCESS_TOKEN_TTL", "JWT_SECRET", "DEMO", "MONGODB_URI", "BODY_LIMIT_BYTES", "WORK_DAYS"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s: %v", key, err)
 		}

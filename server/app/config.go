@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"fieldsync/schemas"
 	"fieldsync/server/auth"
 	"fieldsync/server/store"
 )
@@ -57,6 +58,7 @@ type Config struct {
 	FCMEndpoint     string
 	PushInterval    time.Duration
 	InstanceID      string
+	WorkCalendar    schemas.WorkCalendar
 	GeofenceMeters  int
 	SyncMaxOps      int
 	ChangeRetention time.Duration
@@ -155,6 +157,11 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			}
 		}
 	}
+	cal, err := parseCalendar(str("WORK_DAYS", "1,2,3,4,5,6"), str("WORK_HOURS", "09:00-18:00"))
+	if err != nil {
+		errs = append(errs, err)
+	}
+	c.WorkCalendar = cal
 	for _, k := range append([]string{c.DataKey}, c.DataPreviousKeys...) {
 		if k != "" {
 			if _, err := decodeDataKey(k); err != nil {
@@ -333,4 +340,26 @@ func (c Config) dataCipher() (*store.Cipher, error) {
 		prev = append(prev, k)
 	}
 	return store.NewCipher(current, prev...)
+}
+
+// parseCalendar reads the office's working days ("1,2,3,4,5,6", 0 =
+// Sunday) and hours ("09:00-18:00"), in the company's zone.
+func parseCalendar(days, hours string) (schemas.WorkCalendar, error) {
+	cal := schemas.DefaultCalendar()
+	cal.Days = nil
+	for _, d := range strings.Split(days, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(d))
+		if err != nil || n < 0 || n > 6 {
+			return schemas.DefaultCalendar(), fmt.Errorf("WORK_DAYS=%q: want weekdays 0 (Sunday) to 6, comma-separated", days)
+		}
+		cal.Days = append(cal.Days, n)
+	}
+	from, to, ok := strings.Cut(hours, "-")
+	s, err1 := schemas.Clock(strings.TrimSpace(from)).Minutes("")
+	e, err2 := schemas.Clock(strings.TrimSpace(to)).Minutes("")
+	if !ok || err1 != nil || err2 != nil || e <= s {
+		return schemas.DefaultCalendar(), fmt.Errorf("WORK_HOURS=%q: want HH:MM-HH:MM", hours)
+	}
+	cal.Start, cal.End = s, e
+	return cal, nil
 }

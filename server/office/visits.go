@@ -134,8 +134,10 @@ func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.Visi
 		return nil, err
 	}
 	out := make([]VisitView, 0, len(vs))
+	// Customers see their worker's public profile in lists too.
+	people := a.Role == schemas.RoleCustomer
 	for i := range vs {
-		vv, err := s.view(ctx, a, &vs[i], false)
+		vv, err := s.view(ctx, a, &vs[i], people)
 		if err != nil {
 			return nil, err
 		}
