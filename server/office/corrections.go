@@ -68,28 +68,3 @@ func (s *Service) DisputeCorrection(ctx context.Context, a *schemas.Actor, id st
 	return v, s.raise(ctx, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte(fmt.Sprintf("correction-dispute/%s/%d", id, n))).String(),
 		Kind: "correction_disputed", Team: team, VisitID: id, WorkerID: a.WorkerID, Priority: "normal", Detail: note, CreatedAt: s.now().UTC()})
 }
-
-// changeVisit applies change to a visit with optimistic concurrency, then
-// audits it.
-func (s *Service) changeVisit(ctx context.Context, a *schemas.Actor, id, action, note string, change func(*schemas.Visit) error) (*schemas.Visit, error) {
-	for attempt := 0; ; attempt++ {
-		before, err := s.db.VisitByID(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		after := *before
-		if err := change(&after); err != nil {
-			return nil, err
-		}
-		after.Version++
-		after.UpdatedAt = s.now().UTC()
-		err = s.db.ReplaceVisit(ctx, &after, before.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &after, s.audit(ctx, a, schemas.EntityVisit, id, action, after.Version, before, &after, maskVisit, note)
-	}
-}

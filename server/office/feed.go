@@ -83,37 +83,22 @@ func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string)
 	if a.Role != schemas.RoleCustomer {
 		return nil, forbidden()
 	}
-	for attempt := 0; ; attempt++ {
-		before, err := s.db.VisitByID(ctx, id)
-		if err != nil {
-			return nil, err
+	v, err := s.changeVisit(ctx, a, id, "confirm", "", func(v *schemas.Visit) error {
+		switch {
+		case !canSeeVisit(a, v):
+			return errNotFound("visit")
+		case v.OfficeStatus == schemas.VisitConfirmed:
+			return errNoChange // confirming twice is fine
+		case v.Status != schemas.VisitScheduled || v.ScheduledStart.Before(s.now()):
+			return schemas.Errorf(schemas.ECONFLICT, "only an upcoming, scheduled visit can be confirmed (this one is %s)", v.Status)
 		}
-		if !canSeeVisit(a, before) {
-			return nil, errNotFound("visit")
-		}
-		if before.OfficeStatus == schemas.VisitConfirmed {
-			return s.view(ctx, a, before, true) // confirming twice is fine
-		}
-		if before.Status != schemas.VisitScheduled || before.ScheduledStart.Before(s.now()) {
-			return nil, schemas.Errorf(schemas.ECONFLICT, "only an upcoming, scheduled visit can be confirmed (this one is %s)", before.Status)
-		}
-		after := *before
-		after.OfficeStatus = schemas.VisitConfirmed
-		after.Refresh()
-		after.Version++
-		after.UpdatedAt = s.now().UTC()
-		err = s.db.ReplaceVisit(ctx, &after, before.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := s.audit(ctx, a, schemas.EntityVisit, id, "confirm", after.Version, before, &after, maskVisit, ""); err != nil {
-			return nil, err
-		}
-		return s.view(ctx, a, &after, true)
+		v.OfficeStatus = schemas.VisitConfirmed
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return s.view(ctx, a, v, true)
 }
 
 // ChangeRequest is a household asking the office to move or cancel a visit.

@@ -28,29 +28,15 @@ func (s *Service) ResolveReview(ctx context.Context, a *schemas.Actor, id, note 
 	if strings.TrimSpace(note) == "" || len([]rune(note)) > 2000 {
 		return nil, schemas.FieldError("note", "a note of 1 to 2000 characters is required")
 	}
-	for attempt := 0; ; attempt++ {
-		before, err := s.db.VisitByID(ctx, id)
-		if err != nil {
-			return nil, err
+	note = strings.TrimSpace(note)
+	return s.changeVisit(ctx, a, id, "resolve_review", note, func(v *schemas.Visit) error {
+		if !canManageVisit(a, v) {
+			return errNotFound("visit")
 		}
-		if !canManageVisit(a, before) {
-			return nil, errNotFound("visit")
+		if !v.NeedsReview {
+			return schemas.Errorf(schemas.ECONFLICT, "nothing on this visit needs review")
 		}
-		if !before.NeedsReview {
-			return nil, schemas.Errorf(schemas.ECONFLICT, "nothing on this visit needs review")
-		}
-		after := *before
-		after.Review = schemas.ReviewState{ResolvedCount: before.Field.ReviewItems(), ResolvedBy: a.UserID, ResolvedAt: s.now().UTC(), Note: strings.TrimSpace(note)}
-		after.Refresh()
-		after.Version++
-		after.UpdatedAt = s.now().UTC()
-		err = s.db.ReplaceVisit(ctx, &after, before.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		return &after, s.audit(ctx, a, schemas.EntityVisit, id, "resolve_review", after.Version, before, &after, maskVisit, after.Review.Note)
-	}
+		v.Review = schemas.ReviewState{ResolvedCount: v.Field.ReviewItems(), ResolvedBy: a.UserID, ResolvedAt: s.now().UTC(), Note: note}
+		return nil
+	})
 }

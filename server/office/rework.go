@@ -76,27 +76,11 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 	if err := s.audit(ctx, a, schemas.EntityVisit, rw.ID, "create", 1, nil, rw, maskVisit, "rework of "+orig.ID); err != nil {
 		return nil, err
 	}
-	for attempt := 0; ; attempt++ {
-		cur, err := s.db.VisitByID(ctx, orig.ID)
-		if err != nil {
-			return nil, err
-		}
-		after := *cur
-		after.ReworkID = rw.ID
-		after.Refresh()
-		after.Version++
-		after.UpdatedAt = now
-		err = s.db.ReplaceVisit(ctx, &after, cur.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := s.audit(ctx, a, schemas.EntityVisit, orig.ID, "rework", after.Version, cur, &after, maskVisit, "rework "+rw.ID); err != nil {
-			return nil, err
-		}
-		break
+	if _, err := s.changeVisit(ctx, a, orig.ID, "rework", "rework "+rw.ID, func(v *schemas.Visit) error {
+		v.ReworkID = rw.ID
+		return nil
+	}); err != nil {
+		return nil, err
 	}
 	return s.view(ctx, a, rw, false)
 }
@@ -107,26 +91,12 @@ func (s *Service) ReworkAccepted(ctx context.Context, reworkVisit *schemas.Visit
 	if reworkVisit.ReworkOf == "" || reworkVisit.Status != schemas.VisitSignedOff {
 		return nil
 	}
-	for attempt := 0; ; attempt++ {
-		orig, err := s.db.VisitByID(ctx, reworkVisit.ReworkOf)
-		if err != nil {
-			return err
+	_, err := s.changeVisit(ctx, System, reworkVisit.ReworkOf, "rework_accepted", "rework "+reworkVisit.ID, func(v *schemas.Visit) error {
+		if v.ReworkAccepted || v.ReworkID != reworkVisit.ID {
+			return errNoChange
 		}
-		if orig.ReworkAccepted || orig.ReworkID != reworkVisit.ID {
-			return nil
-		}
-		after := *orig
-		after.ReworkAccepted = true
-		after.Refresh()
-		after.Version++
-		after.UpdatedAt = s.now().UTC()
-		err = s.db.ReplaceVisit(ctx, &after, orig.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		return s.audit(ctx, System, schemas.EntityVisit, orig.ID, "rework_accepted", after.Version, orig, &after, maskVisit, "rework "+reworkVisit.ID)
-	}
+		v.ReworkAccepted = true
+		return nil
+	})
+	return err
 }

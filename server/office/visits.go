@@ -327,3 +327,37 @@ func (s *Service) apply(ctx context.Context, a *schemas.Actor, v *schemas.Visit,
 	}
 	return errors.New("unknown visit action " + act.Kind)
 }
+
+// errNoChange, returned by a change function, means the visit is already
+// as wanted: nothing is written or audited.
+var errNoChange = errors.New("no change")
+
+// changeVisit applies change to a visit with optimistic concurrency
+// (re-read and retried when someone else wrote it meanwhile), refreshes
+// the derived status, stores it and audits it. It returns the visit as
+// stored.
+func (s *Service) changeVisit(ctx context.Context, a *schemas.Actor, id, action, note string, change func(*schemas.Visit) error) (*schemas.Visit, error) {
+	for attempt := 0; ; attempt++ {
+		before, err := s.db.VisitByID(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		after := *before
+		if err := change(&after); err == errNoChange {
+			return before, nil
+		} else if err != nil {
+			return nil, err
+		}
+		after.Refresh()
+		after.Version++
+		after.UpdatedAt = s.now().UTC()
+		err = s.db.ReplaceVisit(ctx, &after, before.Version)
+		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		return &after, s.audit(ctx, a, schemas.EntityVisit, id, action, after.Version, before, &after, maskVisit, note)
+	}
+}
