@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"encoding/csv"
 	"net/http"
@@ -14,7 +15,6 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
-	fsync "fieldsync/sync"
 )
 
 // actor is the domain view of the caller.
@@ -126,43 +126,17 @@ func (a *API) listWorkers(c *fiber.Ctx) error {
 }
 
 func (a *API) createWorker(c *fiber.Ctx) error {
-	var in schemas.WorkerInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	w, err := a.office.CreateWorker(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(w)
+	return withBody(c, http.StatusCreated, a.office.CreateWorker)
 }
 
 func (a *API) getWorker(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	w, err := a.office.Worker(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(w)
+	return byID(c, a.office.Worker)
 }
 
 func (a *API) putWorker(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in WorkerPut
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	w, err := a.office.UpdateWorker(c.UserContext(), actor(c), id, in.Version, in.WorkerInput)
-	if err != nil {
-		return err
-	}
-	return c.JSON(w)
+	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in WorkerPut) (*schemas.Worker, error) {
+		return a.office.UpdateWorker(ctx, act, id, in.Version, in.WorkerInput)
+	})
 }
 
 // Customers.
@@ -187,43 +161,17 @@ func (a *API) listCustomers(c *fiber.Ctx) error {
 }
 
 func (a *API) createCustomer(c *fiber.Ctx) error {
-	var in schemas.CustomerInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	cu, err := a.office.CreateCustomer(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(cu)
+	return withBody(c, http.StatusCreated, a.office.CreateCustomer)
 }
 
 func (a *API) getCustomer(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	cu, err := a.office.Customer(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(cu)
+	return byID(c, a.office.Customer)
 }
 
 func (a *API) putCustomer(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in CustomerPut
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	cu, err := a.office.UpdateCustomer(c.UserContext(), actor(c), id, in.Version, in.CustomerInput)
-	if err != nil {
-		return err
-	}
-	return c.JSON(cu)
+	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in CustomerPut) (*schemas.Customer, error) {
+		return a.office.UpdateCustomer(ctx, act, id, in.Version, in.CustomerInput)
+	})
 }
 
 // Service catalog.
@@ -245,43 +193,19 @@ func (a *API) listServiceTypes(c *fiber.Ctx) error {
 }
 
 func (a *API) createServiceType(c *fiber.Ctx) error {
-	var in schemas.ServiceTypeInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	st, err := a.office.CreateServiceType(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(st)
+	return withBody(c, http.StatusCreated, a.office.CreateServiceType)
 }
 
 func (a *API) getServiceType(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	st, err := a.office.ServiceType(c.UserContext(), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(st)
+	return byID(c, func(ctx context.Context, _ *schemas.Actor, id string) (*schemas.ServiceType, error) {
+		return a.office.ServiceType(ctx, id)
+	})
 }
 
 func (a *API) putServiceType(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in ServiceTypePut
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	st, err := a.office.UpdateServiceType(c.UserContext(), actor(c), id, in.Version, in.ServiceTypeInput)
-	if err != nil {
-		return err
-	}
-	return c.JSON(st)
+	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ServiceTypePut) (*schemas.ServiceType, error) {
+		return a.office.UpdateServiceType(ctx, act, id, in.Version, in.ServiceTypeInput)
+	})
 }
 
 // Visits.
@@ -343,27 +267,11 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 }
 
 func (a *API) createVisit(c *fiber.Ctx) error {
-	var in schemas.NewVisit
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	v, err := a.office.CreateVisit(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(v)
+	return withBody(c, http.StatusCreated, a.office.CreateVisit)
 }
 
 func (a *API) getVisit(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	v, err := a.office.Visit(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
+	return byID(c, a.office.Visit)
 }
 
 func (a *API) rescheduleVisit(c *fiber.Ctx) error {
@@ -440,59 +348,23 @@ func (a *API) listSchedules(c *fiber.Ctx) error {
 }
 
 func (a *API) createSchedule(c *fiber.Ctx) error {
-	var in schemas.ScheduleInput
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	s, err := a.office.CreateSchedule(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(s)
+	return withBody(c, http.StatusCreated, a.office.CreateSchedule)
 }
 
 func (a *API) getSchedule(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	s, err := a.office.Schedule(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s)
+	return byID(c, a.office.Schedule)
 }
 
 func (a *API) putSchedule(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in SchedulePut
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	s, err := a.office.UpdateSchedule(c.UserContext(), actor(c), id, in.Version, in.ScheduleInput)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s)
+	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in SchedulePut) (*schemas.Schedule, error) {
+		return a.office.UpdateSchedule(ctx, act, id, in.Version, in.ScheduleInput)
+	})
 }
 
 func (a *API) endSchedule(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in ScheduleEnd
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	s, err := a.office.EndSchedule(c.UserContext(), actor(c), id, in.Version, in.EndsOn)
-	if err != nil {
-		return err
-	}
-	return c.JSON(s)
+	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ScheduleEnd) (*schemas.Schedule, error) {
+		return a.office.EndSchedule(ctx, act, id, in.Version, in.EndsOn)
+	})
 }
 
 func (a *API) generateVisits(c *fiber.Ctx) error {
@@ -596,31 +468,11 @@ func (a *API) confirmVisit(c *fiber.Ctx) error {
 }
 
 func (a *API) customerSignOff(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in fsync.CustomerSignOff
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	res, err := a.sync.SignOffFromCustomer(c.UserContext(), actor(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(res)
+	return withIDBody(c, http.StatusOK, a.sync.SignOffFromCustomer)
 }
 
 func (a *API) fileComplaint(c *fiber.Ctx) error {
-	var in schemas.NewComplaint
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	cp, err := a.office.FileComplaint(c.UserContext(), actor(c), in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(cp)
+	return withBody(c, http.StatusCreated, a.office.FileComplaint)
 }
 
 func (a *API) listComplaints(c *fiber.Ctx) error {
@@ -636,31 +488,11 @@ func (a *API) listComplaints(c *fiber.Ctx) error {
 }
 
 func (a *API) getComplaint(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	cp, err := a.office.Complaint(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(cp)
+	return byID(c, a.office.Complaint)
 }
 
 func (a *API) actOnComplaint(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in office.ComplaintAction
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	cp, err := a.office.ActOnComplaint(c.UserContext(), actor(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(cp)
+	return withIDBody(c, http.StatusOK, a.office.ActOnComplaint)
 }
 
 func (a *API) listIncidents(c *fiber.Ctx) error {
@@ -676,47 +508,15 @@ func (a *API) listIncidents(c *fiber.Ctx) error {
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	i, err := a.office.Incident(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return c.JSON(i)
+	return byID(c, a.office.Incident)
 }
 
 func (a *API) actOnIncident(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in office.IncidentAction
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	i, err := a.office.ActOnIncident(c.UserContext(), actor(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(i)
+	return withIDBody(c, http.StatusOK, a.office.ActOnIncident)
 }
 
 func (a *API) planRework(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in office.ReworkBody
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	v, err := a.office.PlanRework(c.UserContext(), actor(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.Status(http.StatusCreated).JSON(v)
+	return withIDBody(c, http.StatusCreated, a.office.PlanRework)
 }
 
 func (a *API) requestChange(c *fiber.Ctx) error {
@@ -815,19 +615,7 @@ type DisputeBody struct {
 }
 
 func (a *API) correctTime(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	var in schemas.NewCorrection
-	if err := decode(c, &in); err != nil {
-		return err
-	}
-	v, err := a.office.CorrectTime(c.UserContext(), actor(c), id, in)
-	if err != nil {
-		return err
-	}
-	return c.JSON(v)
+	return withIDBody(c, http.StatusOK, a.office.CorrectTime)
 }
 
 func (a *API) disputeCorrection(c *fiber.Ctx) error {
