@@ -30,6 +30,8 @@ const (
 )
 
 // RefreshToken is the stored form of an opaque refresh token: only its hash.
+// Rotating it sets Used, UsedAt and Successor in one update, so whoever
+// finds it used also finds when and to what it was rotated.
 type RefreshToken struct {
 	Hash      string     `bson:"_id"`
 	SessionID string     `bson:"sessionId"`
@@ -37,5 +39,6 @@ type RefreshToken struct {
 	IssuedAt  time.Time  `bson:"issuedAt"`
 	ExpiresAt time.Time  `bson:"expiresAt"`
 	Used      bool       `bson:"used"`
-	UsedAt    *time.Time `bson:"usedAt,omitempty"`
+	UsedAt    *time.Time `bson:"usedAt,omitempty"`    // when it was rotated
+	Successor string     `bson:"successor,omitempty"` // hash of the token it was rotated to
 }

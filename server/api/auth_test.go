@@ -3,6 +3,7 @@ package api_test
 import (
 	"crypto/rand"
 	"crypto/rsa"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -36,12 +37,13 @@ func TestLoginMeRefreshRotation(t *testing.T) {
 	}
 	f.do("GET", "/v1/me", nil, next.AccessToken).want(200)
 
-	// Reusing the rotated token revokes the whole family.
-	e := f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	// Reusing the rotated token after the grace window revokes the whole family.
+	f.clock.Add(testGrace)
+	e := f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 	if e.Details["reason"] != "refresh_token_reused" {
 		t.Fatalf("reuse details = %v", e.Details)
 	}
-	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": next.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": next.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 	f.do("GET", "/v1/me", nil, next.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
 	f.do("GET", "/v1/me", nil, pair.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
 
@@ -53,39 +55,126 @@ func TestRefreshBoundToDeviceAndExpiry(t *testing.T) {
 	f := newFixture(t)
 	f.user("worker.b", schemas.RoleWorker)
 	pair := f.login("worker.b", "phone-1")
-	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-2"}, "").wantError(401, schemas.EUNAUTHORIZED)
+	// Without the session's device id, or with another one, a refresh is
+	// refused: the device binding cannot be skipped.
+	e := f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").wantError(400, schemas.EINVALID)
+	if e.Details["field"] != "deviceId" {
+		t.Fatalf("missing deviceId details = %v", e.Details)
+	}
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": ""}, "").wantError(400, schemas.EINVALID)
+	e = f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-2"}, "").wantError(401, schemas.EUNAUTHORIZED)
+	if e.Details["reason"] != "device_mismatch" {
+		t.Fatalf("wrong deviceId details = %v", e.Details)
+	}
+	// The phone itself, within the grace window, still gets its pair.
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}, "").want(200)
 
 	pair = f.login("worker.b", "phone-1")
 	f.clock.Add(31 * 24 * time.Hour)
-	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 	f.do("GET", "/v1/me", nil, pair.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
 }
 
-func TestConcurrentRefreshOnlyOneWins(t *testing.T) {
+// TestConcurrentRefreshesGetOnePair: a phone firing several refreshes of
+// one token at once (or one retried after a lost response) is not logged
+// out: every request gets the same pair, and the session goes on.
+func TestConcurrentRefreshesGetOnePair(t *testing.T) {
 	f := newFixture(t)
 	f.user("worker.c", schemas.RoleWorker)
 	pair := f.login("worker.c", "phone-1")
 	const n = 8
-	statuses := make([]int, n)
+	results := make([]*result, n)
 	var wg sync.WaitGroup
 	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			statuses[i] = f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken}, "").status
-		}()
+		wg.Go(func() {
+			results[i] = f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}, "")
+		})
 	}
 	wg.Wait()
-	ok := 0
-	for _, s := range statuses {
-		if s == 200 {
-			ok++
-		} else if s != 401 {
-			t.Fatalf("status %d, want 200 or 401", s)
+	var first auth.TokenPair
+	results[0].want(200).decode(&first)
+	if first.RefreshToken == pair.RefreshToken {
+		t.Fatal("refresh did not rotate the refresh token")
+	}
+	for i, r := range results {
+		var got auth.TokenPair
+		r.want(200).decode(&got)
+		if got != first {
+			t.Fatalf("refresh %d got another pair:\n%+v\nwant\n%+v", i, got, first)
 		}
 	}
-	if ok != 1 {
-		t.Fatalf("%d concurrent refreshes succeeded, want exactly 1 (%v)", ok, statuses)
+	f.do("GET", "/v1/me", nil, first.AccessToken).want(200)
+	var next auth.TokenPair
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": first.RefreshToken, "deviceId": "phone-1"}, "").want(200).decode(&next)
+	f.do("GET", "/v1/me", nil, next.AccessToken).want(200)
+}
+
+// TestRefreshRetryWithinGrace: the same token presented again just inside
+// the window gets the same pair; at the window's end it is a reuse, and
+// the whole session is revoked.
+func TestRefreshRetryWithinGrace(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.k", schemas.RoleWorker)
+	pair := f.login("worker.k", "phone-1")
+	body := map[string]any{"refreshToken": pair.RefreshToken, "deviceId": "phone-1"}
+	var first, retry auth.TokenPair
+	f.do("POST", "/v1/auth/refresh", body, "").want(200).decode(&first)
+	f.clock.Add(testGrace - time.Second)
+	f.do("POST", "/v1/auth/refresh", body, "").want(200).decode(&retry)
+	if retry.AccessToken != first.AccessToken || retry.RefreshToken != first.RefreshToken {
+		t.Fatalf("retry within the window got another pair: %+v, want %+v", retry, first)
+	}
+	if want := first.ExpiresIn - int((testGrace - time.Second).Seconds()); retry.ExpiresIn != want {
+		t.Fatalf("retry expiresIn %d, want %d (the same access token, older)", retry.ExpiresIn, want)
+	}
+	f.do("GET", "/v1/me", nil, retry.AccessToken).want(200)
+
+	f.clock.Add(time.Second) // the window is over
+	e := f.do("POST", "/v1/auth/refresh", body, "").wantError(401, schemas.EUNAUTHORIZED)
+	if e.Details["reason"] != "refresh_token_reused" {
+		t.Fatalf("reuse details = %v", e.Details)
+	}
+	f.do("GET", "/v1/me", nil, first.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": first.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
+}
+
+// TestRefreshGraceAcrossKeyRotation: a repeat reaching an instance that
+// shares the signing key (current or previous) gets the same refresh
+// token; one that cannot know the key asks for a retry and revokes nothing.
+func TestRefreshGraceAcrossKeyRotation(t *testing.T) {
+	f := newFixture(t)
+	f.user("worker.l", schemas.RoleWorker)
+	pair := f.login("worker.l", "phone-1")
+	newKey := auth.NewKey([]byte("rotated-secret-rotated-secret-0000"))
+	instance := func(current auth.Key, previous ...auth.Key) *auth.Service {
+		tokens := auth.NewTokens(current, previous, testIssuer, testAudience, 15*time.Minute, f.clock.Now)
+		return auth.NewService(f.db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 5}, f.clock.Now, slog.New(slog.DiscardHandler))
+	}
+	ctx := t.Context()
+	first, err := instance(newKey, testKey).Refresh(ctx, pair.RefreshToken, "phone-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// An instance still on the old key only: no pair, no revocation.
+	if _, err := f.auth.Refresh(ctx, pair.RefreshToken, "phone-1"); schemas.ErrorCode(err) != schemas.EUNAVAILABLE {
+		t.Fatalf("old-key instance: err %v, want %s", err, schemas.EUNAVAILABLE)
+	}
+	// The other way round during the rotation, and on the new key: the same refresh token.
+	pair2 := f.login("worker.l", "phone-2")
+	a, err := f.auth.Refresh(ctx, pair2.RefreshToken, "phone-2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := instance(newKey, testKey).Refresh(ctx, pair2.RefreshToken, "phone-2")
+	if err != nil || b.RefreshToken != a.RefreshToken {
+		t.Fatalf("new-key instance repeat: %v, %v; want refresh token %s", b, err, a.RefreshToken)
+	}
+	again, err := instance(newKey, testKey).Refresh(ctx, pair.RefreshToken, "phone-1")
+	if err != nil || again.RefreshToken != first.RefreshToken {
+		t.Fatalf("same-key repeat: %v, %v", again, err)
+	}
+	if _, err := instance(newKey).Authenticate(ctx, again.AccessToken); err != nil {
+		t.Fatalf("session after the repeats: %v", err)
 	}
 }
 
@@ -97,7 +186,7 @@ func TestLogoutAndRelogin(t *testing.T) {
 
 	f.do("POST", "/v1/auth/logout", nil, p1.AccessToken).want(204)
 	f.do("GET", "/v1/me", nil, p1.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
-	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": p1.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": p1.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 	f.do("GET", "/v1/me", nil, p2.AccessToken).want(200) // the other device is untouched
 
 	// Signing in again on the same device ends that device's earlier session.
@@ -115,7 +204,7 @@ func TestDisabledUserLosesAccessAtOnce(t *testing.T) {
 
 	f.do("PATCH", "/v1/users/"+w.ID, map[string]any{"disabled": true}, at).want(200)
 	f.do("GET", "/v1/me", nil, wp.AccessToken).wantError(401, schemas.EUNAUTHORIZED)
-	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": wp.RefreshToken}, "").wantError(401, schemas.EUNAUTHORIZED)
+	f.do("POST", "/v1/auth/refresh", map[string]any{"refreshToken": wp.RefreshToken, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 	f.do("POST", "/v1/auth/login", map[string]any{"login": "worker.e", "password": testPassword, "deviceId": "phone-1"}, "").wantError(401, schemas.EUNAUTHORIZED)
 
 	f.do("PATCH", "/v1/users/"+w.ID, map[string]any{"disabled": false}, at).want(200)

@@ -46,18 +46,16 @@ func (r *LoginRequest) Validate() error {
 // RefreshRequest is the body of POST /v1/auth/refresh.
 type RefreshRequest struct {
 	RefreshToken string `json:"refreshToken"`
-	DeviceID     string `json:"deviceId,omitempty"` // when sent, must be the session's device
+	DeviceID     string `json:"deviceId"` // must be the session's device
 }
 
-// Validate checks presence.
+// Validate checks presence: a refresh token works only with the device id
+// of its session, so the binding cannot be skipped by leaving it out.
 func (r *RefreshRequest) Validate() error {
 	if r.RefreshToken == "" {
 		return schemas.FieldError("refreshToken", "refreshToken is required")
 	}
-	if r.DeviceID != "" {
-		return schemas.ValidateDeviceID(r.DeviceID)
-	}
-	return nil
+	return schemas.ValidateDeviceID(r.DeviceID)
 }
 
 // TokenResponse is what login and refresh return.

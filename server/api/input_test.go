@@ -56,6 +56,7 @@ func TestBadBodies(t *testing.T) {
 		{"POST", "/v1/auth/refresh", "", []tc{
 			{"token wrong type", `{"refreshToken":["a"]}`, "application/json", 400, schemas.EINVALID},
 			{"missing token", `{}`, "application/json", 400, schemas.EINVALID},
+			{"missing device", `{"refreshToken":"0123456789abcdefghijklmnop"}`, "application/json", 400, schemas.EINVALID},
 		}},
 		{"POST", "/v1/users", at, []tc{
 			{"role unknown", `{"login":"new.one","password":"long enough pw","name":"N","role":"root"}`, "application/json", 400, schemas.EINVALID},

@@ -45,7 +45,7 @@ func (a *API) routes() []route {
 		{method: "GET", path: "/openapi.json", summary: "This document", tag: "ops", public: true, resp: map[string]any{}, status: 200, handler: a.openapi},
 
 		{method: "POST", path: "/v1/auth/login", summary: "Sign in on a device; returns an access and a refresh token", tag: "auth", public: true, body: LoginRequest{}, resp: TokenResponse{}, status: 200, handler: a.login},
-		{method: "POST", path: "/v1/auth/refresh", summary: "Exchange a refresh token for a new pair (rotation; reuse revokes the session)", tag: "auth", public: true, body: RefreshRequest{}, resp: TokenResponse{}, status: 200, handler: a.refresh},
+		{method: "POST", path: "/v1/auth/refresh", summary: "Exchange a refresh token and the session's deviceId for a new pair (rotation; a repeat within REFRESH_GRACE gets the same pair, a later reuse revokes the session)", tag: "auth", public: true, body: RefreshRequest{}, resp: TokenResponse{}, status: 200, handler: a.refresh},
 		{method: "POST", path: "/v1/auth/logout", summary: "End this device's session", tag: "auth", status: 204, handler: a.logout},
 		{method: "GET", path: "/v1/me", summary: "The signed-in user", tag: "auth", resp: schemas.User{}, status: 200, handler: a.me},
 

@@ -133,7 +133,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	}
 	tokens := auth.NewTokens(current, previous, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, now)
 	s.Auth = auth.NewService(s.Store, tokens, auth.Config{
-		RefreshTTL: cfg.RefreshTTL, LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP,
+		RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace, LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP,
 	}, now, s.log)
 	admin, generated, err := s.Auth.EnsureAdmin(ctx, cfg.AdminLogin, cfg.AdminPass)
 	if err != nil {

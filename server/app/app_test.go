@@ -215,11 +215,12 @@ func TestConfigErrors(t *testing.T) {
 	_, err := LoadConfig(env(map[string]string{
 		"PORT": "http", "LOG_LEVEL": "loud", "ACCESS_TOKEN_TTL": "forever", "JWT_SECRET": "short",
 		"DEMO": "maybe", "MONGODB_URI": "postgres://x", "BODY_LIMIT_BYTES": "-1", "WORK_DAYS": "1,9", "WORK_HOURS": "18:00-09:00",
+		"REFRESH_GRACE": "-1s",
 	}))
 	if err == nil {
 		t.Fatal("invalid config accepted")
 	}
-	for _, key := range []string{"PORT", "LOG_LEVEL", "ACCESS_TOKEN_TTL", "JWT_SECRET", "DEMO", "MONGODB_URI", "BODY_LIMIT_BYTES", "WORK_DAYS"} {
+	for _, key := range []string{"PORT", "LOG_LEVEL", "ACCESS_TOKEN_TTL", "JWT_SECRET", "DEMO", "MONGODB_URI", "BODY_LIMIT_BYTES", "WORK_DAYS", "REFRESH_GRACE"} {
 		if !strings.Contains(err.Error(), key) {
 			t.Errorf("error does not name %s: %v", key, err)
 		}
@@ -228,7 +229,7 @@ func TestConfigErrors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Port != 8080 || cfg.DataDir != "./data" || cfg.MongoDB != "fieldsync" || cfg.AccessTTL != 15*time.Minute {
+	if cfg.Port != 8080 || cfg.DataDir != "./data" || cfg.MongoDB != "fieldsync" || cfg.AccessTTL != 15*time.Minute || cfg.RefreshGrace != 30*time.Second {
 		t.Fatalf("defaults = %+v", cfg)
 	}
 	secret := "s3cr3t-s3cr3t-s3cr3t-s3cr3t-s3cr3t"

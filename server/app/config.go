@@ -37,6 +37,7 @@ type Config struct {
 	JWTAudience       string
 	AccessTTL         time.Duration
 	RefreshTTL        time.Duration
+	RefreshGrace      time.Duration
 	LoginPerAccount   int
 	LoginPerIP        int
 	BodyLimit         int
@@ -127,6 +128,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		JWTAudience:       str("JWT_AUDIENCE", "fieldsync-api"),
 		AccessTTL:         duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
 		RefreshTTL:        duration("REFRESH_TOKEN_TTL", 60*24*time.Hour, time.Hour, 365*24*time.Hour),
+		RefreshGrace:      duration("REFRESH_GRACE", 30*time.Second, 0, 5*time.Minute),
 		LoginPerAccount:   integer("LOGIN_RATE_PER_ACCOUNT", 10, 1, 10000),
 		LoginPerIP:        integer("LOGIN_RATE_PER_IP", 60, 1, 100000),
 		BodyLimit:         integer("BODY_LIMIT_BYTES", 4<<20, 1<<10, 256<<20),
@@ -227,7 +229,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("mongoDB", c.MongoDB), slog.String("logLevel", c.LogLevel.String()),
 		slog.Bool("demo", c.Demo), slog.String("jwtSecret", mask(c.JWTSecret)),
 		slog.String("jwtKeyFile", c.JWTKeyFile), slog.Duration("accessTTL", c.AccessTTL),
-		slog.Duration("refreshTTL", c.RefreshTTL), slog.Int("bodyLimit", c.BodyLimit),
+		slog.Duration("refreshTTL", c.RefreshTTL), slog.Duration("refreshGrace", c.RefreshGrace),
+		slog.Int("bodyLimit", c.BodyLimit),
 		slog.String("dataKey", mask(c.DataKey)), slog.Duration("scheduleHorizon", c.ScheduleHorizon),
 	)
 }

@@ -30,26 +30,28 @@ type Store interface {
 	RevokeSessions(ctx context.Context, userID, deviceID, reason string, now time.Time) error
 	RevokeSession(ctx context.Context, id, reason string, now time.Time) error
 	InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error
-	ClaimRefreshToken(ctx context.Context, hash string, now time.Time) (*schemas.RefreshToken, bool, error)
+	ClaimRefreshToken(ctx context.Context, hash, successor string, now time.Time) (*schemas.RefreshToken, bool, error)
 }
 
 // Config tunes the service.
 type Config struct {
 	RefreshTTL      time.Duration
-	LoginPerAccount int // attempts per login per minute
-	LoginPerIP      int // attempts per client address per minute
+	RefreshGrace    time.Duration // a rotated refresh token presented again within it gets the same pair
+	LoginPerAccount int           // attempts per login per minute
+	LoginPerIP      int           // attempts per client address per minute
 }
 
 // Service is the account and session logic.
 type Service struct {
-	store      Store
-	tokens     *Tokens
-	now        func() time.Time
-	log        *slog.Logger
-	refreshTTL time.Duration
-	byLogin    *Limiter
-	byIP       *Limiter
-	dummyHash  string
+	store        Store
+	tokens       *Tokens
+	now          func() time.Time
+	log          *slog.Logger
+	refreshTTL   time.Duration
+	refreshGrace time.Duration
+	byLogin      *Limiter
+	byIP         *Limiter
+	dummyHash    string
 }
 
 // NewService wires the service.
@@ -57,10 +59,10 @@ func NewService(st Store, tokens *Tokens, cfg Config, now func() time.Time, log 
 	dummy, _ := HashPassword(RandomSecret(16))
 	return &Service{
 		store: st, tokens: tokens, now: now, log: log,
-		refreshTTL: cfg.RefreshTTL,
-		byLogin:    NewLimiter(cfg.LoginPerAccount, time.Minute, now),
-		byIP:       NewLimiter(cfg.LoginPerIP, time.Minute, now),
-		dummyHash:  dummy,
+		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace,
+		byLogin:   NewLimiter(cfg.LoginPerAccount, time.Minute, now),
+		byIP:      NewLimiter(cfg.LoginPerIP, time.Minute, now),
+		dummyHash: dummy,
 	}
 }
 
@@ -126,28 +128,63 @@ func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP
 	return s.issue(ctx, u, sess)
 }
 
-// Refresh exchanges a refresh token for a new pair. Each refresh token works
-// once; presenting a used one again means it was copied, so the whole
-// session (the family) is revoked.
+// Refresh exchanges a refresh token for a new pair. Each refresh token
+// rotates once. Presented again within the grace window after its rotation
+// (the phone's concurrent refreshes, or its retry after a lost response), it
+// gets the same pair as the first time and nothing is revoked; presented
+// later, it was copied, so the whole session (the family) is revoked.
+//
+// No successor is stored in clear: it is derived from the presented token
+// under a server key (Tokens.successors), so the request that rotates the
+// token and any repeat of it compute the same one, and the access token is
+// re-signed from the stored rotation time, byte for byte the same. The
+// rotation is one conditional update of the token's document, so on
+// MongoDB exactly one request wins it and the others read its rotation time
+// and successor hash, written by the same update. Even where two requests
+// could both "win" (FerretDB without fieldsync's in-process serialising),
+// both derive the same successor and insert the same record under its hash,
+// so the result is one pair either way.
 func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*TokenPair, error) {
 	invalid := schemas.Errorf(schemas.EUNAUTHORIZED, "invalid refresh token")
-	if len(refreshToken) < 20 || len(refreshToken) > 200 {
+	if err := schemas.ValidateDeviceID(deviceID); err != nil {
+		return nil, err // a refresh token works only on its session's device
+	}
+	sessionID, _, ok := strings.Cut(refreshToken, ".")
+	if !ok || len(refreshToken) < 20 || len(refreshToken) > 200 {
 		return nil, invalid
 	}
-	now := s.now().UTC()
-	t, reused, err := s.store.ClaimRefreshToken(ctx, hashToken(refreshToken), now)
+	// At the store's precision (milliseconds): the winner signs the access
+	// token with the time a repeat reads back from the store.
+	now := s.now().UTC().Truncate(time.Millisecond)
+	candidates := s.tokens.successors(sessionID, refreshToken)
+	next := candidates[0]
+	t, won, err := s.store.ClaimRefreshToken(ctx, hashToken(refreshToken), hashToken(next), now)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		return nil, invalid
 	}
 	if err != nil {
 		return nil, err
 	}
-	if reused {
-		s.log.WarnContext(ctx, "refresh token reused; session revoked", "user", t.UserID, "session", t.SessionID)
-		if err := s.store.RevokeSession(ctx, t.SessionID, schemas.RevokeRefreshReuse, now); err != nil {
-			return nil, err
+	if !won {
+		if t.UsedAt == nil || t.Successor == "" || !now.Before(t.UsedAt.Add(s.refreshGrace)) {
+			s.log.WarnContext(ctx, "refresh token reused; session revoked", "user", t.UserID, "session", t.SessionID)
+			if err := s.store.RevokeSession(ctx, t.SessionID, schemas.RevokeRefreshReuse, now); err != nil {
+				return nil, err
+			}
+			return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token already used; session revoked").With("reason", "refresh_token_reused")
 		}
-		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token already used; session revoked").With("reason", "refresh_token_reused")
+		next = ""
+		for _, c := range candidates {
+			if hashToken(c) == t.Successor {
+				next = c
+			}
+		}
+		if next == "" {
+			// Rotated by an instance on a signing key this one does not
+			// know yet (a key rotation under way): another try may reach
+			// an instance that knows it.
+			return nil, schemas.Errorf(schemas.EUNAVAILABLE, "refresh token was just rotated by another server; retry")
+		}
 	}
 	if !now.Before(t.ExpiresAt) {
 		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token expired")
@@ -159,8 +196,8 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 	if err != nil {
 		return nil, err
 	}
-	if deviceID != "" && deviceID != sess.DeviceID {
-		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token belongs to another device")
+	if deviceID != sess.DeviceID {
+		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token belongs to another device").With("reason", "device_mismatch")
 	}
 	u, err := s.activeUser(ctx, sess.UserID)
 	if err != nil {
@@ -169,7 +206,27 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 	if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
 		return nil, err
 	}
-	return s.issue(ctx, u, sess)
+	return s.rotated(ctx, u, sess, next, t.UsedAt.UTC(), now)
+}
+
+// rotated returns the pair a refresh rotated to at at: it stores the
+// successor (a no-op if another request stored it first) and signs the
+// access token from the rotation's facts only, so every request that
+// rotates to next gets the same pair.
+func (s *Service) rotated(ctx context.Context, u *schemas.User, sess *schemas.Session, next string, at, now time.Time) (*TokenPair, error) {
+	hash := hashToken(next)
+	err := s.store.InsertRefreshToken(ctx, &schemas.RefreshToken{
+		Hash: hash, SessionID: sess.ID, UserID: u.ID, IssuedAt: at, ExpiresAt: sess.ExpiresAt,
+	})
+	if err != nil {
+		return nil, err
+	}
+	access, err := s.tokens.IssueAt(u, sess.ID, sess.DeviceID, at, hash[:16])
+	if err != nil {
+		return nil, err
+	}
+	expiresIn := int(at.Add(s.tokens.TTL()).Sub(now).Seconds())
+	return &TokenPair{AccessToken: access, RefreshToken: next, ExpiresIn: expiresIn, TokenType: "Bearer"}, nil
 }
 
 // Logout ends the caller's session on this device.

@@ -67,26 +67,31 @@ func (db *DB) revoke(ctx context.Context, filter bson.D, reason string, now time
 	return nil
 }
 
-// InsertRefreshToken stores a refresh token's hash.
+// InsertRefreshToken stores a refresh token's hash. The hash is the id, so
+// storing the same token twice (two requests rotating to one successor) is
+// a no-op.
 func (db *DB) InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error {
-	if _, err := db.C(colRefreshTokens).InsertOne(ctx, t); err != nil {
+	if _, err := db.C(colRefreshTokens).InsertOne(ctx, t); err != nil && !isDup(err) {
 		return fmt.Errorf("insert refresh token: %w", err)
 	}
 	return nil
 }
 
-// ClaimRefreshToken marks the token with the hash used, atomically, and
-// returns it. reused is true when it had been used before (exactly one of
-// several concurrent claims wins). An unknown hash is ENOTFOUND.
-func (db *DB) ClaimRefreshToken(ctx context.Context, hash string, now time.Time) (t *schemas.RefreshToken, reused bool, err error) {
+// ClaimRefreshToken rotates the unused token with the hash to successor at
+// now and returns it as stored afterwards; won reports whether this call
+// rotated it. It is one conditional update of one document, so of
+// concurrent claims on MongoDB exactly one wins, and a loser reads the
+// winner's rotation (UsedAt and Successor, written by that same update). An
+// unknown hash is ENOTFOUND.
+func (db *DB) ClaimRefreshToken(ctx context.Context, hash, successor string, now time.Time) (t *schemas.RefreshToken, won bool, err error) {
 	col := db.C(colRefreshTokens)
 	t = new(schemas.RefreshToken)
 	err = col.FindOneAndUpdate(ctx,
 		bson.D{{Key: "_id", Value: hash}, {Key: "used", Value: false}},
-		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}, {Key: "usedAt", Value: now.UTC()}}}},
-		options.FindOneAndUpdate().SetReturnDocument(options.Before)).Decode(t)
+		bson.D{{Key: "$set", Value: bson.D{{Key: "used", Value: true}, {Key: "usedAt", Value: now.UTC()}, {Key: "successor", Value: successor}}}},
+		options.FindOneAndUpdate().SetReturnDocument(options.After)).Decode(t)
 	if err == nil {
-		return t, false, nil
+		return t, true, nil
 	}
 	if !isNoDocs(err) {
 		return nil, false, fmt.Errorf("claim refresh token: %w", err)
@@ -97,5 +102,5 @@ func (db *DB) ClaimRefreshToken(ctx context.Context, hash string, now time.Time)
 		}
 		return nil, false, fmt.Errorf("find refresh token: %w", err)
 	}
-	return t, true, nil
+	return t, false, nil
 }

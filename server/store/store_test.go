@@ -112,14 +112,19 @@ func TestClaimRefreshTokenOnce(t *testing.T) {
 	if err := db.InsertRefreshToken(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	got, reused, err := db.ClaimRefreshToken(ctx, "h1", now)
-	if err != nil || reused || got.SessionID != "s1" {
-		t.Fatalf("first claim = %+v, %v, %v", got, reused, err)
+	if err := db.InsertRefreshToken(ctx, tok); err != nil {
+		t.Fatalf("inserting the same token again: %v, want a no-op", err)
 	}
-	if _, reused, err := db.ClaimRefreshToken(ctx, "h1", now); err != nil || !reused {
-		t.Fatalf("second claim reused=%v err=%v, want reused", reused, err)
+	got, won, err := db.ClaimRefreshToken(ctx, "h1", "h2", now)
+	if err != nil || !won || got.SessionID != "s1" || got.Successor != "h2" || !got.UsedAt.Equal(now) {
+		t.Fatalf("first claim = %+v, %v, %v", got, won, err)
 	}
-	if _, _, err := db.ClaimRefreshToken(ctx, "nope", now); schemas.ErrorCode(err) != schemas.ENOTFOUND {
+	// A later claim loses and reads the first one's rotation.
+	got, won, err = db.ClaimRefreshToken(ctx, "h1", "h3", now.Add(time.Second))
+	if err != nil || won || got.Successor != "h2" || !got.UsedAt.Equal(now) {
+		t.Fatalf("second claim = %+v, won=%v, err=%v; want the first rotation", got, won, err)
+	}
+	if _, _, err := db.ClaimRefreshToken(ctx, "nope", "h4", now); schemas.ErrorCode(err) != schemas.ENOTFOUND {
 		t.Fatalf("unknown token err = %v", err)
 	}
 }
