@@ -37,11 +37,11 @@ func BenchmarkDeliver(b *testing.B) {
 		enq := time.Since(start)
 		d := r.newDisp("bench")
 		for {
-			c, err := d.RunOnce(ctx)
+			c, lost, err := d.RunOnce(ctx)
 			if err != nil {
 				b.Fatal(err)
 			}
-			if c == 0 {
+			if c == 0 && lost == 0 {
 				break
 			}
 		}

@@ -40,82 +40,141 @@ type Dispatcher struct {
 	Batch       int
 	Metrics     Metrics
 	rng         *rand.Rand
+
+	abandoned   context.Context // ends when Abandon is called
+	abandon     context.CancelFunc
+	beforeLease func() // tests: runs between reading the due notifications and leasing them
 }
 
 // NewDispatcher returns a dispatcher named owner (unique per instance).
 func NewDispatcher(db *store.DB, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
+	abandoned, abandon := context.WithCancel(context.Background())
 	return &Dispatcher{db: db, targets: targets, sender: sender, owner: owner, now: now, log: log,
-		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))}
+		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+		abandoned: abandoned, abandon: abandon}
 }
 
-// Claim leases up to Batch due notifications and returns them. On the
-// embedded store the outbox is read and the claims written under its lock
-// (one scan, one UpdateMany); on MongoDB each claim is a conditional
-// update on the version read, so of two instances exactly one wins.
-func (d *Dispatcher) Claim(ctx context.Context) ([]Notification, error) {
+// Claim leases up to Batch due notifications. It returns those it leased
+// and how many of the due ones it read another instance leased first:
+// nothing claimed with lost > 0 is a race lost, not an empty queue, and the
+// caller should look again at once.
+//
+// The due notifications are read first, then each lease is conditional on
+// the version read. On MongoDB that is one conditional update per
+// notification, so of several instances exactly one wins each. On the
+// embedded store the versions are checked again and the leases written
+// under the outbox's lock, with one UpdateMany: FerretDB applies neither a
+// {_id, version} filter by index nor updates in isolation, and one write
+// for the batch keeps the claim as cheap as it was.
+func (d *Dispatcher) Claim(ctx context.Context) (claimed []Notification, lost int, err error) {
 	now := d.now().UTC()
-	var claimed []Notification
-	err := d.db.C(colOutbox).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
-		cur, err := raw.Find(ctx, bson.D{})
-		if err != nil {
-			return fmt.Errorf("read outbox: %w", err)
-		}
-		var all []Notification
-		if err := cur.All(ctx, &all); err != nil {
-			return fmt.Errorf("read outbox: %w", err)
-		}
-		slices.SortFunc(all, func(a, b Notification) int { return a.NotBefore.Compare(b.NotBefore) })
-		var due []Notification
-		for _, n := range all {
-			if len(due) >= d.Batch {
-				break
-			}
-			if !n.NotBefore.After(now) && (n.LeaseOwner == "" || !n.LeaseUntil.After(now)) {
-				due = append(due, n)
-			}
-		}
-		lease := bson.E{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: now.Add(d.Lease)}}}
-		if embedded {
-			if len(due) == 0 {
-				return nil
-			}
-			ids := make([]string, len(due))
-			for i, n := range due {
-				ids[i] = n.ID
-			}
-			if _, err := raw.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-				bson.D{lease, {Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}); err != nil {
-				return fmt.Errorf("claim notifications: %w", err)
-			}
+	due, err := d.due(ctx, now)
+	if err != nil || len(due) == 0 {
+		return nil, 0, err
+	}
+	if d.beforeLease != nil {
+		d.beforeLease()
+	}
+	until := now.Add(d.Lease)
+	take := func(n Notification) {
+		n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, until, n.Version+1
+		claimed = append(claimed, n)
+	}
+	err = d.db.C(colOutbox).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
+		if !embedded {
 			for _, n := range due {
-				n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, now.Add(d.Lease), n.Version+1
-				claimed = append(claimed, n)
+				res, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: n.Version}},
+					bson.D{{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: until}, {Key: "version", Value: n.Version + 1}}}})
+				if err != nil {
+					return fmt.Errorf("claim notification: %w", err)
+				}
+				if res.MatchedCount == 1 {
+					take(n)
+				} else {
+					lost++ // another instance took it, or finished it, first
+				}
 			}
 			return nil
 		}
+		ids := make([]string, len(due))
+		for i, n := range due {
+			ids[i] = n.ID
+		}
+		cur, err := raw.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+			options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
+		if err != nil {
+			return fmt.Errorf("read outbox versions: %w", err)
+		}
+		var vs []struct {
+			ID      string `bson:"_id"`
+			Version int64  `bson:"version"`
+		}
+		if err := cur.All(ctx, &vs); err != nil {
+			return fmt.Errorf("read outbox versions: %w", err)
+		}
+		version := make(map[string]int64, len(vs))
+		for _, v := range vs {
+			version[v.ID] = v.Version
+		}
+		ids = ids[:0]
 		for _, n := range due {
-			res, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: n.Version}},
-				bson.D{lease, {Key: "$set", Value: bson.D{{Key: "version", Value: n.Version + 1}}}})
-			if err != nil {
-				return fmt.Errorf("claim notification: %w", err)
+			if v, ok := version[n.ID]; ok && v == n.Version {
+				ids = append(ids, n.ID)
+				take(n)
+			} else {
+				lost++
 			}
-			if res.MatchedCount == 1 { // else another instance took it first
-				n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, now.Add(d.Lease), n.Version+1
-				claimed = append(claimed, n)
-			}
+		}
+		if len(ids) == 0 {
+			return nil
+		}
+		if _, err := raw.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: until}}},
+				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}); err != nil {
+			claimed = nil
+			return fmt.Errorf("claim notifications: %w", err)
 		}
 		return nil
 	})
-	return claimed, err
+	return claimed, lost, err
+}
+
+// due reads up to Batch notifications due now and not leased, oldest first.
+func (d *Dispatcher) due(ctx context.Context, now time.Time) ([]Notification, error) {
+	cur, err := d.db.C(colOutbox).Find(ctx, bson.D{})
+	if err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	var all []Notification
+	if err := cur.All(ctx, &all); err != nil {
+		return nil, fmt.Errorf("read outbox: %w", err)
+	}
+	slices.SortFunc(all, func(a, b Notification) int { return a.NotBefore.Compare(b.NotBefore) })
+	var due []Notification
+	for _, n := range all {
+		if len(due) >= d.Batch {
+			break
+		}
+		if !n.NotBefore.After(now) && (n.LeaseOwner == "" || !n.LeaseUntil.After(now)) {
+			due = append(due, n)
+		}
+	}
+	return due, nil
 }
 
 // RunOnce claims due notifications, sends them and records the outcomes.
-// It returns how many it claimed.
-func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
-	ns, err := d.Claim(ctx)
+// It returns how many it claimed and how many due ones another instance
+// claimed first (see Claim).
+func (d *Dispatcher) RunOnce(ctx context.Context) (claimed, lost int, err error) {
+	ns, lost, err := d.Claim(ctx)
 	if err != nil || len(ns) == 0 {
-		return 0, err
+		return len(ns), lost, err
 	}
+	return len(ns), lost, d.deliver(ctx, ns)
+}
+
+// deliver sends claimed notifications and records the outcomes.
+func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 	type slot struct{ n, msg int }
 	var msgs []Message
 	var slots []slot
@@ -126,7 +185,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		if !ok {
 			var err error
 			if ts, err = d.targets.Live(ctx, ns[i].UserID); err != nil {
-				return len(ns), err
+				return err
 			}
 			live[ns[i].UserID] = ts
 		}
@@ -162,7 +221,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 			o.lastErr = r.Err.Error()
 			if r.Unregistered {
 				if err := d.targets.RemoveToken(ctx, m.N.UserID, m.Target.Token); err != nil {
-					return len(ns), err
+					return err
 				}
 				d.Metrics.TokensRemoved.Add(1)
 			}
@@ -172,7 +231,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
 					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
 				if _, err := d.db.C("alerts").InsertOne(ctx, a); err != nil && !store.IsDuplicate(err) {
-					return len(ns), fmt.Errorf("record alert: %w", err)
+					return fmt.Errorf("record alert: %w", err)
 				}
 			}
 		default:
@@ -192,7 +251,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		case o.transient > 0 && n.Attempts < d.MaxAttempts:
 			d.Metrics.Retried.Add(1)
 			if err := d.retry(ctx, n, o.retryAfter); err != nil {
-				return len(ns), err
+				return err
 			}
 			continue
 		case len(n.SentTokens) > 0:
@@ -207,7 +266,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (int, error) {
 		}
 		done = append(done, n)
 	}
-	return len(ns), d.finish(ctx, done)
+	return d.finish(ctx, done)
 }
 
 // backoff is exponential from 10 s, capped at an hour, with jitter, and
@@ -256,15 +315,23 @@ func (d *Dispatcher) finish(ctx context.Context, ns []*Notification) error {
 	return nil
 }
 
-// Run dispatches until ctx ends, polling every interval when idle.
+// Run dispatches until ctx ends, polling every interval when idle and at
+// once after a lost race. A pass under way when ctx ends is finished on a
+// context detached from ctx, so what FCM accepted is recorded and a
+// graceful restart sends nothing twice; Abandon cuts such a pass short.
 func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
-	for {
-		n, err := d.RunOnce(ctx)
-		if err != nil && ctx.Err() == nil {
+	pass, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancel()
+	defer context.AfterFunc(d.abandoned, cancel)()
+	for ctx.Err() == nil {
+		n, lost, err := d.RunOnce(pass)
+		switch {
+		case err != nil && pass.Err() != nil:
+			d.log.Warn("push pass abandoned at shutdown; what it had claimed is sent again when its lease runs out", "err", err)
+		case err != nil:
 			d.log.Error("push dispatch", "err", err)
-		}
-		if n > 0 && err == nil {
-			continue // more may be due
+		case n > 0 || lost > 0:
+			continue // more may be due; a lost race is not an empty queue
 		}
 		select {
 		case <-ctx.Done():
@@ -273,6 +340,12 @@ func (d *Dispatcher) Run(ctx context.Context, every time.Duration) {
 		}
 	}
 }
+
+// Abandon cuts short a pass that Run is finishing after its ctx ended: the
+// shutdown deadline has passed. Sends it had under way may have reached
+// FCM without being recorded; once their lease runs out another instance
+// sends them again, and the app drops the copy by notificationId.
+func (d *Dispatcher) Abandon() { d.abandon() }
 
 // Snapshot returns the counters by name.
 func (m *Metrics) Snapshot() map[string]int64 {

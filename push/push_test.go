@@ -28,11 +28,18 @@ func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unloc
 // fcm is a local FCM v1 endpoint: it records what the SDK sends and
 // answers as scripted per token (default: accepted).
 type fcm struct {
+	url      string // the server's base URL
 	mu       sync.Mutex
 	received []map[string]any
-	script   map[string][]reply // token -> replies to use first
-	accepted map[string]int     // notificationId -> accepted sends
+	script   map[string][]reply  // token -> replies to use first
+	accepted map[string]int      // notificationId -> accepted sends
+	hold     func(*http.Request) // when set, runs before each send is answered
 }
+
+// setHold makes every send wait in h before it is answered.
+func (f *fcm) setHold(h func(*http.Request)) { f.mu.Lock(); f.hold = h; f.mu.Unlock() }
+
+func (f *fcm) acceptedOf(id string) int { f.mu.Lock(); defer f.mu.Unlock(); return f.accepted[id] }
 
 type reply struct {
 	status     int
@@ -54,6 +61,12 @@ func newFCM(t testing.TB) (*fcm, string) {
 		_ = json.Unmarshal(b, &body)
 		token, _ := body.Message["token"].(string)
 		data, _ := body.Message["data"].(map[string]any)
+		f.mu.Lock()
+		hold := f.hold
+		f.mu.Unlock()
+		if hold != nil {
+			hold(r)
+		}
 		f.mu.Lock()
 		f.received = append(f.received, body.Message)
 		var rep reply
@@ -79,6 +92,7 @@ func newFCM(t testing.TB) (*fcm, string) {
 			rep.status, status, rep.errorCode)
 	}))
 	t.Cleanup(srv.Close)
+	f.url = srv.URL
 	return f, srv.URL + "/v1"
 }
 
@@ -89,6 +103,9 @@ type rig struct {
 	fcm     *fcm
 	sender  push.Sender
 	newDisp func(owner string) *push.Dispatcher
+	// newDispVia is newDisp with a sender of its own, whose requests go to
+	// /{owner}/v1/... on the local FCM, so a test sees which instance sent.
+	newDispVia func(owner string) *push.Dispatcher
 }
 
 func newRig(t testing.TB) *rig {
@@ -103,6 +120,13 @@ func newRig(t testing.TB) *rig {
 	r := &rig{clk: clk, outbox: push.NewOutbox(db, clk.Now), targets: targets, fcm: f, sender: sender}
 	r.newDisp = func(owner string) *push.Dispatcher {
 		return push.NewDispatcher(db, targets, sender, owner, clk.Now, slog.New(slog.DiscardHandler))
+	}
+	r.newDispVia = func(owner string) *push.Dispatcher {
+		own, err := push.NewFCM(context.Background(), "test", "", f.url+"/"+owner+"/v1")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return push.NewDispatcher(db, targets, own, owner, clk.Now, slog.New(slog.DiscardHandler))
 	}
 	return r
 }
@@ -139,7 +163,7 @@ func TestMessageShapes(t *testing.T) {
 		CollapseKey: "visit-v1", High: true, TTL: time.Hour})
 	r.enqueue(t, &push.Notification{DedupeKey: "pull/v1/2/w1", UserID: "w1", Kind: "pull", Data: map[string]string{"visitId": "v1"}, CollapseKey: "pull", TTL: 10 * time.Minute})
 	d := r.newDisp("a")
-	if n, err := d.RunOnce(context.Background()); err != nil || n != 2 {
+	if n, _, err := d.RunOnce(context.Background()); err != nil || n != 2 {
 		t.Fatalf("dispatched %d, %v", n, err)
 	}
 	if len(r.fcm.received) != 4 {
@@ -192,7 +216,7 @@ func TestRetryAfterThenDelivered(t *testing.T) {
 	n := r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
 	d := r.newDisp("a")
 	ctx := context.Background()
-	if _, err := d.RunOnce(ctx); err != nil {
+	if _, _, err := d.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	ns := state(t, r, "w1")
@@ -200,11 +224,11 @@ func TestRetryAfterThenDelivered(t *testing.T) {
 		t.Fatalf("after 429: %+v (retry before Retry-After)", ns[0])
 	}
 	r.clk.Add(60 * time.Second)
-	if c, _ := d.RunOnce(ctx); c != 0 {
+	if c, _, _ := d.RunOnce(ctx); c != 0 {
 		t.Fatal("retried before Retry-After")
 	}
 	r.clk.Add(2 * time.Minute)
-	if _, err := d.RunOnce(ctx); err != nil {
+	if _, _, err := d.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ns := state(t, r, "w1"); ns[0].State != push.StateSent || ns[0].Attempts != 2 || r.fcm.accepted[n.ID] != 1 {
@@ -219,7 +243,7 @@ func TestUnregisteredTokenRemoved(t *testing.T) {
 	r.fcm.script[dead] = []reply{{status: 404, errorCode: "UNREGISTERED"}}
 	r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
 	d := r.newDisp("a")
-	if _, err := d.RunOnce(context.Background()); err != nil {
+	if _, _, err := d.RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ts, _ := r.targets.Live(context.Background(), "w1")
@@ -244,7 +268,7 @@ func TestServerErrorsRetriedThenDelivered(t *testing.T) {
 	d := r.newDisp("a")
 	ctx := context.Background()
 	for i := 0; i < 6; i++ {
-		if _, err := d.RunOnce(ctx); err != nil {
+		if _, _, err := d.RunOnce(ctx); err != nil {
 			t.Fatal(err)
 		}
 		r.clk.Add(10 * time.Minute)
@@ -256,7 +280,7 @@ func TestServerErrorsRetriedThenDelivered(t *testing.T) {
 	bad := r.device(t, "w2", "phone", "android")
 	r.fcm.script[bad] = []reply{{status: 400, errorCode: "INVALID_ARGUMENT"}}
 	r.enqueue(t, &push.Notification{DedupeKey: "k2", UserID: "w2", Kind: "pull"})
-	if _, err := d.RunOnce(ctx); err != nil {
+	if _, _, err := d.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if ns := state(t, r, "w2"); ns[0].State != push.StateFailed || ns[0].LastError == "" {
@@ -265,7 +289,12 @@ func TestServerErrorsRetriedThenDelivered(t *testing.T) {
 }
 
 // TestTwoDispatchersDeliverOnce: two dispatchers (two instances) drain
-// 1,000 notifications at once; each is accepted by FCM exactly once.
+// 1,000 notifications at once; each is accepted by FCM exactly once, and
+// both take part. No timing decides it: FCM holds every send until each
+// instance has one under way, so neither can drain the outbox alone, and
+// each loop stops only when it found nothing due and lost no race. A loop
+// that stops with the gate still shut (it took its lost races for an empty
+// queue) opens it and fails the test.
 func TestTwoDispatchersDeliverOnce(t *testing.T) {
 	r := newRig(t)
 	ctx := context.Background()
@@ -275,26 +304,30 @@ func TestTwoDispatchersDeliverOnce(t *testing.T) {
 	for i := 0; i < 1000; i++ {
 		r.enqueue(t, &push.Notification{DedupeKey: fmt.Sprintf("n%d", i), UserID: fmt.Sprintf("u%d", i%50), Kind: "pull", TTL: time.Hour})
 	}
-	a, b := r.newDisp("a"), r.newDisp("b")
+	a, b := r.newDispVia("a"), r.newDispVia("b")
 	a.Batch, b.Batch = 100, 100
+	g := newGate("a", "b")
+	r.fcm.setHold(g.wait)
 	var wg sync.WaitGroup
-	for _, d := range []*push.Dispatcher{a, b} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+	for owner, d := range map[string]*push.Dispatcher{"a": a, "b": b} {
+		wg.Go(func() {
+			defer g.stopped(owner)
 			for {
-				n, err := d.RunOnce(ctx)
+				n, lost, err := d.RunOnce(ctx)
 				if err != nil {
 					t.Error(err)
 					return
 				}
-				if n == 0 {
+				if n == 0 && lost == 0 {
 					return
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
+	if g.forced != "" {
+		t.Fatalf("dispatcher %s stopped before sending anything while notifications were due", g.forced)
+	}
 	if len(r.fcm.accepted) != 1000 {
 		t.Fatalf("%d notifications delivered, want 1000", len(r.fcm.accepted))
 	}
@@ -308,6 +341,156 @@ func TestTwoDispatchersDeliverOnce(t *testing.T) {
 	}
 }
 
+// gate holds FCM sends until each named instance has sent one.
+type gate struct {
+	mu     sync.Mutex
+	want   map[string]bool
+	open   chan struct{}
+	forced string // the instance whose loop ended with the gate shut
+}
+
+func newGate(owners ...string) *gate {
+	g := &gate{want: map[string]bool{}, open: make(chan struct{})}
+	for _, o := range owners {
+		g.want[o] = true
+	}
+	return g
+}
+
+func (g *gate) wait(r *http.Request) {
+	owner, _, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	g.mu.Lock()
+	if delete(g.want, owner); len(g.want) == 0 && !g.isOpen() {
+		close(g.open)
+	}
+	g.mu.Unlock()
+	<-g.open
+}
+
+func (g *gate) stopped(owner string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if !g.isOpen() {
+		g.forced = owner
+		close(g.open)
+	}
+}
+
+func (g *gate) isOpen() bool {
+	select {
+	case <-g.open:
+		return true
+	default:
+		return false
+	}
+}
+
+// TestClaimLostRaceIsNotEmpty: another instance leases what a dispatcher
+// read as due before its own lease lands. The claim reports the race as
+// lost, distinct from nothing due.
+func TestClaimLostRaceIsNotEmpty(t *testing.T) {
+	r := newRig(t)
+	ctx := context.Background()
+	r.device(t, "w1", "phone", "android")
+	for i := range 4 { // two older, then two newer: the order of a claim
+		r.enqueue(t, &push.Notification{DedupeKey: fmt.Sprintf("k%d", i), UserID: "w1", Kind: "pull", NotBefore: r.clk.Now().Add(time.Duration(i/2-2) * time.Minute)})
+	}
+	a, b := r.newDisp("a"), r.newDisp("b")
+	a.Batch, b.Batch = 2, 2
+	push.SetBeforeLease(b, func() {
+		push.SetBeforeLease(b, nil)
+		if got, _, err := a.Claim(ctx); err != nil || len(got) != 2 {
+			t.Errorf("a's claim: %d, %v", len(got), err)
+		}
+	})
+	if got, lost, err := b.Claim(ctx); err != nil || len(got) != 0 || lost != 2 {
+		t.Fatalf("b's claim after a took its two: claimed %d lost %d, %v; want 0 and 2", len(got), lost, err)
+	}
+	if got, lost, err := b.Claim(ctx); err != nil || len(got) != 2 || lost != 0 {
+		t.Fatalf("b's next claim: claimed %d lost %d, %v; want the two newer", len(got), lost, err)
+	}
+	if got, lost, err := b.Claim(ctx); err != nil || len(got) != 0 || lost != 0 {
+		t.Fatalf("all leased: claimed %d lost %d, %v; want nothing due", len(got), lost, err)
+	}
+}
+
+// TestRunLooksAgainAfterLostRace: Run's first pass loses all its claims to
+// another instance; it must look again at once, not sleep its interval (an
+// hour here) as if nothing were due.
+func TestRunLooksAgainAfterLostRace(t *testing.T) {
+	r := newRig(t)
+	r.device(t, "w1", "phone", "android")
+	var newer []string
+	for i := range 4 {
+		n := r.enqueue(t, &push.Notification{DedupeKey: fmt.Sprintf("k%d", i), UserID: "w1", Kind: "pull", NotBefore: r.clk.Now().Add(time.Duration(i/2-2) * time.Minute)})
+		if i >= 2 {
+			newer = append(newer, n.ID)
+		}
+	}
+	sent := make(chan struct{}, 4)
+	r.fcm.setHold(func(*http.Request) { sent <- struct{}{} })
+	a, b := r.newDisp("a"), r.newDisp("b")
+	a.Batch, b.Batch = 2, 2
+	ctx, cancel := context.WithCancel(context.Background())
+	push.SetBeforeLease(b, func() {
+		push.SetBeforeLease(b, nil)
+		if _, _, err := a.Claim(ctx); err != nil {
+			t.Error(err)
+		}
+	})
+	done := make(chan struct{})
+	go func() { b.Run(ctx, time.Hour); close(done) }()
+	for range 2 {
+		select {
+		case <-sent:
+		case <-time.After(30 * time.Second): // only a failure waits this long
+			cancel()
+			<-done
+			t.Fatal("after losing its claims the dispatcher slept instead of looking again")
+		}
+	}
+	cancel()
+	<-done
+	for _, id := range newer {
+		if r.fcm.acceptedOf(id) != 1 {
+			t.Fatalf("notification %s accepted %d times, want 1", id, r.fcm.acceptedOf(id))
+		}
+	}
+}
+
+// TestGracefulStopRecordsSendUnderWay: SIGTERM (the dispatcher's context
+// ends) while FCM holds a send. The send completes and is recorded as sent,
+// so once the lease has run out another instance sends nothing.
+func TestGracefulStopRecordsSendUnderWay(t *testing.T) {
+	r := newRig(t)
+	r.device(t, "w1", "phone", "android")
+	n := r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
+	arrived, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	r.fcm.setHold(func(*http.Request) {
+		once.Do(func() { close(arrived) })
+		<-release
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	a := r.newDisp("a")
+	done := make(chan struct{})
+	go func() { a.Run(ctx, time.Hour); close(done) }()
+	<-arrived
+	cancel()       // the loop is told to stop while the send is at FCM
+	close(release) // FCM accepts it only now
+	<-done
+	if ns := state(t, r, "w1"); len(ns) != 1 || ns[0].State != push.StateSent {
+		t.Fatalf("after a graceful stop: %+v, want the notification recorded as sent", ns)
+	}
+	r.clk.Add(a.Lease + time.Second)
+	if c, lost, err := r.newDisp("b").RunOnce(context.Background()); err != nil || c != 0 || lost != 0 {
+		t.Fatalf("the next instance claimed %d (lost %d), %v; want nothing", c, lost, err)
+	}
+	if got := r.fcm.acceptedOf(n.ID); got != 1 {
+		t.Fatalf("accepted %d times, want once", got)
+	}
+}
+
 // TestDispatcherDiesMidLease: a claims and dies; b takes over once the
 // lease runs out, not before.
 func TestDispatcherDiesMidLease(t *testing.T) {
@@ -316,14 +499,14 @@ func TestDispatcherDiesMidLease(t *testing.T) {
 	r.device(t, "w1", "phone", "android")
 	n := r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
 	a, b := r.newDisp("a"), r.newDisp("b")
-	if got, err := a.Claim(ctx); err != nil || len(got) != 1 {
-		t.Fatalf("claim %d %v", len(got), err)
+	if got, lost, err := a.Claim(ctx); err != nil || len(got) != 1 || lost != 0 {
+		t.Fatalf("claim %d lost %d %v", len(got), lost, err)
 	}
-	if c, _ := b.RunOnce(ctx); c != 0 {
-		t.Fatal("b took a leased notification")
+	if c, lost, _ := b.RunOnce(ctx); c != 0 || lost != 0 {
+		t.Fatalf("b took a leased notification, or saw it due: claimed %d lost %d", c, lost)
 	}
 	r.clk.Add(a.Lease + time.Second)
-	if c, err := b.RunOnce(ctx); err != nil || c != 1 {
+	if c, _, err := b.RunOnce(ctx); err != nil || c != 1 {
 		t.Fatalf("b after the lease: %d %v", c, err)
 	}
 	if r.fcm.accepted[n.ID] != 1 || state(t, r, "w1")[0].State != push.StateSent {

@@ -168,14 +168,27 @@ func (s *Server) Err() <-chan error { return s.serveErr }
 // Addr is the address the HTTP server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Shutdown stops accepting requests, lets in-flight ones finish (up to the
-// timeout), stops the background workers, then closes the store.
+// Shutdown stops accepting requests and lets in-flight ones finish, then
+// stops the background workers and waits for them: the push dispatcher
+// finishes the sends it has under way and records what FCM accepted, so a
+// restart sends nothing twice. Then it closes the store. All within
+// timeout: past it, the dispatcher's sends are cut short (another instance
+// sends them again once their lease runs out) and Shutdown says so.
 func (s *Server) Shutdown(timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	httpErr := s.API.App().ShutdownWithContext(ctx)
 	s.stopBackground()
-	s.background.Wait()
+	done := make(chan struct{})
+	go func() { s.background.Wait(); close(done) }()
+	var pushErr error
+	select {
+	case <-done:
+	case <-ctx.Done():
+		s.Push.Abandon()
+		<-done
+		pushErr = fmt.Errorf("shutdown: push sends under way cut short after %s; they are sent again once their lease runs out", timeout)
+	}
 	storeErr := s.Store.Close(ctx)
-	return errors.Join(httpErr, storeErr)
+	return errors.Join(httpErr, pushErr, storeErr)
 }

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	fsync "fieldsync/sync"
@@ -117,7 +118,7 @@ func TestPushEndToEnd(t *testing.T) {
 	if _, err := srv.Relay.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := srv.Push.RunOnce(ctx); err != nil {
+	if _, _, err := srv.Push.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if n := len(fcm.byKind(fcmToken, "pull")); n != 1 {
@@ -127,7 +128,7 @@ func TestPushEndToEnd(t *testing.T) {
 		t.Fatal("the visible notice did not wait for the burst delay")
 	}
 	clk.Add(61 * time.Second)
-	if _, err := srv.Push.RunOnce(ctx); err != nil {
+	if _, _, err := srv.Push.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	notice := fcm.byKind(fcmToken, "visit_assigned")
@@ -149,7 +150,7 @@ func TestPushEndToEnd(t *testing.T) {
 	if st2 != 200 {
 		t.Fatalf("push: %d %v", st2, out)
 	}
-	if _, err := srv.Push.RunOnce(ctx); err != nil {
+	if _, _, err := srv.Push.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
 	alerts := fcm.byKind("supervisor-fcm-token-0123456789", "alert")
@@ -181,4 +182,48 @@ func mustUser(t *testing.T, srv *Server, login string) string {
 		t.Fatal(err)
 	}
 	return u.ID
+}
+
+// TestShutdownBoundsPushSend: SIGTERM while FCM never answers a send. The
+// dispatcher may finish it only within SHUTDOWN_TIMEOUT: Shutdown returns
+// at the deadline, says the send was cut short, and the notification stays
+// in the outbox under its lease, to be sent again when the lease runs out.
+func TestShutdownBoundsPushSend(t *testing.T) {
+	arrived := make(chan struct{})
+	var once sync.Once
+	stuck := make(chan struct{})
+	srvFCM := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
+		select {
+		case <-stuck:
+		case <-r.Context().Done():
+		}
+	}))
+	defer srvFCM.Close()
+	defer close(stuck)
+	clk := &testClock{t: time.Now().UTC()}
+	cfg := testConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "100ms"})
+	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := t.Context()
+	if err := srv.Push.Targets().Register(ctx, "u1", push.Target{Token: "fcm-token-0123456789abcdef", DeviceID: "phone", Platform: "android"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Outbox.Enqueue(ctx, &push.Notification{DedupeKey: "k1", UserID: "u1", Kind: "pull", TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
+	<-arrived
+	const timeout = time.Second
+	res := make(chan error, 1)
+	go func() { res <- srv.Shutdown(timeout) }()
+	select {
+	case err = <-res:
+	case <-time.After(timeout + 10*time.Second):
+		t.Fatalf("Shutdown did not return within its %s timeout", timeout)
+	}
+	if err == nil || !strings.Contains(err.Error(), "cut short") {
+		t.Fatalf("Shutdown error %v, want the push send reported cut short", err)
+	}
 }

@@ -1,0 +1,6 @@
+package push
+
+// SetBeforeLease makes d run f in each claim between reading the due
+// notifications and leasing them, so a test can put another instance's
+// claim exactly there.
+func SetBeforeLease(d *Dispatcher, f func()) { d.beforeLease = f }
