@@ -58,7 +58,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.New(t)
-	clk := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	// Tuesday 17:00 in Shanghai; derive test times from f.clock, not dates.
+	clk := &clock{t: storetest.Epoch}
+	db.Now = clk.Now
+	// Every fixture run is also a leak test: nothing it stored may carry
+	// the real date (runs before the database is dropped).
+	t.Cleanup(func() { storetest.CheckNoWallClock(t, db) })
 	tokens := auth.NewTokens(testKey, nil, testIssuer, testAudience, 15*time.Minute, clk.Now)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("TEST_LOG") != "" {
@@ -74,6 +79,10 @@ func newFixture(t *testing.T) *fixture {
 			Store: db, Log: log, Now: clk.Now})
 	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }
+
+// newID is an id made now on the fixture clock, as the office or a phone
+// makes one (schemas.NewID would carry the real date into the store).
+func (f *fixture) newID() string { return schemas.NewIDAt(f.clock.Now()) }
 
 // user creates an account with testPassword.
 func (f *fixture) user(login string, role schemas.Role) *schemas.User {
