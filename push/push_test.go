@@ -22,7 +22,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t.In(time.Local) } // in the machine's zone, as time.Now
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // fcm is a local FCM v1 endpoint: it records what the SDK sends and
@@ -341,7 +341,7 @@ func TestDispatcherDiesMidLease(t *testing.T) {
 func TestRetryAfterDate(t *testing.T) {
 	r := newRig(t)
 	tok := r.device(t, "w1", "phone", "android")
-	r.fcm.script[tok] = []reply{{status: 429, errorCode: "QUOTA_EXCEEDED", retryAfter: r.clk.Now().Add(5 * time.Minute).Format(http.TimeFormat)}}
+	r.fcm.script[tok] = []reply{{status: 429, errorCode: "QUOTA_EXCEEDED", retryAfter: r.clk.Now().Add(5 * time.Minute).UTC().Format(http.TimeFormat)}}
 	r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
 	if _, err := r.newDisp("a").RunOnce(context.Background()); err != nil {
 		t.Fatal(err)

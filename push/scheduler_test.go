@@ -35,7 +35,7 @@ func TestQuietHours(t *testing.T) {
 
 type fixedClock struct{ t time.Time }
 
-func (c *fixedClock) Now() time.Time { return c.t }
+func (c *fixedClock) Now() time.Time { return c.t.In(time.Local) } // in the machine's zone, as time.Now
 
 func TestRemindersFollowTheVisit(t *testing.T) {
 	db := storetest.New(t)

@@ -52,7 +52,7 @@ func IDTime(id string) (time.Time, bool) {
 	return time.UnixMilli(int64(binary.BigEndian.Uint64(u[0:8]) >> 16)).UTC(), true
 }
 
-// ValidID reports whether s has the shape of an id made by NewID, so
+// ValidID reports whether s has the shape of an id (NewID, NewIDAt), so
 // malformed ids are refused before they reach the store.
 func ValidID(s string) bool {
 	if len(s) != 36 {

@@ -26,13 +26,15 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// clock is a settable time source; tests move it instead of sleeping.
+// clock is a settable time source; tests move it instead of sleeping. It
+// answers in the machine's zone, as time.Now does, so the suite run with
+// TZ set catches a time formatted or compared in the local zone.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t.In(time.Local) }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 const (

@@ -18,8 +18,9 @@ import (
 )
 
 // fixedNow is the servers' clock in these tests: years from the real date,
-// so a time taken from the wall clock stands out.
-func fixedNow() time.Time { return storetest.Epoch }
+// so a time taken from the wall clock stands out, and in the machine's zone
+// as time.Now is.
+func fixedNow() time.Time { return storetest.Epoch.In(time.Local) }
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
