@@ -23,7 +23,7 @@ type clock struct {
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t.In(time.Local) } // in the machine's zone, as time.Now
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 // fcm is a local FCM v1 endpoint: it records what the SDK sends and
@@ -111,9 +111,10 @@ type rig struct {
 
 func newRig(t testing.TB) *rig {
 	db := storetest.New(t)
-	clk := &clock{t: time.Date(2026, 12, 1, 2, 0, 0, 0, time.UTC)}
+	clk := &clock{t: time.Date(2037, 12, 1, 2, 0, 0, 0, time.UTC)}
+	db.Now = clk.Now
 	f, endpoint := newFCM(t)
-	sender, err := push.NewFCM(context.Background(), "test", "", endpoint)
+	sender, err := push.NewFCM(context.Background(), "test", "", endpoint, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -160,7 +161,7 @@ func TestMessageShapes(t *testing.T) {
 	r.device(t, "w1", "phone", "android")
 	r.device(t, "w1", "ipad", "ios")
 	r.enqueue(t, &push.Notification{DedupeKey: "assigned/v1/1/w1", UserID: "w1", Kind: "assignment", VisitID: "v1",
-		Data: map[string]string{"visitId": "v1", "start": "2026-12-01T09:00:00+08:00"}, Title: "新的服务安排", Body: "12月1日 09:00 日常保洁",
+		Data: map[string]string{"visitId": "v1", "start": "2037-12-01T09:00:00+08:00"}, Title: "新的服务安排", Body: "12月1日 09:00 日常保洁",
 		CollapseKey: "visit-v1", High: true, TTL: time.Hour})
 	r.enqueue(t, &push.Notification{DedupeKey: "pull/v1/2/w1", UserID: "w1", Kind: "pull", Data: map[string]string{"visitId": "v1"}, CollapseKey: "pull", TTL: 10 * time.Minute})
 	d := r.newDisp("a")
@@ -189,6 +190,10 @@ func TestMessageShapes(t *testing.T) {
 			visible++
 			if android["priority"] != "high" || android["ttl"] != "3600s" || android["collapse_key"] != "visit-v1" || apns["apns-priority"] != "10" || apns["apns-collapse-id"] != "visit-v1" {
 				t.Errorf("visible message shape: %s", s)
+			}
+			// The expiry is the injected clock's, not the wall clock's.
+			if want := fmt.Sprint(r.clk.Now().Add(time.Hour).Unix()); apns["apns-expiration"] != want {
+				t.Errorf("apns-expiration %v, want %s", apns["apns-expiration"], want)
 			}
 		} else {
 			dataOnly++
@@ -515,5 +520,21 @@ func TestDispatcherDiesMidLease(t *testing.T) {
 	}
 	if r.fcm.accepted[n.ID] != 1 || state(t, r, "w1")[0].State != push.StateSent {
 		t.Fatal("not delivered once by b")
+	}
+}
+
+// TestRetryAfterDate: a Retry-After given as an HTTP date is read against
+// the injected clock.
+func TestRetryAfterDate(t *testing.T) {
+	r := newRig(t)
+	tok := r.device(t, "w1", "phone", "android")
+	r.fcm.script[tok] = []reply{{status: 429, errorCode: "QUOTA_EXCEEDED", retryAfter: r.clk.Now().Add(5 * time.Minute).UTC().Format(http.TimeFormat)}}
+	r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
+	if _, err := r.newDisp("a").RunOnce(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	ns := state(t, r, "w1")
+	if ns[0].State != push.StatePending || ns[0].NotBefore.Before(r.clk.Now().Add(5*time.Minute)) || ns[0].NotBefore.After(r.clk.Now().Add(6*time.Minute)) {
+		t.Fatalf("after 429 with Retry-After in 5 minutes: %+v", ns[0])
 	}
 }

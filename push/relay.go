@@ -162,7 +162,7 @@ func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, s
 		title, body := text(u.Locale, kind, v.ScheduledStart.In(loc))
 		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: prefix + fmt.Sprint(seq), UserID: u.ID, Kind: kind, VisitID: v.ID,
 			Data: map[string]string{"visitId": v.ID, "start": v.ScheduledStart.Format(time.RFC3339)}, Title: title, Body: body,
-			CollapseKey: CollapseVisits, High: true, TTL: max(time.Until(v.ScheduledEnd), time.Hour), NotBefore: now.Add(r.Delay)}); err != nil {
+			CollapseKey: CollapseVisits, High: true, TTL: max(v.ScheduledEnd.Sub(now), time.Hour), NotBefore: now.Add(r.Delay)}); err != nil {
 			return err
 		}
 	}
@@ -204,7 +204,7 @@ func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) e
 	}
 	f := v.Field
 	if f.ETA != nil && f.CheckIn == nil {
-		if err := tell("eta/"+v.ID+"/"+f.ETA.Format(time.RFC3339), "worker_on_the_way", *f.ETA, now, time.Until(*f.ETA)+time.Hour, true); err != nil {
+		if err := tell("eta/"+v.ID+"/"+f.ETA.Format(time.RFC3339), "worker_on_the_way", *f.ETA, now, f.ETA.Sub(now)+time.Hour, true); err != nil {
 			return err
 		}
 	}

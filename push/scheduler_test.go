@@ -15,7 +15,7 @@ func TestMain(m *testing.M) { storetest.Main(m) }
 
 func TestQuietHours(t *testing.T) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	at := func(d, h, m int) time.Time { return time.Date(2026, 12, d, h, m, 0, 0, sh) }
+	at := func(d, h, m int) time.Time { return time.Date(2037, 12, d, h, m, 0, 0, sh) }
 	cases := []struct {
 		in, deadline, want time.Time
 	}{
@@ -35,13 +35,14 @@ func TestQuietHours(t *testing.T) {
 
 type fixedClock struct{ t time.Time }
 
-func (c *fixedClock) Now() time.Time { return c.t }
+func (c *fixedClock) Now() time.Time { return c.t.In(time.Local) } // in the machine's zone, as time.Now
 
 func TestRemindersFollowTheVisit(t *testing.T) {
 	db := storetest.New(t)
 	ctx := context.Background()
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	clk := &fixedClock{t: time.Date(2026, 12, 1, 8, 0, 0, 0, sh)}
+	clk := &fixedClock{t: time.Date(2037, 12, 1, 8, 0, 0, 0, sh)}
+	db.Now = clk.Now
 	log := slog.New(slog.DiscardHandler)
 	outbox := NewOutbox(db, clk.Now)
 	relay := NewRelay(db, outbox, clk.Now, log)
@@ -63,7 +64,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		}
 		users[u.Login] = u
 	}
-	start := time.Date(2026, 12, 2, 10, 0, 0, 0, sh)
+	start := time.Date(2037, 12, 2, 10, 0, 0, 0, sh)
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: start.UTC(), ScheduledEnd: start.Add(3 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
@@ -90,10 +91,10 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]time.Time{
-		"remind_customer_24h":   time.Date(2026, 12, 1, 10, 0, 0, 0, sh),
-		"remind_customer_2h":    time.Date(2026, 12, 2, 8, 0, 0, 0, sh),
-		"remind_worker_evening": time.Date(2026, 12, 1, 19, 0, 0, 0, sh),
-		"remind_worker_1h":      time.Date(2026, 12, 2, 9, 0, 0, 0, sh),
+		"remind_customer_24h":   time.Date(2037, 12, 1, 10, 0, 0, 0, sh),
+		"remind_customer_2h":    time.Date(2037, 12, 2, 8, 0, 0, 0, sh),
+		"remind_worker_evening": time.Date(2037, 12, 1, 19, 0, 0, 0, sh),
+		"remind_worker_1h":      time.Date(2037, 12, 2, 9, 0, 0, 0, sh),
 	}
 	got := reminders()
 	for k, wt := range want {

@@ -39,11 +39,13 @@ type Sender interface {
 // FCM sends through Firebase Cloud Messaging with the Admin SDK.
 type FCM struct {
 	client *messaging.Client
+	now    func() time.Time
 }
 
 // NewFCM builds the FCM sender. endpoint overrides FCM's base URL (tests,
 // emulators); with it and no credentials the SDK sends unauthenticated.
-func NewFCM(ctx context.Context, projectID, credentialsFile, endpoint string) (*FCM, error) {
+// now is the clock of the expiry times it sends and of Retry-After dates.
+func NewFCM(ctx context.Context, projectID, credentialsFile, endpoint string, now func() time.Time) (*FCM, error) {
 	var opts []option.ClientOption
 	if credentialsFile != "" {
 		opts = append(opts, option.WithCredentialsFile(credentialsFile))
@@ -62,7 +64,7 @@ func NewFCM(ctx context.Context, projectID, credentialsFile, endpoint string) (*
 	if err != nil {
 		return nil, err
 	}
-	return &FCM{client: c}, nil
+	return &FCM{client: c, now: now}, nil
 }
 
 // Name says which channel this is.
@@ -72,19 +74,20 @@ func (f *FCM) Name() string { return "fcm" }
 func (f *FCM) Send(ctx context.Context, msgs []Message) []Result {
 	out := make([]Result, len(msgs))
 	fm := make([]*messaging.Message, len(msgs))
+	now := f.now()
 	for i, m := range msgs {
-		fm[i] = toFCM(m)
+		fm[i] = toFCM(m, now)
 	}
 	resp, err := f.client.SendEach(ctx, fm)
 	if err != nil {
 		for i := range out {
-			out[i] = classify(err)
+			out[i] = classify(err, f.now())
 		}
 		return out
 	}
 	for i, r := range resp.Responses {
 		if !r.Success {
-			out[i] = classify(r.Error)
+			out[i] = classify(r.Error, f.now())
 		}
 	}
 	return out
@@ -92,8 +95,8 @@ func (f *FCM) Send(ctx context.Context, msgs []Message) []Result {
 
 // toFCM shapes a message: data always (the app pulls on it), a visible
 // notification when there is a title, priorities and a TTL per kind, a
-// collapse key so a burst shows once.
-func toFCM(m Message) *messaging.Message {
+// collapse key so a burst shows once. now is the time of sending.
+func toFCM(m Message, now time.Time) *messaging.Message {
 	n := m.N
 	ttl := n.TTL
 	androidPrio, apnsPrio := "normal", "5"
@@ -111,7 +114,7 @@ func toFCM(m Message) *messaging.Message {
 		APNS: &messaging.APNSConfig{
 			Headers: map[string]string{
 				"apns-priority":   apnsPrio,
-				"apns-expiration": strconv.FormatInt(time.Now().Add(ttl).Unix(), 10),
+				"apns-expiration": strconv.FormatInt(now.Add(ttl).Unix(), 10),
 			},
 			Payload: &messaging.APNSPayload{Aps: &messaging.Aps{}},
 		},
@@ -132,10 +135,10 @@ func toFCM(m Message) *messaging.Message {
 
 // classify sorts an FCM error: the SDK retries only network errors and
 // 503; 429 and 500 are ours to retry, some errors never succeed.
-func classify(err error) Result {
+func classify(err error, now time.Time) Result {
 	r := Result{Err: err}
 	if resp := errorutils.HTTPResponse(err); resp != nil {
-		r.RetryAfter = retryAfter(resp)
+		r.RetryAfter = retryAfter(resp, now)
 	}
 	switch {
 	case messaging.IsUnregistered(err):
@@ -150,7 +153,8 @@ func classify(err error) Result {
 	return r
 }
 
-func retryAfter(resp *http.Response) time.Duration {
+// retryAfter reads Retry-After: seconds, or an HTTP date (taken against now).
+func retryAfter(resp *http.Response, now time.Time) time.Duration {
 	v := resp.Header.Get("Retry-After")
 	if v == "" {
 		return 0
@@ -159,7 +163,7 @@ func retryAfter(resp *http.Response) time.Duration {
 		return time.Duration(s) * time.Second
 	}
 	if t, err := http.ParseTime(v); err == nil {
-		return time.Until(t)
+		return t.Sub(now)
 	}
 	return 0
 }

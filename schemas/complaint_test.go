@@ -8,7 +8,7 @@ import (
 func TestAckDue(t *testing.T) {
 	cal := DefaultCalendar()
 	sh := cal.Zone
-	at := func(d, h, m int) time.Time { return time.Date(2026, 11, d, h, m, 0, 0, sh) } // 2026-11-23 is a Monday
+	at := func(d, h, m int) time.Time { return time.Date(2037, 11, d, h, m, 0, 0, sh) } // 2037-11-23 is a Monday
 	cases := []struct {
 		name     string
 		received time.Time

@@ -57,7 +57,8 @@ type Customer struct {
 	UpdatedAt time.Time `json:"updatedAt"`
 }
 
-// Validate checks every field, fills defaults and gives new addresses ids.
+// Validate checks every field and fills defaults; new addresses (no id)
+// get theirs from NameAddresses.
 func (c *CustomerInput) Validate() error {
 	if err := ValidateName("name", c.Name); err != nil {
 		return err
@@ -73,9 +74,7 @@ func (c *CustomerInput) Validate() error {
 	ids := map[string]bool{}
 	for i := range c.Addresses {
 		a := &c.Addresses[i]
-		if a.ID == "" {
-			a.ID = NewID()
-		} else if !ValidID(a.ID) || ids[a.ID] {
+		if a.ID != "" && (!ValidID(a.ID) || ids[a.ID]) {
 			return FieldError("addresses.id", "address ids must be distinct ids (or left out for new addresses)")
 		}
 		ids[a.ID] = true
@@ -138,6 +137,15 @@ func (c *CustomerInput) Validate() error {
 		return FieldError("userId", "userId is not an id")
 	}
 	return nil
+}
+
+// NameAddresses gives the addresses without an id one made at now.
+func (c *CustomerInput) NameAddresses(now time.Time) {
+	for i := range c.Addresses {
+		if c.Addresses[i].ID == "" {
+			c.Addresses[i].ID = NewIDAt(now)
+		}
+	}
 }
 
 // Address returns the address with the id.

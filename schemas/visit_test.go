@@ -63,7 +63,7 @@ func visitAt(st VisitStatus) *Visit {
 }
 
 func TestOfficeActionsFollowTheStateMachine(t *testing.T) {
-	start := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	start := time.Date(2037, 12, 1, 1, 0, 0, 0, time.UTC)
 	for _, st := range VisitStatuses {
 		before := st.BeforeArrival()
 		t.Run(string(st), func(t *testing.T) {
@@ -109,11 +109,11 @@ func TestOfficeActionsFollowTheStateMachine(t *testing.T) {
 }
 
 func TestAddressVisibleTo(t *testing.T) {
-	// 09:00 Shanghai on 2026-12-10 is 01:00 UTC.
+	// 09:00 Shanghai on 2037-12-10 is 01:00 UTC.
 	v := &Visit{WorkerID: "w1", TimeZone: "Asia/Shanghai",
-		ScheduledStart: time.Date(2026, 12, 10, 1, 0, 0, 0, time.UTC), ScheduledEnd: time.Date(2026, 12, 10, 4, 0, 0, 0, time.UTC)}
+		ScheduledStart: time.Date(2037, 12, 10, 1, 0, 0, 0, time.UTC), ScheduledEnd: time.Date(2037, 12, 10, 4, 0, 0, 0, time.UTC)}
 	sh := func(day, hour int) time.Time {
-		return time.Date(2026, 12, day, hour, 0, 0, 0, time.FixedZone("CST", 8*3600))
+		return time.Date(2037, 12, day, hour, 0, 0, 0, time.FixedZone("CST", 8*3600))
 	}
 	cases := []struct {
 		worker string

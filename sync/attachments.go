@@ -235,10 +235,17 @@ func (e *Engine) complete(ctx context.Context, att *Attachment) (*Attachment, er
 		return reset("the content is " + sniffed + ", not " + att.ContentType)
 	}
 	bucket := e.db.DB.GridFSBucket()
+	now := e.now().UTC()
 	if err := bucket.UploadFromStreamWithID(ctx, att.SHA256, att.SHA256, bytes.NewReader(buf.Bytes())); err != nil && !store.IsDuplicate(err) {
 		return nil, fmt.Errorf("store attachment: %w", err)
+	} else if err == nil {
+		// GridFS stamps uploadDate with the wall clock; the store keeps to
+		// the injected one.
+		if _, err := e.db.C("fs.files").UpdateOne(ctx, bson.D{{Key: "_id", Value: att.SHA256}},
+			bson.D{{Key: "$set", Value: bson.D{{Key: "uploadDate", Value: now}}}}); err != nil {
+			return nil, fmt.Errorf("store attachment: %w", err)
+		}
 	}
-	now := e.now().UTC()
 	if _, err := e.db.C(colAttachments).UpdateOne(ctx, bson.D{{Key: "_id", Value: att.SHA256}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "complete", Value: true}, {Key: "completedAt", Value: now}}}}); err != nil {
 		return nil, fmt.Errorf("complete attachment: %w", err)

@@ -18,10 +18,14 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-var now0 = time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)
+var now0 = time.Date(2037, 12, 1, 8, 0, 0, 0, time.UTC)
+
+// clock0 stands at now0, in the machine's zone as time.Now answers.
+func clock0() time.Time { return now0.In(time.Local) }
 
 func setup(t *testing.T) (*store.DB, *schemas.Visit, *schemas.Actor) {
 	db := storetest.New(t)
+	db.Now = clock0
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: schemas.NewID(), WorkerID: schemas.NewID(), Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: now0.Add(-4 * time.Hour), ScheduledEnd: now0.Add(-time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Address:   schemas.VisitAddress{Text: "上海", Location: schemas.LatLng{Lat: 31.2, Lng: 121.45}},
@@ -34,7 +38,7 @@ func setup(t *testing.T) (*store.DB, *schemas.Visit, *schemas.Actor) {
 }
 
 func engine(db *store.DB) *fsync.Engine {
-	return fsync.New(db, func() time.Time { return now0 }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
+	return fsync.New(db, clock0, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
 }
 
 func batch(v *schemas.Visit, n int) *fsync.Batch {
@@ -122,7 +126,7 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	}
 	// The change log has the visit, or the relay puts it there.
 	if gv.Version > 1 {
-		if _, err := db.RelayDirty(context.Background(), time.Now().Add(time.Hour), time.Minute); err != nil {
+		if _, err := db.RelayDirty(context.Background(), now0.Add(time.Hour), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -326,7 +326,7 @@ func jwtSegment(t *testing.T, claims map[string]any) string {
 func TestKeyRotationAcceptsPreviousKey(t *testing.T) {
 	old := auth.NewKey([]byte("old-secret-old-secret-old-secret-00"))
 	cur := auth.NewKey([]byte("new-secret-new-secret-new-secret-00"))
-	now := func() time.Time { return time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC) }
+	now := func() time.Time { return time.Date(2037, 11, 24, 9, 0, 0, 0, time.UTC) }
 	u := &schemas.User{ID: schemas.NewID(), Role: schemas.RoleWorker}
 	oldTok, err := auth.NewTokens(old, nil, "i", "a", time.Minute, now).Issue(u, "s", "d")
 	if err != nil {

@@ -11,13 +11,13 @@ func TestComplaintLifecycleAndSLA(t *testing.T) {
 	w := newWorld(t)
 	f := w.f
 	ctx := t.Context()
-	// Tuesday 2026-11-24 17:00 Shanghai: a quality complaint is due by
+	// Tuesday 2037-11-24 17:00 Shanghai: a quality complaint is due by
 	// Wednesday 17:00 (nine working hours); a safety one in 30 minutes.
 	var q, safety schemas.Complaint
 	f.do("POST", "/v1/complaints", map[string]any{"category": "quality", "text": "厨房没有打扫干净", "visitId": w.v1.ID}, w.cu1).want(201).decode(&q)
 	f.do("POST", "/v1/complaints", map[string]any{"category": "safety", "text": "服务师使用了危险的清洁剂"}, w.cu1).want(201).decode(&safety)
 	sh, _ := time.LoadLocation("Asia/Shanghai")
-	if !q.AckDueAt.Equal(time.Date(2026, 11, 25, 17, 0, 0, 0, sh)) || q.Urgent || q.Team != "team-1" {
+	if !q.AckDueAt.Equal(time.Date(2037, 11, 25, 17, 0, 0, 0, sh)) || q.Urgent || q.Team != "team-1" {
 		t.Fatalf("quality complaint SLA %s urgent %v", q.AckDueAt.In(sh), q.Urgent)
 	}
 	if !safety.Urgent || !safety.AckDueAt.Equal(f.clock.Now().Add(30*time.Minute)) {

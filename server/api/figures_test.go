@@ -11,7 +11,7 @@ import (
 )
 
 // TestMonthlyFigures checks the report against a small month computed by
-// hand: worker w1 has three visits in November 2026.
+// hand: worker w1 has three visits in November 2037.
 //
 //	visit A: checked in 5 min late (on time), out, signed off, rating 5/4/4/3
 //	visit B: checked in 20 min late (not on time), out, one item disputed,
@@ -27,14 +27,14 @@ func TestMonthlyFigures(t *testing.T) {
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	mk := func(day int) *office.VisitView {
 		v, err := f.office.CreateVisit(ctx, sysAdmin, schemas.NewVisit{CustomerID: w.c1.ID, AddressID: w.c1.Addresses[0].ID, ServiceTypeID: w.st.ID,
-			ScheduledStart: time.Date(2026, 11, day, 9, 0, 0, 0, sh), WorkerID: w.w1.ID})
+			ScheduledStart: time.Date(2037, 11, day, 9, 0, 0, 0, sh), WorkerID: w.w1.ID})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return v
 	}
 	a, b, _ := mk(25), mk(26), mk(27)
-	w = refreshTokensAfter(t, w, time.Date(2026, 11, 27, 18, 0, 0, 0, sh))
+	w = refreshTokensAfter(t, w, time.Date(2037, 11, 27, 18, 0, 0, 0, sh))
 	p := w.phone("wk.one", "phone-1")
 	sign := func(v *office.VisitView, kitchenOK bool, r [4]int) map[string]any {
 		return map[string]any{"signerName": "林先生", "items": []map[string]any{{"itemId": "kitchen", "accepted": kitchenOK, "reason": "不干净"}, {"itemId": "floors", "accepted": true}},
@@ -52,11 +52,11 @@ func TestMonthlyFigures(t *testing.T) {
 	if strings.Count(statuses(resp), "applied") != 7 {
 		t.Fatalf("pushes: %s", statuses(resp))
 	}
-	f.do("POST", "/v1/visits/"+b.ID+"/rework", map[string]any{"scheduledStart": time.Date(2026, 11, 28, 9, 0, 0, 0, sh)}, w.s1).want(201)
+	f.do("POST", "/v1/visits/"+b.ID+"/rework", map[string]any{"scheduledStart": time.Date(2037, 11, 28, 9, 0, 0, 0, sh)}, w.s1).want(201)
 	f.do("POST", "/v1/complaints", map[string]any{"category": "quality", "text": "厨房不干净", "visitId": b.ID}, w.cu1).want(201)
 
 	var rep office.MonthlyFigures
-	f.do("GET", "/v1/reports/monthly?month=2026-11", nil, w.s1).want(200).decode(&rep)
+	f.do("GET", "/v1/reports/monthly?month=2037-11", nil, w.s1).want(200).decode(&rep)
 	var got *office.WorkerFigures
 	for i := range rep.Workers {
 		if rep.Workers[i].WorkerID == w.w1.ID {
@@ -78,17 +78,17 @@ func TestMonthlyFigures(t *testing.T) {
 	f.clock.Add(40 * 24 * time.Hour)
 	again := f.login("sup.one", "office").AccessToken
 	var later office.MonthlyFigures
-	f.do("GET", "/v1/reports/monthly?month=2026-11", nil, again).want(200).decode(&later)
+	f.do("GET", "/v1/reports/monthly?month=2037-11", nil, again).want(200).decode(&later)
 	for i := range later.Workers {
 		if later.Workers[i].WorkerID == w.w1.ID && later.Workers[i] != want {
 			t.Fatalf("a past month changed: %+v", later.Workers[i])
 		}
 	}
-	csv := f.do("GET", "/v1/reports/monthly?month=2026-11&format=csv", nil, again).want(200)
+	csv := f.do("GET", "/v1/reports/monthly?month=2037-11&format=csv", nil, again).want(200)
 	if !strings.HasPrefix(string(csv.body), "month,scope,team,workerId") || !strings.Contains(string(csv.body), "worker,team-1,"+w.w1.ID) {
 		t.Fatalf("csv:\n%s", csv.body)
 	}
-	f.do("GET", "/v1/reports/monthly?month=11-2026", nil, again).wantError(400, schemas.EINVALID)
+	f.do("GET", "/v1/reports/monthly?month=11-2037", nil, again).wantError(400, schemas.EINVALID)
 	f.do("GET", "/v1/reports/monthly?format=xml", nil, again).wantError(400, schemas.EINVALID)
 	f.do("GET", "/v1/reports/monthly", nil, f.login("wk.one", "x").AccessToken).wantError(403, schemas.EFORBIDDEN)
 }

@@ -26,13 +26,15 @@ import (
 
 func TestMain(m *testing.M) { storetest.Main(m) }
 
-// clock is a settable time source; tests move it instead of sleeping.
+// clock is a settable time source; tests move it instead of sleeping. It
+// answers in the machine's zone, as time.Now does, so the suite run with
+// TZ set catches a time formatted or compared in the local zone.
 type clock struct {
 	mu sync.Mutex
 	t  time.Time
 }
 
-func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t.In(time.Local) }
 func (c *clock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 const (
@@ -59,7 +61,12 @@ type fixture struct {
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
 	db := storetest.New(t)
-	clk := &clock{t: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)}
+	// Tuesday 17:00 in Shanghai; derive test times from f.clock, not dates.
+	clk := &clock{t: storetest.Epoch}
+	db.Now = clk.Now
+	// Every fixture run is also a leak test: nothing it stored may carry
+	// the real date (runs before the database is dropped).
+	t.Cleanup(func() { storetest.CheckNoWallClock(t, db) })
 	tokens := auth.NewTokens(testKey, nil, testIssuer, testAudience, 15*time.Minute, clk.Now)
 	log := slog.New(slog.DiscardHandler)
 	if os.Getenv("TEST_LOG") != "" {
@@ -75,6 +82,10 @@ func newFixture(t *testing.T) *fixture {
 			Store: db, Log: log, Now: clk.Now})
 	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }
+
+// newID is an id made now on the fixture clock, as the office or a phone
+// makes one (schemas.NewID would carry the real date into the store).
+func (f *fixture) newID() string { return schemas.NewIDAt(f.clock.Now()) }
 
 // user creates an account with testPassword.
 func (f *fixture) user(login string, role schemas.Role) *schemas.User {

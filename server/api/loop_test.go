@@ -62,7 +62,7 @@ func TestCustomerSignOffThenPhone(t *testing.T) {
 		return map[string]any{"opId": op, "signerName": "林先生", "rating": map[string]any{"attitude": 5, "quality": 2, "efficiency": 4, "price": 4},
 			"items": []map[string]any{{"itemId": "kitchen", "accepted": accepted, "reason": "灶台还有油渍"}, {"itemId": "floors", "accepted": true}}}
 	}
-	op := schemas.NewID()
+	op := f.newID()
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).wantError(409, schemas.ECONFLICT) // not checked out yet
 	p := checkedOut(t, w)
 	var res fsync.SignOffResult
@@ -74,8 +74,8 @@ func TestCustomerSignOffThenPhone(t *testing.T) {
 	if res.Status != fsync.StatusDuplicate {
 		t.Fatalf("retry: %s", res.Status)
 	}
-	f.do("POST", "/v1/visits/"+w.v2.ID+"/signoff", body(schemas.NewID(), true), w.cu1).wantError(404, schemas.ENOTFOUND)
-	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "x", "items": []any{}}, w.cu1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/signoff", body(f.newID(), true), w.cu1).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "x", "items": []any{}}, w.cu1).wantError(400, schemas.EINVALID)
 
 	// The phone's sign-off, captured offline, arrives afterwards.
 	resp := p.mustPush(p.ops(opSpec{fsync.KindSignOff, w.v1.ID, w.v1.ScheduledStart.Add(3*time.Hour + time.Minute),
@@ -154,7 +154,7 @@ func TestBothSignOffPathsRace(t *testing.T) {
 	go func() { defer wg.Done(); p.push(ops) }()
 	go func() {
 		defer wg.Done()
-		f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+		f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生",
 			"items": []map[string]any{{"itemId": "kitchen", "accepted": true}}}, w.cu1)
 	}()
 	wg.Wait()
@@ -183,7 +183,7 @@ func TestFullVisitLoop(t *testing.T) {
 	w = refreshTokensAfter(t, w, w.v1.ScheduledStart.Add(5*time.Hour))
 	p := checkedOut(t, w)
 	var res fsync.SignOffResult
-	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生",
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": false, "reason": "灶台还有油渍"}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200).decode(&res)
 	if res.Visit.Status != schemas.VisitDisputed {
 		t.Fatalf("after the disputed sign-off: %s", res.Visit.Status)
@@ -217,7 +217,7 @@ func TestFullVisitLoop(t *testing.T) {
 		t.Fatalf("rework visit: %s", statuses(resp))
 	}
 	cu := f.login("cu.one", "phone").AccessToken
-	f.do("POST", "/v1/visits/"+rw.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+	f.do("POST", "/v1/visits/"+rw.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生",
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}}, "rating": map[string]any{"attitude": 5, "quality": 5, "efficiency": 5, "price": 4}}, cu).want(200).decode(&res)
 	if res.Visit.Status != schemas.VisitSignedOff {
 		t.Fatalf("rework sign-off: %s", res.Visit.Status)
@@ -275,7 +275,7 @@ func TestFollowUpAfterSignOff(t *testing.T) {
 	f := w.f
 	checkedOut(t, w)
 	var res fsync.SignOffResult
-	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生",
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200).decode(&res)
 	signedAt := res.Visit.Field.SignOff.At
 	var list struct {

@@ -28,7 +28,7 @@ var sysAdmin = &schemas.Actor{UserID: "test-admin", Role: schemas.RoleAdmin}
 func workerInput(name, team, phone string) schemas.WorkerInput {
 	return schemas.WorkerInput{Name: name, Phone: phone, Gender: schemas.GenderFemale, Languages: []string{"zh"},
 		Skills:          []schemas.Skill{schemas.SkillDailyCleaning},
-		Certificates:    []schemas.Certificate{{Type: "health", Number: "H1", Issued: "2025-01-01", Expires: "2028-01-01"}},
+		Certificates:    []schemas.Certificate{{Type: "health", Number: "H1", Issued: "2036-01-01", Expires: "2039-01-01"}},
 		BackgroundCheck: schemas.BackgroundCheck{Status: schemas.CheckPassed}, ExperienceYears: 5, Team: team,
 		WorkingHours: schemas.WorkingHours{Days: []int{0, 1, 2, 3, 4, 5, 6}, Start: "07:00", End: "21:00"},
 		Home:         schemas.LatLng{Lat: 31.2, Lng: 121.45}}
@@ -364,9 +364,9 @@ func TestAuditTrail(t *testing.T) {
 func TestSchedules(t *testing.T) {
 	w := newWorld(t)
 	f := w.f
-	// The fixture clock is Tuesday 2026-11-24 17:00 in Shanghai.
+	// The fixture clock is Tuesday 2037-11-24 17:00 in Shanghai.
 	in := map[string]any{"customerId": w.c1.ID, "addressId": w.c1.Addresses[0].ID, "serviceTypeId": w.st.ID, "workerId": w.w1.ID,
-		"weekdays": []int{2, 5}, "startTime": "09:00", "endTime": "12:00", "startsOn": "2026-11-24"}
+		"weekdays": []int{2, 5}, "startTime": "09:00", "endTime": "12:00", "startsOn": "2037-11-24"}
 	var sch schemas.Schedule
 	f.do("POST", "/v1/schedules", in, w.s1).want(201).decode(&sch)
 
@@ -448,14 +448,14 @@ func TestSchedules(t *testing.T) {
 	}
 
 	// End after next Friday: later generated visits are cancelled.
-	f.do("POST", "/v1/schedules/"+sch.ID+"/end", map[string]any{"version": 3, "endsOn": "2026-12-04"}, w.s1).want(200)
+	f.do("POST", "/v1/schedules/"+sch.ID+"/end", map[string]any{"version": 3, "endsOn": "2037-12-04"}, w.s1).want(200)
 	left := visits("scheduled")
 	for _, v := range left {
-		if v.ID != edited.ID && v.ScheduledStart.In(loc).Format(schemas.DateLayout) > "2026-12-04" {
+		if v.ID != edited.ID && v.ScheduledStart.In(loc).Format(schemas.DateLayout) > "2037-12-04" {
 			t.Errorf("visit after the end: %s", v.ScheduledStart.In(loc))
 		}
 	}
-	f.do("POST", "/v1/schedules/"+sch.ID+"/end", map[string]any{"version": 4, "endsOn": "2026-01-01"}, w.s1).wantError(400, schemas.EINVALID)
+	f.do("POST", "/v1/schedules/"+sch.ID+"/end", map[string]any{"version": 4, "endsOn": "2037-01-01"}, w.s1).wantError(400, schemas.EINVALID)
 }
 
 // TestBadInputEveryEndpoint walks the OpenAPI document: every operation

@@ -51,7 +51,7 @@ func (p *phone) ops(specs ...opSpec) []map[string]any {
 	var out []map[string]any
 	for _, s := range specs {
 		p.seq++
-		out = append(out, map[string]any{"seq": p.seq, "opId": schemas.NewID(), "kind": s.kind, "visitId": s.visit,
+		out = append(out, map[string]any{"seq": p.seq, "opId": schemas.NewIDAt(p.w.f.clock.Now().Add(p.clock)), "kind": s.kind, "visitId": s.visit,
 			"at": s.at.Add(p.clock), "payload": s.payload})
 	}
 	return out
@@ -215,7 +215,7 @@ func TestOneRejectedOpDoesNotBlockOthers(t *testing.T) {
 		opSpec{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": near}},
 		opSpec{fsync.KindProgress, w.v1.ID, at.Add(time.Minute), map[string]any{"itemId": "no_such_item", "done": true}},
 		opSpec{fsync.KindCheckIn, w.v2.ID, at, map[string]any{"location": near}}, // another worker's visit
-		opSpec{fsync.KindNote, schemas.NewID(), at, map[string]any{"text": "x"}}, // no such visit
+		opSpec{fsync.KindNote, w.f.newID(), at, map[string]any{"text": "x"}},     // no such visit
 		opSpec{fsync.KindNote, w.v1.ID, at, map[string]any{"text": ""}},          // invalid
 		opSpec{"teleport", w.v1.ID, at, map[string]any{}},
 		opSpec{fsync.KindProgress, w.v1.ID, at.Add(2 * time.Minute), map[string]any{"itemId": "floors", "done": true}},
@@ -444,7 +444,7 @@ func TestPushEnvelopeErrors(t *testing.T) {
 	many := base()
 	var ops []map[string]any
 	for i := 0; i < 101; i++ { // the fixture allows 100
-		ops = append(ops, map[string]any{"seq": i + 1, "opId": schemas.NewID(), "kind": "note", "visitId": w.v1.ID, "at": f.clock.Now(), "payload": map[string]any{"text": "x"}})
+		ops = append(ops, map[string]any{"seq": i + 1, "opId": f.newID(), "kind": "note", "visitId": w.v1.ID, "at": f.clock.Now(), "payload": map[string]any{"text": "x"}})
 	}
 	many["ops"] = ops
 	e = f.do("POST", "/v1/sync/push", many, p.token).wantError(413, schemas.ETOOLARGE)
@@ -452,7 +452,7 @@ func TestPushEnvelopeErrors(t *testing.T) {
 		t.Fatalf("413 without the limit: %+v", e.Details)
 	}
 	op := base()
-	op["ops"] = []any{map[string]any{"seq": 1, "opId": schemas.NewID(), "kind": "note", "visitId": w.v1.ID, "at": f.clock.Now(), "payload": map[string]any{"text": "x", "$where": "1"}}}
+	op["ops"] = []any{map[string]any{"seq": 1, "opId": f.newID(), "kind": "note", "visitId": w.v1.ID, "at": f.clock.Now(), "payload": map[string]any{"text": "x", "$where": "1"}}}
 	f.do("POST", "/v1/sync/push", op, p.token).wantError(400, schemas.EINVALID)
 	f.do("POST", "/v1/sync/push", base(), w.s1).wantError(403, schemas.EFORBIDDEN)
 	f.do("GET", "/v1/sync/pull", nil, w.cu1).wantError(403, schemas.EFORBIDDEN)

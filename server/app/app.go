@@ -5,6 +5,7 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
@@ -15,7 +16,6 @@ import (
 	"time"
 
 	"fieldsync/push"
-	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
@@ -60,7 +60,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	defer cancel()
 	db, err := store.Open(startCtx, store.Options{
 		URI: cfg.MongoURI, DBName: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log,
-		Debug: cfg.LogLevel <= slog.LevelDebug, Slow: cfg.SlowCommand,
+		Debug: cfg.LogLevel <= slog.LevelDebug, Slow: cfg.SlowCommand, Now: now,
 	})
 	if err != nil {
 		return nil, err
@@ -113,7 +113,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}
 	if cfg.FirebaseProject != "" {
-		fcm, err := push.NewFCM(ctx, cfg.FirebaseProject, cfg.FirebaseCreds, cfg.FCMEndpoint)
+		fcm, err := push.NewFCM(ctx, cfg.FirebaseProject, cfg.FirebaseCreds, cfg.FCMEndpoint, now)
 		if err != nil {
 			return fmt.Errorf("firebase: %w", err)
 		}
@@ -124,7 +124,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	}
 	instance := cfg.InstanceID
 	if instance == "" {
-		instance = schemas.NewID()
+		instance = rand.Text() // a name, not a time
 	}
 	s.Push = push.NewDispatcher(s.Store, targets, sender, instance, now, s.log)
 	current, previous, err := cfg.signingKeys()

@@ -14,7 +14,13 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	"fieldsync/server/store/storetest"
 )
+
+// fixedNow is the servers' clock in these tests: years from the real date,
+// so a time taken from the wall clock stands out, and in the machine's zone
+// as time.Now is.
+func fixedNow() time.Time { return storetest.Epoch.In(time.Local) }
 
 func env(m map[string]string) func(string) string {
 	return func(k string) string { return m[k] }
@@ -76,7 +82,7 @@ func TestStartRestartKeepsData(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	ctx := t.Context()
 
-	srv, err := Start(ctx, cfg, log, time.Now)
+	srv, err := Start(ctx, cfg, log, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -103,7 +109,7 @@ func TestStartRestartKeepsData(t *testing.T) {
 
 	// Same DATA_DIR: the data, the signing key and the sessions survive, and
 	// no migration runs again.
-	srv, err = Start(ctx, cfg, log, time.Now)
+	srv, err = Start(ctx, cfg, log, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +122,7 @@ func TestStartRestartKeepsData(t *testing.T) {
 	if err != nil || len(again) != len(migs) || !again[0].AppliedAt.Equal(migs[0].AppliedAt) {
 		t.Fatalf("migrations changed on restart: %v -> %v (%v)", migs, again, err)
 	}
-	if ran, err := srv.Store.Migrate(ctx, time.Now()); err != nil || len(ran) != 0 {
+	if ran, err := srv.Store.Migrate(ctx, fixedNow()); err != nil || len(ran) != 0 {
 		t.Fatalf("Migrate after restart ran %v (%v)", ran, err)
 	}
 }
@@ -125,12 +131,12 @@ func TestDataDirIsLocked(t *testing.T) {
 	dir := t.TempDir()
 	cfg := testConfig(t, dir, nil)
 	log := slog.New(slog.DiscardHandler)
-	srv, err := Start(t.Context(), cfg, log, time.Now)
+	srv, err := Start(t.Context(), cfg, log, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer srv.Shutdown(10 * time.Second)
-	if s2, err := Start(t.Context(), cfg, log, time.Now); err == nil {
+	if s2, err := Start(t.Context(), cfg, log, fixedNow); err == nil {
 		s2.Shutdown(time.Second)
 		t.Fatal("second server started on the same DATA_DIR")
 	} else if !strings.Contains(err.Error(), "in use") {
@@ -143,7 +149,7 @@ func TestGeneratedAdminPasswordShownOnce(t *testing.T) {
 	cfg := testConfig(t, dir, nil)
 	var logs syncBuffer
 	log := slog.New(slog.NewTextHandler(&logs, nil))
-	srv, err := Start(t.Context(), cfg, log, time.Now)
+	srv, err := Start(t.Context(), cfg, log, fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,7 +167,7 @@ func TestGeneratedAdminPasswordShownOnce(t *testing.T) {
 	srv.Shutdown(10 * time.Second)
 
 	logs = syncBuffer{}
-	srv, err = Start(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), time.Now)
+	srv, err = Start(t.Context(), cfg, slog.New(slog.NewTextHandler(&logs, nil)), fixedNow)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,13 +182,14 @@ func TestDemoSeedsOnce(t *testing.T) {
 	cfg := testConfig(t, dir, map[string]string{"DEMO": "1"})
 	log := slog.New(slog.DiscardHandler)
 	for range 2 {
-		srv, err := Start(t.Context(), cfg, log, time.Now)
+		srv, err := Start(t.Context(), cfg, log, fixedNow)
 		if err != nil {
 			t.Fatal(err)
 		}
 		users, err := srv.Store.ListUsers(t.Context(), storeFilter(200))
-		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: time.Now(), To: time.Now().Add(7 * 24 * time.Hour)})
+		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
 		all, _ := srv.Store.ListVisits(t.Context(), store.VisitFilter{})
+		storetest.CheckNoWallClock(t, srv.Store) // the demo data is stamped with the clock too
 		srv.Shutdown(10 * time.Second)
 		if verr != nil {
 			t.Fatal(verr)

@@ -15,6 +15,7 @@ import (
 	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	"fieldsync/server/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -41,7 +42,7 @@ type testClock struct {
 	t  time.Time
 }
 
-func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Now() time.Time      { c.mu.Lock(); defer c.mu.Unlock(); return c.t.In(time.Local) }
 func (c *testClock) Add(d time.Duration) { c.mu.Lock(); c.t = c.t.Add(d); c.mu.Unlock() }
 
 func TestPushEndToEnd(t *testing.T) {
@@ -58,7 +59,7 @@ func TestPushEndToEnd(t *testing.T) {
 		fmt.Fprint(w, `{"name":"projects/p/messages/1"}`)
 	}))
 	defer srvFCM.Close()
-	clk := &testClock{t: time.Now().UTC()}
+	clk := &testClock{t: storetest.Epoch}
 	cfg := testConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"})
 	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
 	if err != nil {
@@ -135,6 +136,10 @@ func TestPushEndToEnd(t *testing.T) {
 	if len(notice) != 1 || notice[0]["notification"] == nil {
 		t.Fatalf("assignment notice: %+v", notice)
 	}
+	// It lives until the visit ends (in five hours), on the injected clock.
+	if ttl := notice[0]["android"].(map[string]any)["ttl"]; ttl != "18000s" {
+		t.Fatalf("assignment notice ttl %v, want 18000s", ttl)
+	}
 	b, _ := json.Marshal(notice[0])
 	for _, secret := range []string{"上海", "13900000001", "31.2"} {
 		if containsStr(string(b), secret) {
@@ -145,7 +150,7 @@ func TestPushEndToEnd(t *testing.T) {
 	// The worker reports a critical incident: the supervisor is alerted at once, at high priority.
 	wkTok = token("wk.1", "worker password", "phone")
 	st2, out := call(t, "POST", base+"/v1/sync/push", wkTok, map[string]any{"deviceId": "phone", "schemaVersion": 1, "deviceClock": clk.Now(),
-		"ops": []any{map[string]any{"seq": 1, "opId": schemas.NewID(), "kind": fsync.KindIncident, "visitId": v.ID, "at": clk.Now(),
+		"ops": []any{map[string]any{"seq": 1, "opId": schemas.NewIDAt(clk.Now()), "kind": fsync.KindIncident, "visitId": v.ID, "at": clk.Now(),
 			"payload": map[string]any{"category": "injury", "severity": "critical", "text": "割伤手指"}}}})
 	if st2 != 200 {
 		t.Fatalf("push: %d %v", st2, out)
@@ -172,6 +177,8 @@ func TestPushEndToEnd(t *testing.T) {
 	if ts, _ := srv.Push.Targets().Live(ctx, mustUser(t, srv, "wk.1")); len(ts) != 0 {
 		t.Fatalf("device still targeted after logout: %+v", ts)
 	}
+	// The wired server stamps everything with its clock.
+	storetest.CheckNoWallClock(t, srv.Store)
 }
 
 func containsStr(s, sub string) bool { return strings.Contains(s, sub) }

@@ -118,7 +118,7 @@ func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP
 		return nil, err
 	}
 	sess := &schemas.Session{
-		ID: schemas.NewID(), UserID: u.ID, DeviceID: deviceID,
+		ID: schemas.NewIDAt(now), UserID: u.ID, DeviceID: deviceID,
 		CreatedAt: now, LastUsedAt: now, ExpiresAt: now.Add(s.refreshTTL),
 	}
 	if err := s.store.CreateSession(ctx, sess); err != nil {
@@ -299,7 +299,7 @@ func (s *Service) CreateUser(ctx context.Context, in schemas.NewUser) (*schemas.
 	}
 	now := s.now().UTC()
 	u := &schemas.User{
-		ID: schemas.NewID(), Login: in.Login, Name: strings.TrimSpace(in.Name), Role: in.Role,
+		ID: schemas.NewIDAt(now), Login: in.Login, Name: strings.TrimSpace(in.Name), Role: in.Role,
 		PasswordHash: hash, Team: in.Team, WorkerID: in.WorkerID, CustomerID: in.CustomerID,
 		Locale: in.Locale, CreatedAt: now, UpdatedAt: now,
 	}

@@ -15,7 +15,7 @@ func (s *Service) CreateServiceType(ctx context.Context, a *schemas.Actor, in sc
 		return nil, err
 	}
 	now := s.now().UTC()
-	st := &schemas.ServiceType{ID: schemas.NewID(), ServiceTypeInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
+	st := &schemas.ServiceType{ID: schemas.NewIDAt(now), ServiceTypeInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.InsertServiceType(ctx, st); err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 		return nil, err
 	}
 	now := s.now().UTC()
-	cp := &schemas.Complaint{ID: schemas.NewID(), CustomerID: c.ID, Team: c.Team, Category: in.Category, Text: strings.TrimSpace(in.Text),
+	cp := &schemas.Complaint{ID: schemas.NewIDAt(now), CustomerID: c.ID, Team: c.Team, Category: in.Category, Text: strings.TrimSpace(in.Text),
 		Urgent: schemas.UrgentCategory(in.Category), State: schemas.ComplaintReceived, ReceivedAt: now, Version: 1}
 	if in.VisitID != "" {
 		v, err := s.db.VisitByID(ctx, in.VisitID)

@@ -25,7 +25,8 @@ func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schem
 		return nil, err
 	}
 	now := s.now().UTC()
-	c := &schemas.Customer{ID: schemas.NewID(), CustomerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
+	in.NameAddresses(now)
+	c := &schemas.Customer{ID: schemas.NewIDAt(now), CustomerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.InsertCustomer(ctx, c); err != nil {
 		return nil, err
 	}
@@ -100,10 +101,12 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 	if version != before.Version {
 		return nil, staleVersion("customer", before.Version)
 	}
+	now := s.now().UTC()
+	in.NameAddresses(now)
 	after := *before
 	after.CustomerInput = in
 	after.Version++
-	after.UpdatedAt = s.now().UTC()
+	after.UpdatedAt = now
 	if err := s.db.ReplaceCustomer(ctx, &after, before.Version); err != nil {
 		return nil, err
 	}

@@ -9,7 +9,7 @@ import (
 
 func TestRank(t *testing.T) {
 	// A Tuesday 09:00-12:00 visit in Shanghai (01:00-04:00 UTC).
-	start := time.Date(2026, 12, 1, 1, 0, 0, 0, time.UTC)
+	start := time.Date(2037, 12, 1, 1, 0, 0, 0, time.UTC)
 	home := schemas.LatLng{Lat: 31.20, Lng: 121.44}
 	visit := &schemas.Visit{ID: "v", TimeZone: "Asia/Shanghai", ScheduledStart: start, ScheduledEnd: start.Add(3 * time.Hour),
 		Address: schemas.VisitAddress{Location: home}}
@@ -22,7 +22,7 @@ func TestRank(t *testing.T) {
 		return schemas.Worker{ID: id, Rating: 4, WorkerInput: schemas.WorkerInput{
 			Status: schemas.WorkerActive, Gender: schemas.GenderFemale, Languages: []string{"zh", "wuu"}, ExperienceYears: 8,
 			Skills:          []schemas.Skill{schemas.SkillElderCare},
-			Certificates:    []schemas.Certificate{{Type: "elder_care", Issued: "2025-01-01", Expires: "2027-01-01"}},
+			Certificates:    []schemas.Certificate{{Type: "elder_care", Issued: "2036-01-01", Expires: "2038-01-01"}},
 			BackgroundCheck: schemas.BackgroundCheck{Status: schemas.CheckPassed},
 			WorkingHours:    schemas.WorkingHours{Days: []int{1, 2, 3, 4, 5}, Start: "08:00", End: "18:00"},
 			TimeZone:        "Asia/Shanghai", Home: schemas.LatLng{Lat: 31.21, Lng: 121.45}}}
@@ -38,11 +38,11 @@ func TestRank(t *testing.T) {
 		{name: "fits", mut: func(*schemas.Worker) {}, eligible: true},
 		{name: "suspended", mut: func(w *schemas.Worker) { w.Status = schemas.WorkerSuspended }, failed: "active"},
 		{name: "missing skill", mut: func(w *schemas.Worker) { w.Skills = []schemas.Skill{schemas.SkillCooking} }, failed: "skills"},
-		{name: "certificate expired before the visit", mut: func(w *schemas.Worker) { w.Certificates[0].Expires = "2026-11-30" }, failed: "certificates"},
-		{name: "certificate not yet valid", mut: func(w *schemas.Worker) { w.Certificates[0].Issued = "2026-12-02" }, failed: "certificates"},
-		{name: "certificate valid on the day itself", mut: func(w *schemas.Worker) { w.Certificates[0].Expires = "2026-12-01" }, eligible: true},
+		{name: "certificate expired before the visit", mut: func(w *schemas.Worker) { w.Certificates[0].Expires = "2037-11-30" }, failed: "certificates"},
+		{name: "certificate not yet valid", mut: func(w *schemas.Worker) { w.Certificates[0].Issued = "2037-12-02" }, failed: "certificates"},
+		{name: "certificate valid on the day itself", mut: func(w *schemas.Worker) { w.Certificates[0].Expires = "2037-12-01" }, eligible: true},
 		{name: "background check pending", mut: func(w *schemas.Worker) { w.BackgroundCheck.Status = schemas.CheckPending }, failed: "background_check"},
-		{name: "day off", mut: func(w *schemas.Worker) { w.DaysOff = []string{"2026-12-01"} }, failed: "day_off"},
+		{name: "day off", mut: func(w *schemas.Worker) { w.DaysOff = []string{"2037-12-01"} }, failed: "day_off"},
 		{name: "not a working day", mut: func(w *schemas.Worker) { w.WorkingHours.Days = []int{1, 3} }, failed: "working_hours"},
 		{name: "starts before hours", mut: func(w *schemas.Worker) { w.WorkingHours.Start = "09:30" }, failed: "working_hours"},
 		{name: "ends after hours", mut: func(w *schemas.Worker) { w.WorkingHours.End = "11:30" }, failed: "working_hours"},

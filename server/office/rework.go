@@ -58,7 +58,7 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 		notes = "返工 / rework of " + orig.ID
 	}
 	now := s.now().UTC()
-	rw := newVisit(schemas.NewID(), c, addr, st, w, team, in.ScheduledStart, end, notes, now)
+	rw := newVisit(schemas.NewIDAt(now), c, addr, st, w, team, in.ScheduledStart, end, notes, now)
 	rw.Checklist = rw.Checklist[:0]
 	for _, it := range orig.Checklist {
 		if disputed[it.ID] {

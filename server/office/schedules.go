@@ -30,7 +30,7 @@ func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schem
 		return nil, err
 	}
 	now := s.now().UTC()
-	sch := &schemas.Schedule{ID: schemas.NewID(), ScheduleInput: in, TimeZone: c.TimeZone, Version: 1, CreatedAt: now, UpdatedAt: now}
+	sch := &schemas.Schedule{ID: schemas.NewIDAt(now), ScheduleInput: in, TimeZone: c.TimeZone, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.InsertSchedule(ctx, sch); err != nil {
 		return nil, err
 	}

@@ -216,7 +216,7 @@ func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.
 		end = in.ScheduledStart.Add(time.Duration(st.DefaultMinutes) * time.Minute)
 	}
 	now := s.now().UTC()
-	v := newVisit(schemas.NewID(), c, addr, st, w, team, in.ScheduledStart, end, in.Notes, now)
+	v := newVisit(schemas.NewIDAt(now), c, addr, st, w, team, in.ScheduledStart, end, in.Notes, now)
 	if err := s.db.InsertVisit(ctx, v); err != nil {
 		return nil, err
 	}

@@ -16,7 +16,7 @@ func (s *Service) CreateWorker(ctx context.Context, a *schemas.Actor, in schemas
 		return nil, forbidden()
 	}
 	now := s.now().UTC()
-	w := &schemas.Worker{ID: schemas.NewID(), WorkerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
+	w := &schemas.Worker{ID: schemas.NewIDAt(now), WorkerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
 	if err := s.db.InsertWorker(ctx, w); err != nil {
 		return nil, err
 	}

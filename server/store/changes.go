@@ -76,7 +76,7 @@ func (db *DB) AppendChange(ctx context.Context, ch *Change) (int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if ch.At.IsZero() {
-		ch.At = time.Now().UTC()
+		ch.At = db.Now().UTC()
 	}
 	tail, err := db.findTail(ctx)
 	if err != nil {

@@ -83,14 +83,14 @@ func TestRelayLogsDirtyVisits(t *testing.T) {
 	db := storetest.New(t)
 	ctx := context.Background()
 	// A visit written by a process that died before logging it stays dirty.
-	if _, err := db.C("visits").InsertOne(ctx, map[string]any{"_id": "v1", "dirty": true, "version": 3, "workerId": "w1", "customerId": "c1", "updatedAt": time.Now(),
+	if _, err := db.C("visits").InsertOne(ctx, map[string]any{"_id": "v1", "dirty": true, "version": 3, "workerId": "w1", "customerId": "c1", "updatedAt": storetest.Epoch,
 		"addressText": "", "checklist": []any{}, "field": map[string]any{}}); err != nil {
 		t.Fatal(err)
 	}
-	if n, _ := db.RelayDirty(ctx, time.Now(), time.Minute); n != 0 {
+	if n, _ := db.RelayDirty(ctx, storetest.Epoch, time.Minute); n != 0 {
 		t.Fatalf("relay took a visit still inside the grace period")
 	}
-	n, err := db.RelayDirty(ctx, time.Now().Add(time.Hour), time.Minute)
+	n, err := db.RelayDirty(ctx, storetest.Epoch.Add(time.Hour), time.Minute)
 	if err != nil || n != 1 {
 		t.Fatalf("relay = %d, %v", n, err)
 	}
@@ -98,7 +98,23 @@ func TestRelayLogsDirtyVisits(t *testing.T) {
 	if len(chs) != 1 || chs[0].VisitIDs[0] != "v1" || chs[0].Workers[0] != "w1" {
 		t.Fatalf("log %+v", chs)
 	}
-	if n, _ := db.RelayDirty(ctx, time.Now().Add(time.Hour), time.Minute); n != 0 {
+	if n, _ := db.RelayDirty(ctx, storetest.Epoch.Add(time.Hour), time.Minute); n != 0 {
 		t.Fatalf("relayed again: %d", n)
+	}
+}
+
+// TestChangesTakeTheStoreClock: log entries are stamped with the injected
+// clock, the one pruning measures retention with.
+func TestChangesTakeTheStoreClock(t *testing.T) {
+	db := storetest.New(t)
+	ctx := t.Context()
+	at := storetest.Epoch.Add(90 * time.Minute)
+	db.Now = func() time.Time { return at }
+	if _, err := db.AppendChange(ctx, &store.Change{Kind: store.ChangeVisits, VisitIDs: []string{"v"}}); err != nil {
+		t.Fatal(err)
+	}
+	chs, err := db.ChangesAfter(ctx, 0, 10)
+	if err != nil || len(chs) != 1 || !chs[0].At.Equal(at) {
+		t.Fatalf("changes %+v (%v), want one at %s", chs, err, at)
 	}
 }

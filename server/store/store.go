@@ -33,12 +33,16 @@ type Options struct {
 	Logger  *slog.Logger
 	Debug   bool          // let the embedded FerretDB log at debug level
 	Slow    time.Duration // log store commands slower than this (0: off)
+	// Now is the clock of every time the store stamps by itself; the
+	// program passes its one injected clock (nil: the wall clock).
+	Now func() time.Time
 }
 
 // DB is an open store.
 type DB struct {
 	Client *mongo.Client
 	DB     *mongo.Database
+	Now    func() time.Time // the injected clock (Options.Now); tests may set it before use
 
 	log      *slog.Logger
 	view     bool // shares another DB's client; Close leaves it open
@@ -59,7 +63,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	db := &DB{log: log, locks: &collLocks{sems: map[string]chan struct{}{}}, tail: &tailState{}}
+	now := opts.Now
+	if now == nil {
+		now = time.Now
+	}
+	db := &DB{Now: now, log: log, locks: &collLocks{sems: map[string]chan struct{}{}}, tail: &tailState{}}
 	uri := opts.URI
 	if uri == "" {
 		var err error
@@ -149,7 +157,7 @@ func (db *DB) stopEmbedded() {
 // Database returns a view of the same store on another database, sharing
 // the client. Tests use it to give each test a database of its own.
 func (db *DB) Database(name string) *DB {
-	return &DB{Client: db.Client, DB: db.Client.Database(name), log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
+	return &DB{Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.

@@ -94,7 +94,7 @@ func TestMigrateRunsOnce(t *testing.T) {
 	if err != nil || len(before) == 0 {
 		t.Fatalf("applied = %v, %v", before, err)
 	}
-	ran, err := db.Migrate(ctx, time.Now().Add(time.Hour))
+	ran, err := db.Migrate(ctx, db.Now().Add(time.Hour))
 	if err != nil || len(ran) != 0 {
 		t.Fatalf("second Migrate ran %v, %v", ran, err)
 	}
@@ -107,7 +107,7 @@ func TestMigrateRunsOnce(t *testing.T) {
 func TestClaimRefreshTokenOnce(t *testing.T) {
 	db := storetest.New(t)
 	ctx := t.Context()
-	now := time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC)
+	now := storetest.Epoch
 	tok := &schemas.RefreshToken{Hash: "h1", SessionID: "s1", UserID: "u1", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
 	if err := db.InsertRefreshToken(ctx, tok); err != nil {
 		t.Fatal(err)

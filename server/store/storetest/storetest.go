@@ -16,6 +16,14 @@ import (
 	"fieldsync/server/store"
 )
 
+// Epoch is when test fixtures run: Tuesday 2037-11-24 09:00 UTC (17:00 in
+// Shanghai). Tests derive their times from it (or from their fixture's
+// clock), never from the real date: it is years away, so a time taken from
+// the wall clock instead of the injected clock stands out (CheckNoWallClock
+// finds it). 2037 has 2026's calendar (same weekdays, not a leap year, the
+// same daylight-saving dates), so dates read as they would in 2026.
+var Epoch = time.Date(2037, 11, 24, 9, 0, 0, 0, time.UTC)
+
 var (
 	once   sync.Once
 	shared *store.DB
@@ -51,7 +59,7 @@ func Shared(tb testing.TB) *store.DB {
 		defer cancel()
 		shared, err = store.Open(ctx, store.Options{
 			URI: os.Getenv("MONGODB_URI"), DBName: "fieldsync_test", DataDir: dir,
-			Logger: slog.New(slog.DiscardHandler),
+			Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return Epoch },
 		})
 	})
 	if err != nil {
@@ -61,7 +69,8 @@ func Shared(tb testing.TB) *store.DB {
 }
 
 // New returns a migrated database of its own for this test, dropped when
-// the test ends.
+// the test ends. Its clock stands at Epoch; a test with a clock of its own
+// sets db.Now to it before using the database.
 func New(tb testing.TB) *store.DB {
 	tb.Helper()
 	name := fmt.Sprintf("t%d_%d_%s", os.Getpid(), seq.Add(1), sanitize(tb.Name()))
@@ -69,10 +78,11 @@ func New(tb testing.TB) *store.DB {
 		name = name[:60]
 	}
 	db := Shared(tb).Database(name)
+	db.Now = func() time.Time { return Epoch }
 	db.SetCipher(Cipher(tb))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if _, err := db.Migrate(ctx, time.Now()); err != nil {
+	if _, err := db.Migrate(ctx, db.Now()); err != nil {
 		tb.Fatalf("migrate: %v", err)
 	}
 	tb.Cleanup(func() {

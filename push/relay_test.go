@@ -1,0 +1,68 @@
+package push
+
+import (
+	"context"
+	"log/slog"
+	"testing"
+	"time"
+
+	"fieldsync/schemas"
+	"fieldsync/server/store"
+	"fieldsync/server/store/storetest"
+)
+
+// TestRelayTTLsFromTheClock: how long a notice lives is measured from the
+// injected clock to the visit's times, not from the wall clock.
+func TestRelayTTLsFromTheClock(t *testing.T) {
+	db := storetest.New(t)
+	ctx := context.Background()
+	now := storetest.Epoch
+	clk := func() time.Time { return now }
+	db.Now = clk
+	outbox := NewOutbox(db, clk)
+	relay := NewRelay(db, outbox, clk, slog.New(slog.DiscardHandler))
+	if _, err := relay.RunOnce(ctx); err != nil { // starts at the tail
+		t.Fatal(err)
+	}
+	w, cust := schemas.NewIDAt(now), schemas.NewIDAt(now)
+	for _, u := range []*schemas.User{
+		{ID: schemas.NewIDAt(now), Login: "wk.a", Role: schemas.RoleWorker, WorkerID: w, Team: "team-1"},
+		{ID: schemas.NewIDAt(now), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
+	} {
+		if err := db.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := now.Add(2 * time.Hour)
+	eta := now.Add(30 * time.Minute)
+	v := &schemas.Visit{ID: schemas.NewIDAt(now), CustomerID: cust, WorkerID: w, Team: "team-1", TimeZone: "Asia/Shanghai",
+		ScheduledStart: start, ScheduledEnd: start.Add(3 * time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
+		Checklist: []schemas.VisitChecklistItem{}, Field: schemas.FieldState{ETA: &eta}, Version: 1, CreatedAt: now, UpdatedAt: now}
+	if err := db.InsertVisit(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	for _, source := range []string{store.SourceOffice, store.SourceSync} {
+		if _, err := db.LogVisits(ctx, source, v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := relay.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ns, err := outbox.waiting(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]time.Duration{"visit_assigned": 5 * time.Hour, "worker_on_the_way": 90 * time.Minute}
+	for _, n := range ns {
+		if d, ok := want[n.Kind]; ok {
+			if n.TTL != d {
+				t.Errorf("%s: ttl %s, want %s", n.Kind, n.TTL, d)
+			}
+			delete(want, n.Kind)
+		}
+	}
+	if len(want) > 0 {
+		t.Fatalf("not enqueued: %v (of %d)", want, len(ns))
+	}
+}
