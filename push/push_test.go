@@ -124,7 +124,7 @@ func newRig(t testing.TB) *rig {
 		return push.NewDispatcher(db, targets, sender, owner, clk.Now, slog.New(slog.DiscardHandler))
 	}
 	r.newDispVia = func(owner string) *push.Dispatcher {
-		own, err := push.NewFCM(context.Background(), "test", "", f.url+"/"+owner+"/v1")
+		own, err := push.NewFCM(context.Background(), "test", "", f.url+"/"+owner+"/v1", clk.Now)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -530,7 +530,7 @@ func TestRetryAfterDate(t *testing.T) {
 	tok := r.device(t, "w1", "phone", "android")
 	r.fcm.script[tok] = []reply{{status: 429, errorCode: "QUOTA_EXCEEDED", retryAfter: r.clk.Now().Add(5 * time.Minute).UTC().Format(http.TimeFormat)}}
 	r.enqueue(t, &push.Notification{DedupeKey: "k1", UserID: "w1", Kind: "pull", TTL: time.Hour})
-	if _, err := r.newDisp("a").RunOnce(context.Background()); err != nil {
+	if _, _, err := r.newDisp("a").RunOnce(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	ns := state(t, r, "w1")

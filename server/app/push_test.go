@@ -208,7 +208,7 @@ func TestShutdownBoundsPushSend(t *testing.T) {
 	}))
 	defer srvFCM.Close()
 	defer close(stuck)
-	clk := &testClock{t: time.Now().UTC()}
+	clk := &testClock{t: storetest.Epoch}
 	cfg := testConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "100ms"})
 	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
 	if err != nil {
