@@ -55,7 +55,9 @@ func AuditID(entity, id string, version int64) string {
 
 // Diff lists the fields that differ between before and after (nil before
 // means a creation), by their JSON paths. Fields whose path matches one of
-// the masked patterns ("phone", "addresses.*.text") are shown as Masked.
+// the masked patterns ("phone", "addresses.*.text", "household") are shown
+// as Masked, once for the whole pattern: which of a household's fields
+// changed (infants: false to true) would tell as much as the values.
 func Diff(before, after any, masked ...string) []FieldChange {
 	a, b := flatten(before), flatten(after)
 	keys := map[string]bool{}
@@ -66,6 +68,7 @@ func Diff(before, after any, masked ...string) []FieldChange {
 		keys[k] = true
 	}
 	var out []FieldChange
+	seen := map[string]int{} // masked field: its index in out
 	for k := range keys {
 		if ignoredInDiff(k) {
 			continue
@@ -74,13 +77,21 @@ func Diff(before, after any, masked ...string) []FieldChange {
 		if reflect.DeepEqual(from, to) {
 			continue
 		}
-		if matchesAny(k, masked) {
+		if field, ok := maskedPrefix(k, masked); ok {
+			i, ok := seen[field]
+			if !ok {
+				i = len(out)
+				seen[field] = i
+				out = append(out, FieldChange{Field: field})
+			}
+			// Set on a side if any field under the pattern is.
 			if from != nil {
-				from = Masked
+				out[i].From = Masked
 			}
 			if to != nil {
-				to = Masked
+				out[i].To = Masked
 			}
+			continue
 		}
 		out = append(out, FieldChange{Field: k, From: from, To: to})
 	}
@@ -140,9 +151,10 @@ func join(prefix, k string) string {
 	return prefix + "." + k
 }
 
-// matchesAny matches dotted paths against patterns where * stands for one
-// segment (an array index or a key).
-func matchesAny(path string, patterns []string) bool {
+// maskedPrefix matches a dotted path against patterns where * stands for
+// one segment (an array index or a key), and returns the part of the path
+// the first matching pattern covers.
+func maskedPrefix(path string, patterns []string) (string, bool) {
 	ps := strings.Split(path, ".")
 	for _, pat := range patterns {
 		qs := strings.Split(pat, ".")
@@ -157,8 +169,8 @@ func matchesAny(path string, patterns []string) bool {
 			}
 		}
 		if ok {
-			return true
+			return strings.Join(ps[:len(qs)], "."), true
 		}
 	}
-	return false
+	return "", false
 }

@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Address is one place a customer has work done. Text and access notes are
-// personal data: encrypted at rest and shown to workers only around their
-// visits.
+// Address is one place a customer has work done. Text, position and access
+// notes are personal data: encrypted at rest and shown to workers only
+// around their visits.
 type Address struct {
 	ID          string `json:"id" bson:"id"`
 	Label       string `json:"label,omitempty" bson:"label,omitempty"` // 家, 父母家, ...
@@ -16,7 +16,9 @@ type Address struct {
 	AccessNotes string `json:"accessNotes,omitempty" bson:"accessNotes,omitempty"` // door codes, parking
 }
 
-// Household is what a worker must know before entering the home.
+// Household is what a worker must know before entering the home. All of it
+// is sensitive personal information (PIPL: health, religion, minors), kept
+// encrypted at rest.
 type Household struct {
 	Elderly      bool     `json:"elderly" bson:"elderly"`
 	Infants      bool     `json:"infants" bson:"infants"`
@@ -48,7 +50,8 @@ type CustomerInput struct {
 }
 
 // Customer is a household that orders services. The store keeps its phone,
-// address texts and access notes encrypted; this type holds them in clear.
+// addresses (text, position, access notes) and household profile
+// encrypted; this type holds them in clear.
 type Customer struct {
 	ID string `json:"id"`
 	CustomerInput

@@ -306,7 +306,9 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 	}
 	slices.SortFunc(live, order)
 	var f *folder
-	if st.OfficeKey == OfficeKey(v) && len(st.RecordIDs) == v.Field.Ops && st.Checkpoint.after(live[0]) {
+	// Keyed: the office key holds the address position, stored with the visit.
+	officeKey := e.db.Fingerprint(OfficeKey(v))
+	if st.OfficeKey == officeKey && len(st.RecordIDs) == v.Field.Ops && st.Checkpoint.after(live[0]) {
 		f = newFolder(v, e.rules, &st.Checkpoint)
 		for _, r := range live {
 			f.add(r)
@@ -337,7 +339,7 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 	after := *v
 	after.Field = f.finish()
 	after.Refresh()
-	st.Checkpoint, st.OfficeKey = f.checkpoint(), OfficeKey(v)
+	st.Checkpoint, st.OfficeKey = f.checkpoint(), officeKey
 	state, err := bson.Marshal(st)
 	if err != nil {
 		return nil, fmt.Errorf("encode sync state: %w", err)

@@ -99,7 +99,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		}
 		return db.InsertAudit(ctx, &schemas.AuditEntry{ID: schemas.AuditID(entity, id, 1), Entity: entity, EntityID: id,
 			Action: "create", Version: 1, ActorID: office.System.UserID, Role: office.System.Role, At: t,
-			Changes: schemas.Diff(nil, doc, "phone", "home", "addresses.*.text", "addresses.*.accessNotes"), Note: "demo seed"})
+			Changes: schemas.Diff(nil, doc, "phone", "home", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household"), Note: "demo seed"})
 	}
 	account := func(login, name string, role schemas.Role, team, workerID, customerID string) error {
 		_, err := svc.CreateUser(ctx, schemas.NewUser{Login: login, Password: DemoPassword, Name: name, Role: role, Team: team, WorkerID: workerID, CustomerID: customerID})

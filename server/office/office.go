@@ -59,9 +59,9 @@ func forbidden() error { return schemas.Errorf(schemas.EFORBIDDEN, "your role ma
 
 // Masked personal fields in audit trails.
 var (
-	maskCustomer = []string{"phone", "addresses.*.text", "addresses.*.accessNotes"}
+	maskCustomer = []string{"phone", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household"}
 	maskWorker   = []string{"phone", "home"}
-	maskVisit    = []string{"address.text", "address.accessNotes"}
+	maskVisit    = []string{"address.text", "address.location", "address.accessNotes", "field.checkIn.location", "field.checkOut.location"}
 )
 
 // audit records a change. It is written after the change itself with an

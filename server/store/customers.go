@@ -13,8 +13,17 @@ import (
 // SetCipher sets the cipher that seals personal data.
 func (db *DB) SetCipher(c *Cipher) { db.cipher = c }
 
-// customerDoc is a customer as stored: phone, address texts and access notes
-// sealed, the phone also as a keyed hash for lookups.
+// Fingerprint is a keyed hash of s, under the current data key: equal
+// values have equal fingerprints, and nothing of s shows at rest.
+func (db *DB) Fingerprint(s string) string { return db.cipher.LookupHash(s) }
+
+// customerDoc is a customer as stored: phone, address texts, positions and
+// access notes, and the household profile sealed, the phone also as a keyed
+// hash for lookups. The household profile (elderly, infants, pets,
+// allergies, taboos, special needs) is sensitive personal information under
+// PIPL: health, religion, minors. It is sealed as a whole, like the
+// positions: nothing queries them in the store, matching and the check-in
+// geofence read them opened.
 type customerDoc struct {
 	ID          string              `bson:"_id"`
 	Name        string              `bson:"name"`
@@ -22,7 +31,7 @@ type customerDoc struct {
 	PhoneHash   string              `bson:"phoneHash"`
 	Addresses   []addressDoc        `bson:"addresses"`
 	TimeZone    string              `bson:"timeZone"`
-	Household   schemas.Household   `bson:"household"`
+	Household   bson.RawValue       `bson:"household"` // sealed JSON (a document when written before sealing)
 	Preferences schemas.Preferences `bson:"preferences"`
 	Team        string              `bson:"team,omitempty"`
 	Locale      string              `bson:"locale,omitempty"`
@@ -33,26 +42,32 @@ type customerDoc struct {
 }
 
 type addressDoc struct {
-	ID          string         `bson:"id"`
-	Label       string         `bson:"label,omitempty"`
-	Text        string         `bson:"text"`
-	Location    schemas.LatLng `bson:"location"`
-	AccessNotes string         `bson:"accessNotes,omitempty"`
+	ID          string        `bson:"id"`
+	Label       string        `bson:"label,omitempty"`
+	Text        string        `bson:"text"`
+	Location    bson.RawValue `bson:"location"` // sealed JSON (a document when written before sealing)
+	AccessNotes string        `bson:"accessNotes,omitempty"`
 }
 
 func customerAAD(id, field string) string { return "customers/" + id + "/" + field }
 
 func (db *DB) sealCustomer(c *schemas.Customer) (*customerDoc, error) {
-	d := &customerDoc{ID: c.ID, Name: c.Name, TimeZone: c.TimeZone, Household: c.Household, Preferences: c.Preferences,
+	d := &customerDoc{ID: c.ID, Name: c.Name, TimeZone: c.TimeZone, Preferences: c.Preferences,
 		Team: c.Team, Locale: c.Locale, UserID: c.UserID, Version: c.Version, CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
 		PhoneHash: db.cipher.LookupHash(c.Phone)}
 	var err error
 	if d.Phone, err = db.cipher.Seal(c.Phone, customerAAD(c.ID, "phone")); err != nil {
 		return nil, err
 	}
+	if d.Household, err = db.cipher.sealField(c.Household, customerAAD(c.ID, "household")); err != nil {
+		return nil, err
+	}
 	for _, a := range c.Addresses {
-		ad := addressDoc{ID: a.ID, Label: a.Label, Location: a.Location}
+		ad := addressDoc{ID: a.ID, Label: a.Label}
 		if ad.Text, err = db.cipher.Seal(a.Text, customerAAD(c.ID, "addresses/"+a.ID+"/text")); err != nil {
+			return nil, err
+		}
+		if ad.Location, err = db.cipher.sealField(a.Location, customerAAD(c.ID, "addresses/"+a.ID+"/location")); err != nil {
 			return nil, err
 		}
 		if ad.AccessNotes, err = db.cipher.Seal(a.AccessNotes, customerAAD(c.ID, "addresses/"+a.ID+"/accessNotes")); err != nil {
@@ -65,16 +80,22 @@ func (db *DB) sealCustomer(c *schemas.Customer) (*customerDoc, error) {
 
 func (db *DB) openCustomer(d *customerDoc) (*schemas.Customer, error) {
 	c := &schemas.Customer{ID: d.ID, Version: d.Version, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt}
-	c.CustomerInput = schemas.CustomerInput{Name: d.Name, TimeZone: d.TimeZone, Household: d.Household,
+	c.CustomerInput = schemas.CustomerInput{Name: d.Name, TimeZone: d.TimeZone,
 		Preferences: d.Preferences, Team: d.Team, Locale: d.Locale, UserID: d.UserID}
 	var err error
 	if c.Phone, err = db.cipher.Open(d.Phone, customerAAD(d.ID, "phone")); err != nil {
 		return nil, fmt.Errorf("customer %s phone: %w", d.ID, err)
 	}
+	if err := db.cipher.openField(d.Household, customerAAD(d.ID, "household"), &c.Household); err != nil {
+		return nil, fmt.Errorf("customer %s household: %w", d.ID, err)
+	}
 	for _, ad := range d.Addresses {
-		a := schemas.Address{ID: ad.ID, Label: ad.Label, Location: ad.Location}
+		a := schemas.Address{ID: ad.ID, Label: ad.Label}
 		if a.Text, err = db.cipher.Open(ad.Text, customerAAD(d.ID, "addresses/"+ad.ID+"/text")); err != nil {
 			return nil, fmt.Errorf("customer %s address: %w", d.ID, err)
+		}
+		if err := db.cipher.openField(ad.Location, customerAAD(d.ID, "addresses/"+ad.ID+"/location"), &a.Location); err != nil {
+			return nil, fmt.Errorf("customer %s address position: %w", d.ID, err)
 		}
 		if a.AccessNotes, err = db.cipher.Open(ad.AccessNotes, customerAAD(d.ID, "addresses/"+ad.ID+"/accessNotes")); err != nil {
 			return nil, fmt.Errorf("customer %s access notes: %w", d.ID, err)

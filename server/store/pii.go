@@ -8,9 +8,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Cipher seals personal data at rest with AES-256-GCM. Every sealed value
@@ -139,4 +142,60 @@ func derive(key []byte, label string) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("fieldsync/derive/" + label))
 	return m.Sum(nil)
+}
+
+// sealJSON seals a structured personal value (a household profile, a
+// position) as one opaque string: its JSON, sealed. Nothing of it, not even
+// which fields are set, shows at rest.
+func (c *Cipher) sealJSON(v any, aad string) (string, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return "", fmt.Errorf("encode %s: %w", aad, err)
+	}
+	return c.Seal(string(b), aad)
+}
+
+// openJSON reads into v what sealJSON made; "" leaves v as it is.
+func (c *Cipher) openJSON(sealed, aad string, v any) error {
+	pt, err := c.Open(sealed, aad)
+	if err != nil || pt == "" {
+		return err
+	}
+	if err := json.Unmarshal([]byte(pt), v); err != nil {
+		return fmt.Errorf("decode %s: %w", aad, err)
+	}
+	return nil
+}
+
+// sealField is sealJSON for a field that documents written before it was
+// sealed hold in clear, as a subdocument: see openField.
+func (c *Cipher) sealField(v any, aad string) (bson.RawValue, error) {
+	s, err := c.sealJSON(v, aad)
+	if err != nil {
+		return bson.RawValue{}, err
+	}
+	t, data, err := bson.MarshalValue(s)
+	if err != nil {
+		return bson.RawValue{}, fmt.Errorf("encode %s: %w", aad, err)
+	}
+	return bson.RawValue{Type: t, Value: data}, nil
+}
+
+// openField reads into v what sealField stored. A subdocument in its place
+// was written before the field was sealed and is read as it is (no
+// migration: the next write of the record seals it). A missing field
+// leaves v as it is.
+func (c *Cipher) openField(raw bson.RawValue, aad string, v any) error {
+	switch raw.Type {
+	case 0, bson.TypeNull:
+		return nil
+	case bson.TypeString:
+		return c.openJSON(raw.StringValue(), aad, v)
+	case bson.TypeEmbeddedDocument:
+		if err := raw.Unmarshal(v); err != nil {
+			return fmt.Errorf("decode %s: %w", aad, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("decode %s: unexpected %s", aad, raw.Type)
 }

@@ -51,13 +51,14 @@ type DB struct {
 	tail     *tailState // this process's knowledge of the change log
 	embedded bool
 	dataDir  string // the embedded store's SQLite folder
+	socket   string // the embedded store's Unix socket
 	stopFerr context.CancelFunc
 	ferrDone chan struct{}
 	unlock   func()
 }
 
 // Open connects to opts.URI, or starts the embedded FerretDB under
-// opts.DataDir and connects to it over loopback.
+// opts.DataDir and connects to it over a Unix socket.
 func Open(ctx context.Context, opts Options) (*DB, error) {
 	log := opts.Logger
 	if log == nil {
@@ -117,8 +118,14 @@ func (db *DB) startEmbedded(opts Options) (string, error) {
 		level, w = slog.LevelDebug, os.Stderr
 	}
 	flog := slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})).With("component", "ferretdb")
+	sock, removeSock, err := socketPath(opts.DataDir)
+	if err != nil {
+		unlock()
+		return "", err
+	}
 	f, err := ferretdb.New(&ferretdb.Config{
-		Listener: ferretdb.ListenerConfig{TCP: "127.0.0.1:0"},
+		// No TCP: see socket.go.
+		Listener: ferretdb.ListenerConfig{Unix: sock},
 		Handler:  "sqlite",
 		// A 64 MiB page cache per connection instead of 2 MiB keeps point
 		// reads off the disk as the store grows. Durability settings stay
@@ -128,8 +135,16 @@ func (db *DB) startEmbedded(opts Options) (string, error) {
 		Logger:    flog,
 	})
 	if err != nil {
+		removeSock()
 		unlock()
 		return "", fmt.Errorf("start embedded store: %w", err)
+	}
+	// The socket exists once New returns; its directory kept everyone
+	// else out until now.
+	if err := os.Chmod(sock, 0o600); err != nil {
+		removeSock()
+		unlock()
+		return "", fmt.Errorf("store socket: %w", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -137,12 +152,14 @@ func (db *DB) startEmbedded(opts Options) (string, error) {
 		defer close(done)
 		_ = f.Run(ctx)
 	}()
-	db.embedded, db.dataDir, db.stopFerr, db.ferrDone, db.unlock = true, dir, cancel, done, unlock
-	// MongoDBURI waits until the listener is up.
-	uri := f.MongoDBURI()
-	db.log.Info("embedded store started", "dir", dir, "addr", uri)
-	return uri, nil
+	db.embedded, db.dataDir, db.stopFerr, db.ferrDone, db.socket = true, dir, cancel, done, sock
+	db.unlock = func() { removeSock(); unlock() }
+	db.log.Info("embedded store started", "dir", dir)
+	return socketURI(sock), nil
 }
+
+// Socket is the Unix socket the embedded store listens on ("" on MongoDB).
+func (db *DB) Socket() string { return db.socket }
 
 func (db *DB) stopEmbedded() {
 	if db.stopFerr == nil {
@@ -157,7 +174,7 @@ func (db *DB) stopEmbedded() {
 // Database returns a view of the same store on another database, sharing
 // the client. Tests use it to give each test a database of its own.
 func (db *DB) Database(name string) *DB {
-	return &DB{Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
+	return &DB{Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, socket: db.socket, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.

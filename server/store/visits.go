@@ -13,15 +13,18 @@ import (
 	"fieldsync/schemas"
 )
 
-// visitDoc is a visit as stored: the address snapshot's text and access
-// notes are sealed like the customer's.
+// visitDoc is a visit as stored: the address snapshot's text, position and
+// access notes are sealed like the customer's, and so are the phone's
+// positions at check-in and check-out, taken at the home.
 type visitDoc struct {
 	ID             string                       `bson:"_id"`
 	CustomerID     string                       `bson:"customerId"`
 	AddressID      string                       `bson:"addressId"`
 	AddressText    string                       `bson:"addressText"`
-	Location       schemas.LatLng               `bson:"location"`
+	Location       bson.RawValue                `bson:"location"` // sealed JSON (a document when written before sealing)
 	AccessNotes    string                       `bson:"accessNotes,omitempty"`
+	CheckInFix     string                       `bson:"checkInFix,omitempty"`  // sealed field.checkIn.location
+	CheckOutFix    string                       `bson:"checkOutFix,omitempty"` // sealed field.checkOut.location
 	ServiceTypeID  string                       `bson:"serviceTypeId"`
 	ScheduledStart time.Time                    `bson:"scheduledStart"`
 	ScheduledEnd   time.Time                    `bson:"scheduledEnd"`
@@ -109,7 +112,7 @@ var optionalVisitFields = func() []string {
 func visitAAD(id, field string) string { return "visits/" + id + "/" + field }
 
 func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
-	d := &visitDoc{ID: v.ID, CustomerID: v.CustomerID, AddressID: v.Address.AddressID, Location: v.Address.Location,
+	d := &visitDoc{ID: v.ID, CustomerID: v.CustomerID, AddressID: v.Address.AddressID,
 		ServiceTypeID: v.ServiceTypeID, ScheduledStart: v.ScheduledStart.UTC(), ScheduledEnd: v.ScheduledEnd.UTC(),
 		TimeZone: v.TimeZone, WorkerID: v.WorkerID, Team: v.Team, Checklist: v.Checklist, Notes: v.Notes,
 		Status: v.Status, OfficeStatus: v.OfficeStatus, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
@@ -123,7 +126,43 @@ func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
 	if d.AccessNotes, err = db.cipher.Seal(v.Address.AccessNotes, visitAAD(v.ID, "accessNotes")); err != nil {
 		return nil, err
 	}
+	if d.Location, err = db.cipher.sealField(v.Address.Location, visitAAD(v.ID, "location")); err != nil {
+		return nil, err
+	}
+	// The fixes move out of the field state into sealed fields; copies,
+	// so the caller's visit keeps them.
+	if d.Field.CheckIn, d.CheckInFix, err = db.sealFix(v.Field.CheckIn, visitAAD(v.ID, "checkInFix")); err != nil {
+		return nil, err
+	}
+	if d.Field.CheckOut, d.CheckOutFix, err = db.sealFix(v.Field.CheckOut, visitAAD(v.ID, "checkOutFix")); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// sealFix returns a copy of the attendance without its position, and the
+// position sealed.
+func (db *DB) sealFix(a *schemas.Attendance, aad string) (*schemas.Attendance, string, error) {
+	if a == nil || a.Location == nil {
+		return a, "", nil
+	}
+	sealed, err := db.cipher.sealJSON(a.Location, aad)
+	if err != nil {
+		return nil, "", err
+	}
+	bare := *a
+	bare.Location = nil
+	return &bare, sealed, nil
+}
+
+// openFix puts the sealed position back on the attendance. Visits written
+// before fixes were sealed keep theirs in the field state, read as is.
+func (db *DB) openFix(a *schemas.Attendance, sealed, aad string) error {
+	if a == nil || sealed == "" {
+		return nil
+	}
+	a.Location = &schemas.GeoFix{}
+	return db.cipher.openJSON(sealed, aad, a.Location)
 }
 
 func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
@@ -134,8 +173,17 @@ func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
 		PastWorkerIDs: d.PastWorkerIDs, Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
 		ReworkID: d.ReworkID, ReworkOf: d.ReworkOf, ReworkAccepted: d.ReworkAccepted, Corrections: d.Corrections,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
-	v.Address = schemas.VisitAddress{AddressID: d.AddressID, Location: d.Location}
+	v.Address = schemas.VisitAddress{AddressID: d.AddressID}
 	var err error
+	if err := db.cipher.openField(d.Location, visitAAD(d.ID, "location"), &v.Address.Location); err != nil {
+		return nil, fmt.Errorf("visit %s position: %w", d.ID, err)
+	}
+	if err := db.openFix(v.Field.CheckIn, d.CheckInFix, visitAAD(d.ID, "checkInFix")); err != nil {
+		return nil, fmt.Errorf("visit %s check-in position: %w", d.ID, err)
+	}
+	if err := db.openFix(v.Field.CheckOut, d.CheckOutFix, visitAAD(d.ID, "checkOutFix")); err != nil {
+		return nil, fmt.Errorf("visit %s check-out position: %w", d.ID, err)
+	}
 	if v.Address.Text, err = db.cipher.Open(d.AddressText, visitAAD(d.ID, "addressText")); err != nil {
 		return nil, fmt.Errorf("visit %s address: %w", d.ID, err)
 	}
