@@ -71,7 +71,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		_ = db.Close(context.Background())
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
+	network := "tcp"
+	if ip := net.ParseIP(cfg.BindAddr); ip != nil && ip.To4() != nil {
+		network = "tcp4" // 0.0.0.0 means IPv4's interfaces, not IPv6's too
+	}
+	s.ln, err = net.Listen(network, net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		_ = db.Close(context.Background())
 		return nil, fmt.Errorf("listen: %w", err)
