@@ -80,7 +80,10 @@ func jsonType(kind string) string {
 	return "of another type"
 }
 
-var unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+var (
+	unmarshalerType = reflect.TypeOf((*json.Unmarshaler)(nil)).Elem()
+	rawJSONType     = reflect.TypeOf(json.RawMessage{})
+)
 
 // fieldsOf is the JSON names of a struct type's fields, with the type of
 // each, embedded structs' fields promoted as encoding/json does; nil when
@@ -143,8 +146,11 @@ func elemOf(t reflect.Type) reflect.Type {
 // checkKeys walks the JSON tokens with the Go type each value decodes
 // into, and refuses keys that start with "$" or contain NUL, a key twice
 // in one object, a key that names a field of the type only when case is
-// ignored, and nesting deeper than MaxJSONDepth. Syntax errors are left
-// for the real decoder to report.
+// ignored, and nesting deeper than MaxJSONDepth. Inside raw JSON (a sync
+// operation's payload) only operator keys and depth are checked here: its
+// owner reads it with DecodeJSON, so a bad payload rejects its operation,
+// not the whole request. Syntax errors are left for the real decoder to
+// report.
 func checkKeys(body []byte, t reflect.Type) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
@@ -152,6 +158,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 		fields       map[string]reflect.Type // struct objects: the fields by JSON name
 		typ          reflect.Type            // this container's Go type, nil when unknown
 		seen         map[string]bool
+		raw          bool         // inside raw JSON: its owner decodes it with DecodeJSON
 		child        reflect.Type // the type of the value about to come
 		index        int          // arrays: the next element's index
 	}
@@ -204,7 +211,10 @@ func checkKeys(body []byte, t reflect.Type) error {
 				if len(stack) >= MaxJSONDepth {
 					return Errorf(EINVALID, "request body nested deeper than %d levels", MaxJSONDepth)
 				}
-				f := &frame{obj: v == '{', wantKey: v == '{', typ: next}
+				f := &frame{obj: v == '{', wantKey: v == '{', typ: next, raw: next == rawJSONType}
+				if n := len(stack); n > 0 && stack[n-1].raw {
+					f.raw = true
+				}
 				if f.obj {
 					f.fields = fieldsOf(next)
 					f.seen = map[string]bool{}
@@ -226,7 +236,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 				if strings.HasPrefix(v, "$") || strings.ContainsRune(v, 0) {
 					return FieldError(field, "field names may not start with $ or contain NUL: %q", v).With("reason", "operator_key")
 				}
-				if top.seen[v] {
+				if top.seen[v] && !top.raw {
 					return FieldError(field, "field %q appears twice", field).With("reason", "duplicate_key")
 				}
 				top.seen[v] = true

@@ -18,6 +18,7 @@ func TestCheckKeys(t *testing.T) {
 		Tags  map[string]inner `json:"tags"`
 		Any   any              `json:"any"`
 		Kind  string           `json:"kind"`
+		Raw   json.RawMessage  `json:"raw"`
 	}
 	cases := map[string]string{ // body -> reason refused ("" accepted)
 		`{"a":1}`:                         "",
@@ -45,7 +46,9 @@ func TestCheckKeys(t *testing.T) {
 		`{"inner":{"NAME":"b"}}`:                                   "case_mismatch",
 		`{"list":[{"name":"a"},{"Name":"b"}]}`:                     "case_mismatch",
 		`{"tags":{"x":{"nAme":"b"}}}`:                              "case_mismatch",
-		`{"tags":{"NAME":{}}}`:                                     "",              // map keys are data, not field names
+		`{"tags":{"NAME":{}}}`:                                     "", // map keys are data, not field names
+		`{"raw":{"k":1,"k":2,"K":3}}`:                              "", // raw JSON is checked by whoever decodes it
+		`{"raw":{"a":{"$set":1}}}`:                                 "operator_key",
 		`{"any":{"LOGIN":1}}`:                                      "",              // so are the keys of free-form values
 		"{\"\u212aind\":\"x\"}":                                    "case_mismatch", // KELVIN SIGN folds to k, and Go's decoder takes it
 	}

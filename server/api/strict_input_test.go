@@ -259,7 +259,13 @@ func TestFreeTextInSyncPayloads(t *testing.T) {
 			t.Errorf("op %d: %q, want it to say %q", i, resp.Results[i].Message, want)
 		}
 	}
-	if v := w.visit(w.v1.ID); len(v.Field.Notes) != 1 || v.Field.Notes[0].Text != "记录" {
-		t.Fatalf("notes %+v, want the one note, trimmed", v.Field.Notes)
+	// A repeated key in one payload rejects that operation; the batch goes on.
+	ops := p.ops(opSpec{fsync.KindNote, w.v1.ID, at, map[string]any{"text": "x"}}, opSpec{fsync.KindNote, w.v1.ID, at, map[string]any{"text": "y"}})
+	ops[0]["payload"] = json.RawMessage(`{"text":"nobody","text":"x"}`)
+	if got := statuses(p.mustPush(ops)); got != "rejected:invalid,applied" {
+		t.Fatalf("duplicate key in a payload: %s", got)
+	}
+	if v := w.visit(w.v1.ID); len(v.Field.Notes) != 2 || v.Field.Notes[0].Text != "记录" {
+		t.Fatalf("notes %+v, want two, the first trimmed", v.Field.Notes)
 	}
 }

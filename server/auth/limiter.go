@@ -1,7 +1,6 @@
 package auth
 
 import (
-	"math"
 	"sync"
 	"time"
 
@@ -30,7 +29,7 @@ type Limiter struct {
 // NewLimiter allows burst requests per key at once and n per per after
 // that (n/per refill); n == 0 allows everything.
 func NewLimiter(n, burst int, per time.Duration, now func() time.Time) *Limiter {
-	l := &Limiter{burst: burst, now: now, keys: map[string]*rate.Limiter{}}
+	l := &Limiter{burst: max(burst, 1), now: now, keys: map[string]*rate.Limiter{}}
 	if n > 0 {
 		l.every = per / time.Duration(n)
 	}
@@ -52,10 +51,7 @@ func (l *Limiter) Allow(key string) (ok bool, retryAfter time.Duration) {
 		b = rate.NewLimiter(rate.Every(l.every), l.burst)
 		l.keys[key] = b
 	}
-	r := b.ReserveN(now, 1)
-	if !r.OK() {
-		return false, time.Duration(math.MaxInt64)
-	}
+	r := b.ReserveN(now, 1) // always OK: the burst is at least 1
 	if d := r.DelayFrom(now); d > 0 {
 		r.CancelAt(now)
 		return false, d
