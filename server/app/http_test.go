@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"fieldsync/server/api"
 )
 
 // TestReadyzDrainsBeforeListenerCloses: on shutdown /readyz answers 503 at
@@ -91,6 +93,33 @@ func TestBindAddress(t *testing.T) {
 	for _, bad := range []string{"example.com", "300.1.1.1", "127.0.0.1:80"} {
 		if _, err := LoadConfig(env(map[string]string{"BIND_ADDR": bad})); err == nil || !strings.Contains(err.Error(), "BIND_ADDR") {
 			t.Errorf("BIND_ADDR=%q: %v", bad, err)
+		}
+	}
+}
+
+// TestLimitSettings: the budgets, the drain delay and the alert window
+// come from the environment, with the documented defaults.
+func TestLimitSettings(t *testing.T) {
+	cfg, err := LoadConfig(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Limits != api.DefaultLimits || cfg.DrainDelay != 5*time.Second || cfg.AlertWindow != 10*time.Minute || cfg.BindAddr != "127.0.0.1" {
+		t.Fatalf("defaults: %+v drain %s window %s bind %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.BindAddr)
+	}
+	cfg, err = LoadConfig(env(map[string]string{"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "120", "RATE_WRITE_BURST": "5",
+		"RATE_READ_BURST": "7", "DRAIN_DELAY": "0", "ALERT_COALESCE_WINDOW": "0"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := api.Limits{Push: api.Budget{PerMinute: 0, Burst: 10}, Write: api.Budget{PerMinute: 120, Burst: 5}, Read: api.Budget{PerMinute: 300, Burst: 7}}
+	if cfg.Limits != want || cfg.DrainDelay != 0 || cfg.AlertWindow != 0 {
+		t.Fatalf("set: %+v drain %s window %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow)
+	}
+	_, err = LoadConfig(env(map[string]string{"RATE_READ_BURST": "0", "RATE_PUSH_PER_MINUTE": "-1", "DRAIN_DELAY": "1h"}))
+	for _, name := range []string{"RATE_READ_BURST", "RATE_PUSH_PER_MINUTE", "DRAIN_DELAY"} {
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s not reported: %v", name, err)
 		}
 	}
 }

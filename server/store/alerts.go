@@ -137,6 +137,9 @@ func (db *DB) UpdateAlert(ctx context.Context, id string, change func(*schemas.A
 		if a.State == "" {
 			a.State = schemas.AlertOpen
 		}
+		if a.Count == 0 {
+			a.Count = 1
+		}
 		b := a
 		if err := change(&a); err != nil {
 			return err
