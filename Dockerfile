@@ -12,7 +12,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/fieldsync ./server
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/fieldsync /fieldsync
 COPY --from=build --chown=65532:65532 /out/data /data
-ENV DATA_DIR=/data PORT=8080
+# Inside the container every interface; publishing the port decides who reaches it.
+ENV DATA_DIR=/data PORT=8080 BIND_ADDR=0.0.0.0
 VOLUME ["/data"]
 EXPOSE 8080
 USER 65532:65532

@@ -51,6 +51,12 @@ type Alert struct {
 	Priority  string    `json:"priority" bson:"priority"` // normal, high
 	Detail    string    `json:"detail,omitempty" bson:"detail,omitempty"`
 	CreatedAt time.Time `json:"createdAt" bson:"createdAt"`
+	// A flood of alerts of one kind about one subject (a customer, a visit)
+	// within a window is one alert: Count causes, the last at LastAt.
+	Count  int        `json:"count" bson:"count,omitempty"` // 1 for a single cause
+	LastAt *time.Time `json:"lastAt,omitempty" bson:"lastAt,omitempty"`
+	Group  string     `json:"-" bson:"group,omitempty"`  // kind/priority/subject
+	Causes []string   `json:"-" bson:"causes,omitempty"` // what raised it, each counted once
 	// What supervisors did about it.
 	State      string     `json:"state" bson:"state,omitempty"` // open (also when empty), acknowledged, resolved
 	AckBy      string     `json:"ackBy,omitempty" bson:"ackBy,omitempty"`

@@ -5,6 +5,8 @@ import (
 	"time"
 	"unicode"
 	"unicode/utf8"
+
+	"golang.org/x/text/secure/precis"
 )
 
 // Role is what a user may do. Each user has exactly one.
@@ -47,19 +49,36 @@ type User struct {
 	UpdatedAt    time.Time `json:"updatedAt" bson:"updatedAt"`
 }
 
-// NormalizeLogin folds a login to the form it is stored and looked up in.
-func NormalizeLogin(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+// NormalizeLogin folds a login to the form it is stored and looked up in,
+// at creation and at sign-in alike: the PRECIS UsernameCaseMapped profile
+// (RFC 8265: fullwidth letters to their ASCII form, lower case, NFC), so
+// "ｗorker1" and "WORKER1" are "worker1". A login the profile refuses
+// (spaces, symbols, control characters) is an EINVALID error.
+func NormalizeLogin(s string) (string, error) {
+	out, err := precis.UsernameCaseMapped.String(strings.TrimSpace(s))
+	if err != nil {
+		return "", FieldError("login", "login may contain only letters, digits and . _ - @ +").With("reason", "login_characters")
+	}
+	return out, nil
+}
 
-// ValidateLogin checks a (normalized) login: 3-64 characters of letters,
-// digits and . _ - @ +, so it is safe in logs and URLs.
+// ValidateLogin checks a normalized login: 3-64 characters of ASCII letters
+// and digits, Chinese characters (Han) and . _ - @ +. Keeping to two
+// scripts that cannot be mistaken for each other leaves no room for
+// look-alikes: a Cyrillic "о" in "wоrker1" or a Greek "Α" in "ΑDMIN" is
+// refused, as are accented Latin letters ("ŵorker1").
 func ValidateLogin(login string) error {
 	n := utf8.RuneCountInString(login)
 	if n < 3 || n > 64 {
 		return FieldError("login", "login must be 3 to 64 characters")
 	}
 	for _, r := range login {
-		if !unicode.IsLetter(r) && !unicode.IsDigit(r) && !strings.ContainsRune("._-@+", r) {
-			return FieldError("login", "login may contain only letters, digits and . _ - @ +")
+		switch {
+		case 'a' <= r && r <= 'z', '0' <= r && r <= '9', strings.ContainsRune("._-@+", r), unicode.Is(unicode.Han, r):
+		case unicode.IsLetter(r) || unicode.IsDigit(r):
+			return FieldError("login", "login may use only ASCII letters and digits or Chinese characters, not %q (look-alikes of other logins)", r).With("reason", "login_script")
+		default:
+			return FieldError("login", "login may contain only letters, digits and . _ - @ +").With("reason", "login_characters")
 		}
 	}
 	return nil
@@ -120,7 +139,11 @@ type NewUser struct {
 
 // Validate normalizes the login and checks every field.
 func (u *NewUser) Validate() error {
-	u.Login = NormalizeLogin(u.Login)
+	login, err := NormalizeLogin(u.Login)
+	if err != nil {
+		return err
+	}
+	u.Login = login
 	if err := ValidateLogin(u.Login); err != nil {
 		return err
 	}

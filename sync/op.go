@@ -122,10 +122,10 @@ func decodePayload(op *Op) (Payload, error) {
 	if len(raw) == 0 || string(raw) == "null" {
 		raw = []byte("{}")
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&p); err != nil {
-		return p, reject(RejectInvalid, "payload: %s", strings.TrimPrefix(err.Error(), "json: "))
+	// The same strict reading and free-text rule as every request body,
+	// but a bad payload rejects its operation, not the batch.
+	if err := schemas.DecodeJSON(raw, &p); err != nil {
+		return p, reject(RejectInvalid, "payload: %s", schemas.ErrorMessage(err))
 	}
 	bad := func(format string, args ...any) (Payload, error) { return p, reject(RejectInvalid, format, args...) }
 	textOK := func(s string, max int) bool { return len([]rune(s)) <= max && !strings.ContainsRune(s, 0) }

@@ -5,8 +5,11 @@ package api
 import (
 	"context"
 	"log/slog"
+	"math"
 	"regexp"
 	"runtime/debug"
+	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/gofiber/fiber/v2"
@@ -27,6 +30,32 @@ type Config struct {
 	IdleTimeout    time.Duration
 	RequestTimeout time.Duration // deadline of the store calls one request makes
 	ProxyHeader    string        // header with the client address behind a proxy; empty trusts none
+	Limits         Limits        // request budgets per user and device; zero budgets are off
+}
+
+// Budget is a token bucket: Burst requests at once, then PerMinute.
+// PerMinute 0 is no limit.
+type Budget struct {
+	PerMinute int
+	Burst     int
+}
+
+// Limits are the request budgets of signed-in callers, per instance.
+// Sync pushes are counted per device (a phone's backlog is its own), other
+// writes and reads per user (all of a user's devices together).
+type Limits struct {
+	Push  Budget // POST /v1/sync/push, per device
+	Write Budget // every other POST, PUT, PATCH, DELETE, per user
+	Read  Budget // GET and HEAD, per user
+}
+
+// DefaultLimits are generous for people and phones, tight for scripts: a
+// phone's backlog of 2,000 operations is 4 pushes of 500, well inside the
+// push burst; 100 complaints in a second are not.
+var DefaultLimits = Limits{
+	Push:  Budget{PerMinute: 30, Burst: 10},
+	Write: Budget{PerMinute: 60, Burst: 30},
+	Read:  Budget{PerMinute: 300, Burst: 100},
 }
 
 // Deps are the services the handlers call.
@@ -57,6 +86,8 @@ type API struct {
 	log      *slog.Logger
 	now      func() time.Time
 	app      *fiber.App
+	limiters map[string]*auth.Limiter // by budget: push, write, read
+	draining atomic.Bool              // shutting down: readyz says 503
 }
 
 // New builds the Fiber app with every route registered.
@@ -76,11 +107,15 @@ func New(cfg Config, d Deps) *API {
 		// and background work; copy them rather than alias fasthttp buffers.
 		Immutable: true,
 	})
-	a.app.Use(a.requestID, a.accessLog, a.recover, a.deadline)
+	a.limiters = map[string]*auth.Limiter{}
+	for name, b := range map[string]Budget{budgetPush: cfg.Limits.Push, budgetWrite: cfg.Limits.Write, budgetRead: cfg.Limits.Read} {
+		a.limiters[name] = auth.NewLimiter(b.PerMinute, b.Burst, time.Minute, d.Now)
+	}
+	a.app.Use(a.headers, a.requestID, a.accessLog, a.recover, a.deadline)
 	for _, r := range a.routes() {
 		handlers := []fiber.Handler{}
 		if !r.public {
-			handlers = append(handlers, a.authenticate, requireRole(r.roles...))
+			handlers = append(handlers, a.authenticate, a.limit(r.budget()), requireRole(r.roles...))
 		}
 		a.app.Add(r.method, r.path, append(handlers, r.handler)...)
 	}
@@ -89,6 +124,63 @@ func New(cfg Config, d Deps) *API {
 
 // App is the Fiber app, for listening and for tests.
 func (a *API) App() *fiber.App { return a.app }
+
+// Drain marks the instance as shutting down: /readyz answers 503 so a
+// balancer stops sending, while requests that still come are served (with
+// Connection: close, so clients reconnect elsewhere).
+func (a *API) Drain() { a.draining.Store(true) }
+
+// headers sets what every response carries: no MIME sniffing anywhere, and
+// no caching of the API's answers, which hold personal data and tokens.
+// (A handler may set its own Cache-Control, as content-addressed
+// attachments do.)
+func (a *API) headers(c *fiber.Ctx) error {
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	if strings.HasPrefix(c.Path(), "/v1/") {
+		c.Set(fiber.HeaderCacheControl, "no-store")
+	}
+	if a.draining.Load() {
+		c.Context().SetConnectionClose()
+	}
+	return c.Next()
+}
+
+// The request budgets.
+const (
+	budgetPush  = "push"
+	budgetWrite = "write"
+	budgetRead  = "read"
+)
+
+// budget is the request budget a route spends.
+func (r route) budget() string {
+	switch {
+	case r.method == fiber.MethodPost && r.path == "/v1/sync/push":
+		return budgetPush
+	case r.method == fiber.MethodGet || r.method == fiber.MethodHead:
+		return budgetRead
+	}
+	return budgetWrite
+}
+
+// limit spends one token of the caller's budget: per device for pushes,
+// per user otherwise. Over budget is 429 rate_limited with Retry-After.
+func (a *API) limit(budget string) fiber.Handler {
+	l := a.limiters[budget]
+	return func(c *fiber.Ctx) error {
+		p := principal(c)
+		key := p.User.ID
+		if budget == budgetPush {
+			key += "/" + p.DeviceID
+		}
+		if ok, wait := l.Allow(key); !ok {
+			secs := int(math.Ceil(wait.Seconds()))
+			return schemas.Errorf(schemas.ERATELIMIT, "too many requests (%s budget); try again in %d seconds", budget, secs).
+				With("retryAfter", secs).With("budget", budget)
+		}
+		return c.Next()
+	}
+}
 
 const (
 	localRequestID = "requestId"

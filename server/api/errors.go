@@ -72,7 +72,8 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		}
 	}
 	code := schemas.ErrorCode(err)
-	if code == schemas.EINTERNAL && store.Unavailable(err) {
+	storeDown := code == schemas.EINTERNAL && store.Unavailable(err)
+	if storeDown {
 		code = schemas.EUNAVAILABLE
 	}
 	status, ok := statusOf[code]
@@ -85,6 +86,7 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		// come here before any middleware ran.
 		rid = schemas.NewID()
 		c.Set(fiber.HeaderXRequestID, rid)
+		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	}
 	body := ErrorBody{Error: ErrorDetail{Code: code, Message: schemas.ErrorMessage(err), RequestID: rid}}
 	var e *schemas.Error
@@ -94,8 +96,10 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 			c.Set(fiber.HeaderRetryAfter, strconv.Itoa(secs))
 		}
 	}
-	if code == schemas.EUNAVAILABLE {
+	if storeDown {
 		body.Error.Message = "the store is not answering; retry later"
+	}
+	if code == schemas.EUNAVAILABLE {
 		c.Set(fiber.HeaderRetryAfter, "5")
 	}
 	if status >= 500 {

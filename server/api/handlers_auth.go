@@ -17,6 +17,9 @@ type Status struct {
 func (a *API) healthz(c *fiber.Ctx) error { return c.JSON(Status{"ok"}) }
 
 func (a *API) readyz(c *fiber.Ctx) error {
+	if a.draining.Load() {
+		return schemas.Errorf(schemas.EUNAVAILABLE, "shutting down")
+	}
 	if err := a.store.Ping(c.UserContext()); err != nil {
 		a.log.Warn("store ping failed", "err", err)
 		return schemas.Errorf(schemas.EUNAVAILABLE, "store not ready")

@@ -41,7 +41,7 @@ func (a *API) routes() []route {
 	page := []param{{"after", "opaque cursor from the previous page's nextCursor", "string"}, {"limit", "page size, 1-200 (default 50)", "integer"}}
 	return []route{
 		{method: "GET", path: "/healthz", summary: "Liveness: 200 while the process runs", tag: "ops", public: true, resp: Status{}, status: 200, handler: a.healthz},
-		{method: "GET", path: "/readyz", summary: "Readiness: 200 only when the store answers a ping", tag: "ops", public: true, resp: Status{}, status: 200, handler: a.readyz},
+		{method: "GET", path: "/readyz", summary: "Readiness: 200 only when the store answers a ping and the instance is not shutting down (then 503)", tag: "ops", public: true, resp: Status{}, status: 200, handler: a.readyz},
 		{method: "GET", path: "/openapi.json", summary: "This document", tag: "ops", public: true, resp: map[string]any{}, status: 200, handler: a.openapi},
 
 		{method: "POST", path: "/v1/auth/login", summary: "Sign in on a device; returns an access and a refresh token", tag: "auth", public: true, body: LoginRequest{}, resp: TokenResponse{}, status: 200, handler: a.login},

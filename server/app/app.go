@@ -46,6 +46,7 @@ type Server struct {
 	log      *slog.Logger
 	ln       net.Listener
 	serveErr chan error
+	drain    time.Duration
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
@@ -65,12 +66,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Store: db, log: log, serveErr: make(chan error, 1)}
+	s := &Server{Store: db, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
 	if err := s.prepare(startCtx, cfg, now); err != nil {
 		_ = db.Close(context.Background())
 		return nil, err
 	}
-	s.ln, err = net.Listen("tcp", net.JoinHostPort("", strconv.Itoa(cfg.Port)))
+	network := "tcp"
+	if ip := net.ParseIP(cfg.BindAddr); ip != nil && ip.To4() != nil {
+		network = "tcp4" // 0.0.0.0 means IPv4's interfaces, not IPv6's too
+	}
+	s.ln, err = net.Listen(network, net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		_ = db.Close(context.Background())
 		return nil, fmt.Errorf("listen: %w", err)
@@ -109,6 +114,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.Sync.SetNotifier(s.Relay)
 	s.Office.SetAlerter(s.Relay)
 	s.Office.SetCalendar(cfg.WorkCalendar)
+	s.Office.SetAlertWindow(cfg.AlertWindow)
 	s.Sync.SetReworkHook(s.Office)
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}
@@ -157,6 +163,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
+		Limits: cfg.Limits,
 	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Outbox: s.Outbox, Targets: targets, Metrics: &s.Push.Metrics,
 		Store: s.Store, Log: s.log, Now: now})
 	return nil
@@ -168,13 +175,20 @@ func (s *Server) Err() <-chan error { return s.serveErr }
 // Addr is the address the HTTP server listens on.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Shutdown stops accepting requests and lets in-flight ones finish, then
-// stops the background workers and waits for them: the push dispatcher
-// finishes the sends it has under way and records what FCM accepted, so a
-// restart sends nothing twice. Then it closes the store. All within
-// timeout: past it, the dispatcher's sends are cut short (another instance
-// sends them again once their lease runs out) and Shutdown says so.
+// Shutdown first drains: /readyz answers 503 for the drain delay while
+// requests are still served, so a balancer stops sending before the
+// listener closes. Then it stops accepting requests and lets in-flight ones
+// finish, then stops the background workers and waits for them: the push
+// dispatcher finishes the sends it has under way and records what FCM
+// accepted, so a restart sends nothing twice. Then it closes the store. All
+// within timeout: past it, the dispatcher's sends are cut short (another
+// instance sends them again once their lease runs out) and Shutdown says so.
 func (s *Server) Shutdown(timeout time.Duration) error {
+	s.API.Drain()
+	if s.drain > 0 {
+		s.log.Info("draining: readyz answers 503", "delay", s.drain)
+		time.Sleep(s.drain)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	httpErr := s.API.App().ShutdownWithContext(ctx)

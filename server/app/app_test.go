@@ -28,7 +28,7 @@ func env(m map[string]string) func(string) string {
 
 func testConfig(t *testing.T, dataDir string, extra map[string]string) Config {
 	t.Helper()
-	m := map[string]string{"PORT": "0", "DATA_DIR": dataDir}
+	m := map[string]string{"PORT": "0", "DATA_DIR": dataDir, "DRAIN_DELAY": "0"}
 	for k, v := range extra {
 		m[k] = v
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
+	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/store"
 )
@@ -20,6 +22,7 @@ import (
 // README.md lists the same variables with the same defaults.
 type Config struct {
 	Port        int
+	BindAddr    string
 	DataDir     string
 	MongoURI    string
 	MongoDB     string
@@ -45,7 +48,10 @@ type Config struct {
 	WriteTimeout      time.Duration
 	RequestTimeout    time.Duration
 	ShutdownTimeout   time.Duration
+	DrainDelay        time.Duration
 	StoreStartTimeout time.Duration
+	Limits            api.Limits
+	AlertWindow       time.Duration
 
 	DataKey           string
 	DataKeyFile       string
@@ -114,6 +120,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 
 	c := Config{
 		Port:              integer("PORT", 8080, 0, 65535),
+		BindAddr:          str("BIND_ADDR", "127.0.0.1"),
 		DataDir:           str("DATA_DIR", "./data"),
 		MongoURI:          str("MONGODB_URI", ""),
 		MongoDB:           str("MONGODB_DB", "fieldsync"),
@@ -136,6 +143,8 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		WriteTimeout:      duration("WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
 		RequestTimeout:    duration("REQUEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
 		ShutdownTimeout:   duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		DrainDelay:        duration("DRAIN_DELAY", 5*time.Second, 0, 5*time.Minute),
+		AlertWindow:       duration("ALERT_COALESCE_WINDOW", 10*time.Minute, 0, 24*time.Hour),
 		StoreStartTimeout: duration("STORE_START_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
 		DataKey:           getenv("DATA_KEY"),
 		DataKeyFile:       str("DATA_KEY_FILE", ""),
@@ -151,6 +160,17 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
 		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
 		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
+	}
+	budget := func(name string, def api.Budget) api.Budget {
+		return api.Budget{PerMinute: integer(name+"_PER_MINUTE", def.PerMinute, 0, 1_000_000), Burst: integer(name+"_BURST", def.Burst, 1, 1_000_000)}
+	}
+	c.Limits = api.Limits{
+		Push:  budget("RATE_PUSH", api.DefaultLimits.Push),
+		Write: budget("RATE_WRITE", api.DefaultLimits.Write),
+		Read:  budget("RATE_READ", api.DefaultLimits.Read),
+	}
+	if ip := net.ParseIP(c.BindAddr); ip == nil && c.BindAddr != "localhost" {
+		errs = append(errs, fmt.Errorf("BIND_ADDR=%q: want an IP address such as 127.0.0.1, 0.0.0.0 or ::", c.BindAddr))
 	}
 	if v := getenv("DATA_PREVIOUS_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {
@@ -225,7 +245,7 @@ func (c Config) LogValue() slog.Value {
 		uri = uri[:strings.Index(uri, "//")+2] + "***" + uri[i:]
 	}
 	return slog.GroupValue(
-		slog.Int("port", c.Port), slog.String("dataDir", c.DataDir), slog.String("mongoURI", uri),
+		slog.String("bindAddr", c.BindAddr), slog.Int("port", c.Port), slog.String("dataDir", c.DataDir), slog.String("mongoURI", uri),
 		slog.String("mongoDB", c.MongoDB), slog.String("logLevel", c.LogLevel.String()),
 		slog.Bool("demo", c.Demo), slog.String("jwtSecret", mask(c.JWTSecret)),
 		slog.String("jwtKeyFile", c.JWTKeyFile), slog.Duration("accessTTL", c.AccessTTL),

@@ -30,30 +30,41 @@ func TestPasswordHash(t *testing.T) {
 	}
 }
 
+// TestLimiter: a token bucket per key, refilled by the injected clock.
 func TestLimiter(t *testing.T) {
-	now := time.Date(2037, 1, 1, 0, 0, 0, 0, time.UTC)
-	l := NewLimiter(3, time.Minute, func() time.Time { return now })
+	now := time.Unix(0, 0).UTC() // any instant: only durations matter
+	l := NewLimiter(3, 3, time.Minute, func() time.Time { return now })
 	for i := range 3 {
 		if ok, _ := l.Allow("k"); !ok {
 			t.Fatalf("attempt %d refused", i+1)
 		}
 	}
 	ok, wait := l.Allow("k")
-	if ok || wait != time.Minute {
-		t.Fatalf("4th attempt ok=%v wait=%v", ok, wait)
+	if ok || wait != 20*time.Second {
+		t.Fatalf("4th attempt ok=%v wait=%v, want a refusal for 20s (one token of 3 a minute)", ok, wait)
 	}
 	if ok, _ := l.Allow("other"); !ok {
 		t.Fatal("keys are not independent")
 	}
-	now = now.Add(time.Minute)
+	now = now.Add(20 * time.Second)
 	if ok, _ := l.Allow("k"); !ok {
-		t.Fatal("window did not reset")
+		t.Fatal("no token after 20s")
 	}
-	l.Reset("k")
+	if ok, _ := l.Allow("k"); ok {
+		t.Fatal("two tokens after 20s")
+	}
+	now = now.Add(time.Hour) // refilled to the burst, not beyond
 	for range 3 {
 		l.Allow("k")
 	}
 	if ok, _ := l.Allow("k"); ok {
-		t.Fatal("limit not applied after reset")
+		t.Fatal("bucket grew past its burst")
+	}
+	l.Reset("k")
+	if ok, _ := l.Allow("k"); !ok {
+		t.Fatal("reset did not refill")
+	}
+	if ok, _ := NewLimiter(0, 0, time.Minute, time.Now).Allow("k"); !ok {
+		t.Fatal("a zero rate must allow everything")
 	}
 }

@@ -60,8 +60,8 @@ func NewService(st Store, tokens *Tokens, cfg Config, now func() time.Time, log 
 	return &Service{
 		store: st, tokens: tokens, now: now, log: log,
 		refreshTTL: cfg.RefreshTTL, refreshGrace: cfg.RefreshGrace,
-		byLogin:   NewLimiter(cfg.LoginPerAccount, time.Minute, now),
-		byIP:      NewLimiter(cfg.LoginPerIP, time.Minute, now),
+		byLogin:   NewLimiter(cfg.LoginPerAccount, cfg.LoginPerAccount, time.Minute, now),
+		byIP:      NewLimiter(cfg.LoginPerIP, cfg.LoginPerIP, time.Minute, now),
 		dummyHash: dummy,
 	}
 }
@@ -86,7 +86,13 @@ var errBadCredentials = schemas.Errorf(schemas.EUNAUTHORIZED, "wrong login or pa
 // Login checks the password and opens a session for the device, closing any
 // earlier session of the same user on the same device.
 func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP string) (*TokenPair, error) {
-	login = schemas.NormalizeLogin(login)
+	// A login the profile refuses cannot exist; it is checked like an
+	// unknown one (same time, same answer).
+	if norm, err := schemas.NormalizeLogin(login); err == nil {
+		login = norm
+	} else {
+		login = strings.ToLower(strings.TrimSpace(login))
+	}
 	if ok, wait := s.byIP.Allow("ip:" + clientIP); !ok {
 		return nil, rateLimited(wait)
 	}

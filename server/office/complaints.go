@@ -50,7 +50,8 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 	if cp.Urgent {
 		prio = "high"
 	}
-	return cp, s.raise(ctx, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte("complaint/"+cp.ID)).String(), Kind: "complaint",
+	// A flood of complaints from one customer is one alert with a count.
+	return cp, s.raiseAbout(ctx, "customer/"+cp.CustomerID, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte("complaint/"+cp.ID)).String(), Kind: "complaint",
 		Team: cp.Team, VisitID: cp.VisitID, WorkerID: cp.WorkerID, Priority: prio, Detail: cp.Category, CreatedAt: now})
 }
 
@@ -198,7 +199,7 @@ func (s *Service) EscalateBreaches(ctx context.Context) (int, error) {
 		if err := s.audit(ctx, System, schemas.EntityComplaint, c.ID, "sla_breached", after.Version, c, &after, nil, ""); err != nil {
 			return n, err
 		}
-		if err := s.raise(ctx, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte("breach/"+c.ID)).String(), Kind: "complaint_sla_breach",
+		if err := s.raiseAbout(ctx, "customer/"+c.CustomerID, &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte("breach/"+c.ID)).String(), Kind: "complaint_sla_breach",
 			VisitID: c.VisitID, Priority: "high", Detail: fmt.Sprintf("complaint %s (%s) not acknowledged by %s", c.ID, c.Category, c.AckDueAt.Format(time.RFC3339)),
 			CreatedAt: now}); err != nil {
 			return n, err

@@ -21,6 +21,7 @@ type Service struct {
 	horizon  time.Duration // how far ahead schedules generate visits
 	calendar schemas.WorkCalendar
 	alerter  Alerter
+	alertWin time.Duration // alerts of one kind about one subject within it are one
 }
 
 // Alerter tells people about an alert (the push relay). Telling twice
@@ -35,20 +36,39 @@ func (s *Service) SetAlerter(a Alerter) { s.alerter = a }
 // SetCalendar sets the office's working hours, for response-time SLAs.
 func (s *Service) SetCalendar(c schemas.WorkCalendar) { s.calendar = c }
 
-// raise records an alert and tells people about it.
+// SetAlertWindow sets the window within which alerts of one kind about one
+// subject are coalesced into one (0: never).
+func (s *Service) SetAlertWindow(d time.Duration) { s.alertWin = d }
+
+// raise records an alert about its visit (coalesced with the visit's
+// others of its kind) and tells people about it.
 func (s *Service) raise(ctx context.Context, a *schemas.Alert) error {
-	if _, err := s.db.InsertAlert(ctx, a); err != nil {
-		return err
+	subject := ""
+	if a.VisitID != "" {
+		subject = "visit/" + a.VisitID
 	}
-	if s.alerter == nil {
-		return nil
+	return s.raiseAbout(ctx, subject, a)
+}
+
+// raiseAbout records an alert whose id names its cause, coalesced with the
+// open alert of the same kind and priority about subject in the window (no
+// subject: never coalesced), and tells people when it is a new alert: a
+// flood is one alert with a count and one notification.
+func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Alert) error {
+	cause, window := a.ID, s.alertWin
+	if subject == "" {
+		window = 0
+	}
+	first, err := s.db.RaiseAlert(ctx, a, a.Kind+"/"+a.Priority+"/"+subject, cause, window)
+	if err != nil || !first || s.alerter == nil {
+		return err
 	}
 	return s.alerter.Alert(ctx, a)
 }
 
 // New returns the office service.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar()}
+	return &Service{db: db, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
 }
 
 // errNotFound is what any record the actor may not see looks like: the

@@ -3,6 +3,10 @@ package store
 import (
 	"context"
 	"fmt"
+	"slices"
+	"time"
+
+	"github.com/google/uuid"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
@@ -27,8 +31,95 @@ func (db *DB) ListAlerts(ctx context.Context, team string, all bool, limit int) 
 		if as[i].State == "" {
 			as[i].State = schemas.AlertOpen
 		}
+		if as[i].Count == 0 {
+			as[i].Count = 1 // recorded before coalescing, or by sync
+		}
 	}
 	return as, nil
+}
+
+// MaxAlertCauses is how many causes one coalesced alert counts; the next
+// cause starts a new alert (and a new notification), so no document grows
+// without bound.
+const MaxAlertCauses = 500
+
+var nsAlerts = uuid.NewSHA1(uuid.NameSpaceOID, []byte("fieldsync/alerts"))
+
+// RaiseAlert records a, coalesced with the open alert of its group (same
+// kind, priority and subject, e.g. a customer or a visit) in the same
+// window of the clock (a.CreatedAt truncated to window): the group's alert
+// counts one more cause instead of a new alert being made. The alert's id
+// derives from the group, the window and a generation (a new generation
+// starts when the window's alert was acknowledged or resolved, or is
+// full), so instances racing on one group meet on the same id. Raising the
+// same cause again changes nothing. It sets a.ID and reports whether the
+// cause is the alert's first: only then is it notified, so a flood sends
+// one notification, and a retried first cause notifies again (the
+// notification's dedupe key makes that a no-op). window <= 0 is no
+// coalescing.
+func (db *DB) RaiseAlert(ctx context.Context, a *schemas.Alert, group, cause string, window time.Duration) (first bool, err error) {
+	bucket := a.CreatedAt.UTC()
+	if window > 0 {
+		bucket = bucket.Truncate(window)
+	} else {
+		group += "/" + cause
+	}
+	err = db.C(colAlerts).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
+		gen := 0
+		for attempt := 0; attempt < 50; attempt++ {
+			id := uuid.NewSHA1(nsAlerts, fmt.Appendf(nil, "%s/%d/%d", group, bucket.UnixNano(), gen)).String()
+			var cur schemas.Alert
+			err := raw.FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&cur)
+			switch {
+			case isNoDocs(err):
+				doc := *a
+				doc.ID, doc.Group, doc.Count, doc.Causes, doc.LastAt = id, group, 1, []string{cause}, nil
+				if _, err := raw.InsertOne(ctx, &doc); err != nil {
+					if isDup(err) {
+						continue // another instance made it: read it again
+					}
+					return fmt.Errorf("record alert: %w", err)
+				}
+				a.ID, first = id, true
+				return nil
+			case err != nil:
+				return fmt.Errorf("read alert: %w", err)
+			}
+			if slices.Contains(cur.Causes, cause) {
+				a.ID, first = id, cur.Causes[0] == cause
+				return nil
+			}
+			open := cur.State == "" || cur.State == schemas.AlertOpen
+			if !open || len(cur.Causes) >= MaxAlertCauses {
+				gen++
+				continue
+			}
+			// Conditional on what was read: on MongoDB (no lock) a
+			// concurrent change makes this match nothing, and it is read
+			// again.
+			filter := bson.D{{Key: "_id", Value: id}, {Key: "count", Value: cur.Count}, {Key: "state", Value: cur.State}}
+			if cur.State == "" {
+				filter[2].Value = bson.D{{Key: "$in", Value: bson.A{"", nil}}}
+			}
+			if embedded {
+				filter = filter[:1] // the lock is held; FerretDB would scan for the rest
+			}
+			res, err := raw.UpdateOne(ctx, filter, bson.D{
+				{Key: "$push", Value: bson.D{{Key: "causes", Value: cause}}},
+				{Key: "$inc", Value: bson.D{{Key: "count", Value: 1}}},
+				{Key: "$set", Value: bson.D{{Key: "lastAt", Value: a.CreatedAt.UTC()}}},
+			})
+			if err != nil {
+				return fmt.Errorf("count alert: %w", err)
+			}
+			if res.MatchedCount == 1 {
+				a.ID = id
+				return nil
+			}
+		}
+		return schemas.Errorf(schemas.ECONFLICT, "alert %s kept changing; retry", group)
+	})
+	return first, err
 }
 
 // UpdateAlert applies change to the alert under the collection's lock (a
@@ -45,6 +136,9 @@ func (db *DB) UpdateAlert(ctx context.Context, id string, change func(*schemas.A
 		}
 		if a.State == "" {
 			a.State = schemas.AlertOpen
+		}
+		if a.Count == 0 {
+			a.Count = 1
 		}
 		b := a
 		if err := change(&a); err != nil {
@@ -74,18 +168,6 @@ func (db *DB) UpdateAlert(ctx context.Context, id string, change func(*schemas.A
 }
 
 const colComplaints = "complaints"
-
-// InsertAlert records an alert; one with the same id exists already means
-// it was raised before.
-func (db *DB) InsertAlert(ctx context.Context, a *schemas.Alert) (bool, error) {
-	if _, err := db.C(colAlerts).InsertOne(ctx, a); err != nil {
-		if isDup(err) {
-			return false, nil
-		}
-		return false, fmt.Errorf("record alert: %w", err)
-	}
-	return true, nil
-}
 
 // InsertComplaint stores a new complaint.
 func (db *DB) InsertComplaint(ctx context.Context, c *schemas.Complaint) error {

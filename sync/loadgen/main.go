@@ -70,7 +70,9 @@ func run(c config) error {
 	}
 	defer os.RemoveAll(dir)
 	env := map[string]string{"PORT": "0", "DATA_DIR": dir, "LOG_LEVEL": "warn", "SLOW_COMMAND": os.Getenv("SLOW_COMMAND"), "ADMIN_LOGIN": "bench.admin",
-		"ADMIN_PASSWORD": "bench password 1", "LOGIN_RATE_PER_IP": "100000", "LOGIN_RATE_PER_ACCOUNT": "10000", "GENERATOR_INTERVAL": "24h"}
+		"ADMIN_PASSWORD": "bench password 1", "LOGIN_RATE_PER_IP": "100000", "LOGIN_RATE_PER_ACCOUNT": "10000", "GENERATOR_INTERVAL": "24h",
+		// It measures the store, not the request budgets.
+		"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "0", "RATE_READ_PER_MINUTE": "0", "DRAIN_DELAY": "0"}
 	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
 	if err != nil {
 		return err
