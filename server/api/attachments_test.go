@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"fmt"
+	"hash/crc32"
 	"image"
 	"image/color"
 	"image/jpeg"
@@ -334,6 +335,16 @@ func testHEIC(brand string, mdat []byte) []byte {
 	return bytes.Join([][]byte{bx("ftyp", []byte(brand), make([]byte, 4), []byte("mif1"), []byte(brand)), meta, bx("mdat", mdat)}, nil)
 }
 
+// hugePNG is a valid PNG header claiming a canvas far too large to decode.
+func hugePNG(t *testing.T) []byte {
+	b := testPNG(t, 1, 1)
+	ihdr := b[8+8 : 8+8+13] // after the signature and the chunk's length and type
+	binary.BigEndian.PutUint32(ihdr[0:], 100000)
+	binary.BigEndian.PutUint32(ihdr[4:], 100000)
+	binary.BigEndian.PutUint32(b[8+8+13:], crc32.ChecksumIEEE(b[12:8+8+13]))
+	return b
+}
+
 func testJPEG(t *testing.T) []byte {
 	var buf bytes.Buffer
 	img := image.NewRGBA(image.Rect(0, 0, 64, 48))
@@ -370,6 +381,7 @@ func TestAttachmentContentIsItsType(t *testing.T) {
 		{"PNG signature then HTML", "image/png", cat(png[:8], page), false},
 		{"PNG then HTML", "image/png", cat(png, page), false},
 		{"PNG declared JPEG", "image/jpeg", png2, false},
+		{"PNG of 10^10 pixels", "image/png", hugePNG(t), false},
 		{"JPEG then HTML", "image/jpeg", cat(testJPEG(t), page), false},
 		{"HEIC with HTML inside", "image/heic", testHEIC("heic", cat(coded, page)), false},
 		{"HEIC then HTML", "image/heic", cat(testHEIC("heic", coded), page), false},
