@@ -707,19 +707,24 @@ func (e *Engine) checkRefs(ctx context.Context, a *schemas.Actor, recs []*Record
 	return nil
 }
 
+// mayName says whether the actor may name a content: as its own (uploaded,
+// or being uploaded: that reference counts once the upload completes), or
+// as shared from a visit it may see. Own uploads are looked up first, by
+// id; the links are read only for a hash the actor has not announced.
 func (e *Engine) mayName(ctx context.Context, a *schemas.Actor, sha string) (own, shared bool, err error) {
 	done, err := e.uploader(ctx, a.UserID, sha)
 	if err != nil || done != nil {
 		return done != nil, false, err
 	}
-	if shared, err = e.onVisibleVisit(ctx, a, sha); err != nil || shared {
-		return false, shared, err
-	}
 	_, err = e.liveUpload(ctx, a.UserID, sha)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
-		return false, false, nil
+	if err == nil {
+		return true, false, nil
 	}
-	return err == nil, false, err
+	if schemas.ErrorCode(err) != schemas.ENOTFOUND {
+		return false, false, err
+	}
+	shared, err = e.onVisibleVisit(ctx, a, sha)
+	return false, shared, err
 }
 
 // link records that a visit references attachments, which lets those who

@@ -118,7 +118,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 		return err == nil, err
 	})
 	att := fsync.DefaultAttachmentLimits
-	att.MaxPending, att.MaxPendingBytes, att.UploadTTL = cfg.UploadsPending, int64(cfg.UploadsPendingBytes), cfg.UploadTTL
+	att.MaxPending, att.MaxPendingBytes, att.UploadTTL = cfg.AttachmentPendingUploads, int64(cfg.AttachmentPendingBytes), cfg.AttachmentUploadTTL
 	s.Sync.SetAttachmentLimits(att)
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}

@@ -64,9 +64,9 @@ type Config struct {
 	ChangeRetention time.Duration
 	PresenceStep    time.Duration
 
-	UploadsPending      int // unfinished attachment uploads per user
-	UploadsPendingBytes int
-	UploadTTL           time.Duration
+	AttachmentPendingUploads int // unfinished attachment uploads per user
+	AttachmentPendingBytes   int
+	AttachmentUploadTTL      time.Duration
 }
 
 // LoadConfig reads the configuration; getenv is os.Getenv outside tests.
@@ -154,9 +154,9 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
 		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
 
-		UploadsPending:      integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
-		UploadsPendingBytes: integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
-		UploadTTL:           duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour),
+		AttachmentPendingUploads: integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
+		AttachmentPendingBytes:   integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
+		AttachmentUploadTTL:      duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour),
 	}
 	if v := getenv("DATA_PREVIOUS_KEYS"); v != "" {
 		for _, k := range strings.Split(v, ",") {
