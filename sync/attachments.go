@@ -265,8 +265,9 @@ func (e *Engine) StartUpload(ctx context.Context, a *schemas.Actor, n NewUpload)
 			CreatedAt: now, UpdatedAt: now, ExpiresAt: now.Add(e.attLimits.UploadTTL)}
 		_, err := e.db.C(colUploads).InsertOne(ctx, up)
 		if err == nil {
-			// Inserted first, counted after: of concurrent announcements
-			// over the quota none stays, so it is never exceeded.
+			// Inserted first, counted after: each announcement counts
+			// itself and every one inserted before, so concurrent ones may
+			// all be refused but never together pass the quota.
 			if err := e.withinQuota(ctx, a.UserID, now); err != nil {
 				if _, derr := e.db.C(colUploads).DeleteOne(ctx, bson.D{{Key: "_id", Value: id}, {Key: "offset", Value: 0}}); derr != nil {
 					return nil, false, fmt.Errorf("withdraw upload: %w", derr)
