@@ -62,6 +62,20 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		OpID: in.OpID, Kind: KindSignOff, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: now, ReceivedAt: now,
 		Payload: p, Status: StatusPending, Source: SourceCustomerApp}
 	recs := []*Record{r}
+	// The signature must be the household's own upload (or one it may
+	// see); a sign-off sent again is answered as recorded the first time.
+	prev, err := e.record(ctx, r.ID)
+	if err != nil {
+		return nil, err
+	}
+	if prev == nil {
+		if err := e.checkRefs(ctx, a, recs); err != nil {
+			return nil, err
+		}
+		if r.Status == StatusRejected {
+			return nil, schemas.FieldError("signatureRef", "%s", r.Message).With("code", r.Code)
+		}
+	}
 	d, err := e.decide(ctx, visitID, recs)
 	if err != nil {
 		return nil, err

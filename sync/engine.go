@@ -35,6 +35,7 @@ type Engine struct {
 	limits    Limits
 	attLimits AttachmentLimits
 	presence  *Presence
+	canSee    VisitChecker
 	notifier  Notifier
 	rework    ReworkHook
 }
@@ -168,6 +169,10 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	}
 	// A later batch filled the gap: forget it.
 	dev.PendingGap = resp.Gap
+
+	if err := e.checkRefs(ctx, a, fresh); err != nil {
+		return nil, err
+	}
 
 	touched, err := e.apply(ctx, fresh)
 	if err != nil {

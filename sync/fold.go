@@ -33,6 +33,9 @@ type Record struct {
 	// Presence code check, made when the visit is known.
 	PresenceValid *bool `bson:"presenceValid,omitempty"`
 	PresenceStep  int64 `bson:"presenceStep,omitempty"`
+	// Attachments named as ones on a visit the user may see, not as the
+	// user's own uploads (see checkRefs).
+	SharedRefs []string `bson:"sharedRefs,omitempty"`
 
 	Status  string `bson:"status"` // pending, applied, conflict, rejected
 	Code    string `bson:"code,omitempty"`

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -77,6 +78,13 @@ func newFixture(t *testing.T) *fixture {
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
 	eng.SetReworkHook(off)
+	eng.SetVisitChecker(func(ctx context.Context, a *schemas.Actor, visitID string) (bool, error) {
+		_, err := off.Visit(ctx, a, visitID)
+		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+			return false, nil
+		}
+		return err == nil, err
+	})
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
 		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db, clk.Now), Targets: push.NewTargets(db, clk.Now),
 			Store: db, Log: log, Now: clk.Now})

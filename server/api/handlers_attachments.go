@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -36,6 +35,7 @@ func (a *API) startUpload(c *fiber.Ctx) error {
 	c.Set("Tus-Resumable", tusVersion)
 	c.Set("Upload-Offset", strconv.FormatInt(att.Offset, 10))
 	c.Set(fiber.HeaderLocation, "/v1/attachments/"+att.SHA256+"/upload")
+	c.Set(fiber.HeaderCacheControl, "no-store")
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
@@ -48,7 +48,7 @@ func (a *API) uploadOffset(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	att, err := a.sync.Attachment(c.UserContext(), sha)
+	att, err := a.sync.Attachment(c.UserContext(), actor(c), sha)
 	if err != nil {
 		return err
 	}
@@ -92,21 +92,25 @@ func (a *API) getAttachment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	canSee := func(ctx context.Context, act *schemas.Actor, visitID string) bool {
-		_, err := a.office.Visit(ctx, act, visitID)
-		return err == nil
-	}
-	att, rc, err := a.sync.OpenAttachment(c.UserContext(), actor(c), sha, canSee)
+	att, rc, err := a.sync.OpenAttachment(c.UserContext(), actor(c), sha)
 	if err != nil {
 		return err
 	}
 	defer rc.Close()
-	c.Set(fiber.HeaderContentType, att.ContentType)
-	c.Set(fiber.HeaderCacheControl, "private, max-age=31536000, immutable")
-	c.Set(fiber.HeaderETag, `"`+att.SHA256+`"`)
 	buf := make([]byte, att.Size)
 	if _, err := io.ReadFull(rc, buf); err != nil {
 		return err
 	}
+	// Photos of homes and signatures: never cached by a shared cache or
+	// kept on disk, never sniffed into another type, and inert even if
+	// opened as a page.
+	c.Set(fiber.HeaderContentType, att.ContentType)
+	c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
+	c.Set(fiber.HeaderContentSecurityPolicy, "default-src 'none'; sandbox")
+	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+att.SHA256+extensionOf[att.ContentType]+`"`)
+	c.Set(fiber.HeaderCacheControl, "private, no-store")
+	c.Set(fiber.HeaderETag, `"`+att.SHA256+`"`)
 	return c.Send(buf)
 }
+
+var extensionOf = map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic"}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"fieldsync/push"
+	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
@@ -116,6 +117,16 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	s.Office.SetCalendar(cfg.WorkCalendar)
 	s.Office.SetAlertWindow(cfg.AlertWindow)
 	s.Sync.SetReworkHook(s.Office)
+	s.Sync.SetVisitChecker(func(ctx context.Context, a *schemas.Actor, visitID string) (bool, error) {
+		_, err := s.Office.Visit(ctx, a, visitID)
+		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	att := fsync.DefaultAttachmentLimits
+	att.MaxPending, att.MaxPendingBytes, att.UploadTTL = cfg.AttachmentPendingUploads, int64(cfg.AttachmentPendingBytes), cfg.AttachmentUploadTTL
+	s.Sync.SetAttachmentLimits(att)
 	s.Reminder = push.NewScheduler(s.Store, s.Outbox, s.Relay, now, s.log)
 	var sender push.Sender = push.LogSender{Log: s.log}
 	if cfg.FirebaseProject != "" {

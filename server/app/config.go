@@ -70,6 +70,10 @@ type Config struct {
 	SyncMaxOps      int
 	ChangeRetention time.Duration
 	PresenceStep    time.Duration
+
+	AttachmentPendingUploads int // unfinished attachment uploads per user
+	AttachmentPendingBytes   int
+	AttachmentUploadTTL      time.Duration
 }
 
 // LoadConfig reads the configuration; getenv is os.Getenv outside tests.
@@ -160,6 +164,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
 		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
 		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
+
+		AttachmentPendingUploads: integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
+		AttachmentPendingBytes:   integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
+		AttachmentUploadTTL:      duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour),
 	}
 	budget := func(name string, def api.Budget) api.Budget {
 		return api.Budget{PerMinute: integer(name+"_PER_MINUTE", def.PerMinute, 0, 1_000_000), Burst: integer(name+"_BURST", def.Burst, 1, 1_000_000)}
