@@ -52,7 +52,7 @@ type WorkingHours struct {
 type WorkerInput struct {
 	Name            string          `json:"name" bson:"name"`
 	Phone           string          `json:"phone" bson:"phone"`
-	PhotoRef        string          `json:"photoRef,omitempty" bson:"photoRef,omitempty"`
+	PhotoRef        string          `json:"photoRef" bson:"photoRef,omitempty" doc:"optional"`
 	Gender          Gender          `json:"gender" bson:"gender"`
 	Languages       []string        `json:"languages" bson:"languages"`
 	Skills          []Skill         `json:"skills" bson:"skills"`
@@ -60,13 +60,13 @@ type WorkerInput struct {
 	BackgroundCheck BackgroundCheck `json:"backgroundCheck" bson:"backgroundCheck"`
 	ExperienceYears int             `json:"experienceYears" bson:"experienceYears"`
 	Team            string          `json:"team" bson:"team"`
-	SupervisorID    string          `json:"supervisorId,omitempty" bson:"supervisorId,omitempty"`
+	SupervisorID    string          `json:"supervisorId" bson:"supervisorId,omitempty" doc:"optional"`
 	WorkingHours    WorkingHours    `json:"workingHours" bson:"workingHours"`
 	DaysOff         []string        `json:"daysOff" bson:"daysOff"` // dates
-	TimeZone        string          `json:"timeZone,omitempty" bson:"timeZone,omitempty"`
+	TimeZone        string          `json:"timeZone" bson:"timeZone,omitempty" doc:"optional"`
 	Home            LatLng          `json:"home" bson:"home"`
 	Status          WorkerStatus    `json:"status" bson:"status"`
-	UserID          string          `json:"userId,omitempty" bson:"userId,omitempty"`
+	UserID          string          `json:"userId" bson:"userId,omitempty" doc:"optional"`
 }
 
 // Worker is a domestic worker (服务师/阿姨).
