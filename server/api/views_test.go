@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"sort"
@@ -120,8 +121,8 @@ func (m *mx) push(id string, ops ...map[string]any) *fsync.PushResponse {
 	act := *m.acts[aWk1]
 	act.DeviceID = fmt.Sprintf("setup-%d", m.next())
 	now := m.f.clock.Now()
-	for i, op := range ops {
-		op["seq"], op["opId"], op["visitId"] = i+1, schemas.NewID(), id
+	for i, o := range ops {
+		o["seq"], o["opId"], o["visitId"] = i+1, schemas.NewID(), id
 	}
 	raw, _ := json.Marshal(map[string]any{"deviceId": act.DeviceID, "schemaVersion": 1, "appVersion": "1.4.2", "deviceClock": now, "ops": ops})
 	var b fsync.Batch
@@ -131,7 +132,7 @@ func (m *mx) push(id string, ops ...map[string]any) *fsync.PushResponse {
 	return resp
 }
 
-func op(kind string, at time.Time, payload map[string]any) map[string]any {
+func mxOp(kind string, at time.Time, payload map[string]any) map[string]any {
 	return map[string]any{"kind": kind, "at": at, "payload": payload}
 }
 
@@ -139,19 +140,19 @@ func op(kind string, at time.Time, payload map[string]any) map[string]any {
 func (m *mx) started() *schemas.Visit {
 	now := m.f.clock.Now()
 	v := m.visit(now.Add(-2 * time.Hour))
-	m.push(v.ID, op(fsync.KindCheckIn, now.Add(-110*time.Minute), map[string]any{"location": near}))
+	m.push(v.ID, mxOp(fsync.KindCheckIn, now.Add(-110*time.Minute), map[string]any{"location": near}))
 	return v
 }
 
 func (m *mx) checkedOut() *schemas.Visit {
 	v := m.started()
-	m.push(v.ID, op(fsync.KindCheckOut, m.f.clock.Now().Add(-10*time.Minute), map[string]any{"location": near}))
+	m.push(v.ID, mxOp(fsync.KindCheckOut, m.f.clock.Now().Add(-10*time.Minute), map[string]any{"location": near}))
 	return v
 }
 
 func (m *mx) signedOff(kitchenOK bool) *schemas.Visit {
 	v := m.checkedOut()
-	m.push(v.ID, op(fsync.KindSignOff, m.f.clock.Now().Add(-5*time.Minute), map[string]any{"signerName": "林先生",
+	m.push(v.ID, mxOp(fsync.KindSignOff, m.f.clock.Now().Add(-5*time.Minute), map[string]any{"signerName": "林先生",
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": kitchenOK, "reason": "灶台还有油渍"}, {"itemId": "floors", "accepted": true}}}))
 	return v
 }
@@ -172,7 +173,7 @@ func (m *mx) complaint(state string) *schemas.Complaint {
 
 func (m *mx) incident() *schemas.Incident {
 	v := m.started()
-	m.push(v.ID, op(fsync.KindIncident, m.f.clock.Now().Add(-time.Hour), map[string]any{"category": "property_damage", "severity": "low", "text": "打碎一个杯子"}))
+	m.push(v.ID, mxOp(fsync.KindIncident, m.f.clock.Now().Add(-time.Hour), map[string]any{"category": "property_damage", "severity": "low", "text": "打碎一个杯子"}))
 	is, err := m.f.office.Incidents(m.t.Context(), sysAdmin, 0)
 	m.must(err)
 	for i := range is {
@@ -206,7 +207,7 @@ func (m *mx) alert() string {
 
 func (m *mx) scheduleInput() schemas.ScheduleInput {
 	return schemas.ScheduleInput{CustomerID: m.c1.ID, AddressID: m.c1.Addresses[0].ID, ServiceTypeID: m.st.ID, WorkerID: m.w1.ID,
-		Weekdays: []int{3}, StartTime: "09:00", EndTime: "11:00", StartsOn: m.f.clock.Now().In(shanghai).Format(schemas.DateLayout)}
+		Weekdays: []int{3}, StartTime: "09:00", EndTime: "11:00", StartsOn: m.f.clock.Now().In(mxZone).Format(schemas.DateLayout)}
 }
 
 func (m *mx) schedule() *schemas.Schedule {
@@ -228,9 +229,9 @@ func (m *mx) customer() *schemas.Customer {
 	return c
 }
 
-// whole is a PUT body: the record's editable fields as loaded, the
+// putBody is a PUT body: the record's editable fields as loaded, the
 // version, and the changes.
-func whole(in any, version int64, changes map[string]any) map[string]any {
+func putBody(in any, version int64, changes map[string]any) map[string]any {
 	out := map[string]any{}
 	b, _ := json.Marshal(in)
 	_ = json.Unmarshal(b, &out)
@@ -241,151 +242,152 @@ func whole(in any, version int64, changes map[string]any) map[string]any {
 	return out
 }
 
-var shanghai, _ = time.LoadLocation("Asia/Shanghai")
+var mxZone, _ = time.LoadLocation("Asia/Shanghai")
 
-// expect is the status each actor gets, in column order; ok is the
+// mxExpect is the status each actor gets, in column order; okay is the
 // route's documented success status.
-type expect [nActors]int
+type mxExpect [nActors]int
 
-const ok = 0
+const okay = 0
 
 var (
-	//                   admin sup1 sup2 wk1  wk2  cu1  cu2
-	anyone      = expect{ok, ok, ok, ok, ok, ok, ok}
-	adminOnly   = expect{ok, 403, 403, 403, 403, 403, 403}
-	officeLists = expect{ok, ok, ok, 403, 403, 403, 403} // lists: each sees its own scope
-	ownTeam     = expect{ok, ok, 404, 403, 403, 403, 403}
-	ownVisit    = expect{ok, ok, 404, ok, 404, ok, 404} // a visit's readers
-	household   = expect{403, 403, 403, 403, 403, ok, 404}
-	phones      = expect{403, 403, 403, ok, ok, 403, 403}
+	// columns: admin, supervisor team-1, supervisor team-2, worker w1, worker w2, customer c1, customer c2
+	ruleAnyone       = mxExpect{okay, okay, okay, okay, okay, okay, okay}
+	ruleAdminOnly    = mxExpect{okay, 403, 403, 403, 403, 403, 403}
+	ruleOfficeLists  = mxExpect{okay, okay, okay, 403, 403, 403, 403} // lists: each sees its own scope
+	ruleOwnTeam      = mxExpect{okay, okay, 404, 403, 403, 403, 403}
+	ruleVisitReaders = mxExpect{okay, okay, 404, okay, 404, okay, 404} // a visit's readers
+	ruleHousehold    = mxExpect{403, 403, 403, 403, 403, okay, 404}
+	rulePhones       = mxExpect{403, 403, 403, okay, okay, 403, 403}
 )
 
-// req is one request of a matrix cell; token "" means the actor's own.
-type req struct {
+// mxReq is one request of a matrix cell; token "" means the actor's own,
+// "-" none.
+type mxReq struct {
 	path  string
 	body  any
 	token string
 }
 
-// row is one endpoint: what its answer holds (for the views), who gets
+// mxRow is one endpoint: what its answer holds (for the views), who gets
 // which status, and how to make a fresh request for an actor.
-type row struct {
+type mxRow struct {
 	kind  string // "" for no JSON body to check
-	want  expect
-	make  func(m *mx, who int) req
+	want  mxExpect
+	make  func(m *mx, who int) mxReq
 	check func(t *testing.T, who int, body []byte) // more about a success answer
 	skip  string                                   // why another test covers it
 }
 
-func fixed(path string, body any) func(*mx, int) req {
-	return func(*mx, int) req { return req{path: path, body: body} }
+func mxFixed(path string, body any) func(*mx, int) mxReq {
+	return func(*mx, int) mxReq { return mxReq{path: path, body: body} }
 }
 
-func (m *mx) rows() map[string]row {
+func (m *mx) rows() map[string]mxRow {
 	now := m.f.clock.Now()
 	noteBody := map[string]any{"note": "已处理"}
-	return map[string]row{
-		"GET /healthz":      {kind: "status", want: anyone, make: fixed("/healthz", nil)},
-		"GET /readyz":       {kind: "status", want: anyone, make: fixed("/readyz", nil)},
-		"GET /openapi.json": {want: anyone, make: fixed("/openapi.json", nil)},
+	return map[string]mxRow{
+		"GET /healthz":      {kind: "status", want: ruleAnyone, make: mxFixed("/healthz", nil)},
+		"GET /readyz":       {kind: "status", want: ruleAnyone, make: mxFixed("/readyz", nil)},
+		"GET /openapi.json": {want: ruleAnyone, make: mxFixed("/openapi.json", nil)},
 
-		"POST /v1/auth/login": {kind: "tokens", want: anyone, make: func(m *mx, who int) req {
-			return req{path: "/v1/auth/login", body: map[string]any{"login": m.logins[who], "password": testPassword, "deviceId": "matrix"}, token: "-"}
+		"POST /v1/auth/login": {kind: "tokens", want: ruleAnyone, make: func(m *mx, who int) mxReq {
+			return mxReq{path: "/v1/auth/login", body: map[string]any{"login": m.logins[who], "password": testPassword, "deviceId": "matrix"}, token: "-"}
 		}},
-		"POST /v1/auth/refresh": {kind: "tokens", want: anyone, make: func(m *mx, who int) req {
-			return req{path: "/v1/auth/refresh", body: map[string]any{"refreshToken": m.f.login(m.logins[who], "matrix").RefreshToken}, token: "-"}
+		"POST /v1/auth/refresh": {kind: "tokens", want: ruleAnyone, make: func(m *mx, who int) mxReq {
+			return mxReq{path: "/v1/auth/refresh", body: map[string]any{"refreshToken": m.f.login(m.logins[who], "matrix").RefreshToken}, token: "-"}
 		}},
-		"POST /v1/auth/logout": {want: anyone, make: func(m *mx, who int) req {
-			return req{path: "/v1/auth/logout", token: m.f.login(m.logins[who], "matrix").AccessToken}
+		"POST /v1/auth/logout": {want: ruleAnyone, make: func(m *mx, who int) mxReq {
+			return mxReq{path: "/v1/auth/logout", token: m.f.login(m.logins[who], "matrix").AccessToken}
 		}},
-		"GET /v1/me": {kind: "user", want: anyone, make: fixed("/v1/me", nil)},
+		"GET /v1/me": {kind: "user", want: ruleAnyone, make: mxFixed("/v1/me", nil)},
 
-		"GET /v1/users": {kind: "page:user", want: adminOnly, make: fixed("/v1/users", nil)},
-		"POST /v1/users": {kind: "user", want: adminOnly, make: func(m *mx, _ int) req {
-			return req{path: "/v1/users", body: map[string]any{"login": fmt.Sprintf("new.user%d", m.next()), "password": testPassword, "name": "N", "role": "worker"}}
+		"GET /v1/users": {kind: "page:user", want: ruleAdminOnly, make: mxFixed("/v1/users", nil)},
+		"POST /v1/users": {kind: "user", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/users", body: map[string]any{"login": fmt.Sprintf("new.user%d", m.next()), "password": testPassword, "name": "N", "role": "worker"}}
 		}},
-		"GET /v1/users/{id}": {kind: "user", want: adminOnly, make: func(m *mx, _ int) req { return req{path: "/v1/users/" + m.acts[aWk1].UserID} }},
-		"PATCH /v1/users/{id}": {kind: "user", want: adminOnly, make: func(m *mx, _ int) req {
-			return req{path: "/v1/users/" + m.acts[aCu2].UserID, body: map[string]any{"name": "徐女士"}}
+		"GET /v1/users/{id}": {kind: "user", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/users/" + m.acts[aWk1].UserID} }},
+		"PATCH /v1/users/{id}": {kind: "user", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/users/" + m.acts[aCu2].UserID, body: map[string]any{"name": "徐女士"}}
 		}},
 
-		"GET /v1/workers": {kind: "page:worker", want: officeLists, make: fixed("/v1/workers", nil)},
-		"POST /v1/workers": {kind: "worker", want: expect{ok, ok, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/workers", body: workerInput("周阿姨", "team-1", m.phone())}
+		"GET /v1/workers": {kind: "page:worker", want: ruleOfficeLists, make: mxFixed("/v1/workers", nil)},
+		"POST /v1/workers": {kind: "worker", want: mxExpect{okay, okay, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/workers", body: workerInput("周阿姨", "team-1", m.phone())}
 		}},
-		"GET /v1/workers/{id}": {kind: "worker", want: expect{ok, ok, 404, ok, 404, 403, 403}, make: fixed("/v1/workers/"+m.w1.ID, nil)},
-		"PUT /v1/workers/{id}": {kind: "worker", want: ownTeam, make: func(m *mx, _ int) req {
+		"GET /v1/workers/{id}": {kind: "worker", want: mxExpect{okay, okay, 404, okay, 404, 403, 403}, make: mxFixed("/v1/workers/"+m.w1.ID, nil)},
+		"PUT /v1/workers/{id}": {kind: "worker", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			w, err := m.f.office.CreateWorker(m.t.Context(), sysAdmin, workerInput("吴阿姨", "team-1", m.phone()))
 			m.must(err)
-			return req{path: "/v1/workers/" + w.ID, body: whole(w.WorkerInput, w.Version, map[string]any{"experienceYears": 7})}
+			return mxReq{path: "/v1/workers/" + w.ID, body: putBody(w.WorkerInput, w.Version, map[string]any{"experienceYears": 7})}
 		}},
 
-		"GET /v1/customers": {kind: "page:customer", want: officeLists, make: fixed("/v1/customers", nil)},
-		"POST /v1/customers": {kind: "customer", want: expect{ok, ok, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/customers", body: customerInput("钱先生", "team-1", m.phone(), "上海市黄浦区示范路3号")}
+		"GET /v1/customers": {kind: "page:customer", want: ruleOfficeLists, make: mxFixed("/v1/customers", nil)},
+		"POST /v1/customers": {kind: "customer", want: mxExpect{okay, okay, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/customers", body: customerInput("钱先生", "team-1", m.phone(), "上海市黄浦区示范路3号")}
 		}},
-		"GET /v1/customers/{id}": {kind: "customer", want: expect{ok, ok, ok, 403, 403, ok, 404}, make: fixed("/v1/customers/"+m.c1.ID, nil)},
-		"PUT /v1/customers/{id}": {kind: "customer", want: expect{ok, ok, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
+		"GET /v1/customers/{id}": {kind: "customer", want: mxExpect{okay, okay, okay, 403, 403, okay, 404}, make: mxFixed("/v1/customers/"+m.c1.ID, nil)},
+		"PUT /v1/customers/{id}": {kind: "customer", want: mxExpect{okay, okay, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
 			c := m.customer()
-			return req{path: "/v1/customers/" + c.ID, body: whole(c.CustomerInput, c.Version, map[string]any{"phone": m.phone()})}
+			return mxReq{path: "/v1/customers/" + c.ID, body: putBody(c.CustomerInput, c.Version, map[string]any{"phone": m.phone()})}
 		}},
 
-		"GET /v1/service-types": {kind: "page:serviceType", want: anyone, make: fixed("/v1/service-types", nil)},
-		"POST /v1/service-types": {kind: "serviceType", want: adminOnly, make: func(m *mx, _ int) req {
-			return req{path: "/v1/service-types", body: serviceInput(fmt.Sprintf("svc_%d", m.next()))}
+		"GET /v1/service-types": {kind: "page:serviceType", want: ruleAnyone, make: mxFixed("/v1/service-types", nil)},
+		"POST /v1/service-types": {kind: "serviceType", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/service-types", body: serviceInput(fmt.Sprintf("svc_%d", m.next()))}
 		}},
-		"GET /v1/service-types/{id}": {kind: "serviceType", want: anyone, make: fixed("/v1/service-types/"+m.st.ID, nil)},
-		"PUT /v1/service-types/{id}": {kind: "serviceType", want: adminOnly, make: func(m *mx, _ int) req {
+		"GET /v1/service-types/{id}": {kind: "serviceType", want: ruleAnyone, make: mxFixed("/v1/service-types/"+m.st.ID, nil)},
+		"PUT /v1/service-types/{id}": {kind: "serviceType", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq {
 			st, err := m.f.office.CreateServiceType(m.t.Context(), sysAdmin, serviceInput(fmt.Sprintf("svc_%d", m.next())))
 			m.must(err)
-			return req{path: "/v1/service-types/" + st.ID, body: whole(st.ServiceTypeInput, st.Version, map[string]any{"defaultMinutes": 120})}
+			return mxReq{path: "/v1/service-types/" + st.ID, body: putBody(st.ServiceTypeInput, st.Version, map[string]any{"defaultMinutes": 120})}
 		}},
 
-		"GET /v1/visits": {kind: "page:visit", want: anyone, make: fixed("/v1/visits", nil)},
-		"POST /v1/visits": {kind: "visit", want: expect{ok, ok, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits", body: map[string]any{"customerId": m.c1.ID, "addressId": m.c1.Addresses[0].ID, "serviceTypeId": m.st.ID,
+		"GET /v1/visits": {kind: "page:visit", want: ruleAnyone, make: mxFixed("/v1/visits", nil)},
+		"POST /v1/visits": {kind: "visit", want: mxExpect{okay, okay, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits", body: map[string]any{"customerId": m.c1.ID, "addressId": m.c1.Addresses[0].ID, "serviceTypeId": m.st.ID,
 				"scheduledStart": now.Add(50 * time.Hour).Truncate(time.Hour), "workerId": m.w1.ID}}
 		}},
-		"GET /v1/visits/{id}": {kind: "visit", want: ownVisit, make: func(m *mx, _ int) req { return req{path: "/v1/visits/" + m.upcoming().ID} }},
-		"POST /v1/visits/{id}/reschedule": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
+		"GET /v1/visits/{id}": {kind: "visit", want: ruleVisitReaders, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/visits/" + m.upcoming().ID} }},
+		"POST /v1/visits/{id}/reschedule": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			later := now.Add(72 * time.Hour).Truncate(time.Hour)
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/reschedule", body: map[string]any{"scheduledStart": later, "scheduledEnd": later.Add(2 * time.Hour)}}
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reschedule", body: map[string]any{"scheduledStart": later, "scheduledEnd": later.Add(2 * time.Hour)}}
 		}},
-		"POST /v1/visits/{id}/reassign": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/reassign", body: map[string]any{"workerId": m.w3.ID}}
+		"POST /v1/visits/{id}/reassign": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reassign", body: map[string]any{"workerId": m.w3.ID}}
 		}},
-		"POST /v1/visits/{id}/unassign": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/unassign", body: map[string]any{"reason": "服务师请假"}}
+		"POST /v1/visits/{id}/unassign": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/unassign", body: map[string]any{"reason": "服务师请假"}}
 		}},
-		"POST /v1/visits/{id}/cancel": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/cancel", body: map[string]any{"reason": "客户出差"}}
+		"POST /v1/visits/{id}/cancel": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/cancel", body: map[string]any{"reason": "客户出差"}}
 		}},
-		"GET /v1/visits/{id}/candidates": {kind: "page:candidate", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/candidates"}
+		"GET /v1/visits/{id}/candidates": {kind: "page:candidate", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/candidates"}
 		}},
 
-		"GET /v1/schedules": {kind: "page:schedule", want: officeLists, make: fixed("/v1/schedules", nil)},
-		"POST /v1/schedules": {kind: "schedule", want: expect{ok, ok, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/schedules", body: m.scheduleInput()}
+		"GET /v1/schedules": {kind: "page:schedule", want: ruleOfficeLists, make: mxFixed("/v1/schedules", nil)},
+		"POST /v1/schedules": {kind: "schedule", want: mxExpect{okay, okay, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/schedules", body: m.scheduleInput()}
 		}},
 		// Reading follows the customer (the team-2 supervisor sees c1); editing follows the team.
-		"GET /v1/schedules/{id}": {kind: "schedule", want: expect{ok, ok, ok, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/schedules/" + m.schedule().ID}
+		"GET /v1/schedules/{id}": {kind: "schedule", want: mxExpect{okay, okay, okay, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/schedules/" + m.schedule().ID}
 		}},
-		"PUT /v1/schedules/{id}": {kind: "schedule", want: expect{ok, ok, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
+		"PUT /v1/schedules/{id}": {kind: "schedule", want: mxExpect{okay, okay, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
 			s := m.schedule()
-			return req{path: "/v1/schedules/" + s.ID, body: whole(s.ScheduleInput, s.Version, map[string]any{"notes": "带吸尘器"})}
+			return mxReq{path: "/v1/schedules/" + s.ID, body: putBody(s.ScheduleInput, s.Version, map[string]any{"notes": "带吸尘器"})}
 		}},
-		"POST /v1/schedules/{id}/end": {kind: "schedule", want: expect{ok, ok, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) req {
+		"POST /v1/schedules/{id}/end": {kind: "schedule", want: mxExpect{okay, okay, 403, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
 			s := m.schedule()
-			return req{path: "/v1/schedules/" + s.ID + "/end", body: map[string]any{"version": s.Version, "endsOn": now.In(shanghai).AddDate(0, 0, 7).Format(schemas.DateLayout)}}
+			return mxReq{path: "/v1/schedules/" + s.ID + "/end", body: map[string]any{"version": s.Version, "endsOn": now.In(mxZone).AddDate(0, 0, 7).Format(schemas.DateLayout)}}
 		}},
-		"POST /v1/schedules/generate": {kind: "reflow", want: adminOnly, make: fixed("/v1/schedules/generate", nil)},
+		"POST /v1/schedules/generate": {kind: "reflow", want: ruleAdminOnly, make: mxFixed("/v1/schedules/generate", nil)},
 
-		"POST /v1/sync/push": {kind: "push", want: phones, make: func(m *mx, _ int) req {
-			o := op(fsync.KindNote, now.Add(-time.Minute), map[string]any{"text": "到了"})
+		"POST /v1/sync/push": {kind: "push", want: rulePhones, make: func(m *mx, _ int) mxReq {
+			o := mxOp(fsync.KindNote, now.Add(-time.Minute), map[string]any{"text": "到了"})
 			o["seq"], o["opId"], o["visitId"] = 1, schemas.NewID(), m.upcoming().ID
-			return req{path: "/v1/sync/push", body: map[string]any{"deviceId": "phone", "schemaVersion": 1, "appVersion": "1.4.2", "deviceClock": now, "ops": []any{o}}}
+			return mxReq{path: "/v1/sync/push", body: map[string]any{"deviceId": "phone", "schemaVersion": 1, "appVersion": "1.4.2", "deviceClock": now, "ops": []any{o}}}
 		}, check: func(t *testing.T, who int, body []byte) {
 			// Pushing is the workers'; each operation is checked against the visit as it is.
 			var resp fsync.PushResponse
@@ -394,89 +396,91 @@ func (m *mx) rows() map[string]row {
 				t.Errorf("push as %s: %s, want %s", actorNames[who], got, want)
 			}
 		}},
-		"GET /v1/sync/pull":    {kind: "pull", want: phones, make: fixed("/v1/sync/pull", nil)},
-		"GET /v1/sync/devices": {kind: "page:device", want: officeLists, make: fixed("/v1/sync/devices", nil)},
-		"GET /v1/visits/{id}/presence": {kind: "presence", want: household, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/presence"}
+		"GET /v1/sync/pull":    {kind: "pull", want: rulePhones, make: mxFixed("/v1/sync/pull", nil)},
+		"GET /v1/sync/devices": {kind: "page:device", want: ruleOfficeLists, make: mxFixed("/v1/sync/devices", nil)},
+		"GET /v1/visits/{id}/presence": {kind: "presence", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/presence"}
 		}},
-		"POST /v1/attachments": {kind: "attachment", want: anyone, make: func(m *mx, _ int) req {
+		"POST /v1/attachments": {kind: "attachment", want: ruleAnyone, make: func(m *mx, _ int) mxReq {
 			b := make([]byte, 32)
 			_, _ = rand.Read(b)
 			sum := sha256.Sum256(b)
-			return req{path: "/v1/attachments", body: map[string]any{"sha256": hex.EncodeToString(sum[:]), "size": 1000, "contentType": "image/jpeg"}}
+			return mxReq{path: "/v1/attachments", body: map[string]any{"sha256": hex.EncodeToString(sum[:]), "size": 1000, "contentType": "image/jpeg"}}
 		}},
 		"HEAD /v1/attachments/{sha}/upload":  {skip: "per-uploader rules: attachments_test.go (issue 11 item 1)"},
 		"PATCH /v1/attachments/{sha}/upload": {skip: "per-uploader rules: attachments_test.go (issue 11 item 1)"},
 		"GET /v1/attachments/{sha}":          {skip: "binary content; who may fetch it: attachments_test.go (issue 11 item 1)"},
-		"GET /v1/reviews":                    {kind: "page:visit", want: officeLists, make: fixed("/v1/reviews", nil)},
-		"POST /v1/visits/{id}/review": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
+		"GET /v1/reviews":                    {kind: "page:visit", want: ruleOfficeLists, make: mxFixed("/v1/reviews", nil)},
+		"POST /v1/visits/{id}/review": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			v := m.visit(now.Add(-2 * time.Hour))
-			m.push(v.ID, op(fsync.KindCheckIn, now.Add(-110*time.Minute), map[string]any{"location": map[string]any{"lat": 31.30, "lng": 121.46, "accuracyM": 8}}))
-			return req{path: "/v1/visits/" + v.ID + "/review", body: map[string]any{"note": "电梯坏了，在楼下签到"}}
+			m.push(v.ID, mxOp(fsync.KindCheckIn, now.Add(-110*time.Minute), map[string]any{"location": map[string]any{"lat": 31.30, "lng": 121.46, "accuracyM": 8}}))
+			return mxReq{path: "/v1/visits/" + v.ID + "/review", body: map[string]any{"note": "电梯坏了，在楼下签到"}}
 		}},
 
-		"POST /v1/devices": {want: anyone, make: func(m *mx, _ int) req {
-			return req{path: "/v1/devices", body: map[string]any{"token": fmt.Sprintf("fcm-token-%020d", m.next()), "platform": "android"}}
+		"POST /v1/devices": {want: ruleAnyone, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/devices", body: map[string]any{"token": fmt.Sprintf("fcm-token-%020d", m.next()), "platform": "android"}}
 		}},
-		"GET /v1/notifications": {kind: "page:notification", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/notifications?visitId=" + m.upcoming().ID}
+		"GET /v1/notifications": {kind: "page:notification", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/notifications?visitId=" + m.upcoming().ID}
 		}},
-		"GET /v1/push/metrics": {kind: "metrics", want: adminOnly, make: fixed("/v1/push/metrics", nil)},
+		"GET /v1/push/metrics": {kind: "metrics", want: ruleAdminOnly, make: mxFixed("/v1/push/metrics", nil)},
 
-		"POST /v1/visits/{id}/confirm": {kind: "visit", want: household, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/confirm"}
+		"POST /v1/visits/{id}/confirm": {kind: "visit", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/confirm"}
 		}},
-		"POST /v1/visits/{id}/requests": {want: household, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.upcoming().ID + "/requests", body: map[string]any{"kind": "cancel", "reason": "家里有事"}}
+		"POST /v1/visits/{id}/requests": {want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/requests", body: map[string]any{"kind": "cancel", "reason": "家里有事"}}
 		}},
-		"POST /v1/visits/{id}/signoff": {kind: "signoff", want: household, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.checkedOut().ID + "/signoff", body: map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
+		"POST /v1/visits/{id}/signoff": {kind: "signoff", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.checkedOut().ID + "/signoff", body: map[string]any{"opId": schemas.NewID(), "signerName": "林先生",
 				"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}}
 		}},
-		"POST /v1/visits/{id}/rework": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour)}}
+		"POST /v1/visits/{id}/rework": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour)}}
 		}},
-		"GET /v1/reports/monthly": {kind: "figures", want: officeLists, make: fixed("/v1/reports/monthly", nil)},
-		"GET /v1/followups":       {kind: "page:followup", want: officeLists, make: fixed("/v1/followups", nil)},
-		"POST /v1/followups/{id}/complete": {kind: "followup", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/followups/" + m.followUp().ID + "/complete", body: map[string]any{"outcome": "客户满意"}}
+		"GET /v1/reports/monthly": {kind: "figures", want: ruleOfficeLists, make: mxFixed("/v1/reports/monthly", nil)},
+		"GET /v1/followups":       {kind: "page:followup", want: ruleOfficeLists, make: mxFixed("/v1/followups", nil)},
+		"POST /v1/followups/{id}/complete": {kind: "followup", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/followups/" + m.followUp().ID + "/complete", body: map[string]any{"outcome": "客户满意"}}
 		}},
-		"POST /v1/visits/{id}/corrections": {kind: "visit", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/visits/" + m.started().ID + "/corrections", body: map[string]any{"field": "checkIn", "at": now.Add(-2 * time.Hour), "reasonCode": "device_clock"}}
+		"POST /v1/visits/{id}/corrections": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.started().ID + "/corrections", body: map[string]any{"field": "checkIn", "at": now.Add(-2 * time.Hour), "reasonCode": "device_clock"}}
 		}},
-		"POST /v1/visits/{id}/corrections/{n}/dispute": {kind: "visit", want: expect{403, 403, 403, ok, 404, 403, 403}, make: func(m *mx, _ int) req {
+		"POST /v1/visits/{id}/corrections/{n}/dispute": {kind: "visit", want: mxExpect{403, 403, 403, okay, 404, 403, 403}, make: func(m *mx, _ int) mxReq {
 			v := m.started()
 			_, err := m.f.office.CorrectTime(m.t.Context(), sysAdmin, v.ID, schemas.NewCorrection{Field: "checkIn", At: now.Add(-2 * time.Hour), ReasonCode: "device_clock"})
 			m.must(err)
-			return req{path: "/v1/visits/" + v.ID + "/corrections/1/dispute", body: map[string]any{"note": "我是准时到的"}}
+			return mxReq{path: "/v1/visits/" + v.ID + "/corrections/1/dispute", body: map[string]any{"note": "我是准时到的"}}
 		}},
-		"GET /v1/alerts":                   {kind: "page:alert", want: officeLists, make: fixed("/v1/alerts", nil)},
-		"POST /v1/alerts/{id}/acknowledge": {kind: "alert", want: ownTeam, make: func(m *mx, _ int) req { return req{path: "/v1/alerts/" + m.alert() + "/acknowledge", body: noteBody} }},
-		"POST /v1/alerts/{id}/resolve":     {kind: "alert", want: ownTeam, make: func(m *mx, _ int) req { return req{path: "/v1/alerts/" + m.alert() + "/resolve", body: noteBody} }},
+		"GET /v1/alerts": {kind: "page:alert", want: ruleOfficeLists, make: mxFixed("/v1/alerts", nil)},
+		"POST /v1/alerts/{id}/acknowledge": {kind: "alert", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/alerts/" + m.alert() + "/acknowledge", body: noteBody}
+		}},
+		"POST /v1/alerts/{id}/resolve": {kind: "alert", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/alerts/" + m.alert() + "/resolve", body: noteBody} }},
 
 		// Another household naming c1's visit is a bad request, not a complaint about it.
-		"POST /v1/complaints": {kind: "complaint", want: expect{403, 403, 403, 403, 403, ok, 400}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/complaints", body: map[string]any{"category": "quality", "text": "没有打扫干净", "visitId": m.upcoming().ID}}
+		"POST /v1/complaints": {kind: "complaint", want: mxExpect{403, 403, 403, 403, 403, okay, 400}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/complaints", body: map[string]any{"category": "quality", "text": "没有打扫干净", "visitId": m.upcoming().ID}}
 		}},
-		"GET /v1/complaints": {kind: "page:complaint", want: expect{ok, ok, ok, 403, 403, ok, ok}, make: fixed("/v1/complaints", nil)},
-		"GET /v1/complaints/{id}": {kind: "complaint", want: expect{ok, ok, 404, 403, 403, ok, 404}, make: func(m *mx, _ int) req {
-			return req{path: "/v1/complaints/" + m.complaint(schemas.ComplaintReceived).ID}
+		"GET /v1/complaints": {kind: "page:complaint", want: mxExpect{okay, okay, okay, 403, 403, okay, okay}, make: mxFixed("/v1/complaints", nil)},
+		"GET /v1/complaints/{id}": {kind: "complaint", want: mxExpect{okay, okay, 404, 403, 403, okay, 404}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/complaints/" + m.complaint(schemas.ComplaintReceived).ID}
 		}},
 		// The office's steps for the office, accepting the remedy for the household.
-		"POST /v1/complaints/{id}/actions": {kind: "complaint", want: expect{ok, ok, 404, 403, 403, ok, 404}, make: func(m *mx, who int) req {
+		"POST /v1/complaints/{id}/actions": {kind: "complaint", want: mxExpect{okay, okay, 404, 403, 403, okay, 404}, make: func(m *mx, who int) mxReq {
 			if actorRoles[who] == schemas.RoleCustomer {
-				return req{path: "/v1/complaints/" + m.complaint(schemas.ComplaintRemedyProposed).ID + "/actions", body: map[string]any{"action": "accept"}}
+				return mxReq{path: "/v1/complaints/" + m.complaint(schemas.ComplaintRemedyProposed).ID + "/actions", body: map[string]any{"action": "accept"}}
 			}
-			return req{path: "/v1/complaints/" + m.complaint(schemas.ComplaintReceived).ID + "/actions", body: map[string]any{"action": "acknowledge", "note": "已联系客户"}}
+			return mxReq{path: "/v1/complaints/" + m.complaint(schemas.ComplaintReceived).ID + "/actions", body: map[string]any{"action": "acknowledge", "note": "已联系客户"}}
 		}},
 
-		"GET /v1/incidents":      {kind: "page:incident", want: expect{ok, ok, ok, ok, ok, 403, 403}, make: fixed("/v1/incidents", nil)},
-		"GET /v1/incidents/{id}": {kind: "incident", want: expect{ok, ok, 404, ok, 404, 403, 403}, make: func(m *mx, _ int) req { return req{path: "/v1/incidents/" + m.incident().ID} }},
-		"POST /v1/incidents/{id}/actions": {kind: "incident", want: ownTeam, make: func(m *mx, _ int) req {
-			return req{path: "/v1/incidents/" + m.incident().ID + "/actions", body: map[string]any{"action": "acknowledge"}}
+		"GET /v1/incidents":      {kind: "page:incident", want: mxExpect{okay, okay, okay, okay, okay, 403, 403}, make: mxFixed("/v1/incidents", nil)},
+		"GET /v1/incidents/{id}": {kind: "incident", want: mxExpect{okay, okay, 404, okay, 404, 403, 403}, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/incidents/" + m.incident().ID} }},
+		"POST /v1/incidents/{id}/actions": {kind: "incident", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/incidents/" + m.incident().ID + "/actions", body: map[string]any{"action": "acknowledge"}}
 		}},
 
-		"GET /v1/audit/{entity}/{id}": {kind: "page:audit", want: adminOnly, make: func(m *mx, _ int) req { return req{path: "/v1/audit/visit/" + m.upcoming().ID} }},
+		"GET /v1/audit/{entity}/{id}": {kind: "page:audit", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/audit/visit/" + m.upcoming().ID} }},
 	}
 }
 
@@ -505,7 +509,7 @@ func documentedRoutes(f *fixture) map[string]int {
 // TestEveryEndpointEveryRole is the read and write rules as one matrix,
 // driven by the route table: every endpoint, every role, own and other
 // side, each against a fresh record. Each success answer, of a write as
-// much as of a read, is walked against the caller's view (TestViews...).
+// much as of a read, is walked against the caller's view (roleViews).
 func TestEveryEndpointEveryRole(t *testing.T) {
 	m := newMX(t)
 	f := m.f
@@ -521,14 +525,7 @@ func TestEveryEndpointEveryRole(t *testing.T) {
 			t.Errorf("the matrix has a row for %s, which is not served", r)
 		}
 	}
-	keys := slices.Sorted(func(yield func(string) bool) {
-		for k := range rows {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	for _, key := range keys {
+	for _, key := range slices.Sorted(maps.Keys(rows)) {
 		r := rows[key]
 		if r.skip != "" {
 			continue
@@ -546,7 +543,7 @@ func TestEveryEndpointEveryRole(t *testing.T) {
 			}
 			res := f.do(method, q.path, q.body, tok)
 			want := r.want[who]
-			if want == ok {
+			if want == okay {
 				want = routes[key]
 			}
 			if res.status != want {
@@ -575,10 +572,10 @@ func TestEveryEndpointEveryRole(t *testing.T) {
 // records: every field of the Go type. Workers and customers see the
 // paths listed here, which README's "Who sees and edits what" states.
 
-type allow map[string]bool
+type pathSet map[string]bool
 
 // add allows each space-separated path under prefix, and its parents.
-func (a allow) add(prefix string, paths string) allow {
+func (a pathSet) add(prefix string, paths string) pathSet {
 	for _, p := range strings.Fields(paths) {
 		if prefix != "" {
 			p = prefix + "." + p
@@ -591,7 +588,7 @@ func (a allow) add(prefix string, paths string) allow {
 	return a
 }
 
-func (a allow) under(prefix string, b allow) allow {
+func (a pathSet) under(prefix string, b pathSet) pathSet {
 	a[prefix] = true
 	for p := range b {
 		a[prefix+"."+p] = true
@@ -600,18 +597,18 @@ func (a allow) under(prefix string, b allow) allow {
 }
 
 // wholeOf allows every JSON path of a Go type.
-func wholeOf(v any) allow {
-	a := allow{}
+func wholeOf(v any) pathSet {
+	a := pathSet{}
 	typePaths(reflect.TypeOf(v), "", a, map[reflect.Type]bool{})
 	return a
 }
 
 var (
-	timeT = reflect.TypeOf(time.Time{})
-	rawT  = reflect.TypeOf(json.RawMessage{})
+	mxTimeType = reflect.TypeOf(time.Time{})
+	mxRawType  = reflect.TypeOf(json.RawMessage{})
 )
 
-func typePaths(t reflect.Type, prefix string, a allow, seen map[reflect.Type]bool) {
+func typePaths(t reflect.Type, prefix string, a pathSet, seen map[reflect.Type]bool) {
 	for t.Kind() == reflect.Pointer || t.Kind() == reflect.Slice || t.Kind() == reflect.Array {
 		t = t.Elem()
 	}
@@ -622,8 +619,8 @@ func typePaths(t reflect.Type, prefix string, a allow, seen map[reflect.Type]boo
 		return prefix + "." + name
 	}
 	switch {
-	case t == timeT:
-	case t == rawT || t.Kind() == reflect.Map || t.Kind() == reflect.Interface:
+	case t == mxTimeType:
+	case t == mxRawType || t.Kind() == reflect.Map || t.Kind() == reflect.Interface:
 		a[join("*")] = true
 	case t.Kind() == reflect.Struct:
 		if seen[t] {
@@ -659,47 +656,47 @@ const (
 )
 
 var (
-	workerVisit = allow{}.
-			add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes addressHidden").
-			add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
-			add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed").
-			add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
-			add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
-			add("customer", "name phone preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
-	customerVisit = allow{}.
-			add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes").
-			add("", "serviceTypeId scheduledStart scheduledEnd timeZone checklist.id checklist.text checklist.done status reworkId reworkOf version updatedAt").
-			add("field", "enRouteAt eta checkIn.at checkOut.at customerConfirmed").add("field.signOff", signOffPaths).
-			add("worker", "id name photoRef gender languages skills certificates.type certificates.issued certificates.expires experienceYears rating")
-	workerSelf = allow{}.add("", "id name phone photoRef gender languages skills certificates.type certificates.number certificates.issued certificates.expires").
+	allowWorkerVisit = pathSet{}.
+				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes addressHidden").
+				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
+				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed").
+				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
+				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
+				add("customer", "name phone preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
+	allowCustomerVisit = pathSet{}.
+				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes").
+				add("", "serviceTypeId scheduledStart scheduledEnd timeZone checklist.id checklist.text checklist.done status reworkId reworkOf version updatedAt").
+				add("field", "enRouteAt eta checkIn.at checkOut.at customerConfirmed").add("field.signOff", signOffPaths).
+				add("worker", "id name photoRef gender languages skills certificates.type certificates.issued certificates.expires experienceYears rating")
+	allowWorkerSelf = pathSet{}.add("", "id name phone photoRef gender languages skills certificates.type certificates.number certificates.issued certificates.expires").
 			add("", "backgroundCheck.status backgroundCheck.date experienceYears team workingHours.days workingHours.start workingHours.end daysOff timeZone home.lat home.lng status rating")
-	customerSelf = allow{}.add("", "id name phone addresses.id addresses.label addresses.text addresses.location.lat addresses.location.lng addresses.accessNotes timeZone locale").
-			add("household", householdPaths).add("preferences", prefsPaths)
-	customerComplaint = allow{}.add("", "id visitId category text state receivedAt ackDueAt ackedAt remedy.kind remedy.detail closedAt history.at history.action history.note")
-	workerIncident    = allow{}.add("", "id visitId category severity description photos at reportedAt opId status")
+	allowCustomerSelf = pathSet{}.add("", "id name phone addresses.id addresses.label addresses.text addresses.location.lat addresses.location.lng addresses.accessNotes timeZone locale").
+				add("household", householdPaths).add("preferences", prefsPaths)
+	allowCustomerComplaint = pathSet{}.add("", "id visitId category text state receivedAt ackDueAt ackedAt remedy.kind remedy.detail closedAt history.at history.action history.note")
+	allowWorkerIncident    = pathSet{}.add("", "id visitId category severity description photos at reportedAt opId status")
 )
 
-func pullAllow() allow {
-	a := allow{}
+func pullAllow() pathSet {
+	a := pathSet{}
 	for p := range wholeOf(fsync.PullResponse{}) {
 		if !strings.HasPrefix(p, "incidents.") && !strings.HasPrefix(p, "visits.") {
 			a[p] = true
 		}
 	}
-	return a.under("visits", workerVisit).under("incidents", workerIncident)
+	return a.under("visits", allowWorkerVisit).under("incidents", allowWorkerIncident)
 }
 
-// views is each role's view of each kind of answer; a kind a role has no
+// roleViews is each role's view of each kind of answer; a kind a role has no
 // view of fails the test when that role gets it.
-func views(role schemas.Role) map[string]allow {
-	shared := map[string]allow{
+func roleViews(role schemas.Role) map[string]pathSet {
+	shared := map[string]pathSet{
 		"status": wholeOf(api.Status{}), "tokens": wholeOf(auth.TokenPair{}), "user": wholeOf(schemas.User{}),
 		"serviceType": wholeOf(schemas.ServiceType{}), "attachment": wholeOf(fsync.Attachment{}),
 	}
-	var own map[string]allow
+	var own map[string]pathSet
 	switch role {
 	case schemas.RoleAdmin, schemas.RoleSupervisor:
-		own = map[string]allow{
+		own = map[string]pathSet{
 			"visit": wholeOf(office.VisitView{}), "customer": wholeOf(schemas.Customer{}), "worker": wholeOf(schemas.Worker{}),
 			"complaint": wholeOf(schemas.Complaint{}), "incident": wholeOf(schemas.Incident{}), "alert": wholeOf(schemas.Alert{}),
 			"followup": wholeOf(schemas.FollowUp{}), "schedule": wholeOf(schemas.Schedule{}), "candidate": wholeOf(office.Candidate{}),
@@ -707,10 +704,10 @@ func views(role schemas.Role) map[string]allow {
 			"figures": wholeOf(office.MonthlyFigures{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
 		}
 	case schemas.RoleWorker:
-		own = map[string]allow{"visit": workerVisit, "worker": workerSelf, "incident": workerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{})}
+		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{})}
 	case schemas.RoleCustomer:
-		own = map[string]allow{"visit": customerVisit, "customer": customerSelf, "complaint": customerComplaint,
-			"signoff": allow{}.add("", "status rule message").under("visit", customerVisit), "presence": wholeOf(api.PresenceSecret{})}
+		own = map[string]pathSet{"visit": allowCustomerVisit, "customer": allowCustomerSelf, "complaint": allowCustomerComplaint,
+			"signoff": pathSet{}.add("", "status rule message").under("visit", allowCustomerVisit), "presence": wholeOf(api.PresenceSecret{})}
 	}
 	for k, v := range shared {
 		own[k] = v
@@ -722,14 +719,14 @@ func views(role schemas.Role) map[string]allow {
 // kind does not allow, at any depth.
 func outsideView(t *testing.T, role schemas.Role, kind string, body []byte) []string {
 	t.Helper()
-	vs := views(role)
+	vs := roleViews(role)
 	item, page := strings.CutPrefix(kind, "page:")
 	al, found := vs[item]
 	if !found {
-		return []string{"(the whole answer: this role has no view of " + item + ")"}
+		return []string{"(the putBody answer: this role has no view of " + item + ")"}
 	}
 	if page {
-		al = allow{"nextCursor": true}.under("items", al)
+		al = pathSet{"nextCursor": true}.under("items", al)
 	}
 	var v any
 	if err := json.Unmarshal(body, &v); err != nil {
@@ -766,7 +763,7 @@ func outsideView(t *testing.T, role schemas.Role, kind string, body []byte) []st
 }
 
 // wild reports whether an ancestor of p allows anything under it.
-func wild(al allow, p string) bool {
+func wild(al pathSet, p string) bool {
 	for i := len(p); i > 0; i = strings.LastIndex(p[:i], ".") {
 		if al[p[:i]+".*"] {
 			return true
@@ -830,7 +827,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 	sup2, sup1, admin := m.tokens[aSup2], m.tokens[aSup1], m.tokens[aAdmin]
 	f.do("GET", "/v1/customers/"+m.c1.ID, nil, sup2).want(200) // seeing: their team visits c1
 	put := func(token string, changes map[string]any, drop ...string) *result {
-		body := whole(m.c1.CustomerInput, m.c1.Version, changes)
+		body := putBody(m.c1.CustomerInput, m.c1.Version, changes)
 		for _, k := range drop {
 			delete(body, k)
 		}
@@ -863,7 +860,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 		t.Fatalf("after the owning supervisor's PUT: %+v", c)
 	}
 	// Workers the same way: leaving out the team is refused, not a move.
-	wb := whole(m.w1.WorkerInput, m.w1.Version, nil)
+	wb := putBody(m.w1.WorkerInput, m.w1.Version, nil)
 	delete(wb, "team")
 	f.do("PUT", "/v1/workers/"+m.w1.ID, wb, admin).wantError(400, schemas.EINVALID)
 }
@@ -881,12 +878,12 @@ func TestViewsHideInternalRecords(t *testing.T) {
 	v := m.visit(now.Add(-3 * time.Hour))
 	far := map[string]any{"lat": 31.2987, "lng": 121.4612, "accuracyM": 8}
 	m.push(v.ID,
-		op(fsync.KindCheckIn, now.Add(-170*time.Minute), map[string]any{"location": far}),
-		op(fsync.KindProgress, now.Add(-150*time.Minute), map[string]any{"itemId": "kitchen", "done": true, "text": "INTERNAL-progress-text"}),
-		op(fsync.KindNote, now.Add(-140*time.Minute), map[string]any{"text": "INTERNAL-worker-note"}),
-		op(fsync.KindIncident, now.Add(-130*time.Minute), map[string]any{"category": "property_damage", "severity": "low", "text": "打碎一个杯子"}),
-		op(fsync.KindCheckOut, now.Add(-20*time.Minute), map[string]any{"location": far}),
-		op(fsync.KindSignOff, now.Add(-10*time.Minute), map[string]any{"signerName": "林先生", "rating": map[string]any{"attitude": 2, "quality": 2, "efficiency": 2, "price": 2},
+		mxOp(fsync.KindCheckIn, now.Add(-170*time.Minute), map[string]any{"location": far}),
+		mxOp(fsync.KindProgress, now.Add(-150*time.Minute), map[string]any{"itemId": "kitchen", "done": true, "text": "INTERNAL-progress-text"}),
+		mxOp(fsync.KindNote, now.Add(-140*time.Minute), map[string]any{"text": "INTERNAL-worker-note"}),
+		mxOp(fsync.KindIncident, now.Add(-130*time.Minute), map[string]any{"category": "property_damage", "severity": "low", "text": "打碎一个杯子"}),
+		mxOp(fsync.KindCheckOut, now.Add(-20*time.Minute), map[string]any{"location": far}),
+		mxOp(fsync.KindSignOff, now.Add(-10*time.Minute), map[string]any{"signerName": "林先生", "rating": map[string]any{"attitude": 2, "quality": 2, "efficiency": 2, "price": 2},
 			"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}),
 	)
 	_, err := f.office.CorrectTime(ctx, sysAdmin, v.ID, schemas.NewCorrection{Field: "checkIn", At: now.Add(-3 * time.Hour), ReasonCode: "other", Note: "INTERNAL-correction-note"})
@@ -932,7 +929,7 @@ func TestViewsHideInternalRecords(t *testing.T) {
 	var cv office.CustomerVisit
 	f.do("GET", "/v1/visits/"+v.ID, nil, cu).decode(&cv)
 	if cv.Field.CheckIn == nil || !cv.Field.CheckIn.At.Equal(now.Add(-3*time.Hour)) || cv.Field.SignOff == nil || cv.Worker == nil {
-		t.Errorf("the household's view lacks what it may see (corrected arrival, sign-off, worker): %+v", cv)
+		t.Errorf("the ruleHousehold's view lacks what it may see (corrected arrival, sign-off, worker): %+v", cv)
 	}
 
 	// The worker: their facts and the correction (to dispute it), not the
