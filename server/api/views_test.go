@@ -207,7 +207,7 @@ func (m *mx) alert() string {
 
 func (m *mx) scheduleInput() schemas.ScheduleInput {
 	return schemas.ScheduleInput{CustomerID: m.c1.ID, AddressID: m.c1.Addresses[0].ID, ServiceTypeID: m.st.ID, WorkerID: m.w1.ID,
-		Weekdays: []int{3}, StartTime: "09:00", EndTime: "11:00", StartsOn: m.f.clock.Now().In(mxZone).Format(schemas.DateLayout)}
+		Weekdays: []int{3}, StartTime: "09:00", EndTime: "11:00", StartsOn: m.f.clock.Now().In(mxZone).AddDate(0, 0, 21).Format(schemas.DateLayout)}
 }
 
 func (m *mx) schedule() *schemas.Schedule {
