@@ -41,12 +41,12 @@ type CustomerInput struct {
 	Name        string      `json:"name"`
 	Phone       string      `json:"phone"`
 	Addresses   []Address   `json:"addresses"`
-	TimeZone    string      `json:"timeZone,omitempty"`
+	TimeZone    string      `json:"timeZone" doc:"optional"`
 	Household   Household   `json:"household"`
 	Preferences Preferences `json:"preferences"`
-	Team        string      `json:"team,omitempty"` // the office team that looks after the household
-	Locale      string      `json:"locale,omitempty"`
-	UserID      string      `json:"userId,omitempty"`
+	Team        string      `json:"team" doc:"optional"` // the office team that looks after the household
+	Locale      string      `json:"locale" doc:"optional"`
+	UserID      string      `json:"userId" doc:"optional"`
 }
 
 // Customer is a household that orders services. The store keeps its phone,

@@ -13,13 +13,13 @@ type ScheduleInput struct {
 	CustomerID    string `json:"customerId" bson:"customerId"`
 	AddressID     string `json:"addressId" bson:"addressId"`
 	ServiceTypeID string `json:"serviceTypeId" bson:"serviceTypeId"`
-	WorkerID      string `json:"workerId,omitempty" bson:"workerId,omitempty"`
+	WorkerID      string `json:"workerId" bson:"workerId,omitempty" doc:"optional"`
 	Weekdays      []int  `json:"weekdays" bson:"weekdays"` // 0 = Sunday
 	StartTime     Clock  `json:"startTime" bson:"startTime"`
 	EndTime       Clock  `json:"endTime" bson:"endTime"`
-	StartsOn      string `json:"startsOn" bson:"startsOn"`                 // first date, customer's calendar
-	EndsOn        string `json:"endsOn,omitempty" bson:"endsOn,omitempty"` // last date; empty: open-ended
-	Notes         string `json:"notes,omitempty" bson:"notes,omitempty"`
+	StartsOn      string `json:"startsOn" bson:"startsOn"`                      // first date, customer's calendar
+	EndsOn        string `json:"endsOn" bson:"endsOn,omitempty" doc:"optional"` // last date; empty: open-ended
+	Notes         string `json:"notes" bson:"notes,omitempty" doc:"optional"`
 }
 
 // Schedule is a recurring visit pattern. Its visits are generated a

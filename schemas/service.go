@@ -30,7 +30,7 @@ type Pricing struct {
 type ServiceTypeInput struct {
 	Code                 string          `json:"code" bson:"code"`
 	Name                 string          `json:"name" bson:"name"`
-	Description          string          `json:"description,omitempty" bson:"description,omitempty"`
+	Description          string          `json:"description" bson:"description,omitempty" doc:"optional"`
 	DefaultMinutes       int             `json:"defaultMinutes" bson:"defaultMinutes"`
 	RequiredSkills       []Skill         `json:"requiredSkills" bson:"requiredSkills"`
 	RequiredCertificates []string        `json:"requiredCertificates" bson:"requiredCertificates"`

@@ -52,7 +52,7 @@ type WorkingHours struct {
 type WorkerInput struct {
 	Name            string          `json:"name" bson:"name"`
 	Phone           string          `json:"phone" bson:"phone"`
-	PhotoRef        string          `json:"photoRef,omitempty" bson:"photoRef,omitempty"`
+	PhotoRef        string          `json:"photoRef" bson:"photoRef,omitempty" doc:"optional"`
 	Gender          Gender          `json:"gender" bson:"gender"`
 	Languages       []string        `json:"languages" bson:"languages"`
 	Skills          []Skill         `json:"skills" bson:"skills"`
@@ -60,13 +60,13 @@ type WorkerInput struct {
 	BackgroundCheck BackgroundCheck `json:"backgroundCheck" bson:"backgroundCheck"`
 	ExperienceYears int             `json:"experienceYears" bson:"experienceYears"`
 	Team            string          `json:"team" bson:"team"`
-	SupervisorID    string          `json:"supervisorId,omitempty" bson:"supervisorId,omitempty"`
+	SupervisorID    string          `json:"supervisorId" bson:"supervisorId,omitempty" doc:"optional"`
 	WorkingHours    WorkingHours    `json:"workingHours" bson:"workingHours"`
 	DaysOff         []string        `json:"daysOff" bson:"daysOff"` // dates
-	TimeZone        string          `json:"timeZone,omitempty" bson:"timeZone,omitempty"`
+	TimeZone        string          `json:"timeZone" bson:"timeZone,omitempty" doc:"optional"`
 	Home            LatLng          `json:"home" bson:"home"`
 	Status          WorkerStatus    `json:"status" bson:"status"`
-	UserID          string          `json:"userId,omitempty" bson:"userId,omitempty"`
+	UserID          string          `json:"userId" bson:"userId,omitempty" doc:"optional"`
 }
 
 // Worker is a domestic worker (服务师/阿姨).
@@ -235,22 +235,30 @@ func (w *Worker) CertificateOn(typ, date string) bool {
 
 // PublicWorker is what customers may see of their worker.
 type PublicWorker struct {
-	ID              string        `json:"id"`
-	Name            string        `json:"name"`
-	PhotoRef        string        `json:"photoRef,omitempty"`
-	Gender          Gender        `json:"gender"`
-	Languages       []string      `json:"languages"`
-	Skills          []Skill       `json:"skills"`
-	Certificates    []Certificate `json:"certificates"`
-	ExperienceYears int           `json:"experienceYears"`
-	Rating          float64       `json:"rating"`
+	ID              string              `json:"id"`
+	Name            string              `json:"name"`
+	PhotoRef        string              `json:"photoRef,omitempty"`
+	Gender          Gender              `json:"gender"`
+	Languages       []string            `json:"languages"`
+	Skills          []Skill             `json:"skills"`
+	Certificates    []PublicCertificate `json:"certificates"`
+	ExperienceYears int                 `json:"experienceYears"`
+	Rating          float64             `json:"rating"`
+}
+
+// PublicCertificate is a certificate as customers see it: which, and
+// valid when; never its number.
+type PublicCertificate struct {
+	Type    string `json:"type"`
+	Issued  string `json:"issued"`
+	Expires string `json:"expires"`
 }
 
 // Public returns the customer-facing profile: no phone, no home, no hours.
 func (w *Worker) Public() PublicWorker {
-	certs := make([]Certificate, len(w.Certificates))
+	certs := make([]PublicCertificate, len(w.Certificates))
 	for i, c := range w.Certificates {
-		certs[i] = Certificate{Type: c.Type, Issued: c.Issued, Expires: c.Expires}
+		certs[i] = PublicCertificate{Type: c.Type, Issued: c.Issued, Expires: c.Expires}
 	}
 	return PublicWorker{ID: w.ID, Name: w.Name, PhotoRef: w.PhotoRef, Gender: w.Gender, Languages: w.Languages,
 		Skills: w.Skills, Certificates: certs, ExperienceYears: w.ExperienceYears, Rating: w.Rating}

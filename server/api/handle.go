@@ -2,6 +2,9 @@ package api
 
 import (
 	"context"
+	"encoding/json"
+	"reflect"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -9,11 +12,12 @@ import (
 )
 
 // The shapes most handlers share: take the path id and/or the body, call
-// the service as the signed-in actor, answer with JSON. Handlers stay one
-// line where the service already has the shape.
+// the service as the signed-in actor, answer with JSON through the
+// caller's view (reply). Handlers stay one line where the service already
+// has the shape.
 
 // byID answers GET .../:id.
-func byID[T any](c *fiber.Ctx, get func(context.Context, *schemas.Actor, string) (T, error)) error {
+func byID[T any](a *API, c *fiber.Ctx, get func(context.Context, *schemas.Actor, string) (T, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -22,11 +26,11 @@ func byID[T any](c *fiber.Ctx, get func(context.Context, *schemas.Actor, string)
 	if err != nil {
 		return err
 	}
-	return c.JSON(v)
+	return a.reply(c, fiber.StatusOK, v)
 }
 
 // withBody decodes the body and answers with status.
-func withBody[In, Out any](c *fiber.Ctx, status int, f func(context.Context, *schemas.Actor, In) (Out, error)) error {
+func withBody[In, Out any](a *API, c *fiber.Ctx, status int, f func(context.Context, *schemas.Actor, In) (Out, error)) error {
 	var in In
 	if err := decode(c, &in); err != nil {
 		return err
@@ -35,11 +39,11 @@ func withBody[In, Out any](c *fiber.Ctx, status int, f func(context.Context, *sc
 	if err != nil {
 		return err
 	}
-	return c.Status(status).JSON(v)
+	return a.reply(c, status, v)
 }
 
 // withIDBody takes the path id and the body, and answers with status.
-func withIDBody[In, Out any](c *fiber.Ctx, status int, f func(context.Context, *schemas.Actor, string, In) (Out, error)) error {
+func withIDBody[In, Out any](a *API, c *fiber.Ctx, status int, f func(context.Context, *schemas.Actor, string, In) (Out, error)) error {
 	id, err := pathID(c)
 	if err != nil {
 		return err
@@ -52,5 +56,69 @@ func withIDBody[In, Out any](c *fiber.Ctx, status int, f func(context.Context, *
 	if err != nil {
 		return err
 	}
-	return c.Status(status).JSON(v)
+	return a.reply(c, status, v)
+}
+
+// replaceByID answers PUT .../:id. A PUT replaces the record, so its body
+// must name every field of In: a field left out would otherwise be
+// cleared without anyone asking (a customer silently leaving its team).
+func replaceByID[In, Out any](a *API, c *fiber.Ctx, f func(context.Context, *schemas.Actor, string, In) (Out, error)) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in In
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	if err := namesEvery(c.Body(), reflect.TypeOf(in)); err != nil {
+		return err
+	}
+	v, err := f(c.UserContext(), actor(c), id, in)
+	if err != nil {
+		return err
+	}
+	return a.reply(c, fiber.StatusOK, v)
+}
+
+// namesEvery checks that a JSON object names every field of t.
+func namesEvery(body []byte, t reflect.Type) error {
+	var keys map[string]json.RawMessage
+	if err := json.Unmarshal(body, &keys); err != nil {
+		return schemas.Errorf(schemas.EINVALID, "request body must be a JSON object")
+	}
+	var missing []string
+	for _, name := range jsonFields(t) {
+		if _, ok := keys[name]; !ok {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return schemas.FieldError(missing[0], "a PUT replaces the whole record: send every field as you loaded it, with your changes (missing: %s)",
+			strings.Join(missing, ", ")).With("missing", missing)
+	}
+	return nil
+}
+
+// jsonFields lists the JSON names of a struct's fields, embedded ones
+// included, in order.
+func jsonFields(t reflect.Type) []string {
+	var out []string
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || !f.IsExported() {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			out = append(out, jsonFields(f.Type)...)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }

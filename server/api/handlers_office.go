@@ -122,19 +122,19 @@ func (a *API) listWorkers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(ws, limit, func(w schemas.Worker) string { return w.ID }))
+	return replyPage(a, c, pageOf(ws, limit, func(w schemas.Worker) string { return w.ID }))
 }
 
 func (a *API) createWorker(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.CreateWorker)
+	return withBody(a, c, http.StatusCreated, a.office.CreateWorker)
 }
 
 func (a *API) getWorker(c *fiber.Ctx) error {
-	return byID(c, a.office.Worker)
+	return byID(a, c, a.office.Worker)
 }
 
 func (a *API) putWorker(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in WorkerPut) (*schemas.Worker, error) {
+	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in WorkerPut) (*schemas.Worker, error) {
 		return a.office.UpdateWorker(ctx, act, id, in.Version, in.WorkerInput)
 	})
 }
@@ -157,19 +157,19 @@ func (a *API) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(cs, limit, func(x schemas.Customer) string { return x.ID }))
+	return replyPage(a, c, pageOf(cs, limit, func(x schemas.Customer) string { return x.ID }))
 }
 
 func (a *API) createCustomer(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.CreateCustomer)
+	return withBody(a, c, http.StatusCreated, a.office.CreateCustomer)
 }
 
 func (a *API) getCustomer(c *fiber.Ctx) error {
-	return byID(c, a.office.Customer)
+	return byID(a, c, a.office.Customer)
 }
 
 func (a *API) putCustomer(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in CustomerPut) (*schemas.Customer, error) {
+	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in CustomerPut) (*schemas.Customer, error) {
 		return a.office.UpdateCustomer(ctx, act, id, in.Version, in.CustomerInput)
 	})
 }
@@ -189,21 +189,21 @@ func (a *API) listServiceTypes(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(ss, limit, func(s schemas.ServiceType) string { return s.ID }))
+	return replyPage(a, c, pageOf(ss, limit, func(s schemas.ServiceType) string { return s.ID }))
 }
 
 func (a *API) createServiceType(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.CreateServiceType)
+	return withBody(a, c, http.StatusCreated, a.office.CreateServiceType)
 }
 
 func (a *API) getServiceType(c *fiber.Ctx) error {
-	return byID(c, func(ctx context.Context, _ *schemas.Actor, id string) (*schemas.ServiceType, error) {
+	return byID(a, c, func(ctx context.Context, _ *schemas.Actor, id string) (*schemas.ServiceType, error) {
 		return a.office.ServiceType(ctx, id)
 	})
 }
 
 func (a *API) putServiceType(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ServiceTypePut) (*schemas.ServiceType, error) {
+	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in ServiceTypePut) (*schemas.ServiceType, error) {
 		return a.office.UpdateServiceType(ctx, act, id, in.Version, in.ServiceTypeInput)
 	})
 }
@@ -261,17 +261,17 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(vs, limit, func(v office.VisitView) string {
-		return base64.RawURLEncoding.EncodeToString([]byte(store.VisitCursor(&v.Visit)))
+	return replyPage(a, c, pageOf(vs, limit, func(v schemas.Visit) string {
+		return base64.RawURLEncoding.EncodeToString([]byte(store.VisitCursor(&v)))
 	}))
 }
 
 func (a *API) createVisit(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.CreateVisit)
+	return withBody(a, c, http.StatusCreated, a.office.CreateVisit)
 }
 
 func (a *API) getVisit(c *fiber.Ctx) error {
-	return byID(c, a.office.Visit)
+	return byID(a, c, a.office.Visit)
 }
 
 func (a *API) rescheduleVisit(c *fiber.Ctx) error {
@@ -314,7 +314,7 @@ func (a *API) visitAction(c *fiber.Ctx, body any, act func() office.VisitAction)
 	if err != nil {
 		return err
 	}
-	return c.JSON(v)
+	return a.reply(c, http.StatusOK, v)
 }
 
 func (a *API) visitCandidates(c *fiber.Ctx) error {
@@ -326,7 +326,7 @@ func (a *API) visitCandidates(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[office.Candidate]{Items: cs})
+	return replyPage(a, c, schemas.Page[office.Candidate]{Items: cs})
 }
 
 // Schedules.
@@ -344,25 +344,25 @@ func (a *API) listSchedules(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(ss, limit, func(s schemas.Schedule) string { return s.ID }))
+	return replyPage(a, c, pageOf(ss, limit, func(s schemas.Schedule) string { return s.ID }))
 }
 
 func (a *API) createSchedule(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.CreateSchedule)
+	return withBody(a, c, http.StatusCreated, a.office.CreateSchedule)
 }
 
 func (a *API) getSchedule(c *fiber.Ctx) error {
-	return byID(c, a.office.Schedule)
+	return byID(a, c, a.office.Schedule)
 }
 
 func (a *API) putSchedule(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in SchedulePut) (*schemas.Schedule, error) {
+	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in SchedulePut) (*schemas.Schedule, error) {
 		return a.office.UpdateSchedule(ctx, act, id, in.Version, in.ScheduleInput)
 	})
 }
 
 func (a *API) endSchedule(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ScheduleEnd) (*schemas.Schedule, error) {
+	return withIDBody(a, c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ScheduleEnd) (*schemas.Schedule, error) {
 		return a.office.EndSchedule(ctx, act, id, in.Version, in.EndsOn)
 	})
 }
@@ -372,7 +372,7 @@ func (a *API) generateVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(r)
+	return a.reply(c, http.StatusOK, r)
 }
 
 // Audit.
@@ -396,7 +396,7 @@ func (a *API) auditTrail(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(pageOf(es, limit, func(e schemas.AuditEntry) string { return strconv.FormatInt(e.Version, 10) }))
+	return replyPage(a, c, pageOf(es, limit, func(e schemas.AuditEntry) string { return strconv.FormatInt(e.Version, 10) }))
 }
 
 // pageOf cuts a result fetched with limit+1 into a page and its cursor.
@@ -431,7 +431,7 @@ func (a *API) listAlerts(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[schemas.Alert]{Items: as})
+	return replyPage(a, c, schemas.Page[schemas.Alert]{Items: as})
 }
 
 func (a *API) ackAlert(c *fiber.Ctx) error     { return a.alertAction(c, office.AlertAck) }
@@ -452,7 +452,7 @@ func (a *API) alertAction(c *fiber.Ctx, action string) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(al)
+	return a.reply(c, http.StatusOK, al)
 }
 
 func (a *API) confirmVisit(c *fiber.Ctx) error {
@@ -464,15 +464,15 @@ func (a *API) confirmVisit(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(v)
+	return a.reply(c, http.StatusOK, v)
 }
 
 func (a *API) customerSignOff(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, a.sync.SignOffFromCustomer)
+	return withIDBody(a, c, http.StatusOK, a.sync.SignOffFromCustomer)
 }
 
 func (a *API) fileComplaint(c *fiber.Ctx) error {
-	return withBody(c, http.StatusCreated, a.office.FileComplaint)
+	return withBody(a, c, http.StatusCreated, a.office.FileComplaint)
 }
 
 func (a *API) listComplaints(c *fiber.Ctx) error {
@@ -484,15 +484,15 @@ func (a *API) listComplaints(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[schemas.Complaint]{Items: cs})
+	return replyPage(a, c, schemas.Page[schemas.Complaint]{Items: cs})
 }
 
 func (a *API) getComplaint(c *fiber.Ctx) error {
-	return byID(c, a.office.Complaint)
+	return byID(a, c, a.office.Complaint)
 }
 
 func (a *API) actOnComplaint(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, a.office.ActOnComplaint)
+	return withIDBody(a, c, http.StatusOK, a.office.ActOnComplaint)
 }
 
 func (a *API) listIncidents(c *fiber.Ctx) error {
@@ -504,19 +504,19 @@ func (a *API) listIncidents(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[schemas.Incident]{Items: is})
+	return replyPage(a, c, schemas.Page[schemas.Incident]{Items: is})
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {
-	return byID(c, a.office.Incident)
+	return byID(a, c, a.office.Incident)
 }
 
 func (a *API) actOnIncident(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, a.office.ActOnIncident)
+	return withIDBody(a, c, http.StatusOK, a.office.ActOnIncident)
 }
 
 func (a *API) planRework(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusCreated, a.office.PlanRework)
+	return withIDBody(a, c, http.StatusCreated, a.office.PlanRework)
 }
 
 func (a *API) requestChange(c *fiber.Ctx) error {
@@ -545,7 +545,7 @@ func (a *API) monthlyReport(c *fiber.Ctx) error {
 	}
 	switch c.Query("format", "json") {
 	case "json":
-		return c.JSON(rep)
+		return a.reply(c, http.StatusOK, rep)
 	case "csv":
 		var buf bytes.Buffer
 		w := csv.NewWriter(&buf)
@@ -590,7 +590,7 @@ func (a *API) listFollowUps(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[schemas.FollowUp]{Items: fs})
+	return replyPage(a, c, schemas.Page[schemas.FollowUp]{Items: fs})
 }
 
 func (a *API) completeFollowUp(c *fiber.Ctx) error {
@@ -606,7 +606,7 @@ func (a *API) completeFollowUp(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(f)
+	return a.reply(c, http.StatusOK, f)
 }
 
 // DisputeBody is a worker's objection.
@@ -615,7 +615,7 @@ type DisputeBody struct {
 }
 
 func (a *API) correctTime(c *fiber.Ctx) error {
-	return withIDBody(c, http.StatusOK, a.office.CorrectTime)
+	return withIDBody(a, c, http.StatusOK, a.office.CorrectTime)
 }
 
 func (a *API) disputeCorrection(c *fiber.Ctx) error {
@@ -635,5 +635,5 @@ func (a *API) disputeCorrection(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(v)
+	return a.reply(c, http.StatusOK, v)
 }

@@ -55,7 +55,7 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[push.Notification]{Items: ns})
+	return replyPage(a, c, schemas.Page[push.Notification]{Items: ns})
 }
 
 // PushMetrics counts what this instance's dispatcher did since it started.

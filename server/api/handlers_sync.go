@@ -33,7 +33,7 @@ func (a *API) syncPush(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(resp)
+	return a.reply(c, fiber.StatusOK, resp)
 }
 
 func (a *API) syncPull(c *fiber.Ctx) error {
@@ -41,7 +41,7 @@ func (a *API) syncPull(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(resp)
+	return a.reply(c, fiber.StatusOK, resp)
 }
 
 func (a *API) syncDevices(c *fiber.Ctx) error {
@@ -53,7 +53,7 @@ func (a *API) syncDevices(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[fsync.Device]{Items: ds})
+	return replyPage(a, c, schemas.Page[fsync.Device]{Items: ds})
 }
 
 func (a *API) presenceSecret(c *fiber.Ctx) error {
@@ -66,7 +66,7 @@ func (a *API) presenceSecret(c *fiber.Ctx) error {
 		return err
 	}
 	p := a.presence
-	return c.JSON(PresenceSecret{Secret: p.Secret(id), Algorithm: "SHA1", Digits: fsync.PresenceDigits,
+	return a.reply(c, fiber.StatusOK, &PresenceSecret{Secret: p.Secret(id), Algorithm: "SHA1", Digits: fsync.PresenceDigits,
 		Period: int(p.Step.Seconds()), Code: p.Code(id, a.now())})
 }
 
@@ -79,7 +79,7 @@ func (a *API) listReviews(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(schemas.Page[schemas.Visit]{Items: vs})
+	return replyPage(a, c, schemas.Page[schemas.Visit]{Items: vs})
 }
 
 func (a *API) resolveReview(c *fiber.Ctx) error {
@@ -95,5 +95,5 @@ func (a *API) resolveReview(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(v)
+	return a.reply(c, fiber.StatusOK, v)
 }

@@ -67,7 +67,7 @@ func TestCustomerSignOffThenPhone(t *testing.T) {
 	p := checkedOut(t, w)
 	var res fsync.SignOffResult
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)
-	if res.Status != fsync.StatusApplied || res.Visit.Status != schemas.VisitDisputed || res.Visit.Field.SignOff.Source != fsync.SourceCustomerApp || !res.Visit.NeedsReview {
+	if res.Status != fsync.StatusApplied || res.Visit.Status != schemas.VisitDisputed || res.Visit.Field.SignOff.Source != fsync.SourceCustomerApp || !w.visit(w.v1.ID).NeedsReview {
 		t.Fatalf("customer sign-off: %+v", res)
 	}
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)
@@ -375,7 +375,7 @@ func TestCustomerListShowsWorkerProfile(t *testing.T) {
 	w := newWorld(t)
 	r := w.f.do("GET", "/v1/visits", nil, w.cu1).want(200)
 	var page struct {
-		Items []office.VisitView `json:"items"`
+		Items []office.CustomerVisit `json:"items"`
 	}
 	r.decode(&page)
 	if len(page.Items) != 1 || page.Items[0].Worker == nil || page.Items[0].Worker.Name != w.w1.Name || len(page.Items[0].Worker.Skills) == 0 {

@@ -219,13 +219,13 @@ func TestAccessRules(t *testing.T) {
 
 	// The worker sees the household for tomorrow's visit; the customer sees
 	// the worker's public profile but never the worker's phone.
-	var wv office.VisitView
+	var wv office.WorkerVisit
 	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.wk1).want(200).decode(&wv)
 	if wv.AddressHidden || wv.Address.Text == "" || wv.Customer == nil || wv.Customer.Phone != w.c1.Phone || wv.Customer.Household == nil {
 		t.Errorf("worker's view inside the window lacks the household: %+v", wv)
 	}
 	cr := f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.cu1).want(200)
-	var cv office.VisitView
+	var cv office.CustomerVisit
 	cr.decode(&cv)
 	if cv.Worker == nil || cv.Worker.Name != w.w1.Name || strings.Contains(string(cr.body), w.w1.Phone) {
 		t.Errorf("customer's view: worker %+v, body %s", cv.Worker, cr.body)
@@ -366,7 +366,7 @@ func TestSchedules(t *testing.T) {
 	f := w.f
 	// The fixture clock is Tuesday 2037-11-24 17:00 in Shanghai.
 	in := map[string]any{"customerId": w.c1.ID, "addressId": w.c1.Addresses[0].ID, "serviceTypeId": w.st.ID, "workerId": w.w1.ID,
-		"weekdays": []int{2, 5}, "startTime": "09:00", "endTime": "12:00", "startsOn": "2037-11-24"}
+		"weekdays": []int{2, 5}, "startTime": "09:00", "endTime": "12:00", "startsOn": "2037-11-24", "endsOn": "", "notes": ""}
 	var sch schemas.Schedule
 	f.do("POST", "/v1/schedules", in, w.s1).want(201).decode(&sch)
 

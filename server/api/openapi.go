@@ -2,8 +2,10 @@ package api
 
 import (
 	"encoding/json"
+	"maps"
 	"reflect"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -48,14 +50,18 @@ func (a *API) Document() map[string]any {
 			}}
 		}
 		if r.body != nil {
+			s := schemaOf(reflect.TypeOf(r.body))
+			if r.method == "PUT" {
+				s["required"] = slices.Sorted(maps.Keys(s["properties"].(map[string]any))) // a PUT names every field
+			}
 			op["requestBody"] = map[string]any{"required": true, "content": map[string]any{
-				"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(r.body))},
+				"application/json": map[string]any{"schema": s},
 			}}
 		}
 		responses := map[string]any{}
 		ok := map[string]any{"description": "success"}
 		if r.resp != nil {
-			ok["content"] = map[string]any{"application/json": map[string]any{"schema": schemaOf(reflect.TypeOf(r.resp))}}
+			ok["content"] = map[string]any{"application/json": map[string]any{"schema": responseSchema(r.resp)}}
 		}
 		responses[strconv.Itoa(r.status)] = ok
 		responses["default"] = map[string]any{"$ref": "#/components/responses/Error"}
@@ -91,6 +97,28 @@ var (
 func (a *API) openapi(c *fiber.Ctx) error {
 	docOnce.Do(func() { docJSON = a.Document() })
 	return c.JSON(docJSON)
+}
+
+// views documents a response whose shape is the caller's role's view
+// (server/office/views.go): one of these.
+type views []any
+
+// pageOfViews documents a page of such responses.
+type pageOfViews []any
+
+func responseSchema(resp any) map[string]any {
+	switch r := resp.(type) {
+	case views:
+		var alts []any
+		for _, v := range r {
+			alts = append(alts, schemaOf(reflect.TypeOf(v)))
+		}
+		return map[string]any{"oneOf": alts, "description": "the caller's role's view of the record"}
+	case pageOfViews:
+		return map[string]any{"type": "object", "additionalProperties": false, "required": []string{"items"}, "properties": map[string]any{
+			"items": map[string]any{"type": "array", "items": responseSchema(views(r))}, "nextCursor": map[string]any{"type": "string"}}}
+	}
+	return schemaOf(reflect.TypeOf(resp))
 }
 
 var (
@@ -167,8 +195,9 @@ func addStructFields(t reflect.Type, props map[string]any, required *[]string, s
 		if name == "" {
 			name = f.Name
 		}
+		_, shadows := props[name] // an outer field shadowing an embedded one
 		props[name] = schemaSeen(f.Type, seen)
-		if !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer {
+		if !shadows && !strings.Contains(opts, "omitempty") && f.Type.Kind() != reflect.Pointer && f.Tag.Get("doc") != "optional" {
 			*required = append(*required, name)
 		}
 	}

@@ -35,8 +35,8 @@ func (s *Service) CorrectTime(ctx context.Context, a *schemas.Actor, id string, 
 	})
 }
 
-// DisputeCorrection is the worker objecting to a correction of their
-// visit's times; it goes to the supervisor's feed. Audited.
+// DisputeCorrection is the assigned worker objecting to a correction of
+// their visit's times; it goes to the supervisor's feed. Audited.
 func (s *Service) DisputeCorrection(ctx context.Context, a *schemas.Actor, id string, n int, note string) (*schemas.Visit, error) {
 	if a.Role != schemas.RoleWorker {
 		return nil, forbidden()
@@ -47,7 +47,9 @@ func (s *Service) DisputeCorrection(ctx context.Context, a *schemas.Actor, id st
 	}
 	var team string
 	v, err := s.changeVisit(ctx, a, id, "dispute_correction", note, func(v *schemas.Visit) error {
-		if v.WorkerID != a.WorkerID && !slices.Contains(v.PastWorkerIDs, a.WorkerID) {
+		// Checked on the visit as it is now: a worker it was taken from no
+		// longer acts on it (nor sees it).
+		if !canSeeVisit(a, v) {
 			return errNotFound("visit")
 		}
 		if n < 1 || n > len(v.Corrections) {

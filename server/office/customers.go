@@ -82,8 +82,23 @@ func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f store.C
 	return s.db.ListCustomers(ctx, f)
 }
 
-// UpdateCustomer replaces the editable fields at the expected version.
-// Visits already planned keep their address snapshot.
+// canEditCustomer is the write rule of a customer record: admins any;
+// supervisors only the customers of their own team, and they may not move
+// one to another team or out of every team (an admin's call). Seeing a
+// customer because the team visits them is not editing them.
+func canEditCustomer(a *schemas.Actor, before *schemas.Customer, in schemas.CustomerInput) bool {
+	switch a.Role {
+	case schemas.RoleAdmin:
+		return true
+	case schemas.RoleSupervisor:
+		return a.Team != "" && before.Team == a.Team && in.Team == a.Team
+	}
+	return false
+}
+
+// UpdateCustomer replaces the editable fields at the expected version
+// (the API has checked the body names every one of them). Visits already
+// planned keep their address snapshot.
 func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.CustomerInput) (*schemas.Customer, error) {
 	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
 		return nil, forbidden()
@@ -92,7 +107,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 	if err != nil {
 		return nil, err
 	}
-	if a.Role == schemas.RoleSupervisor && in.Team != before.Team && in.Team != "" {
+	if !canEditCustomer(a, before, in) {
 		return nil, forbidden()
 	}
 	if err := in.Validate(); err != nil {

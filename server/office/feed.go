@@ -79,7 +79,7 @@ func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, 
 }
 
 // ConfirmVisit is the household confirming an upcoming visit.
-func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string) (*VisitView, error) {
+func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string) (*schemas.Visit, error) {
 	if a.Role != schemas.RoleCustomer {
 		return nil, forbidden()
 	}
@@ -98,7 +98,7 @@ func (s *Service) ConfirmVisit(ctx context.Context, a *schemas.Actor, id string)
 	if err != nil {
 		return nil, err
 	}
-	return s.view(ctx, a, v, true)
+	return v, nil
 }
 
 // ChangeRequest is a household asking the office to move or cancel a visit.

@@ -25,6 +25,9 @@ func (s *Service) Reviews(ctx context.Context, a *schemas.Actor, limit int) ([]s
 // ResolveReview records a supervisor's decision on everything that needed
 // review on a visit so far. Facts that arrive later need review again.
 func (s *Service) ResolveReview(ctx context.Context, a *schemas.Actor, id, note string) (*schemas.Visit, error) {
+	if !isOffice(a) {
+		return nil, forbidden()
+	}
 	if strings.TrimSpace(note) == "" || len([]rune(note)) > 2000 {
 		return nil, schemas.FieldError("note", "a note of 1 to 2000 characters is required")
 	}

@@ -77,12 +77,15 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 		return nil, err
 	}
 	if _, err := s.changeVisit(ctx, a, orig.ID, "rework", "rework "+rw.ID, func(v *schemas.Visit) error {
+		if !canManageVisit(a, v) {
+			return errNotFound("visit")
+		}
 		v.ReworkID = rw.ID
 		return nil
 	}); err != nil {
 		return nil, err
 	}
-	return s.view(ctx, a, rw, false)
+	return &VisitView{Visit: *rw}, nil
 }
 
 // ReworkAccepted marks a disputed visit done once its rework visit was

@@ -87,6 +87,9 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 	if err != nil {
 		return nil, err
 	}
+	if err := s.canEditSchedule(ctx, a, before); err != nil {
+		return nil, err
+	}
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
@@ -113,6 +116,40 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 		return nil, err
 	}
 	return &after, nil
+}
+
+// canEditSchedule is the write rule of a schedule: admins any;
+// supervisors those of their own team, which is the team of the
+// schedule's worker (as it is now), or the customer's when it has none.
+// Seeing a customer's schedules is not editing them.
+func (s *Service) canEditSchedule(ctx context.Context, a *schemas.Actor, sch *schemas.Schedule) error {
+	if a.Role == schemas.RoleAdmin {
+		return nil
+	}
+	if a.Role != schemas.RoleSupervisor || a.Team == "" {
+		return forbidden()
+	}
+	team := ""
+	if sch.WorkerID != "" {
+		w, err := s.db.WorkerByID(ctx, sch.WorkerID)
+		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
+			return err
+		}
+		if w != nil {
+			team = w.Team
+		}
+	}
+	if team == "" {
+		c, err := s.db.CustomerByID(ctx, sch.CustomerID)
+		if err != nil {
+			return err
+		}
+		team = c.Team
+	}
+	if team != a.Team {
+		return forbidden()
+	}
+	return nil
 }
 
 // EndSchedule ends a schedule after the given date (today or later).

@@ -3,29 +3,11 @@ package office
 import (
 	"context"
 	"errors"
-	"math"
 	"time"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
 )
-
-// VisitView is a visit as one actor may see it, with what that actor needs
-// around it: the household for the assigned worker (inside the access
-// window), the worker's public profile for the customer.
-type VisitView struct {
-	schemas.Visit
-	Customer *VisitCustomer        `json:"customer,omitempty"`
-	Worker   *schemas.PublicWorker `json:"worker,omitempty"`
-}
-
-// VisitCustomer is what a worker learns about the household of a visit.
-type VisitCustomer struct {
-	Name        string              `json:"name"`
-	Phone       string              `json:"phone,omitempty"`
-	Household   *schemas.Household  `json:"household,omitempty"`
-	Preferences schemas.Preferences `json:"preferences"`
-}
 
 func canSeeVisit(a *schemas.Actor, v *schemas.Visit) bool {
 	switch a.Role {
@@ -45,58 +27,8 @@ func canManageVisit(a *schemas.Actor, v *schemas.Visit) bool {
 	return a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && v.Team == a.Team && v.Team != ""
 }
 
-// view shapes a visit for the actor.
-func (s *Service) view(ctx context.Context, a *schemas.Actor, v *schemas.Visit, withPeople bool) (*VisitView, error) {
-	out := &VisitView{Visit: *v}
-	now := s.now()
-	switch a.Role {
-	case schemas.RoleWorker:
-		visible := v.AddressVisibleTo(a.WorkerID, now)
-		if !visible {
-			// Outside the window the worker keeps only the area (about 1 km)
-			// to plan the day, not the home.
-			out.Address.Text, out.Address.AccessNotes = "", ""
-			out.Address.Location = schemas.LatLng{Lat: math.Round(v.Address.Location.Lat*100) / 100, Lng: math.Round(v.Address.Location.Lng*100) / 100}
-			out.AddressHidden = true
-		}
-		if withPeople {
-			c, err := s.db.CustomerByID(ctx, v.CustomerID)
-			if err != nil {
-				return nil, err
-			}
-			out.Customer = &VisitCustomer{Name: c.Name, Preferences: c.Preferences}
-			if visible {
-				out.Customer.Phone = c.Phone
-				h := c.Household
-				out.Customer.Household = &h
-			}
-		}
-	case schemas.RoleCustomer:
-		if withPeople && v.WorkerID != "" {
-			w, err := s.db.WorkerByID(ctx, v.WorkerID)
-			if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
-				return nil, err
-			}
-			if w != nil {
-				p := w.Public()
-				out.Worker = &p
-			}
-		}
-	}
-	return out, nil
-}
-
-// ViewVisit shapes a visit the caller may see, with the people around it;
-// the sync engine uses it so pulls follow the same access rules.
-func (s *Service) ViewVisit(ctx context.Context, a *schemas.Actor, v *schemas.Visit) (any, error) {
-	if !canSeeVisit(a, v) {
-		return nil, errNotFound("visit")
-	}
-	return s.view(ctx, a, v, true)
-}
-
-// Visit returns one visit as the actor may see it.
-func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*VisitView, error) {
+// Visit returns one visit the actor may see; ViewVisit shapes it.
+func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*schemas.Visit, error) {
 	v, err := s.db.VisitByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -104,46 +36,33 @@ func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*Visi
 	if !canSeeVisit(a, v) {
 		return nil, errNotFound("visit")
 	}
-	return s.view(ctx, a, v, true)
+	return v, nil
 }
 
-// ListVisits lists the visits the actor may see, narrowed by f.
-func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.VisitFilter) ([]VisitView, error) {
+// ListVisits lists the visits the actor may see, narrowed by f; ViewVisit
+// shapes each.
+func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.VisitFilter) ([]schemas.Visit, error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
 		f.Team = a.Team
 	case schemas.RoleWorker:
 		if a.WorkerID == "" || (f.WorkerID != "" && f.WorkerID != a.WorkerID) {
-			return []VisitView{}, nil
+			return []schemas.Visit{}, nil
 		}
 		f.WorkerID = a.WorkerID
 	case schemas.RoleCustomer:
 		if a.CustomerID == "" || (f.CustomerID != "" && f.CustomerID != a.CustomerID) {
-			return []VisitView{}, nil
+			return []schemas.Visit{}, nil
 		}
 		f.CustomerID = a.CustomerID
 	default:
 		return nil, forbidden()
 	}
 	if f.Team == "" && a.Role == schemas.RoleSupervisor {
-		return []VisitView{}, nil
+		return []schemas.Visit{}, nil
 	}
-	vs, err := s.db.ListVisits(ctx, f)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]VisitView, 0, len(vs))
-	// Customers see their worker's public profile in lists too.
-	people := a.Role == schemas.RoleCustomer
-	for i := range vs {
-		vv, err := s.view(ctx, a, &vs[i], people)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, *vv)
-	}
-	return out, nil
+	return s.db.ListVisits(ctx, f)
 }
 
 // planned resolves what a new visit needs: the customer, the address, the
@@ -223,7 +142,7 @@ func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.
 	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, ""); err != nil {
 		return nil, err
 	}
-	return s.view(ctx, a, v, false)
+	return &VisitView{Visit: *v}, nil
 }
 
 func newVisit(id string, c *schemas.Customer, addr schemas.Address, st *schemas.ServiceType, w *schemas.Worker, team string, start, end time.Time, notes string, now time.Time) *schemas.Visit {
@@ -297,7 +216,7 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		if err := s.audit(ctx, a, schemas.EntityVisit, id, act.Kind, after.Version, before, &after, maskVisit, act.Reason); err != nil {
 			return nil, err
 		}
-		return s.view(ctx, a, &after, false)
+		return &VisitView{Visit: after}, nil
 	}
 }
 
