@@ -225,14 +225,17 @@ func recordID(a *schemas.Actor, seq int64) string {
 func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duration, now time.Time, dev *Device) *Record {
 	r := &Record{ID: recordID(a, op.Seq), UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: op.Seq,
 		OpID: op.OpID, Kind: op.Kind, VisitID: op.VisitID, DeviceAt: op.At.UTC(), ReceivedAt: now, SkewMs: skew.Milliseconds(), Status: StatusPending}
-	r.CorrectedAt = op.At.Add(-skew).UTC()
-	if skew > e.rules.MaxSkew || skew < -e.rules.MaxSkew {
+	corr := e.rules.correction(skew)
+	r.CorrectionS = int64(corr / time.Second)
+	r.CorrectedAt = op.At.Add(-corr).UTC().Truncate(time.Second)
+	if corr != 0 {
 		r.Flags = append(r.Flags, RuleClockSkew)
 	}
-	if r.CorrectedAt.After(now.Add(time.Minute)) {
-		// Never trust a time in the future: it is recorded as the receipt time.
+	if r.CorrectedAt.After(now.Add(e.rules.MaxSkew)) {
+		// Never trust a time in the future: it is recorded as the receipt
+		// time (the one case where arrival decides; flagged).
 		r.Flags = append(r.Flags, RuleFutureTime)
-		r.CorrectedAt = now
+		r.CorrectedAt = now.Truncate(time.Second)
 	}
 	r.EffAt = r.CorrectedAt
 	if r.EffAt.Before(dev.LastEffAt) {
@@ -246,6 +249,21 @@ func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duratio
 		r.Status, r.Code, r.Message = StatusRejected, schemas.ErrorCode(err), schemas.ErrorMessage(err)
 	}
 	return r
+}
+
+// correction is how much to take off a phone's times, given the skew
+// measured on a push (deviceClock minus the server's receipt time). The
+// measurement carries the network's delay and the second the phone
+// rounded its clock to, so it differs from push to push; the correction
+// must not, or which batch arrived first would decide the fold order.
+// Within the tolerance (MaxSkew) there is none: the phone's times are
+// taken as they are. Beyond it, the skew is rounded to whole minutes, so
+// delays of a few seconds give the same correction.
+func (rules Rules) correction(skew time.Duration) time.Duration {
+	if skew <= rules.MaxSkew && skew >= -rules.MaxSkew {
+		return 0
+	}
+	return skew.Round(time.Minute)
 }
 
 // decision is what applying new records to one visit comes to.

@@ -166,3 +166,113 @@ func TestTwoInstancesSameBatch(t *testing.T) {
 		t.Fatalf("%d records, want 30", n)
 	}
 }
+
+// TestSameOperationsSameStateWithinASecond: two phones of one worker set
+// the same checklist items to different values and check in within the
+// same second or two. Two fresh servers receive the same batches, one in
+// the other's order reversed between the phones, each with its own
+// network delays and with the phones' clocks sent to the second, as phones
+// do. Both must end with the same visit: the fold order depends on the
+// operations alone, never on which batch arrived first.
+func TestSameOperationsSameStateWithinASecond(t *testing.T) {
+	ctx := context.Background()
+	var dbs [2]*store.DB
+	var engines [2]*fsync.Engine
+	var clocks [2]time.Time
+	for i := range dbs {
+		dbs[i] = storetest.New(t)
+		engines[i] = fsync.New(dbs[i], func() time.Time { return clocks[i] }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
+	}
+	rng := rand.New(rand.NewPCG(10, 1))
+	ms := func(lo, hi int) time.Duration { return time.Duration(lo+rng.IntN(hi-lo+1)) * time.Millisecond }
+	// Phones' clocks: most within a second or so of the server, some set
+	// minutes or an hour off (all well clear of a rounding boundary).
+	skew := func() time.Duration {
+		switch rng.IntN(6) {
+		case 0:
+			return 10*time.Minute + ms(-3000, 3000)
+		case 1:
+			return -7*time.Minute + ms(-3000, 3000)
+		case 2:
+			return time.Hour + ms(-3000, 3000)
+		}
+		return ms(-1500, 1500)
+	}
+	items := []string{"kitchen", "floors"}
+	differ := 0
+	for iter := 0; iter < 30; iter++ {
+		v := &schemas.Visit{ID: schemas.NewID(), CustomerID: schemas.NewID(), WorkerID: schemas.NewID(), Team: "team-1", TimeZone: "Asia/Shanghai",
+			ScheduledStart: now0.Add(-4 * time.Hour), ScheduledEnd: now0.Add(-time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
+			Address:   schemas.VisitAddress{Text: "上海", Location: schemas.LatLng{Lat: 31.2, Lng: 121.45}},
+			Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}, {ID: "floors"}}, Version: 1, CreatedAt: now0, UpdatedAt: now0}
+		for _, db := range dbs {
+			c := *v
+			if err := db.InsertVisit(ctx, &c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		userID := schemas.NewID()
+		type phone struct {
+			actor   *schemas.Actor
+			skew    time.Duration
+			batches [][]fsync.Op
+		}
+		var phones []*phone
+		for _, dev := range []string{"phone-a", "phone-b"} {
+			p := &phone{actor: &schemas.Actor{UserID: userID, Role: schemas.RoleWorker, WorkerID: v.WorkerID, Team: "team-1", DeviceID: dev}, skew: skew()}
+			// The same few seconds of work on both phones: ties within a second.
+			event := v.ScheduledStart.Add(30 * time.Minute)
+			var ops []fsync.Op
+			for s := int64(1); s <= 6; s++ {
+				event = event.Add(ms(0, 700))
+				at := event.Add(p.skew)
+				if rng.IntN(2) == 0 {
+					at = at.Truncate(time.Second) // some phones send whole seconds
+				}
+				kind, payload := fsync.KindProgress, fmt.Sprintf(`{"itemId":%q,"done":%v}`, items[rng.IntN(2)], rng.IntN(2) == 0)
+				if s == 1 {
+					kind, payload = fsync.KindCheckIn, `{"location":{"lat":31.2,"lng":121.45,"accuracyM":5}}`
+				}
+				ops = append(ops, fsync.Op{Seq: s, OpID: schemas.NewID(), Kind: kind, VisitID: v.ID, At: at, Payload: json.RawMessage(payload)})
+			}
+			cut := 1 + rng.IntN(len(ops)-1)
+			p.batches = [][]fsync.Op{ops[:cut], ops[cut:]}
+			phones = append(phones, p)
+		}
+		// Server 0 gets the batches in a random interleaving; server 1 the
+		// same interleaving with the phones swapped: every batch of one phone
+		// that came before the other's now comes after it.
+		order := []int{0, 0, 1, 1}
+		rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
+		for srv := range engines {
+			next := []int{0, 0}
+			receipt := now0.Add(time.Duration(iter) * time.Minute)
+			for _, who := range order {
+				if srv == 1 {
+					who = 1 - who
+				}
+				p := phones[who]
+				receipt = receipt.Add(time.Second + ms(0, 999))
+				sent := receipt.Add(-ms(50, 2500)) // the network's delay
+				clocks[srv] = receipt
+				b := &fsync.Batch{DeviceID: p.actor.DeviceID, SchemaVersion: 1, DeviceClock: sent.Add(p.skew).Truncate(time.Second), Ops: p.batches[next[who]]}
+				next[who]++
+				if _, err := engines[srv].Push(ctx, p.actor, b); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+		a, va := fieldJSON(t, dbs[0], v.ID)
+		b, vb := fieldJSON(t, dbs[1], v.ID)
+		if va.Field.Ops != 12 || vb.Field.Ops != 12 {
+			t.Fatalf("iteration %d: %d and %d operations applied, want 12", iter, va.Field.Ops, vb.Field.Ops)
+		}
+		if a != b || va.Status != vb.Status || va.NeedsReview != vb.NeedsReview {
+			differ++
+			t.Errorf("iteration %d (skews %s, %s; arrival %v): the two servers disagree\n%s\n%s", iter, phones[0].skew, phones[1].skew, order, a, b)
+		}
+	}
+	if differ > 0 {
+		t.Logf("%d of 30 runs ended differently", differ)
+	}
+}

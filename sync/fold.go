@@ -23,11 +23,12 @@ type Record struct {
 	OpID        string    `bson:"opId"`
 	Kind        string    `bson:"kind"`
 	VisitID     string    `bson:"visitId"`
-	DeviceAt    time.Time `bson:"deviceAt"`    // as the phone reported it
-	CorrectedAt time.Time `bson:"correctedAt"` // shifted by the batch's clock skew
-	EffAt       time.Time `bson:"effAt"`       // CorrectedAt, never before the device's previous operation: the order key
+	DeviceAt    time.Time `bson:"deviceAt"`              // as the phone reported it
+	CorrectedAt time.Time `bson:"correctedAt"`           // DeviceAt less the correction, to the second
+	CorrectionS int64     `bson:"correctionS,omitempty"` // seconds taken off the phone's time (whole minutes; 0 within MaxSkew)
+	EffAt       time.Time `bson:"effAt"`                 // CorrectedAt, never before the device's previous operation: the order key
 	ReceivedAt  time.Time `bson:"receivedAt"`
-	SkewMs      int64     `bson:"skewMs"`
+	SkewMs      int64     `bson:"skewMs"`          // as measured on receipt; informative only
 	Flags       []string  `bson:"flags,omitempty"` // clock_skew, future_time
 	Payload     Payload   `bson:"payload"`
 	// Presence code check, made when the visit is known.
@@ -96,11 +97,13 @@ const (
 	RuleDisputed           = "disputed_items"            // the customer disputed items
 )
 
-// order is the one order facts are folded in: effective time, then device,
-// then the device's seq. It does not depend on arrival order, and within
-// one device it follows seq (effective times never decrease along seq).
+// order is the one order facts are folded in: effective time to the
+// second, then device, then the device's seq. It does not depend on
+// arrival order, and within one device it follows seq (effective times
+// never decrease along seq). Below a second, phones' clocks say nothing
+// about which came first, so ties go to the device id.
 func order(a, b *Record) int {
-	if c := a.EffAt.Compare(b.EffAt); c != 0 {
+	if c := a.EffAt.Truncate(time.Second).Compare(b.EffAt.Truncate(time.Second)); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.DeviceID, b.DeviceID); c != 0 {
@@ -229,7 +232,7 @@ func (f *folder) add(r *Record) {
 	}
 	fs.Ops++
 	for _, fl := range r.Flags {
-		exception(fl, fmt.Sprintf("skew %d ms", r.SkewMs), false)
+		exception(fl, flagDetail(fl, r), false)
 	}
 	// The office's plan changed under the phone: keep the fact, flag it.
 	if isFact(r.Kind) {
@@ -336,6 +339,15 @@ func OfficeKey(v *schemas.Visit) string {
 	}
 	return fmt.Sprint(v.OfficeStatus, v.WorkerID, v.PastWorkerIDs, v.OfficeEdited, v.CancelReason,
 		v.ScheduledStart.UnixMilli(), v.ScheduledEnd.UnixMilli(), v.Address.Location, items)
+}
+
+// flagDetail explains a clock flag from the record's decided facts only
+// (never the skew measured on receipt, which varies from push to push).
+func flagDetail(flag string, r *Record) string {
+	if flag == RuleFutureTime {
+		return "a time after the server received it: recorded at the receipt time"
+	}
+	return fmt.Sprintf("the phone's clock was off by about %d min: its times were corrected by that", r.CorrectionS/60)
 }
 
 func isFact(kind string) bool {
