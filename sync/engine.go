@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -65,12 +66,13 @@ func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limi
 
 // Result is the outcome of one operation of a push.
 type Result struct {
-	Seq     int64  `json:"seq"`
-	OpID    string `json:"opId"`
-	Status  string `json:"status"`         // applied, conflict, duplicate, rejected, skipped
-	Code    string `json:"code,omitempty"` // rejected/skipped: why; duplicate: the first outcome
-	Rule    string `json:"rule,omitempty"` // conflict: the rule that decided
-	Message string `json:"message,omitempty"`
+	Seq     int64    `json:"seq"`
+	OpID    string   `json:"opId"`
+	Status  string   `json:"status"`          // applied, conflict, duplicate, rejected, skipped
+	Code    string   `json:"code,omitempty"`  // rejected/skipped: why; duplicate: the first outcome
+	Rule    string   `json:"rule,omitempty"`  // conflict: the rule named (the first that needs review, else the first)
+	Rules   []string `json:"rules,omitempty"` // conflict: every rule the operation raised
+	Message string   `json:"message,omitempty"`
 }
 
 // PushResponse answers a push.
@@ -189,7 +191,8 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	}
 	for i := range b.Ops {
 		if r, ok := byOp[recordID(a, b.Ops[i].Seq)]; ok && resp.Results[i].Status == "" {
-			resp.Results[i].Status, resp.Results[i].Code, resp.Results[i].Rule, resp.Results[i].Message = r.Status, r.Code, r.Rule, r.Message
+			res := &resp.Results[i]
+			res.Status, res.Code, res.Rule, res.Rules, res.Message = r.Status, r.Code, r.Rule, r.Rules, r.Message
 			if r.OpID != b.Ops[i].OpID {
 				// This seq was recorded for another operation before.
 				resp.Results[i] = Result{Seq: r.Seq, OpID: b.Ops[i].OpID, Status: StatusRejected, Code: RejectSeqReused, Message: "seq was used by operation " + r.OpID}
@@ -349,7 +352,7 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 	}
 	for _, r := range live {
 		o := f.out[r.OpID]
-		r.Status, r.Rule, r.Message = o.Status, o.Rule, o.Detail
+		r.Status, r.Rule, r.Rules, r.Message = o.Status, o.Rule, o.Rules, o.Detail
 		st.RecordIDs = append(st.RecordIDs, r.ID)
 	}
 	after := *v
@@ -422,7 +425,7 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decision) (*schemas.Visit, error) {
 	recorded := map[string]string{}
 	for _, r := range recs {
-		recorded[r.ID] = r.Status + "/" + r.Rule
+		recorded[r.ID] = outcomeKey(r)
 	}
 	for attempt := 0; ; attempt++ {
 		if d == nil {
@@ -469,14 +472,18 @@ func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
 	return e.rework.SignedOff(ctx, v)
 }
 
+func outcomeKey(r *Record) string {
+	return r.Status + "/" + r.Code + "/" + r.Rule + "/" + strings.Join(r.Rules, ",")
+}
+
 // correct updates records whose outcome changed after they were recorded.
 func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[string]string) error {
 	for _, r := range recs {
-		if recorded[r.ID] == r.Status+"/"+r.Rule {
+		if recorded[r.ID] == outcomeKey(r) {
 			continue
 		}
 		_, err := e.db.C(colOps).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "message", Value: r.Message},
+			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "rules", Value: r.Rules}, {Key: "message", Value: r.Message},
 		}}})
 		if err != nil {
 			return fmt.Errorf("correct outcome: %w", err)
@@ -626,7 +633,7 @@ func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batc
 		case r.OpID != b.Ops[j].OpID:
 			res.Status, res.Code, res.Message = StatusRejected, RejectSeqReused, "seq was used by operation "+r.OpID
 		default:
-			res.Status, res.Code, res.Rule, res.Message = StatusDuplicate, r.Status, r.Rule, r.Message
+			res.Status, res.Code, res.Rule, res.Rules, res.Message = StatusDuplicate, r.Status, r.Rule, r.Rules, r.Message
 			if r.Status == StatusRejected {
 				res.Code, res.Message = r.Code, "rejected before: "+r.Message
 			}

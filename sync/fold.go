@@ -35,10 +35,11 @@ type Record struct {
 	PresenceValid *bool `bson:"presenceValid,omitempty"`
 	PresenceStep  int64 `bson:"presenceStep,omitempty"`
 
-	Status  string `bson:"status"` // pending, applied, conflict, rejected
-	Code    string `bson:"code,omitempty"`
-	Rule    string `bson:"rule,omitempty"`
-	Message string `bson:"message,omitempty"`
+	Status  string   `bson:"status"` // pending, applied, conflict, rejected
+	Code    string   `bson:"code,omitempty"`
+	Rule    string   `bson:"rule,omitempty"`
+	Rules   []string `bson:"rules,omitempty"`
+	Message string   `bson:"message,omitempty"`
 }
 
 // Sources of records.
@@ -114,9 +115,11 @@ func order(a, b *Record) int {
 
 // Outcome is what the fold decided for one operation.
 type Outcome struct {
-	Status string // applied or conflict
-	Rule   string
+	Status string   // applied, or conflict when any rule was raised
+	Rule   string   // the rule named: the first raised that needs review, else the first raised
+	Rules  []string // every rule raised, in the order raised
 	Detail string
+	review bool
 }
 
 // Fold computes a visit's field state from all its recorded, non-rejected
@@ -221,18 +224,27 @@ func (f *folder) add(r *Record) {
 	v, rules, fs := f.v, f.rules, &f.fs
 	f.cp.LastEffAt, f.cp.LastDeviceID, f.cp.LastSeq = r.EffAt, r.DeviceID, r.Seq
 	o := Outcome{Status: StatusApplied}
+	// Every rule raised makes the operation's answer a conflict naming it:
+	// the phone learns what the visit records.
+	raise := func(rule, detail string, review bool) {
+		o.Rules = append(o.Rules, rule)
+		if o.Status != StatusConflict || (review && !o.review) {
+			o.Status, o.Rule, o.Detail, o.review = StatusConflict, rule, detail, review
+		}
+	}
 	conflict := func(rule, detail string, review bool) {
 		fs.Conflicts = append(fs.Conflicts, schemas.Conflict{Rule: rule, OpID: r.OpID, Detail: detail, Review: review})
-		if o.Status != StatusConflict {
-			o = Outcome{Status: StatusConflict, Rule: rule, Detail: detail}
-		}
+		raise(rule, detail, review)
 	}
 	exception := func(code, detail string, review bool) {
 		fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: code, Detail: detail, OpID: r.OpID, Review: review})
+		raise(code, detail, review)
 	}
 	fs.Ops++
 	for _, fl := range r.Flags {
-		exception(fl, flagDetail(fl, r), false)
+		// Clock flags describe the record's time, not a clash with the
+		// visit: recorded, without turning the answer into a conflict.
+		fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: fl, Detail: flagDetail(fl, r), OpID: r.OpID})
 	}
 	// The office's plan changed under the phone: keep the fact, flag it.
 	if isFact(r.Kind) {
