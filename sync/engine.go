@@ -17,15 +17,39 @@ import (
 	"fieldsync/server/store"
 )
 
-// Limits bound one push.
+// Limits bound one push, and what one visit may accumulate.
 type Limits struct {
 	MaxOps     int           // operations per batch
 	TimeBudget time.Duration // after this, the rest of the batch is skipped (sent again)
+	// Caps per visit, over all phones: an operation that would go past
+	// one is rejected (visit_full). A visit is one appointment; a normal
+	// day stays far below them.
+	MaxVisitOps   int   // operations folded into the visit
+	MaxVisitBytes int64 // free text (UTF-8 bytes) and attachment references of those operations
 }
 
 // DefaultLimits: a phone three days offline with 2,000 operations syncs in
-// four batches; a batch never holds a request long.
-var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second}
+// four batches; a batch never holds a request long; a visit stays well
+// under a megabyte.
+var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second, MaxVisitOps: 3000, MaxVisitBytes: 512 << 10}
+
+// withDefaults fills limits left at zero.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxOps <= 0 {
+		l.MaxOps = d.MaxOps
+	}
+	if l.TimeBudget <= 0 {
+		l.TimeBudget = d.TimeBudget
+	}
+	if l.MaxVisitOps <= 0 {
+		l.MaxVisitOps = d.MaxVisitOps
+	}
+	if l.MaxVisitBytes <= 0 {
+		l.MaxVisitBytes = d.MaxVisitBytes
+	}
+	return l
+}
 
 // Engine applies pushes and answers pulls.
 type Engine struct {
@@ -61,7 +85,7 @@ func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits, attLimits: DefaultAttachmentLimits, presence: presence}
+	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
@@ -281,6 +305,7 @@ type decision struct {
 // folded into its field state, and where the fold stands.
 type syncState struct {
 	RecordIDs  []string   `bson:"recordIds"`
+	Bytes      int64      `bson:"bytes"` // free text and references of those records, for MaxVisitBytes
 	Checkpoint Checkpoint `bson:"checkpoint"`
 	OfficeKey  string     `bson:"officeKey"`
 }
@@ -320,7 +345,7 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 			pending = append(pending, r)
 		}
 	}
-	live := e.check(v, pending)
+	live := e.capVisit(&st, e.check(v, pending))
 	effects = append(effects, live...)
 	if len(live) == 0 {
 		return &decision{before: v, after: v, effects: effects}, nil
@@ -406,6 +431,9 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 		}
 		decisions[id] = d
 	}
+	if err := e.alertFull(ctx, decisions, byVisit); err != nil {
+		return nil, err
+	}
 	var touched []*schemas.Visit
 	for _, id := range ids {
 		v, err := e.write(ctx, id, byVisit[id], decisions[id])
@@ -463,6 +491,26 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		}
 		return after, e.correct(ctx, recs, recorded)
 	}
+}
+
+// alertFull tells the team, once per visit, that a visit reached a cap:
+// it takes a fault or abuse to get there, and the phone's later
+// operations on it are refused.
+func (e *Engine) alertFull(ctx context.Context, decisions map[string]*decision, byVisit map[string][]*Record) error {
+	for id, d := range decisions {
+		if d == nil {
+			continue
+		}
+		for _, r := range byVisit[id] {
+			if r.Code == RejectVisitFull {
+				if err := e.alert(ctx, d.before, RejectVisitFull, "normal", r.Message, "", e.now().UTC()); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
 }
 
 func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
@@ -528,6 +576,30 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 			ok, step := e.presence.Verify(v.ID, r.Payload.PresenceCode, r.CorrectedAt)
 			r.PresenceValid, r.PresenceStep = &ok, step
 		}
+		live = append(live, r)
+	}
+	return live
+}
+
+// capVisit rejects the operations that would take the visit past its caps,
+// in the order they arrived, and counts the others into st. Unlike the
+// fold this depends on arrival (as the seq does): a rejection is final,
+// and a visit only reaches a cap when something is wrong.
+func (e *Engine) capVisit(st *syncState, recs []*Record) []*Record {
+	ops := len(st.RecordIDs)
+	var live []*Record
+	for _, r := range recs {
+		n := r.Payload.size()
+		switch {
+		case ops >= e.limits.MaxVisitOps:
+			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d operations", e.limits.MaxVisitOps)
+			continue
+		case st.Bytes+n > e.limits.MaxVisitBytes:
+			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d KiB of text and photos", e.limits.MaxVisitBytes>>10)
+			continue
+		}
+		ops++
+		st.Bytes += n
 		live = append(live, r)
 	}
 	return live

@@ -6,9 +6,12 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -275,4 +278,131 @@ func TestSameOperationsSameStateWithinASecond(t *testing.T) {
 	if differ > 0 {
 		t.Logf("%d of 30 runs ended differently", differ)
 	}
+}
+
+func pushOK(t *testing.T, e *fsync.Engine, a *schemas.Actor, b *fsync.Batch) *fsync.PushResponse {
+	t.Helper()
+	resp, err := e.Push(context.Background(), a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func noteOps(v *schemas.Visit, from, n int, text string) []fsync.Op {
+	var ops []fsync.Op
+	for i := from; i < from+n; i++ {
+		ops = append(ops, fsync.Op{Seq: int64(i), OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v.ID,
+			At: v.ScheduledStart.Add(time.Duration(i) * time.Second), Payload: json.RawMessage(fmt.Sprintf(`{"text":%q}`, text))})
+	}
+	return ops
+}
+
+// TestVisitFull: one phone flooding a visit with the longest notes (the
+// issue's 6 MB in one push) fills the visit's text cap; the rest is
+// rejected as visit_full, from any phone, while facts without text still
+// go in, and the team is alerted once.
+func TestVisitFull(t *testing.T) {
+	db, v, a := setup(t)
+	e := engine(db)
+	long := strings.Repeat("请", 4000) // 12,000 bytes, the longest note
+	resp := pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: noteOps(v, 1, 500, long)})
+	fits := int(fsync.DefaultLimits.MaxVisitBytes / 12000)
+	for i, r := range resp.Results {
+		want := fsync.StatusApplied
+		if i >= fits {
+			want = fsync.StatusRejected
+		}
+		if r.Status != want || (want == fsync.StatusRejected && r.Code != fsync.RejectVisitFull) {
+			t.Fatalf("op %d of 500: %+v, want %s (%d notes fit)", i+1, r, want, fits)
+		}
+	}
+	if resp.NextSeq != 501 {
+		t.Fatalf("rejected operations must advance the sequence: next %d", resp.NextSeq)
+	}
+	raw, err := db.RawVisit(context.Background(), v.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	size, _ := bson.Marshal(raw)
+	if len(size) > 1<<20 {
+		t.Fatalf("the visit grew to %d bytes", len(size))
+	}
+	t.Logf("a 6 MB flood left the visit at %d KiB", len(size)>>10)
+	// Another phone of the worker meets the same cap; a tick without text still fits.
+	b := *a
+	b.DeviceID = "tablet-1"
+	resp = pushOK(t, e, &b, &fsync.Batch{DeviceID: b.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: append(noteOps(v, 1, 1, strings.Repeat("再写一条", 800)),
+		fsync.Op{Seq: 2, OpID: schemas.NewID(), Kind: fsync.KindProgress, VisitID: v.ID, At: v.ScheduledEnd, Payload: json.RawMessage(`{"itemId":"kitchen","done":true}`)})})
+	if resp.Results[0].Code != fsync.RejectVisitFull || resp.Results[1].Status != fsync.StatusApplied {
+		t.Fatalf("second phone: %+v", resp.Results)
+	}
+	if n, _ := db.C("alerts").CountDocuments(context.Background(), bson.D{{Key: "visitId", Value: v.ID}, {Key: "kind", Value: fsync.RejectVisitFull}}); n != 1 {
+		t.Fatalf("%d visit_full alerts, want 1", n)
+	}
+
+	// The number of operations is capped too.
+	db2, v2, a2 := setup(t)
+	small := fsync.DefaultLimits
+	small.MaxVisitOps = 40
+	e2 := fsync.New(db2, func() time.Time { return now0 }, slog.New(slog.DiscardHandler), fsync.DefaultRules, small, nil)
+	resp = pushOK(t, e2, a2, &fsync.Batch{DeviceID: a2.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: noteOps(v2, 1, 50, "好")})
+	for i, r := range resp.Results {
+		if (i < 40) != (r.Status == fsync.StatusApplied) || (i >= 40 && r.Code != fsync.RejectVisitFull) {
+			t.Fatalf("op %d: %+v", i+1, r)
+		}
+	}
+	if _, got := fieldJSON(t, db2, v2.ID); got.Field.Ops != 40 {
+		t.Fatalf("%d operations folded, want 40", got.Field.Ops)
+	}
+}
+
+// TestOfflineBacklogOfADay: a phone offline for a long working day comes
+// back with 2,000 operations on one visit (ticks, notes with photos,
+// incidents, check-in/out, sign-off) and syncs them all, in batches of the
+// default size, under the per-visit caps.
+func TestOfflineBacklogOfADay(t *testing.T) {
+	db, v, a := setup(t)
+	e := engine(db)
+	const n = 2000
+	var ops []fsync.Op
+	photo := fmt.Sprintf("%064x", 7)
+	for i := 1; i <= n; i++ {
+		at := v.ScheduledStart.Add(time.Duration(i) * 5 * time.Second)
+		kind, payload := fsync.KindProgress, fmt.Sprintf(`{"itemId":%q,"done":%v}`, []string{"kitchen", "floors"}[i%2], i%3 != 0)
+		switch {
+		case i == 1:
+			kind, payload = fsync.KindRunningLate, fmt.Sprintf(`{"eta":%q}`, v.ScheduledStart.Add(10*time.Minute).Format(time.RFC3339))
+		case i == 2:
+			kind, payload = fsync.KindCheckIn, `{"location":{"lat":31.2,"lng":121.45,"accuracyM":5}}`
+		case i == n-1:
+			kind, payload = fsync.KindCheckOut, `{"location":{"lat":31.2,"lng":121.45,"accuracyM":5}}`
+		case i == n:
+			kind, payload = fsync.KindSignOff, `{"signerName":"林先生","items":[{"itemId":"kitchen","accepted":true},{"itemId":"floors","accepted":true}],"rating":{"attitude":5,"quality":5,"efficiency":5,"price":5}}`
+		case i%200 == 0:
+			kind, payload = fsync.KindIncident, `{"category":"other","severity":"low","text":"门口地垫破损，已告知客户"}`
+		case i%10 == 0:
+			kind, payload = fsync.KindNote, fmt.Sprintf(`{"text":%q}`, strings.Repeat("客户说明天家里有客人，请把客厅和厨房再擦一遍。", 4))
+		case i%7 == 0:
+			kind, payload = fsync.KindProgress, fmt.Sprintf(`{"itemId":"kitchen","done":true,"text":%q,"photos":[%q]}`, "灶台和抽油烟机已清洁，水槽下有轻微漏水，已拍照", photo)
+		}
+		ops = append(ops, fsync.Op{Seq: int64(i), OpID: schemas.NewID(), Kind: kind, VisitID: v.ID, At: at, Payload: json.RawMessage(payload)})
+	}
+	start := time.Now()
+	max := fsync.DefaultLimits.MaxOps
+	for from := 0; from < n; from += max {
+		resp := pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: ops[from:min(from+max, n)]})
+		for _, r := range resp.Results {
+			if r.Status != fsync.StatusApplied && r.Status != fsync.StatusConflict {
+				t.Fatalf("op %d: %+v", r.Seq, r)
+			}
+		}
+	}
+	_, got := fieldJSON(t, db, v.ID)
+	if got.Field.Ops != n || got.Status != schemas.VisitSignedOff {
+		t.Fatalf("%d operations folded, status %s; want %d, signed off", got.Field.Ops, got.Status, n)
+	}
+	raw, _ := db.RawVisit(context.Background(), v.ID)
+	doc, _ := bson.Marshal(raw)
+	t.Logf("2,000 operations synced in %s in %d batches; the visit is %d KiB", time.Since(start).Round(time.Millisecond), (n+max-1)/max, len(doc)>>10)
 }

@@ -99,6 +99,7 @@ const (
 	RejectNotYours     = "not_yours"     // the visit is not, and never was, the worker's
 	RejectUnknownItem  = "unknown_item"  // no such checklist item on the visit
 	RejectSeqReused    = "seq_reused"    // the seq was used before by another operation
+	RejectVisitFull    = "visit_full"    // the visit holds as many operations, or as much text, as it may
 )
 
 func reject(code, format string, args ...any) *schemas.Error {
@@ -219,6 +220,20 @@ func decodePayload(op *Op) (Payload, error) {
 		return bad("unknown kind %q", op.Kind)
 	}
 	return p, nil
+}
+
+// size is what an operation adds to a visit against MaxVisitBytes: its
+// free text in UTF-8 bytes, and its attachment references.
+func (p *Payload) size() int64 {
+	n := len(p.Reason) + len(p.Text) + len(p.SignerName) + len(p.Comment)
+	for _, it := range p.Items {
+		n += len(it.Reason)
+	}
+	n += 64 * len(p.Photos)
+	if p.SignatureRef != "" {
+		n += 64
+	}
+	return int64(n)
 }
 
 // ValidHash reports whether s is a lowercase hex SHA-256.

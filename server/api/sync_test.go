@@ -891,3 +891,41 @@ func TestResultNamesEveryRule(t *testing.T) {
 		})
 	}
 }
+
+// TestOfflineBacklogSyncs: a phone back after a long offline day pushes a
+// backlog of 2,000 operations on its visit, batch after batch as fast as
+// it can (the fixture allows 100 per batch); every one is applied.
+func TestOfflineBacklogSyncs(t *testing.T) {
+	w := newSyncWorld(t)
+	p := w.phone("wk.one", "phone-1")
+	at := w.v1.ScheduledStart
+	specs := []opSpec{{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": near}}}
+	for i := 1; len(specs) < 1999; i++ {
+		t := at.Add(time.Duration(i) * 5 * time.Second)
+		switch {
+		case i%10 == 0:
+			specs = append(specs, opSpec{fsync.KindNote, w.v1.ID, t, map[string]any{"text": "客户说明天家里有客人，请把客厅再擦一遍"}})
+		default:
+			specs = append(specs, opSpec{fsync.KindProgress, w.v1.ID, t, map[string]any{"itemId": []string{"kitchen", "floors"}[i%2], "done": i%3 != 0}})
+		}
+	}
+	specs = append(specs, opSpec{fsync.KindCheckOut, w.v1.ID, at.Add(3 * time.Hour), map[string]any{"location": near}})
+	ops := p.ops(specs...)
+	pushes := 0
+	for from := 0; from < len(ops); {
+		resp := p.mustPush(ops[from:min(from+100, len(ops))])
+		pushes++
+		for _, r := range resp.Results {
+			if r.Status == fsync.StatusRejected {
+				t.Fatalf("op %d rejected: %+v", r.Seq, r)
+			}
+		}
+		from = int(resp.NextSeq) - 1
+		if pushes > 40 {
+			t.Fatalf("the backlog did not drain in %d pushes: next seq %d", pushes, resp.NextSeq)
+		}
+	}
+	if v := w.visit(w.v1.ID); v.Field.Ops != 2000 || v.Status != schemas.VisitCheckedOut {
+		t.Fatalf("%d operations folded, status %s", v.Field.Ops, v.Status)
+	}
+}
