@@ -26,12 +26,16 @@ type Limits struct {
 	// day stays far below them.
 	MaxVisitOps   int   // operations folded into the visit
 	MaxVisitBytes int64 // free text (UTF-8 bytes) and attachment references of those operations
+	// Wrong presence codes before the visit's code locks, and for how long.
+	PresenceMaxWrong int
+	PresenceLockFor  time.Duration
 }
 
 // DefaultLimits: a phone three days offline with 2,000 operations syncs in
 // four batches; a batch never holds a request long; a visit stays well
 // under a megabyte.
-var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second, MaxVisitOps: 3000, MaxVisitBytes: 512 << 10}
+var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second, MaxVisitOps: 3000, MaxVisitBytes: 512 << 10,
+	PresenceMaxWrong: 5, PresenceLockFor: time.Hour}
 
 // withDefaults fills limits left at zero.
 func (l Limits) withDefaults() Limits {
@@ -47,6 +51,12 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.MaxVisitBytes <= 0 {
 		l.MaxVisitBytes = d.MaxVisitBytes
+	}
+	if l.PresenceMaxWrong <= 0 {
+		l.PresenceMaxWrong = d.PresenceMaxWrong
+	}
+	if l.PresenceLockFor <= 0 {
+		l.PresenceLockFor = d.PresenceLockFor
 	}
 	return l
 }
@@ -346,6 +356,9 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 		}
 	}
 	live := e.capVisit(&st, e.check(v, pending))
+	if err := e.checkPresence(ctx, visitID, live); err != nil {
+		return nil, err
+	}
 	effects = append(effects, live...)
 	if len(live) == 0 {
 		return &decision{before: v, after: v, effects: effects}, nil
@@ -540,9 +553,8 @@ func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[strin
 	return nil
 }
 
-// check applies the rules that need the visit: whose visit it is, whether
-// the checklist item exists, and the presence code. It returns the records
-// still live.
+// check applies the rules that need the visit: whose visit it is and
+// whether the checklist item exists. It returns the records still live.
 func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 	items := map[string]bool{}
 	for _, it := range v.Checklist {
@@ -571,10 +583,6 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 				r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+bad+" on this visit"
 				continue
 			}
-		}
-		if (r.Kind == KindCheckIn || r.Kind == KindCheckOut) && r.Payload.PresenceCode != "" && r.PresenceValid == nil && e.presence != nil {
-			ok, step := e.presence.Verify(v.ID, r.Payload.PresenceCode, r.CorrectedAt)
-			r.PresenceValid, r.PresenceStep = &ok, step
 		}
 		live = append(live, r)
 	}
@@ -658,16 +666,39 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			had[x.Code+"/"+x.OpID] = true
 		}
 	}
+	raised := map[string]bool{}
+	once := func(kind, prio, detail, key string) error {
+		if raised[kind+"/"+key] {
+			return nil
+		}
+		raised[kind+"/"+key] = true
+		return e.alert(ctx, v, kind, prio, detail, key, now)
+	}
+	for _, r := range recs {
+		if r.PresenceLock > 0 {
+			detail := fmt.Sprintf("%d wrong presence codes: the visit's code is locked for %s", e.limits.PresenceMaxWrong, e.limits.PresenceLockFor)
+			if err := once(RulePresenceLocked, "high", detail, fmt.Sprintf("lock/%d", r.PresenceLock)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range v.Field.Conflicts {
 		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
-			if err := e.alert(ctx, v, c.Rule, "normal", c.Detail, c.OpID, now); err != nil {
+			if err := once(c.Rule, "normal", c.Detail, c.OpID); err != nil {
 				return err
 			}
 		}
 	}
 	for _, x := range v.Field.Exceptions {
 		if x.Review && (opIDs[x.OpID] || !had[x.Code+"/"+x.OpID]) {
-			if err := e.alert(ctx, v, x.Code, "normal", x.Detail, x.OpID, now); err != nil {
+			key := x.OpID
+			switch x.Code {
+			case RulePresenceInvalid, RulePresenceReused:
+				key = "" // one alert per visit, not one per guess
+			case RulePresenceLocked:
+				continue // one per lock, above
+			}
+			if err := once(x.Code, "normal", x.Detail, key); err != nil {
 				return err
 			}
 		}

@@ -406,3 +406,181 @@ func TestOfflineBacklogOfADay(t *testing.T) {
 	doc, _ := bson.Marshal(raw)
 	t.Logf("2,000 operations synced in %s in %d batches; the visit is %d KiB", time.Since(start).Round(time.Millisecond), (n+max-1)/max, len(doc)>>10)
 }
+
+var testPresence = fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
+
+func checkIns(v *schemas.Visit, from int, codes ...string) []fsync.Op {
+	var ops []fsync.Op
+	for i, code := range codes {
+		ops = append(ops, fsync.Op{Seq: int64(from + i), OpID: schemas.NewID(), Kind: fsync.KindCheckIn, VisitID: v.ID, At: v.ScheduledStart,
+			Payload: json.RawMessage(fmt.Sprintf(`{"location":{"lat":31.2,"lng":121.45,"accuracyM":5},"presenceCode":%q}`, code))})
+	}
+	return ops
+}
+
+// wrongCodes are n codes that are not the visit's at its start.
+func wrongCodes(v *schemas.Visit, n int) []string {
+	var out []string
+	for i := 0; len(out) < n; i++ {
+		c := fmt.Sprintf("%06d", i)
+		if ok, _ := testPresence.Verify(v.ID, c, v.ScheduledStart); !ok {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+func alertCount(t *testing.T, db *store.DB, visitID, kind string) int64 {
+	t.Helper()
+	n, err := db.C("alerts").CountDocuments(context.Background(), bson.D{{Key: "visitId", Value: visitID}, {Key: "kind", Value: kind}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// TestPresenceCodeLocks: the issue's 500 guesses in one push, the right
+// code among them. After five wrong codes the visit's code is locked: the
+// right one is not checked, the visit is not confirmed, the team gets one
+// alert; the check-ins themselves are all kept. After the lock time a
+// right code confirms the visit again.
+func TestPresenceCodeLocks(t *testing.T) {
+	db, v, a := setup(t)
+	now := now0
+	e := fsync.New(db, func() time.Time { return now }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
+	right := testPresence.Code(v.ID, v.ScheduledStart)
+	codes := wrongCodes(v, 500)
+	codes[199] = right
+	resp := pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now, Ops: checkIns(v, 1, codes...)})
+	for i, r := range resp.Results {
+		want := fsync.RulePresenceInvalid
+		if i >= fsync.DefaultLimits.PresenceMaxWrong {
+			want = fsync.RulePresenceLocked
+		}
+		if r.Status != fsync.StatusConflict || r.Rule != want {
+			t.Fatalf("guess %d: %+v, want conflict %s", i+1, r, want)
+		}
+	}
+	_, got := fieldJSON(t, db, v.ID)
+	if got.Field.CustomerConfirmed || got.Field.CheckIn == nil || got.Field.Ops != 500 || !got.NeedsReview {
+		t.Fatalf("visit after the guesses: confirmed %v, ops %d, review %v", got.Field.CustomerConfirmed, got.Field.Ops, got.NeedsReview)
+	}
+	if n, m := alertCount(t, db, v.ID, fsync.RulePresenceLocked), alertCount(t, db, v.ID, fsync.RulePresenceInvalid); n != 1 || m != 1 {
+		t.Fatalf("%d presence_locked and %d presence_code_invalid alerts, want one each", n, m)
+	}
+	// Later, still locked: the right code is refused.
+	now = now.Add(50 * time.Minute)
+	resp = pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now, Ops: checkIns(v, 501, right)})
+	if r := resp.Results[0]; r.Rule != fsync.RulePresenceLocked {
+		t.Fatalf("right code while locked: %+v", r)
+	}
+	// After the lock: the right code counts again.
+	now = now.Add(11 * time.Minute)
+	resp = pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now, Ops: checkIns(v, 502, right)})
+	if _, got = fieldJSON(t, db, v.ID); !got.Field.CustomerConfirmed {
+		t.Fatalf("right code after the lock: %+v, not confirmed", resp.Results[0])
+	}
+	// And a new run of wrong codes locks it again, with a new alert.
+	resp = pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now, Ops: checkIns(v, 503, wrongCodes(v, 6)...)})
+	if r := resp.Results[5]; r.Rule != fsync.RulePresenceLocked {
+		t.Fatalf("second run: %s", r.Rule)
+	}
+	if n := alertCount(t, db, v.ID, fsync.RulePresenceLocked); n != 2 {
+		t.Fatalf("%d presence_locked alerts after two locks, want 2", n)
+	}
+}
+
+// TestPresenceCountIsExact: wrong codes are counted once each, whether
+// the same batch reaches two instances at once, phones push concurrently,
+// or a push is cut off and retried.
+func TestPresenceCountIsExact(t *testing.T) {
+	db, v, a := setup(t)
+	ctx := context.Background()
+	other := db.Database(db.DB.Name())
+	other.SetCipher(storetest.Cipher(t))
+	newEngine := func(db *store.DB) *fsync.Engine {
+		return fsync.New(db, func() time.Time { return now0 }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
+	}
+	wrong := func() int {
+		var g struct {
+			Wrong int `bson:"wrong"`
+		}
+		if err := db.C("presence_locks").FindOne(ctx, bson.D{{Key: "_id", Value: v.ID}}).Decode(&g); err != nil {
+			t.Fatal(err)
+		}
+		return g.Wrong
+	}
+	codes := wrongCodes(v, 10)
+	phone := func(dev string) *schemas.Actor {
+		b := *a
+		b.DeviceID = dev
+		return &b
+	}
+	// The same batch of two wrong codes, four times at once through two instances.
+	b := &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: checkIns(v, 1, codes[0], codes[1])}
+	var wg sync.WaitGroup
+	errs := make([]error, 4)
+	for i := range 4 {
+		wg.Go(func() {
+			target := db
+			if i%2 == 1 {
+				target = other
+			}
+			_, errs[i] = newEngine(target).Push(ctx, a, b)
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := wrong(); n != 2 {
+		t.Fatalf("the same batch four times counted %d wrong codes, want 2", n)
+	}
+	// Two more phones, one wrong code each, at once.
+	for i, dev := range []string{"tablet-1", "tablet-2"} {
+		wg.Go(func() {
+			_, errs[i] = newEngine(db).Push(ctx, phone(dev), &fsync.Batch{DeviceID: dev, SchemaVersion: 1, DeviceClock: now0, Ops: checkIns(v, 1, codes[2+i])})
+		})
+	}
+	wg.Wait()
+	if errs[0] != nil || errs[1] != nil {
+		t.Fatal(errs[0], errs[1])
+	}
+	if n := wrong(); n != 4 {
+		t.Fatalf("%d wrong codes counted, want 4", n)
+	}
+	// A fifth, from a phone whose pushes are cut off at random points and
+	// retried until one lands: it counts once, and locks the code.
+	e := newEngine(db)
+	p := phone("tablet-3")
+	b = &fsync.Batch{DeviceID: p.DeviceID, SchemaVersion: 1, DeviceClock: now0, Ops: checkIns(v, 1, codes[4])}
+	rng := rand.New(rand.NewPCG(5, 8))
+	cut := 0
+	for attempt := 0; ; attempt++ {
+		c, cancel := context.WithTimeout(ctx, time.Duration(1+rng.IntN(15))*time.Millisecond)
+		if attempt > 40 {
+			cancel()
+			c = ctx
+		}
+		_, err := e.Push(c, p, b)
+		cancel()
+		if err == nil {
+			break
+		}
+		cut++
+	}
+	if n := wrong(); n != 5 {
+		t.Fatalf("after %d cut-off pushes %d wrong codes counted, want 5", cut, n)
+	}
+	right := testPresence.Code(v.ID, v.ScheduledStart)
+	resp := pushOK(t, e, phone("tablet-4"), &fsync.Batch{DeviceID: "tablet-4", SchemaVersion: 1, DeviceClock: now0, Ops: checkIns(v, 1, right)})
+	if r := resp.Results[0]; r.Rule != fsync.RulePresenceLocked {
+		t.Fatalf("right code after five wrong ones: %+v", r)
+	}
+	if n := alertCount(t, db, v.ID, fsync.RulePresenceLocked); n != 1 {
+		t.Fatalf("%d presence_locked alerts, want 1", n)
+	}
+	t.Logf("%d pushes cut off before the fifth landed", cut)
+}

@@ -34,6 +34,7 @@ type Record struct {
 	// Presence code check, made when the visit is known.
 	PresenceValid *bool `bson:"presenceValid,omitempty"`
 	PresenceStep  int64 `bson:"presenceStep,omitempty"`
+	PresenceLock  int64 `bson:"presenceLock,omitempty"` // the visit's lock (1, 2, ...) that refused the code unchecked, or that this wrong code completed
 
 	Status  string   `bson:"status"` // pending, applied, conflict, rejected
 	Code    string   `bson:"code,omitempty"`
@@ -94,6 +95,7 @@ const (
 	RuleSameItem           = "checklist_same_item"       // two devices changed one item: the later one stands
 	RulePresenceInvalid    = "presence_code_invalid"     // recorded, not trusted
 	RulePresenceReused     = "presence_code_reused"      // the same code used twice
+	RulePresenceLocked     = "presence_locked"           // too many wrong codes: this one was not checked
 	RuleCustomerLowRating  = "low_rating"                // 2 or less on some dimension
 	RuleDisputed           = "disputed_items"            // the customer disputed items
 )
@@ -258,6 +260,9 @@ func (f *folder) add(r *Record) {
 		att := attendance(v, r)
 		for _, e := range attendanceExceptions(v, r, att, rules) {
 			exception(e.Code, e.Detail, e.Review)
+		}
+		if r.PresenceValid == nil && r.PresenceLock > 0 {
+			exception(RulePresenceLocked, "too many wrong presence codes on this visit: this code was not checked", true)
 		}
 		if r.PresenceValid != nil {
 			switch {

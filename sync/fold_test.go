@@ -78,6 +78,7 @@ func TestAttendanceRules(t *testing.T) {
 			return r
 		}(), schemas.VisitCheckedIn, nil, ""},
 		{"wrong presence code", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceValid = &no; return r }(), schemas.VisitCheckedIn, []string{RulePresenceInvalid}, RulePresenceInvalid},
+		{"presence code locked", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceLock = 1; return r }(), schemas.VisitCheckedIn, []string{RulePresenceLocked}, RulePresenceLocked},
 		{"skewed clock", nil, func() *Record {
 			r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45))
 			r.Flags = []string{RuleClockSkew}

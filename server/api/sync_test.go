@@ -848,6 +848,18 @@ func TestResultNamesEveryRule(t *testing.T) {
 				opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"location": near, "presenceCode": code}})
 		},
 	}
+	cases[fsync.RulePresenceLocked] = func(w *world) (*phone, []map[string]any) {
+		p := w.phone("wk.one", "phone-1")
+		var specs []opSpec
+		for i := 0; len(specs) < 5; i++ {
+			if c := fmt.Sprintf("%06d", i); c != w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart) {
+				specs = append(specs, opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near, "presenceCode": c}})
+			}
+		}
+		p.mustPush(p.ops(specs...))
+		// Five wrong codes: the right one is not even checked.
+		return p, p.ops(opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"location": near, "presenceCode": w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart)}})
+	}
 	table := readmeRules(t)
 	for rule := range table {
 		if cases[rule] == nil {
