@@ -321,11 +321,13 @@ type syncState struct {
 }
 
 // decide folds the new records into the visit, in memory: the checks that
-// need the visit, then the conflict rules. Records that sort after all the
-// visit's folded ones (the usual case: a phone's operations arrive in
-// order) are folded on from the stored checkpoint; otherwise, or when the
-// office changed what the rules read, the visit is folded again from all
-// its records. Both give the same state. Nothing is written.
+// need the visit (owner, items, caps, presence codes), then the conflict
+// rules. Records that sort after all the visit's folded ones (the usual
+// case: a phone's operations arrive in order) are folded on from the
+// stored checkpoint; otherwise, or when the office changed what the rules
+// read, the visit is folded again from all its records. Both give the same
+// state. Nothing is written but the count of wrong presence codes, which
+// counts each record once however often it is decided.
 func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*decision, error) {
 	v, raw, err := e.db.VisitWithSyncState(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
