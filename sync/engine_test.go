@@ -90,16 +90,24 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	e := engine(db)
 	rng := rand.New(rand.NewPCG(3, 5))
 	failures := 0
+	var lastErr error
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+rng.IntN(40))*time.Millisecond)
 		if attempt > 60 {
+			// Then as a server does, with a request deadline: after many
+			// cancelled commands the embedded store may leave a connection
+			// unanswered, and a deadline drops it (no deadline hung here).
 			cancel()
-			ctx = context.Background()
+			ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
 		}
 		resp, err := e.Push(ctx, a2, b)
 		cancel()
 		if err != nil {
 			failures++
+			lastErr = err
+			if attempt > 80 {
+				t.Fatalf("no push landed in %d attempts: %v", attempt, lastErr)
+			}
 			continue
 		}
 		for _, r := range resp.Results {
@@ -560,16 +568,18 @@ func TestPresenceCountIsExact(t *testing.T) {
 	cut := 0
 	for attempt := 0; ; attempt++ {
 		c, cancel := context.WithTimeout(ctx, time.Duration(1+rng.IntN(15))*time.Millisecond)
-		if attempt > 40 {
+		if attempt >= 8 { // few cut-offs: many can wedge the embedded store (see TestStoreGoesAwayMidBatch)
 			cancel()
-			c = ctx
+			c, cancel = context.WithTimeout(ctx, 20*time.Second)
 		}
 		_, err := e.Push(c, p, b)
 		cancel()
 		if err == nil {
 			break
 		}
-		cut++
+		if cut++; attempt > 20 {
+			t.Fatalf("no push landed in %d attempts: %v", attempt, err)
+		}
 	}
 	if n := wrong(); n != 5 {
 		t.Fatalf("after %d cut-off pushes %d wrong codes counted, want 5", cut, n)
