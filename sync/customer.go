@@ -22,6 +22,7 @@ type CustomerSignOff struct {
 type SignOffResult struct {
 	Status  string         `json:"status"` // applied, conflict (a sign-off from the worker's phone came first), duplicate
 	Rule    string         `json:"rule,omitempty"`
+	Rules   []string       `json:"rules,omitempty"`
 	Message string         `json:"message,omitempty"`
 	Visit   *schemas.Visit `json:"visit"`
 }
@@ -106,7 +107,7 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 	if err != nil {
 		return nil, err
 	}
-	res := &SignOffResult{Status: r.Status, Rule: r.Rule, Message: r.Message, Visit: cur}
+	res := &SignOffResult{Status: r.Status, Rule: r.Rule, Rules: r.Rules, Message: r.Message, Visit: cur}
 	if dup {
 		res.Status = StatusDuplicate
 	}

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
@@ -16,15 +17,49 @@ import (
 	"fieldsync/server/store"
 )
 
-// Limits bound one push.
+// Limits bound one push, and what one visit may accumulate.
 type Limits struct {
 	MaxOps     int           // operations per batch
 	TimeBudget time.Duration // after this, the rest of the batch is skipped (sent again)
+	// Caps per visit, over all phones: an operation that would go past
+	// one is rejected (visit_full). A visit is one appointment; a normal
+	// day stays far below them.
+	MaxVisitOps   int   // operations folded into the visit
+	MaxVisitBytes int64 // free text (UTF-8 bytes) and attachment references of those operations
+	// Wrong presence codes before the visit's code locks, and for how long.
+	PresenceMaxWrong int
+	PresenceLockFor  time.Duration
 }
 
 // DefaultLimits: a phone three days offline with 2,000 operations syncs in
-// four batches; a batch never holds a request long.
-var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second}
+// four batches; a batch never holds a request long; a visit stays well
+// under a megabyte.
+var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second, MaxVisitOps: 3000, MaxVisitBytes: 512 << 10,
+	PresenceMaxWrong: 5, PresenceLockFor: time.Hour}
+
+// withDefaults fills limits left at zero.
+func (l Limits) withDefaults() Limits {
+	d := DefaultLimits
+	if l.MaxOps <= 0 {
+		l.MaxOps = d.MaxOps
+	}
+	if l.TimeBudget <= 0 {
+		l.TimeBudget = d.TimeBudget
+	}
+	if l.MaxVisitOps <= 0 {
+		l.MaxVisitOps = d.MaxVisitOps
+	}
+	if l.MaxVisitBytes <= 0 {
+		l.MaxVisitBytes = d.MaxVisitBytes
+	}
+	if l.PresenceMaxWrong <= 0 {
+		l.PresenceMaxWrong = d.PresenceMaxWrong
+	}
+	if l.PresenceLockFor <= 0 {
+		l.PresenceLockFor = d.PresenceLockFor
+	}
+	return l
+}
 
 // Engine applies pushes and answers pulls.
 type Engine struct {
@@ -61,17 +96,18 @@ func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits, attLimits: DefaultAttachmentLimits, presence: presence}
+	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
 type Result struct {
-	Seq     int64  `json:"seq"`
-	OpID    string `json:"opId"`
-	Status  string `json:"status"`         // applied, conflict, duplicate, rejected, skipped
-	Code    string `json:"code,omitempty"` // rejected/skipped: why; duplicate: the first outcome
-	Rule    string `json:"rule,omitempty"` // conflict: the rule that decided
-	Message string `json:"message,omitempty"`
+	Seq     int64    `json:"seq"`
+	OpID    string   `json:"opId"`
+	Status  string   `json:"status"`          // applied, conflict, duplicate, rejected, skipped
+	Code    string   `json:"code,omitempty"`  // rejected/skipped: why; duplicate: the first outcome
+	Rule    string   `json:"rule,omitempty"`  // conflict: the rule named (the first that needs review, else the first)
+	Rules   []string `json:"rules,omitempty"` // conflict: every rule the operation raised
+	Message string   `json:"message,omitempty"`
 }
 
 // PushResponse answers a push.
@@ -194,7 +230,8 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	}
 	for i := range b.Ops {
 		if r, ok := byOp[recordID(a, b.Ops[i].Seq)]; ok && resp.Results[i].Status == "" {
-			resp.Results[i].Status, resp.Results[i].Code, resp.Results[i].Rule, resp.Results[i].Message = r.Status, r.Code, r.Rule, r.Message
+			res := &resp.Results[i]
+			res.Status, res.Code, res.Rule, res.Rules, res.Message = r.Status, r.Code, r.Rule, r.Rules, r.Message
 			if r.OpID != b.Ops[i].OpID {
 				// This seq was recorded for another operation before.
 				resp.Results[i] = Result{Seq: r.Seq, OpID: b.Ops[i].OpID, Status: StatusRejected, Code: RejectSeqReused, Message: "seq was used by operation " + r.OpID}
@@ -230,14 +267,17 @@ func recordID(a *schemas.Actor, seq int64) string {
 func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duration, now time.Time, dev *Device) *Record {
 	r := &Record{ID: recordID(a, op.Seq), UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: op.Seq,
 		OpID: op.OpID, Kind: op.Kind, VisitID: op.VisitID, DeviceAt: op.At.UTC(), ReceivedAt: now, SkewMs: skew.Milliseconds(), Status: StatusPending}
-	r.CorrectedAt = op.At.Add(-skew).UTC()
-	if skew > e.rules.MaxSkew || skew < -e.rules.MaxSkew {
+	corr := e.rules.correction(skew)
+	r.CorrectionS = int64(corr / time.Second)
+	r.CorrectedAt = op.At.Add(-corr).UTC().Truncate(time.Second)
+	if corr != 0 {
 		r.Flags = append(r.Flags, RuleClockSkew)
 	}
-	if r.CorrectedAt.After(now.Add(time.Minute)) {
-		// Never trust a time in the future: it is recorded as the receipt time.
+	if r.CorrectedAt.After(now.Add(e.rules.MaxSkew)) {
+		// Never trust a time in the future: it is recorded as the receipt
+		// time (the one case where arrival decides; flagged).
 		r.Flags = append(r.Flags, RuleFutureTime)
-		r.CorrectedAt = now
+		r.CorrectedAt = now.Truncate(time.Second)
 	}
 	r.EffAt = r.CorrectedAt
 	if r.EffAt.Before(dev.LastEffAt) {
@@ -253,6 +293,21 @@ func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duratio
 	return r
 }
 
+// correction is how much to take off a phone's times, given the skew
+// measured on a push (deviceClock minus the server's receipt time). The
+// measurement carries the network's delay and the second the phone
+// rounded its clock to, so it differs from push to push; the correction
+// must not, or which batch arrived first would decide the fold order.
+// Within the tolerance (MaxSkew) there is none: the phone's times are
+// taken as they are. Beyond it, the skew is rounded to whole minutes, so
+// delays of a few seconds give the same correction.
+func (rules Rules) correction(skew time.Duration) time.Duration {
+	if skew <= rules.MaxSkew && skew >= -rules.MaxSkew {
+		return 0
+	}
+	return skew.Round(time.Minute)
+}
+
 // decision is what applying new records to one visit comes to.
 type decision struct {
 	before, after *schemas.Visit
@@ -265,16 +320,19 @@ type decision struct {
 // folded into its field state, and where the fold stands.
 type syncState struct {
 	RecordIDs  []string   `bson:"recordIds"`
+	Bytes      int64      `bson:"bytes"` // free text and references of those records, for MaxVisitBytes
 	Checkpoint Checkpoint `bson:"checkpoint"`
 	OfficeKey  string     `bson:"officeKey"`
 }
 
 // decide folds the new records into the visit, in memory: the checks that
-// need the visit, then the conflict rules. Records that sort after all the
-// visit's folded ones (the usual case: a phone's operations arrive in
-// order) are folded on from the stored checkpoint; otherwise, or when the
-// office changed what the rules read, the visit is folded again from all
-// its records. Both give the same state. Nothing is written.
+// need the visit (owner, items, caps, presence codes), then the conflict
+// rules. Records that sort after all the visit's folded ones (the usual
+// case: a phone's operations arrive in order) are folded on from the
+// stored checkpoint; otherwise, or when the office changed what the rules
+// read, the visit is folded again from all its records. Both give the same
+// state. Nothing is written but the count of wrong presence codes, which
+// counts each record once however often it is decided.
 func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*decision, error) {
 	v, raw, err := e.db.VisitWithSyncState(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
@@ -304,7 +362,10 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 			pending = append(pending, r)
 		}
 	}
-	live := e.check(v, pending)
+	live := e.capVisit(&st, e.check(v, pending))
+	if err := e.checkPresence(ctx, visitID, live); err != nil {
+		return nil, err
+	}
 	effects = append(effects, live...)
 	if len(live) == 0 {
 		return &decision{before: v, after: v, effects: effects}, nil
@@ -338,7 +399,7 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 	}
 	for _, r := range live {
 		o := f.out[r.OpID]
-		r.Status, r.Rule, r.Message = o.Status, o.Rule, o.Detail
+		r.Status, r.Rule, r.Rules, r.Message = o.Status, o.Rule, o.Rules, o.Detail
 		st.RecordIDs = append(st.RecordIDs, r.ID)
 	}
 	after := *v
@@ -392,6 +453,9 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 		}
 		decisions[id] = d
 	}
+	if err := e.alertFull(ctx, decisions, byVisit); err != nil {
+		return nil, err
+	}
 	var touched []*schemas.Visit
 	for _, id := range ids {
 		v, err := e.write(ctx, id, byVisit[id], decisions[id])
@@ -411,7 +475,7 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decision) (*schemas.Visit, error) {
 	recorded := map[string]string{}
 	for _, r := range recs {
-		recorded[r.ID] = r.Status + "/" + r.Rule
+		recorded[r.ID] = outcomeKey(r)
 	}
 	for attempt := 0; ; attempt++ {
 		if d == nil {
@@ -451,6 +515,26 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 	}
 }
 
+// alertFull tells the team, once per visit, that a visit reached a cap:
+// it takes a fault or abuse to get there, and the phone's later
+// operations on it are refused.
+func (e *Engine) alertFull(ctx context.Context, decisions map[string]*decision, byVisit map[string][]*Record) error {
+	for id, d := range decisions {
+		if d == nil {
+			continue
+		}
+		for _, r := range byVisit[id] {
+			if r.Code == RejectVisitFull {
+				if err := e.alert(ctx, d.before, RejectVisitFull, "normal", r.Message, "", e.now().UTC()); err != nil {
+					return err
+				}
+				break
+			}
+		}
+	}
+	return nil
+}
+
 func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
 	if e.rework == nil || v.Field.SignOff == nil {
 		return nil
@@ -458,14 +542,18 @@ func (e *Engine) reworkDone(ctx context.Context, v *schemas.Visit) error {
 	return e.rework.SignedOff(ctx, v)
 }
 
+func outcomeKey(r *Record) string {
+	return r.Status + "/" + r.Code + "/" + r.Rule + "/" + strings.Join(r.Rules, ",")
+}
+
 // correct updates records whose outcome changed after they were recorded.
 func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[string]string) error {
 	for _, r := range recs {
-		if recorded[r.ID] == r.Status+"/"+r.Rule {
+		if recorded[r.ID] == outcomeKey(r) {
 			continue
 		}
 		_, err := e.db.C(colOps).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "message", Value: r.Message},
+			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "rules", Value: r.Rules}, {Key: "message", Value: r.Message},
 		}}})
 		if err != nil {
 			return fmt.Errorf("correct outcome: %w", err)
@@ -474,9 +562,8 @@ func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[strin
 	return nil
 }
 
-// check applies the rules that need the visit: whose visit it is, whether
-// the checklist item exists, and the presence code. It returns the records
-// still live.
+// check applies the rules that need the visit: whose visit it is and
+// whether the checklist item exists. It returns the records still live.
 func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 	items := map[string]bool{}
 	for _, it := range v.Checklist {
@@ -506,10 +593,30 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 				continue
 			}
 		}
-		if (r.Kind == KindCheckIn || r.Kind == KindCheckOut) && r.Payload.PresenceCode != "" && r.PresenceValid == nil && e.presence != nil {
-			ok, step := e.presence.Verify(v.ID, r.Payload.PresenceCode, r.CorrectedAt)
-			r.PresenceValid, r.PresenceStep = &ok, step
+		live = append(live, r)
+	}
+	return live
+}
+
+// capVisit rejects the operations that would take the visit past its caps,
+// in the order they arrived, and counts the others into st. Unlike the
+// fold this depends on arrival (as the seq does): a rejection is final,
+// and a visit only reaches a cap when something is wrong.
+func (e *Engine) capVisit(st *syncState, recs []*Record) []*Record {
+	ops := len(st.RecordIDs)
+	var live []*Record
+	for _, r := range recs {
+		n := r.Payload.size()
+		switch {
+		case ops >= e.limits.MaxVisitOps:
+			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d operations", e.limits.MaxVisitOps)
+			continue
+		case st.Bytes+n > e.limits.MaxVisitBytes:
+			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d KiB of text and photos", e.limits.MaxVisitBytes>>10)
+			continue
 		}
+		ops++
+		st.Bytes += n
 		live = append(live, r)
 	}
 	return live
@@ -568,16 +675,39 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			had[x.Code+"/"+x.OpID] = true
 		}
 	}
+	raised := map[string]bool{}
+	once := func(kind, prio, detail, key string) error {
+		if raised[kind+"/"+key] {
+			return nil
+		}
+		raised[kind+"/"+key] = true
+		return e.alert(ctx, v, kind, prio, detail, key, now)
+	}
+	for _, r := range recs {
+		if r.PresenceLock > 0 {
+			detail := fmt.Sprintf("%d wrong presence codes: the visit's code is locked for %s", e.limits.PresenceMaxWrong, e.limits.PresenceLockFor)
+			if err := once(RulePresenceLocked, "high", detail, fmt.Sprintf("lock/%d", r.PresenceLock)); err != nil {
+				return err
+			}
+		}
+	}
 	for _, c := range v.Field.Conflicts {
 		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
-			if err := e.alert(ctx, v, c.Rule, "normal", c.Detail, c.OpID, now); err != nil {
+			if err := once(c.Rule, "normal", c.Detail, c.OpID); err != nil {
 				return err
 			}
 		}
 	}
 	for _, x := range v.Field.Exceptions {
 		if x.Review && (opIDs[x.OpID] || !had[x.Code+"/"+x.OpID]) {
-			if err := e.alert(ctx, v, x.Code, "normal", x.Detail, x.OpID, now); err != nil {
+			key := x.OpID
+			switch x.Code {
+			case RulePresenceInvalid, RulePresenceReused:
+				key = "" // one alert per visit, not one per guess
+			case RulePresenceLocked:
+				continue // one per lock, above
+			}
+			if err := once(x.Code, "normal", x.Detail, key); err != nil {
 				return err
 			}
 		}
@@ -615,7 +745,7 @@ func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batc
 		case r.OpID != b.Ops[j].OpID:
 			res.Status, res.Code, res.Message = StatusRejected, RejectSeqReused, "seq was used by operation "+r.OpID
 		default:
-			res.Status, res.Code, res.Rule, res.Message = StatusDuplicate, r.Status, r.Rule, r.Message
+			res.Status, res.Code, res.Rule, res.Rules, res.Message = StatusDuplicate, r.Status, r.Rule, r.Rules, r.Message
 			if r.Status == StatusRejected {
 				res.Code, res.Message = r.Code, "rejected before: "+r.Message
 			}

@@ -23,11 +23,12 @@ type Record struct {
 	OpID        string    `bson:"opId"`
 	Kind        string    `bson:"kind"`
 	VisitID     string    `bson:"visitId"`
-	DeviceAt    time.Time `bson:"deviceAt"`    // as the phone reported it
-	CorrectedAt time.Time `bson:"correctedAt"` // shifted by the batch's clock skew
-	EffAt       time.Time `bson:"effAt"`       // CorrectedAt, never before the device's previous operation: the order key
+	DeviceAt    time.Time `bson:"deviceAt"`              // as the phone reported it
+	CorrectedAt time.Time `bson:"correctedAt"`           // DeviceAt less the correction, to the second
+	CorrectionS int64     `bson:"correctionS,omitempty"` // seconds taken off the phone's time (whole minutes; 0 within MaxSkew)
+	EffAt       time.Time `bson:"effAt"`                 // CorrectedAt, never before the device's previous operation: the order key
 	ReceivedAt  time.Time `bson:"receivedAt"`
-	SkewMs      int64     `bson:"skewMs"`
+	SkewMs      int64     `bson:"skewMs"`          // as measured on receipt; informative only
 	Flags       []string  `bson:"flags,omitempty"` // clock_skew, future_time
 	Payload     Payload   `bson:"payload"`
 	// Presence code check, made when the visit is known.
@@ -35,12 +36,14 @@ type Record struct {
 	PresenceStep  int64 `bson:"presenceStep,omitempty"`
 	// Attachments named as ones on a visit the user may see, not as the
 	// user's own uploads (see checkRefs).
-	SharedRefs []string `bson:"sharedRefs,omitempty"`
+	SharedRefs   []string `bson:"sharedRefs,omitempty"`
+	PresenceLock int64    `bson:"presenceLock,omitempty"` // the visit's lock (1, 2, ...) that refused the code unchecked, or that this wrong code completed
 
-	Status  string `bson:"status"` // pending, applied, conflict, rejected
-	Code    string `bson:"code,omitempty"`
-	Rule    string `bson:"rule,omitempty"`
-	Message string `bson:"message,omitempty"`
+	Status  string   `bson:"status"` // pending, applied, conflict, rejected
+	Code    string   `bson:"code,omitempty"`
+	Rule    string   `bson:"rule,omitempty"`
+	Rules   []string `bson:"rules,omitempty"`
+	Message string   `bson:"message,omitempty"`
 }
 
 // Sources of records.
@@ -95,15 +98,18 @@ const (
 	RuleSameItem           = "checklist_same_item"       // two devices changed one item: the later one stands
 	RulePresenceInvalid    = "presence_code_invalid"     // recorded, not trusted
 	RulePresenceReused     = "presence_code_reused"      // the same code used twice
+	RulePresenceLocked     = "presence_locked"           // too many wrong codes: this one was not checked
 	RuleCustomerLowRating  = "low_rating"                // 2 or less on some dimension
 	RuleDisputed           = "disputed_items"            // the customer disputed items
 )
 
-// order is the one order facts are folded in: effective time, then device,
-// then the device's seq. It does not depend on arrival order, and within
-// one device it follows seq (effective times never decrease along seq).
+// order is the one order facts are folded in: effective time to the
+// second, then device, then the device's seq. It does not depend on
+// arrival order, and within one device it follows seq (effective times
+// never decrease along seq). Below a second, phones' clocks say nothing
+// about which came first, so ties go to the device id.
 func order(a, b *Record) int {
-	if c := a.EffAt.Compare(b.EffAt); c != 0 {
+	if c := a.EffAt.Truncate(time.Second).Compare(b.EffAt.Truncate(time.Second)); c != 0 {
 		return c
 	}
 	if c := cmp.Compare(a.DeviceID, b.DeviceID); c != 0 {
@@ -114,9 +120,11 @@ func order(a, b *Record) int {
 
 // Outcome is what the fold decided for one operation.
 type Outcome struct {
-	Status string // applied or conflict
-	Rule   string
+	Status string   // applied, or conflict when any rule was raised
+	Rule   string   // the rule named: the first raised that needs review, else the first raised
+	Rules  []string // every rule raised, in the order raised
 	Detail string
+	review bool
 }
 
 // Fold computes a visit's field state from all its recorded, non-rejected
@@ -221,18 +229,27 @@ func (f *folder) add(r *Record) {
 	v, rules, fs := f.v, f.rules, &f.fs
 	f.cp.LastEffAt, f.cp.LastDeviceID, f.cp.LastSeq = r.EffAt, r.DeviceID, r.Seq
 	o := Outcome{Status: StatusApplied}
+	// Every rule raised makes the operation's answer a conflict naming it:
+	// the phone learns what the visit records.
+	raise := func(rule, detail string, review bool) {
+		o.Rules = append(o.Rules, rule)
+		if o.Status != StatusConflict || (review && !o.review) {
+			o.Status, o.Rule, o.Detail, o.review = StatusConflict, rule, detail, review
+		}
+	}
 	conflict := func(rule, detail string, review bool) {
 		fs.Conflicts = append(fs.Conflicts, schemas.Conflict{Rule: rule, OpID: r.OpID, Detail: detail, Review: review})
-		if o.Status != StatusConflict {
-			o = Outcome{Status: StatusConflict, Rule: rule, Detail: detail}
-		}
+		raise(rule, detail, review)
 	}
 	exception := func(code, detail string, review bool) {
 		fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: code, Detail: detail, OpID: r.OpID, Review: review})
+		raise(code, detail, review)
 	}
 	fs.Ops++
 	for _, fl := range r.Flags {
-		exception(fl, fmt.Sprintf("skew %d ms", r.SkewMs), false)
+		// Clock flags describe the record's time, not a clash with the
+		// visit: recorded, without turning the answer into a conflict.
+		fs.Exceptions = append(fs.Exceptions, schemas.Exception{Code: fl, Detail: flagDetail(fl, r), OpID: r.OpID})
 	}
 	// The office's plan changed under the phone: keep the fact, flag it.
 	if isFact(r.Kind) {
@@ -246,6 +263,9 @@ func (f *folder) add(r *Record) {
 		att := attendance(v, r)
 		for _, e := range attendanceExceptions(v, r, att, rules) {
 			exception(e.Code, e.Detail, e.Review)
+		}
+		if r.PresenceValid == nil && r.PresenceLock > 0 {
+			exception(RulePresenceLocked, "too many wrong presence codes on this visit: this code was not checked", true)
 		}
 		if r.PresenceValid != nil {
 			switch {
@@ -339,6 +359,15 @@ func OfficeKey(v *schemas.Visit) string {
 	}
 	return fmt.Sprint(v.OfficeStatus, v.WorkerID, v.PastWorkerIDs, v.OfficeEdited, v.CancelReason,
 		v.ScheduledStart.UnixMilli(), v.ScheduledEnd.UnixMilli(), v.Address.Location, items)
+}
+
+// flagDetail explains a clock flag from the record's decided facts only
+// (never the skew measured on receipt, which varies from push to push).
+func flagDetail(flag string, r *Record) string {
+	if flag == RuleFutureTime {
+		return "a time after the server received it: recorded at the receipt time"
+	}
+	return fmt.Sprintf("the phone's clock was off by about %d min: its times were corrected by that", r.CorrectionS/60)
 }
 
 func isFact(kind string) bool {

@@ -60,15 +60,15 @@ func TestAttendanceRules(t *testing.T) {
 		rec        *Record
 		wantStatus schemas.VisitStatus
 		wantExc    []string // exception codes
-		wantRule   string   // conflict rule on the op, "" for none
+		wantRule   string   // the rule the op's outcome names (a conflict), "" for applied
 	}{
 		{"on time at the door", nil, rec("d1", KindCheckIn, t0.Add(-5*time.Minute), gps(31.2001, 121.4501)), schemas.VisitCheckedIn, nil, ""},
-		{"far from the address", nil, rec("d1", KindCheckIn, t0, gps(31.2100, 121.4500)), schemas.VisitCheckedIn, []string{RuleFarFromAddress}, ""},
+		{"far from the address", nil, rec("d1", KindCheckIn, t0, gps(31.2100, 121.4500)), schemas.VisitCheckedIn, []string{RuleFarFromAddress}, RuleFarFromAddress},
 		{"inaccurate fix near the edge is not far", nil, &Record{ID: "x1", OpID: "x1", WorkerID: "w1", DeviceID: "d1", Kind: KindCheckIn, EffAt: t0,
 			Payload: Payload{Method: "gps", Location: &schemas.GeoFix{Lat: 31.2036, Lng: 121.45, AccuracyM: 150}}}, schemas.VisitCheckedIn, nil, ""},
-		{"manual with a reason", nil, rec("d1", KindCheckIn, t0, Payload{Method: "manual", Reason: "no GPS in the basement"}), schemas.VisitCheckedIn, []string{RuleManual}, ""},
-		{"hours early", nil, rec("d1", KindCheckIn, t0.Add(-3*time.Hour), gps(31.2, 121.45)), schemas.VisitCheckedIn, []string{RuleOutsideWindow}, ""},
-		{"outside the window of a visit the office moved", func(v *schemas.Visit) { v.OfficeEdited = true }, rec("d1", KindCheckIn, t0.Add(-3*time.Hour), gps(31.2, 121.45)), schemas.VisitCheckedIn, []string{RuleRescheduledOffline}, ""},
+		{"manual with a reason", nil, rec("d1", KindCheckIn, t0, Payload{Method: "manual", Reason: "no GPS in the basement"}), schemas.VisitCheckedIn, []string{RuleManual}, RuleManual},
+		{"hours early", nil, rec("d1", KindCheckIn, t0.Add(-3*time.Hour), gps(31.2, 121.45)), schemas.VisitCheckedIn, []string{RuleOutsideWindow}, RuleOutsideWindow},
+		{"outside the window of a visit the office moved", func(v *schemas.Visit) { v.OfficeEdited = true }, rec("d1", KindCheckIn, t0.Add(-3*time.Hour), gps(31.2, 121.45)), schemas.VisitCheckedIn, []string{RuleRescheduledOffline}, RuleRescheduledOffline},
 		{"cancelled while offline", func(v *schemas.Visit) { v.OfficeStatus, v.CancelReason = schemas.VisitCancelled, "customer travelling" }, rec("d1", KindCheckIn, t0, gps(31.2, 121.45)), schemas.VisitCancelled, nil, RuleCheckInOnCancelled},
 		{"reassigned while offline", func(v *schemas.Visit) { v.WorkerID, v.PastWorkerIDs = "w2", []string{"w1"} }, rec("d1", KindCheckIn, t0, gps(31.2, 121.45)), schemas.VisitCheckedIn, nil, RuleByPreviousAssignee},
 		{"marked no-show while offline", func(v *schemas.Visit) { v.OfficeStatus = schemas.VisitNoShow }, rec("d1", KindCheckIn, t0.Add(50*time.Minute), gps(31.2, 121.45)), schemas.VisitCheckedIn, nil, RuleAfterNoShow},
@@ -77,7 +77,8 @@ func TestAttendanceRules(t *testing.T) {
 			r.PresenceValid, r.PresenceStep = &yes, 7
 			return r
 		}(), schemas.VisitCheckedIn, nil, ""},
-		{"wrong presence code", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceValid = &no; return r }(), schemas.VisitCheckedIn, []string{RulePresenceInvalid}, ""},
+		{"wrong presence code", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceValid = &no; return r }(), schemas.VisitCheckedIn, []string{RulePresenceInvalid}, RulePresenceInvalid},
+		{"presence code locked", nil, func() *Record { r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45)); r.PresenceLock = 1; return r }(), schemas.VisitCheckedIn, []string{RulePresenceLocked}, RulePresenceLocked},
 		{"skewed clock", nil, func() *Record {
 			r := rec("d1", KindCheckIn, t0, gps(31.2, 121.45))
 			r.Flags = []string{RuleClockSkew}
@@ -105,7 +106,7 @@ func TestAttendanceRules(t *testing.T) {
 			if o := out[c.rec.OpID]; o.Rule != c.wantRule || (c.wantRule != "") != (o.Status == StatusConflict) {
 				t.Errorf("outcome %+v, want rule %q", o, c.wantRule)
 			}
-			if review := c.wantRule != "" || has(fs.Exceptions, func(e schemas.Exception) bool { return e.Review }); review != v.NeedsReview {
+			if review := has(fs.Conflicts, func(c schemas.Conflict) bool { return c.Review }) || has(fs.Exceptions, func(e schemas.Exception) bool { return e.Review }); review != v.NeedsReview {
 				t.Errorf("needsReview %v, want %v", v.NeedsReview, review)
 			}
 			if fs.CustomerConfirmed != (c.rec.PresenceValid != nil && *c.rec.PresenceValid) {

@@ -102,6 +102,7 @@ const (
 	// RejectUnknownAttachment: a photo or signature the user neither
 	// uploaded nor announced, and that no visit the user may see has.
 	RejectUnknownAttachment = "unknown_attachment"
+	RejectVisitFull         = "visit_full" // the visit holds as many operations, or as much text, as it may
 )
 
 func reject(code, format string, args ...any) *schemas.Error {
@@ -222,6 +223,20 @@ func decodePayload(op *Op) (Payload, error) {
 		return bad("unknown kind %q", op.Kind)
 	}
 	return p, nil
+}
+
+// size is what an operation adds to a visit against MaxVisitBytes: its
+// free text in UTF-8 bytes, and its attachment references.
+func (p *Payload) size() int64 {
+	n := len(p.Reason) + len(p.Text) + len(p.SignerName) + len(p.Comment)
+	for _, it := range p.Items {
+		n += len(it.Reason)
+	}
+	n += 64 * len(p.Photos)
+	if p.SignatureRef != "" {
+		n += 64
+	}
+	return int64(n)
 }
 
 // ValidHash reports whether s is a lowercase hex SHA-256.

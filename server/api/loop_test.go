@@ -67,7 +67,7 @@ func TestCustomerSignOffThenPhone(t *testing.T) {
 	p := checkedOut(t, w)
 	var res fsync.SignOffResult
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)
-	if res.Status != fsync.StatusApplied || res.Visit.Status != schemas.VisitDisputed || res.Visit.Field.SignOff.Source != fsync.SourceCustomerApp || !w.visit(w.v1.ID).NeedsReview {
+	if res.Status != fsync.StatusConflict || res.Rule != fsync.RuleDisputed || res.Visit.Status != schemas.VisitDisputed || res.Visit.Field.SignOff.Source != fsync.SourceCustomerApp || !w.visit(w.v1.ID).NeedsReview {
 		t.Fatalf("customer sign-off: %+v", res)
 	}
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", body(op, false), w.cu1).want(200).decode(&res)

@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -491,7 +493,8 @@ func TestClockSkewAndPresence(t *testing.T) {
 		opSpec{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": near, "presenceCode": code}},
 		opSpec{fsync.KindCheckOut, w.v1.ID, at.Add(3 * time.Hour), map[string]any{"location": near, "presenceCode": wrong}},
 	))
-	if got := statuses(resp); got != "applied,applied" {
+	// The skewed clock is a flag, not a conflict; the wrong code is a rule.
+	if got := statuses(resp); got != "applied,conflict:"+fsync.RulePresenceInvalid {
 		t.Fatalf("results %s", got)
 	}
 	if resp.SkewMs != (10 * time.Minute).Milliseconds() {
@@ -693,5 +696,248 @@ func TestConcurrentWritersAndPullers(t *testing.T) {
 				t.Errorf("puller %d saw visit %s at version %d, final is %d", i, id, pl.seen[id], v)
 			}
 		}
+	}
+}
+
+// readmeRules reads the README's conflict table: each rule it documents,
+// and whether it needs review.
+func readmeRules(t *testing.T) map[string]bool {
+	t.Helper()
+	raw, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(raw), "\n") {
+		switch {
+		case strings.HasPrefix(line, "| rule | when | what stands | review |"):
+			in = true
+		case in && !strings.HasPrefix(line, "|"):
+			in = false
+		case in && !strings.HasPrefix(line, "|---"):
+			cols := strings.Split(line, "|")
+			review := strings.HasPrefix(strings.TrimSpace(cols[4]), "yes")
+			for _, part := range strings.Split(cols[1], "`") {
+				if p := strings.TrimSpace(part); p != "" && p != "/" {
+					rules[p] = review
+				}
+			}
+		}
+	}
+	if len(rules) == 0 {
+		t.Fatal("no conflict table in the README")
+	}
+	return rules
+}
+
+// TestResultNamesEveryRule: for every rule in the README's conflict table,
+// an operation that raises it answers `conflict` naming that rule, the
+// visit records the rule on that operation (for review exactly when the
+// table says so), and a retry repeats the answer.
+func TestResultNamesEveryRule(t *testing.T) {
+	far := map[string]any{"lat": 31.30, "lng": 121.46, "accuracyM": 8}
+	signOff := func(accepted bool, quality int) map[string]any {
+		return map[string]any{"signerName": "林先生", "items": []map[string]any{{"itemId": "kitchen", "accepted": accepted, "reason": "灶台还有油污"}, {"itemId": "floors", "accepted": true}},
+			"rating": map[string]any{"attitude": 5, "quality": quality, "efficiency": 4, "price": 4}}
+	}
+	in := func(w *world, dt time.Duration) opSpec {
+		return opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart.Add(dt), map[string]any{"location": near}}
+	}
+	out := func(w *world, dt time.Duration) opSpec {
+		return opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(dt), map[string]any{"location": near}}
+	}
+	sign := func(w *world, dt time.Duration, accepted bool, quality int) opSpec {
+		return opSpec{fsync.KindSignOff, w.v1.ID, w.v1.ScheduledStart.Add(dt), signOff(accepted, quality)}
+	}
+	// Each case makes the office's side and any earlier facts, and returns
+	// the phone and the batch whose last operation raises the rule.
+	cases := map[string]func(w *world) (*phone, []map[string]any){
+		fsync.RuleCheckInOnCancelled: func(w *world) (*phone, []map[string]any) {
+			w.f.do("POST", "/v1/visits/"+w.v1.ID+"/cancel", map[string]any{"reason": "客户临时外出"}, w.s1).want(200)
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0))
+		},
+		fsync.RuleByPreviousAssignee: func(w *world) (*phone, []map[string]any) {
+			w3, err := w.f.office.CreateWorker(context.Background(), sysAdmin, workerInput("陈玉梅", "team-1", "+8613800000003"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			w.f.do("POST", "/v1/visits/"+w.v1.ID+"/reassign", map[string]any{"workerId": w3.ID}, w.s1).want(200)
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0))
+		},
+		fsync.RuleAfterNoShow: func(w *world) (*phone, []map[string]any) {
+			// No endpoint marks a no-show yet: the office's side is set in the store.
+			v := w.visit(w.v1.ID)
+			v.OfficeStatus = schemas.VisitNoShow
+			v.Refresh()
+			v.Version++
+			if err := w.f.db.ReplaceVisit(context.Background(), v, v.Version-1); err != nil {
+				t.Fatal(err)
+			}
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 50*time.Minute))
+		},
+		fsync.RuleRescheduledOffline: func(w *world) (*phone, []map[string]any) {
+			// The issue's case: moved to the next day while the phone was offline.
+			next := w.v1.ScheduledStart.Add(24 * time.Hour)
+			w.f.do("POST", "/v1/visits/"+w.v1.ID+"/reschedule", map[string]any{"scheduledStart": next, "scheduledEnd": next.Add(3 * time.Hour)}, w.s1).want(200)
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0))
+		},
+		fsync.RuleOutsideWindow: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, -3*time.Hour))
+		},
+		fsync.RuleFarFromAddress: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": far}})
+		},
+		fsync.RuleManual: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"method": "manual", "reason": "地下室没有信号"}})
+		},
+		fsync.RuleSecondCheckIn: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			p.mustPush(p.ops(in(w, 0)))
+			return p, p.ops(in(w, 5*time.Minute))
+		},
+		fsync.RuleSecondCheckOut: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), out(w, 3*time.Hour), out(w, 3*time.Hour+5*time.Minute))
+		},
+		fsync.RuleCheckOutFirst: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(out(w, 3*time.Hour))
+		},
+		fsync.RuleSameItem: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			p.mustPush(p.ops(opSpec{fsync.KindProgress, w.v1.ID, w.v1.ScheduledStart.Add(30 * time.Minute), map[string]any{"itemId": "kitchen", "done": true}}))
+			tablet := w.phone("wk.one", "tablet-1")
+			return tablet, tablet.ops(opSpec{fsync.KindProgress, w.v1.ID, w.v1.ScheduledStart.Add(40 * time.Minute), map[string]any{"itemId": "kitchen", "done": false}})
+		},
+		fsync.RuleSignOffFinal: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), out(w, 3*time.Hour), sign(w, 3*time.Hour+time.Minute, true, 5), sign(w, 3*time.Hour+2*time.Minute, true, 4))
+		},
+		fsync.RuleSignOffEarly: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), sign(w, 2*time.Hour, true, 5))
+		},
+		fsync.RuleDisputed: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), out(w, 3*time.Hour), sign(w, 3*time.Hour+time.Minute, false, 4))
+		},
+		fsync.RuleCustomerLowRating: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), out(w, 3*time.Hour), sign(w, 3*time.Hour+time.Minute, true, 2))
+		},
+		fsync.RulePresenceInvalid: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			wrong := "000000"
+			if wrong == w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart) {
+				wrong = "111111"
+			}
+			return p, p.ops(opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near, "presenceCode": wrong}})
+		},
+		fsync.RulePresenceReused: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			code := w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart)
+			return p, p.ops(opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near, "presenceCode": code}},
+				opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"location": near, "presenceCode": code}})
+		},
+	}
+	cases[fsync.RulePresenceLocked] = func(w *world) (*phone, []map[string]any) {
+		p := w.phone("wk.one", "phone-1")
+		var specs []opSpec
+		for i := 0; len(specs) < 5; i++ {
+			if c := fmt.Sprintf("%06d", i); c != w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart) {
+				specs = append(specs, opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near, "presenceCode": c}})
+			}
+		}
+		p.mustPush(p.ops(specs...))
+		// Five wrong codes: the right one is not even checked.
+		return p, p.ops(opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"location": near, "presenceCode": w.f.presence.Code(w.v1.ID, w.v1.ScheduledStart)}})
+	}
+	table := readmeRules(t)
+	for rule := range table {
+		if cases[rule] == nil {
+			t.Errorf("the README's conflict table has %s, and this test no case for it", rule)
+		}
+	}
+	for rule, run := range cases {
+		t.Run(rule, func(t *testing.T) {
+			review, documented := table[rule]
+			if !documented {
+				t.Fatalf("%s is not in the README's conflict table", rule)
+			}
+			w := newSyncWorld(t)
+			p, ops := run(w)
+			resp := p.mustPush(ops)
+			last := resp.Results[len(resp.Results)-1]
+			if last.Status != fsync.StatusConflict || last.Rule != rule || !slices.Contains(last.Rules, rule) {
+				t.Fatalf("result %+v, want conflict naming %s (all: %s)", last, rule, statuses(resp))
+			}
+			opID := ops[len(ops)-1]["opId"]
+			v := w.visit(w.v1.ID)
+			recorded, reviewed := false, false
+			for _, c := range v.Field.Conflicts {
+				if c.Rule == rule && c.OpID == opID {
+					recorded, reviewed = true, c.Review
+				}
+			}
+			for _, x := range v.Field.Exceptions {
+				if x.Code == rule && x.OpID == opID {
+					recorded, reviewed = true, x.Review
+				}
+			}
+			if !recorded || reviewed != review || v.NeedsReview != review {
+				t.Fatalf("visit records %s: %v, for review %v (visit %v), README says review %v\nconflicts %+v\nexceptions %+v",
+					rule, recorded, reviewed, v.NeedsReview, review, v.Field.Conflicts, v.Field.Exceptions)
+			}
+			again := p.mustPush(ops[len(ops)-1:])
+			if r := again.Results[0]; r.Status != fsync.StatusDuplicate || r.Code != fsync.StatusConflict || r.Rule != rule {
+				t.Fatalf("retry: %+v, want duplicate of the conflict %s", r, rule)
+			}
+		})
+	}
+}
+
+// TestOfflineBacklogInSmallBatches: a phone back after a long offline day pushes a
+// backlog of 2,000 operations on its visit, batch after batch as fast as
+// it can (the fixture allows 100 per batch); every one is applied.
+func TestOfflineBacklogInSmallBatches(t *testing.T) {
+	w := newSyncWorld(t)
+	p := w.phone("wk.one", "phone-1")
+	at := w.v1.ScheduledStart
+	specs := []opSpec{{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": near}}}
+	for i := 1; len(specs) < 1999; i++ {
+		t := at.Add(time.Duration(i) * 5 * time.Second)
+		switch {
+		case i%10 == 0:
+			specs = append(specs, opSpec{fsync.KindNote, w.v1.ID, t, map[string]any{"text": "客户说明天家里有客人，请把客厅再擦一遍"}})
+		default:
+			specs = append(specs, opSpec{fsync.KindProgress, w.v1.ID, t, map[string]any{"itemId": []string{"kitchen", "floors"}[i%2], "done": i%3 != 0}})
+		}
+	}
+	specs = append(specs, opSpec{fsync.KindCheckOut, w.v1.ID, at.Add(3 * time.Hour), map[string]any{"location": near}})
+	ops := p.ops(specs...)
+	pushes := 0
+	for from := 0; from < len(ops); {
+		resp := p.mustPush(ops[from:min(from+100, len(ops))])
+		pushes++
+		for _, r := range resp.Results {
+			if r.Status == fsync.StatusRejected {
+				t.Fatalf("op %d rejected: %+v", r.Seq, r)
+			}
+		}
+		from = int(resp.NextSeq) - 1
+		if pushes > 40 {
+			t.Fatalf("the backlog did not drain in %d pushes: next seq %d", pushes, resp.NextSeq)
+		}
+	}
+	if v := w.visit(w.v1.ID); v.Field.Ops != 2000 || v.Status != schemas.VisitCheckedOut {
+		t.Fatalf("%d operations folded, status %s", v.Field.Ops, v.Status)
 	}
 }
