@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"os"
@@ -73,6 +74,9 @@ func (db *DB) checkIntegrity(ctx context.Context) error {
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("sqlite: integrity check of %s: %w", db.path, err)
 	}
+	if len(problems) > 5 {
+		problems = append(problems[:5], "...")
+	}
 	if len(problems) > 0 {
 		return fmt.Errorf("sqlite: %s is damaged; restore it from a backup (integrity check: %s)", db.path, strings.Join(problems, "; "))
 	}
@@ -128,7 +132,15 @@ func (db *DB) Backup(ctx context.Context, path string) error {
 		return fmt.Errorf("sqlite: backup: %w", err)
 	}
 	start := time.Now()
-	if _, err := db.r.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
+	// Readers are query_only, which refuses VACUUM INTO, and the writer
+	// must stay free for writes: the copy gets a connection of its own,
+	// which only reads the store.
+	conn, err := sql.Open("sqlite", dsn(db.path, false))
+	if err != nil {
+		return fmt.Errorf("sqlite: backup: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `VACUUM INTO ?`, tmp); err != nil {
 		os.Remove(tmp)
 		return db.fail(fmt.Errorf("sqlite: backup to %s: %w", path, err))
 	}
