@@ -142,7 +142,7 @@ func testConcurrentUniqueReplace(t *testing.T, e doc.Engine, _ Config) {
 // the start is read exactly once, in order, and nothing twice.
 func testCursorWhileInserting(t *testing.T, e doc.Engine, _ Config) {
 	ctx := ctx(t)
-	const n = 300
+	const n = 60
 	var b doc.Batch
 	for i := range n {
 		it := item(fmt.Sprintf("p%04d", 2*i))
@@ -155,7 +155,7 @@ func testCursorWhileInserting(t *testing.T, e doc.Engine, _ Config) {
 	done := make(chan struct{})
 	inserted := make(chan error, 1)
 	go func() {
-		for i := 0; ; i++ {
+		for i := 0; i < 2*n; i++ {
 			select {
 			case <-done:
 				inserted <- nil
@@ -172,8 +172,10 @@ func testCursorWhileInserting(t *testing.T, e doc.Engine, _ Config) {
 				return
 			}
 		}
+		<-done
+		inserted <- nil
 	}()
-	q := doc.Query{Index: "owner_at", Eq: []any{"p"}, Limit: 7}
+	q := doc.Query{Index: "owner_at", Eq: []any{"p"}, Limit: 4}
 	var got []Item
 	for {
 		p, err := e.Scan(ctx, coll, q)

@@ -70,15 +70,28 @@ func testReplace(t *testing.T, e doc.Engine, _ Config) {
 	wantErr(t, "replace with a stale version", err, doc.ErrVersion)
 	_, err = doc.Replace(ctx, e, coll, 1, item("missing"))
 	wantErr(t, "replace of a missing document", err, doc.ErrNotFound)
-	clash := it
-	clash.Login = "login-b"
-	_, err = doc.Replace(ctx, e, coll, 2, clash)
-	wantErr(t, "replace onto another's unique key", err, doc.ErrDuplicate)
 	if got, v := mustGet(t, e, "a"); got != it || v != 2 {
 		t.Fatalf("refused replaces changed a: %+v v%d", got, v)
 	}
 	if v3, err := doc.Replace(ctx, e, coll, 2, it); err != nil || v3 != 3 {
 		t.Fatalf("replace = %d, %v; want 3, nil", v3, err)
+	}
+}
+
+func testReplaceUniqueKey(t *testing.T, e doc.Engine, _ Config) {
+	ctx := ctx(t)
+	mustInsert(t, e, item("a"))
+	mustInsert(t, e, item("b"))
+	clash := item("a")
+	clash.Login = "login-b"
+	_, err := doc.Replace(ctx, e, coll, 1, clash)
+	wantErr(t, "replace onto another's unique key", err, doc.ErrDuplicate)
+	if got, v := mustGet(t, e, "a"); got != item("a") || v != 1 {
+		t.Fatalf("a refused replace changed a: %+v v%d", got, v)
+	}
+	clash.Login = "login-free"
+	if _, err := doc.Replace(ctx, e, coll, 1, clash); err != nil {
+		t.Fatalf("replace onto a free key: %v", err)
 	}
 }
 

@@ -67,7 +67,7 @@ func testScan(t *testing.T, e doc.Engine, _ Config) {
 	}
 	for _, q := range queries {
 		want := expect(items, q)
-		for _, limit := range []int{1, 4, 1000} {
+		for _, limit := range []int{2, 5, 1000} {
 			q.Limit = limit
 			got := scanAll(t, e, q)
 			if !slices.Equal(got, want) {
