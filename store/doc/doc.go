@@ -39,6 +39,10 @@ var (
 	// ErrCursor: a scan's cursor is malformed or belongs to another index.
 	// Cursors may come from clients, so this one is their mistake.
 	ErrCursor = errors.New("invalid cursor")
+	// ErrUnavailable: the store did not answer in time or could not be
+	// reached; the operation may or may not have happened. Nothing
+	// outside the engines knows a driver, so this is how callers tell it.
+	ErrUnavailable = errors.New("store unavailable")
 )
 
 // VersionField is reserved: the MongoDB engine keeps the version in it, so

@@ -1,10 +1,12 @@
 package doctest
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -192,5 +194,32 @@ func testInvalid(t *testing.T, e doc.Engine, _ Config) {
 	wantErr(t, "get from an undeclared collection", err, doc.ErrInvalid)
 	if _, v := mustGet(t, e, "x"); v != 1 {
 		t.Errorf("refused replaces changed x: v%d", v)
+	}
+}
+
+// testUnavailable: a store that does not answer in time says so, the
+// same way on every engine, so callers can answer 503 without knowing a
+// driver.
+func testUnavailable(t *testing.T, e doc.Engine, _ Config) {
+	mustInsert(t, e, item("a"))
+	late, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
+	defer cancel()
+	_, err := e.Get(late, coll, "a")
+	wantErr(t, "get", err, doc.ErrUnavailable)
+	_, err = e.GetMany(late, coll, []string{"a"})
+	wantErr(t, "get many", err, doc.ErrUnavailable)
+	_, err = doc.Insert(late, e, coll, item("b"))
+	wantErr(t, "insert", err, doc.ErrUnavailable)
+	_, err = doc.Replace(late, e, coll, 1, item("a"))
+	wantErr(t, "replace", err, doc.ErrUnavailable)
+	wantErr(t, "delete", e.Delete(late, coll, "a", 0), doc.ErrUnavailable)
+	_, err = e.Scan(late, coll, doc.Query{Index: "owner_at", Limit: 1})
+	wantErr(t, "scan", err, doc.ErrUnavailable)
+	var b doc.Batch
+	b.Insert(coll, item("c"))
+	_, err = b.Apply(late, e)
+	wantErr(t, "apply", err, doc.ErrUnavailable)
+	if _, v := mustGet(t, e, "a"); v != 1 {
+		t.Errorf("a late write landed: v%d", v)
 	}
 }

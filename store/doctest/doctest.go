@@ -44,6 +44,7 @@ func Run(t *testing.T, c Config) {
 		{"Delete", false, testDelete},
 		{"GetMany", false, testGetMany},
 		{"Invalid", false, testInvalid},
+		{"Unavailable", false, testUnavailable},
 		{"Scan", false, testScan},
 		{"ScanErrors", false, testScanErrors},
 		{"Batch", false, testBatch},

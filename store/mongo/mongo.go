@@ -95,7 +95,7 @@ func (db *DB) init(ctx context.Context, colls []doc.Collection) error {
 		}
 		if len(models) > 0 {
 			if _, err := mc.Indexes().CreateMany(ctx, models); err != nil {
-				return fmt.Errorf("mongo: create indexes of %s: %w", c.Name, err)
+				return fmt.Errorf("mongo: create indexes of %s: %w", c.Name, mapErr(err))
 			}
 		}
 		db.colls[c.Name] = &collection{decl: c, c: mc}
@@ -109,7 +109,7 @@ func (db *DB) Name() string { return db.db.Name() }
 // Health pings the primary.
 func (db *DB) Health(ctx context.Context) error {
 	if err := db.client.Ping(ctx, readpref.Primary()); err != nil {
-		return fmt.Errorf("mongo: ping: %w", err)
+		return fmt.Errorf("mongo: ping: %w", mapErr(err))
 	}
 	return nil
 }
@@ -132,8 +132,14 @@ func (db *DB) coll(name string) (*collection, error) {
 
 // mapErr maps the driver's errors to the engine's.
 func mapErr(err error) error {
-	if err != nil && driver.IsDuplicateKeyError(err) {
+	switch {
+	case err == nil:
+		return nil
+	case driver.IsDuplicateKeyError(err):
 		return fmt.Errorf("%w: %v", doc.ErrDuplicate, err)
+	case driver.IsTimeout(err) || driver.IsNetworkError(err) || errors.Is(err, context.DeadlineExceeded) ||
+		errors.Is(err, driver.ErrClientDisconnected):
+		return fmt.Errorf("%w: %w", doc.ErrUnavailable, err)
 	}
 	return err
 }

@@ -22,7 +22,7 @@ func (db *DB) Get(ctx context.Context, coll, id string) (doc.Doc, error) {
 	if errors.Is(err, driver.ErrNoDocuments) {
 		err = doc.ErrNotFound
 	}
-	if err != nil {
+	if err = mapErr(err); err != nil {
 		return doc.Doc{}, fmt.Errorf("mongo: get %s/%s: %w", coll, id, err)
 	}
 	d, err := withoutVersion(raw)
@@ -43,7 +43,7 @@ func (db *DB) GetMany(ctx context.Context, coll string, ids []string) ([]doc.Doc
 	for i := 0; i < len(ids); i += chunk {
 		cur, err := c.c.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids[i:min(i+chunk, len(ids))]}}}})
 		if err != nil {
-			return nil, fmt.Errorf("mongo: get many from %s: %w", coll, err)
+			return nil, fmt.Errorf("mongo: get many from %s: %w", coll, mapErr(err))
 		}
 		docs, err := readAll(ctx, cur)
 		if err != nil {
@@ -84,7 +84,7 @@ func (db *DB) Scan(ctx context.Context, coll string, q doc.Query) (doc.Page, err
 	opts := options.Find().SetHint(p.Index.Name).SetSort(sort).SetLimit(int64(p.Limit + 1))
 	cur, err := c.c.Find(ctx, filter(p), opts)
 	if err != nil {
-		return doc.Page{}, fmt.Errorf("mongo: scan %s.%s: %w", coll, q.Index, err)
+		return doc.Page{}, fmt.Errorf("mongo: scan %s.%s: %w", coll, q.Index, mapErr(err))
 	}
 	docs, err := readAll(ctx, cur)
 	if err != nil {
@@ -160,5 +160,5 @@ func readAll(ctx context.Context, cur *driver.Cursor) ([]doc.Doc, error) {
 		}
 		docs = append(docs, d)
 	}
-	return docs, cur.Err()
+	return docs, mapErr(cur.Err())
 }

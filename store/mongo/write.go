@@ -68,7 +68,7 @@ func (db *DB) delete(ctx context.Context, c *collection, id string, version int6
 	}
 	res, err := c.c.DeleteOne(ctx, filter)
 	if err != nil {
-		return err
+		return mapErr(err)
 	}
 	if res.DeletedCount == 0 {
 		return db.why(ctx, c, id)
@@ -88,7 +88,7 @@ func (db *DB) why(ctx context.Context, c *collection, id string) error {
 	case errors.Is(err, driver.ErrNoDocuments):
 		return doc.ErrNotFound
 	case err != nil:
-		return err
+		return mapErr(err)
 	}
 	return fmt.Errorf("%w: stored version is %d", doc.ErrVersion, v.Version)
 }

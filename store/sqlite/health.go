@@ -100,11 +100,16 @@ func (db *DB) Health(ctx context.Context) error {
 // fail maps a driver error to the engine's errors and remembers damage
 // for Health.
 func (db *DB) fail(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %w", doc.ErrUnavailable, err)
+	}
 	var se *sqlite.Error
 	if !errors.As(err, &se) {
 		return err
 	}
 	switch se.Code() & 0xff {
+	case sqlite3.SQLITE_BUSY: // another process held the file past busy_timeout
+		return fmt.Errorf("%w: %w", doc.ErrUnavailable, err)
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
 		if db.corrupt.CompareAndSwap(nil, &err) {
 			db.log.Error("store damaged: restore it from a backup", "file", db.path, "err", err)
