@@ -296,7 +296,7 @@ func (m *mx) rows() map[string]mxRow {
 			return mxReq{path: "/v1/auth/login", body: map[string]any{"login": m.logins[who], "password": testPassword, "deviceId": "matrix"}, token: "-"}
 		}},
 		"POST /v1/auth/refresh": {kind: "tokens", want: ruleAnyone, make: func(m *mx, who int) mxReq {
-			return mxReq{path: "/v1/auth/refresh", body: map[string]any{"refreshToken": m.f.login(m.logins[who], "matrix").RefreshToken}, token: "-"}
+			return mxReq{path: "/v1/auth/refresh", body: map[string]any{"refreshToken": m.f.login(m.logins[who], "matrix").RefreshToken, "deviceId": "matrix"}, token: "-"}
 		}},
 		"POST /v1/auth/logout": {want: ruleAnyone, make: func(m *mx, who int) mxReq {
 			return mxReq{path: "/v1/auth/logout", token: m.f.login(m.logins[who], "matrix").AccessToken}
