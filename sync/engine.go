@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -749,7 +751,20 @@ func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail
 	a := &schemas.Alert{ID: cause, Kind: kind, Team: v.Team, VisitID: v.ID,
 		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: at.UTC()}
 	if w := e.limits.AlertWindow; w > 0 {
-		first, err := e.db.RaiseAlert(ctx, a, kind+"/"+prio+"/visit/"+v.ID, cause, w)
+		// A cause raised again in a later window (a lock's alert, named by
+		// each code it refuses; a batch retried later) is counted where it
+		// was first.
+		var prev schemas.Alert
+		err := e.db.C(colAlerts).FindOne(ctx, bson.D{{Key: "visitId", Value: v.ID}, {Key: "causes", Value: cause}}).Decode(&prev)
+		var first bool
+		switch {
+		case err == nil:
+			*a, first = prev, len(prev.Causes) > 0 && prev.Causes[0] == cause
+		case errors.Is(err, mongo.ErrNoDocuments):
+			first, err = e.db.RaiseAlert(ctx, a, kind+"/"+prio+"/visit/"+v.ID, cause, w)
+		default:
+			err = fmt.Errorf("read alerts: %w", err)
+		}
 		if err != nil || !first || e.notifier == nil {
 			return err
 		}
