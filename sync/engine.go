@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -29,13 +31,17 @@ type Limits struct {
 	// Wrong presence codes before the visit's code locks, and for how long.
 	PresenceMaxWrong int
 	PresenceLockFor  time.Duration
+	// Alerts of one kind and priority about one visit within this window
+	// of the clock are one alert with a count (ALERT_COALESCE_WINDOW; 0:
+	// one alert per cause).
+	AlertWindow time.Duration
 }
 
 // DefaultLimits: a phone three days offline with 2,000 operations syncs in
 // four batches; a batch never holds a request long; a visit stays well
 // under a megabyte.
 var DefaultLimits = Limits{MaxOps: 500, TimeBudget: 15 * time.Second, MaxVisitOps: 3000, MaxVisitBytes: 512 << 10,
-	PresenceMaxWrong: 5, PresenceLockFor: time.Hour}
+	PresenceMaxWrong: 5, PresenceLockFor: time.Hour, AlertWindow: 10 * time.Minute}
 
 // withDefaults fills limits left at zero.
 func (l Limits) withDefaults() Limits {
@@ -525,7 +531,7 @@ func (e *Engine) alertFull(ctx context.Context, decisions map[string]*decision, 
 		}
 		for _, r := range byVisit[id] {
 			if r.Code == RejectVisitFull {
-				if err := e.alert(ctx, d.before, RejectVisitFull, "normal", r.Message, "", e.now().UTC()); err != nil {
+				if err := e.alert(ctx, d.before, RejectVisitFull, "normal", r.Message, "", r.ReceivedAt); err != nil {
 					return err
 				}
 				break
@@ -636,6 +642,26 @@ func fieldEqual(a, b *schemas.Visit) bool {
 // it again records nothing new.
 func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs []*Record) error {
 	now := e.now().UTC()
+	// An alert is dated by the receipt of the operation that caused it (or
+	// of the batch's latest), not by now: a retry, read back from the
+	// records, then falls in the same coalescing window as the first try.
+	receivedAt := map[string]time.Time{}
+	batchAt := time.Time{}
+	for _, r := range recs {
+		receivedAt[r.OpID] = r.ReceivedAt
+		if r.ReceivedAt.After(batchAt) {
+			batchAt = r.ReceivedAt
+		}
+	}
+	if batchAt.IsZero() {
+		batchAt = now
+	}
+	causeAt := func(opID string) time.Time {
+		if t, ok := receivedAt[opID]; ok && !t.IsZero() {
+			return t
+		}
+		return batchAt
+	}
 	for _, r := range recs {
 		if err := e.link(ctx, v.ID, r); err != nil {
 			return err
@@ -654,7 +680,7 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			if inc.Severity == "critical" || inc.Severity == "high" {
 				prio = "high"
 			}
-			if err := e.alert(ctx, v, "incident", prio, inc.Category+"/"+inc.Severity, r.OpID, now); err != nil {
+			if err := e.alert(ctx, v, "incident", prio, inc.Category+"/"+inc.Severity, r.OpID, causeAt(r.OpID)); err != nil {
 				return err
 			}
 		}
@@ -676,24 +702,24 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 		}
 	}
 	raised := map[string]bool{}
-	once := func(kind, prio, detail, key string) error {
+	once := func(kind, prio, detail, key, opID string) error {
 		if raised[kind+"/"+key] {
 			return nil
 		}
 		raised[kind+"/"+key] = true
-		return e.alert(ctx, v, kind, prio, detail, key, now)
+		return e.alert(ctx, v, kind, prio, detail, key, causeAt(opID))
 	}
 	for _, r := range recs {
 		if r.PresenceLock > 0 {
 			detail := fmt.Sprintf("%d wrong presence codes: the visit's code is locked for %s", e.limits.PresenceMaxWrong, e.limits.PresenceLockFor)
-			if err := once(RulePresenceLocked, "high", detail, fmt.Sprintf("lock/%d", r.PresenceLock)); err != nil {
+			if err := once(RulePresenceLocked, "high", detail, fmt.Sprintf("lock/%d", r.PresenceLock), r.OpID); err != nil {
 				return err
 			}
 		}
 	}
 	for _, c := range v.Field.Conflicts {
 		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
-			if err := once(c.Rule, "normal", c.Detail, c.OpID); err != nil {
+			if err := once(c.Rule, "normal", c.Detail, c.OpID, c.OpID); err != nil {
 				return err
 			}
 		}
@@ -707,7 +733,7 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			case RulePresenceLocked:
 				continue // one per lock, above
 			}
-			if err := once(x.Code, "normal", x.Detail, key); err != nil {
+			if err := once(x.Code, "normal", x.Detail, key, x.OpID); err != nil {
 				return err
 			}
 		}
@@ -715,9 +741,35 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 	return nil
 }
 
-func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail, opID string, now time.Time) error {
-	a := &schemas.Alert{ID: AlertID(v.ID, kind, opID), Kind: kind, Team: v.Team, VisitID: v.ID,
-		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: now}
+// alert raises the alert a cause (the visit, kind and key) gives. With a
+// coalescing window it joins the open alert of its kind and priority on
+// the visit (store.RaiseAlert): a flood is one alert with a count, and
+// only its first cause notifies. The cause's id is derived, so a retry
+// counts nothing twice.
+func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail, key string, at time.Time) error {
+	cause := AlertID(v.ID, kind, key)
+	a := &schemas.Alert{ID: cause, Kind: kind, Team: v.Team, VisitID: v.ID,
+		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: at.UTC()}
+	if w := e.limits.AlertWindow; w > 0 {
+		// A cause raised again in a later window (a lock's alert, named by
+		// each code it refuses; a batch retried later) is counted where it
+		// was first.
+		var prev schemas.Alert
+		err := e.db.C(colAlerts).FindOne(ctx, bson.D{{Key: "visitId", Value: v.ID}, {Key: "causes", Value: cause}}).Decode(&prev)
+		var first bool
+		switch {
+		case err == nil:
+			*a, first = prev, len(prev.Causes) > 0 && prev.Causes[0] == cause
+		case errors.Is(err, mongo.ErrNoDocuments):
+			first, err = e.db.RaiseAlert(ctx, a, kind+"/"+prio+"/visit/"+v.ID, cause, w)
+		default:
+			err = fmt.Errorf("read alerts: %w", err)
+		}
+		if err != nil || !first || e.notifier == nil {
+			return err
+		}
+		return e.notifier.Alert(ctx, a)
+	}
 	if err := e.insertOnce(ctx, colAlerts, a); err != nil {
 		return err
 	}

@@ -31,6 +31,9 @@ type Record struct {
 	SkewMs      int64     `bson:"skewMs"`          // as measured on receipt; informative only
 	Flags       []string  `bson:"flags,omitempty"` // clock_skew, future_time
 	Payload     Payload   `bson:"payload"`
+	// The personal parts of Payload, sealed, in the stored record (see
+	// sealed); empty in memory.
+	Sealed string `bson:"sealed,omitempty"`
 	// Presence code check, made when the visit is known.
 	PresenceValid *bool `bson:"presenceValid,omitempty"`
 	PresenceStep  int64 `bson:"presenceStep,omitempty"`

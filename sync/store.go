@@ -118,7 +118,11 @@ func (e *Engine) insertRecords(ctx context.Context, recs []*Record) (map[string]
 	}
 	docs := make([]any, len(recs))
 	for i, r := range recs {
-		docs[i] = r
+		d, err := e.sealed(r)
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = d
 	}
 	_, err := e.db.C(colOps).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false))
 	if err == nil {
@@ -137,6 +141,9 @@ func (e *Engine) insertRecords(ctx context.Context, recs []*Record) (map[string]
 		var stored Record
 		if err := e.db.C(colOps).FindOne(ctx, bson.D{{Key: "_id", Value: r.ID}}).Decode(&stored); err != nil {
 			return nil, fmt.Errorf("read recorded operation: %w", err)
+		}
+		if err := e.open(&stored); err != nil {
+			return nil, err
 		}
 		*r = stored
 		if r.Status != StatusRejected {
@@ -167,6 +174,9 @@ func (e *Engine) record(ctx context.Context, id string) (*Record, error) {
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read operation: %w", err)
+	}
+	if err := e.open(&r); err != nil {
+		return nil, err
 	}
 	return &r, nil
 }

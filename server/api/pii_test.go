@@ -32,12 +32,18 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 	fix := map[string]any{"lat": home.Lat, "lng": home.Lng, "accuracyM": 8}
 	p := w.phone("wk.one", "phone-1")
 	at := w.v1.ScheduledStart
-	resp := p.mustPush(p.ops(
+	batch := p.ops(
 		opSpec{fsync.KindCheckIn, w.v1.ID, at, map[string]any{"location": fix}},
+		opSpec{fsync.KindNote, w.v1.ID, at.Add(time.Hour), map[string]any{"text": "奶奶摔倒过，腿骨折"}},
 		opSpec{fsync.KindCheckOut, w.v1.ID, at.Add(2 * time.Hour), map[string]any{"location": fix}},
-	))
-	if got := statuses(resp); got != "applied,applied" {
+	)
+	resp := p.mustPush(batch)
+	if got := statuses(resp); got != "applied,applied,applied" {
 		t.Fatalf("push: %s", got)
+	}
+	// A retry is recognised without comparing sealed bytes.
+	if got := statuses(p.mustPush(batch)); got != "duplicate:applied,duplicate:applied,duplicate:applied" {
+		t.Fatalf("retry: %s", got)
 	}
 
 	secrets := []string{"金毛犬", "青霉素", "清真", "轮椅", "糖尿病", "elderly", "infants", "allergies", "taboos", "specialNeeds"}
@@ -66,6 +72,20 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 	for name, raw := range raws {
 		for _, leak := range clearLeaks(raw, "", secrets, home) {
 			t.Errorf("raw %s: %s", name, leak)
+		}
+	}
+	// The engine's operation log: the phone's fixes and free text sealed.
+	cur, err := w.f.db.C("sync_ops").Find(ctx, bson.D{{Key: "visitId", Value: w.v1.ID}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ops []bson.M
+	if err := cur.All(ctx, &ops); err != nil || len(ops) != 3 {
+		t.Fatalf("sync_ops: %d records, %v", len(ops), err)
+	}
+	for _, op := range ops {
+		for _, leak := range clearLeaks(op, "", append(secrets, "摔倒", "骨折"), home) {
+			t.Errorf("raw sync_ops %v: %s", op["_id"], leak)
 		}
 	}
 

@@ -108,6 +108,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	rules.GeofenceM = float64(cfg.GeofenceMeters)
 	limits := fsync.DefaultLimits
 	limits.MaxOps = cfg.SyncMaxOps
+	limits.AlertWindow = cfg.AlertWindow
 	s.Sync = fsync.New(s.Store, now, s.log, rules, limits, presence)
 	s.Outbox = push.NewOutbox(s.Store, now)
 	targets := push.NewTargets(s.Store, now)

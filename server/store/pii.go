@@ -199,3 +199,11 @@ func (c *Cipher) openField(raw bson.RawValue, aad string, v any) error {
 	}
 	return fmt.Errorf("decode %s: unexpected %s", aad, raw.Type)
 }
+
+// SealJSON seals v for another package's record (the sync engine's
+// operation log) with the store's cipher, bound to aad: name it
+// "collection/id/field".
+func (db *DB) SealJSON(v any, aad string) (string, error) { return db.cipher.sealJSON(v, aad) }
+
+// OpenJSON reads into v what SealJSON made with the same aad.
+func (db *DB) OpenJSON(sealed, aad string, v any) error { return db.cipher.openJSON(sealed, aad, v) }
