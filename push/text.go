@@ -42,9 +42,11 @@ var texts = map[string]map[string][2]string{
 
 var alertTitles = map[string]map[string]string{
 	"zh-CN": {"correction_disputed": "服务师对时间更正有异议", "customer_request_reschedule": "客户申请改期", "customer_request_cancel": "客户申请取消", "incident_escalated": "严重事故未及时响应", "complaint": "收到客户投诉", "complaint_sla_breach": "投诉超时未响应", "late": "服务师未按时签到", "missed": "服务师缺席", "incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
-		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收"},
+		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
+		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
-		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off"},
+		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
+		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes"},
 }
 
 // text returns the title and body of a kind in the locale (zh-CN default).

@@ -29,11 +29,12 @@ import (
 // stored once in GridFS however many upload it. Who uploaded a content may
 // read it, and so may whoever may see a visit that references it.
 //
-// An operation may name a hash its user uploaded, or announced and is
-// still uploading (a phone pushes its operations while its photos are on
-// their way), or one already referenced by a visit the user may see.
-// A reference made on the strength of an unfinished upload counts only
-// once that upload completes: announcing a hash proves nothing.
+// An operation may name any hash, before its upload is even announced (a
+// phone pushes its operations while its photos are on their way): the
+// reference is recorded, and the link it makes records its user. It lets
+// those who may see the visit read the content only once that user's own
+// upload of it has completed, unless the user named it from a visit it may
+// see already. Naming or announcing a hash proves nothing.
 
 const (
 	colAttachments = "attachments"          // stored content, once per hash
@@ -686,27 +687,25 @@ func refs(p *Payload) []string {
 	return hs
 }
 
-// checkRefs rejects the records that name an attachment their user may
-// not name: one the user neither uploaded nor is uploading, and that no
-// visit the user may see references. Nothing is linked for them.
+// checkRefs sorts each record's references: shared ones (on a visit the
+// user may see, not uploaded by the user) count at once; every other one
+// is the user's own, whether uploaded, under way or not yet announced (a
+// phone queues its operations apart from its uploads), and counts only
+// once the user's upload of it completes. No reference is refused: a
+// worker's note is never dropped for a photo still on its way, and the
+// answer is the same whether or not someone else stored the content.
 func (e *Engine) checkRefs(ctx context.Context, a *schemas.Actor, recs []*Record) error {
 	for _, r := range recs {
+		r.SharedRefs = nil
 		if r.Status == StatusRejected {
 			continue
 		}
-		r.SharedRefs = nil
 		for _, h := range refs(&r.Payload) {
-			own, shared, err := e.mayName(ctx, a, h)
+			shared, err := e.sharedRef(ctx, a, h)
 			if err != nil {
 				return err
 			}
-			if !own && !shared {
-				r.Status, r.Code = StatusRejected, RejectUnknownAttachment
-				r.Message = "attachment " + h + " is not one you uploaded or announced (POST /v1/attachments), nor one on a visit you may see"
-				r.SharedRefs = nil
-				break
-			}
-			if !own {
+			if shared {
 				r.SharedRefs = append(r.SharedRefs, h)
 			}
 		}
@@ -714,24 +713,16 @@ func (e *Engine) checkRefs(ctx context.Context, a *schemas.Actor, recs []*Record
 	return nil
 }
 
-// mayName says whether the actor may name a content: as its own (uploaded,
-// or being uploaded: that reference counts once the upload completes), or
-// as shared from a visit it may see. Own uploads are looked up first, by
-// id; the links are read only for a hash the actor has not announced.
-func (e *Engine) mayName(ctx context.Context, a *schemas.Actor, sha string) (own, shared bool, err error) {
+// sharedRef says whether the actor names a content as shared from a visit
+// it may see rather than as its own upload. Own uploads are looked up
+// first, by id; the links are read only for a hash the actor has not
+// uploaded.
+func (e *Engine) sharedRef(ctx context.Context, a *schemas.Actor, sha string) (bool, error) {
 	done, err := e.uploader(ctx, a.UserID, sha)
 	if err != nil || done != nil {
-		return done != nil, false, err
+		return false, err
 	}
-	_, err = e.liveUpload(ctx, a.UserID, sha)
-	if err == nil {
-		return true, false, nil
-	}
-	if schemas.ErrorCode(err) != schemas.ENOTFOUND {
-		return false, false, err
-	}
-	shared, err = e.onVisibleVisit(ctx, a, sha)
-	return false, shared, err
+	return e.onVisibleVisit(ctx, a, sha)
 }
 
 // link records that a visit references attachments, which lets those who

@@ -63,8 +63,9 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		OpID: in.OpID, Kind: KindSignOff, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: now, ReceivedAt: now,
 		Payload: p, Status: StatusPending, Source: SourceCustomerApp}
 	recs := []*Record{r}
-	// The signature must be the household's own upload (or one it may
-	// see); a sign-off sent again is answered as recorded the first time.
+	// The signature counts once the household's own upload of it completes
+	// (at once if named from a visit it may see); a sign-off sent again is
+	// answered as recorded the first time.
 	prev, err := e.record(ctx, r.ID)
 	if err != nil {
 		return nil, err
@@ -72,9 +73,6 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 	if prev == nil {
 		if err := e.checkRefs(ctx, a, recs); err != nil {
 			return nil, err
-		}
-		if r.Status == StatusRejected {
-			return nil, schemas.FieldError("signatureRef", "%s", r.Message).With("code", r.Code)
 		}
 	}
 	d, err := e.decide(ctx, visitID, recs)

@@ -99,10 +99,7 @@ const (
 	RejectNotYours     = "not_yours"     // the visit is not, and never was, the worker's
 	RejectUnknownItem  = "unknown_item"  // no such checklist item on the visit
 	RejectSeqReused    = "seq_reused"    // the seq was used before by another operation
-	// RejectUnknownAttachment: a photo or signature the user neither
-	// uploaded nor announced, and that no visit the user may see has.
-	RejectUnknownAttachment = "unknown_attachment"
-	RejectVisitFull         = "visit_full" // the visit holds as many operations, or as much text, as it may
+	RejectVisitFull    = "visit_full"    // the visit holds as many operations, or as much text, as it may
 )
 
 func reject(code, format string, args ...any) *schemas.Error {

@@ -14,6 +14,7 @@ import (
 	"image/png"
 	"io"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -204,10 +205,10 @@ func (w *world) account(u schemas.NewUser, device string) string {
 
 // TestAttachmentReferencesNeedTheBytes: knowing a hash gives nothing. A
 // worker of another team and a customer who name someone else's photo in
-// their own operations are refused and cannot read it; announcing the
-// hash tells nothing and, until the bytes are sent, grants nothing; a
-// second uploader is served once it has sent the content itself; nobody
-// touches another's unfinished upload.
+// their own operations have them applied (nothing they record is lost)
+// but cannot read it; announcing the hash tells nothing and, until the
+// bytes are sent, grants nothing; a second uploader is served once it has
+// sent the content itself; nobody touches another's unfinished upload.
 func TestAttachmentReferencesNeedTheBytes(t *testing.T) {
 	w := newSyncWorld(t)
 	f := w.f
@@ -227,11 +228,11 @@ func TestAttachmentReferencesNeedTheBytes(t *testing.T) {
 		opSpec{fsync.KindCheckIn, w.v2.ID, w.v2.ScheduledStart, map[string]any{"location": near}},
 		opSpec{fsync.KindCheckOut, w.v2.ID, w.v2.ScheduledStart.Add(2 * time.Hour), map[string]any{"location": near}},
 	))
-	if got := statuses(resp); got != "rejected:unknown_attachment,applied,applied" {
+	if got := statuses(resp); got != "applied,applied,applied" {
 		t.Fatalf("another team's note naming the photo: %s", got)
 	}
-	if n := len(w.visit(w.v2.ID).Field.Notes); n != 0 {
-		t.Fatalf("the refused note was recorded: %d notes", n)
+	if notes := w.visit(w.v2.ID).Field.Notes; len(notes) != 1 || !slices.Equal(notes[0].Photos, []string{sha}) {
+		t.Fatalf("the note naming the photo was not recorded as sent: %+v", notes)
 	}
 	f.do("GET", "/v1/attachments/"+sha, nil, p2.token).wantError(404, schemas.ENOTFOUND)
 
@@ -241,14 +242,12 @@ func TestAttachmentReferencesNeedTheBytes(t *testing.T) {
 		return map[string]any{"opId": f.newID(), "signerName": "徐女士", "signatureRef": ref,
 			"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}
 	}
-	e := f.do("POST", "/v1/visits/"+w.v2.ID+"/signoff", signOff(sha), cu2).wantError(400, schemas.EINVALID)
-	if e.Details["code"] != fsync.RejectUnknownAttachment || e.Details["field"] != "signatureRef" {
-		t.Fatalf("sign-off refusal details %v", e.Details)
-	}
-	if v := w.visit(w.v2.ID); v.Field.SignOff != nil {
-		t.Fatal("the refused sign-off was recorded")
+	f.do("POST", "/v1/visits/"+w.v2.ID+"/signoff", signOff(sha), cu2).want(200)
+	if v := w.visit(w.v2.ID); v.Field.SignOff == nil || v.Field.SignOff.SignatureRef != sha {
+		t.Fatalf("the sign-off naming the photo was not recorded: %+v", v.Field.SignOff)
 	}
 	f.do("GET", "/v1/attachments/"+sha, nil, cu2).wantError(404, schemas.ENOTFOUND)
+	f.do("GET", "/v1/attachments/"+sha, nil, p2.token).wantError(404, schemas.ENOTFOUND)
 
 	// Dedupe tells nothing: the hash is new to this user.
 	f.do("HEAD", "/v1/attachments/"+sha+"/upload", nil, p2.token).want(404)
@@ -291,6 +290,75 @@ func TestAttachmentReferencesNeedTheBytes(t *testing.T) {
 		t.Fatalf("the first uploader's offset is %s after another's bad chunk, want %d", r.header.Get("Upload-Offset"), half)
 	}
 	f.patch(p1.token, osha, half, other[half:]).want(204)
+}
+
+// TestAttachmentReferenceBeforeAnnounce: a phone queues operations apart
+// from its uploads, so an operation may name a photo whose upload is not
+// even announced. It is applied, the visit shows the hash, and the content
+// is served through the visit once that user's own upload has completed;
+// another team's worker naming the same hash on its own visit is applied
+// too, answered as for a hash nobody stored, and never served it.
+func TestAttachmentReferenceBeforeAnnounce(t *testing.T) {
+	w := newSyncWorld(t)
+	f := w.f
+	data := testPNG(t, 300, 200)
+	sha := hashOf(data)
+	p1 := w.phone("wk.one", "phone-1")
+	resp := p1.mustPush(p1.ops(
+		opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near}},
+		opSpec{fsync.KindProgress, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"itemId": "kitchen", "done": true, "photos": []string{sha}}},
+		opSpec{fsync.KindNote, w.v1.ID, w.v1.ScheduledStart.Add(2 * time.Minute), map[string]any{"text": "灶台有划痕", "photos": []string{sha}}},
+	))
+	if got := statuses(resp); got != "applied,applied,applied" {
+		t.Fatalf("operations naming a photo not yet announced: %s", got)
+	}
+	notes := w.visit(w.v1.ID).Field.Notes // the progress's photos and the note
+	if len(notes) != 2 || !slices.Equal(notes[0].Photos, []string{sha}) || !slices.Equal(notes[1].Photos, []string{sha}) {
+		t.Fatalf("notes %+v, want two naming %s", notes, sha)
+	}
+	// Not uploaded yet: nobody reads it, the referrer included.
+	for _, token := range []string{p1.token, w.s1, w.cu1, w.admin} {
+		f.do("GET", "/v1/attachments/"+sha, nil, token).wantError(404, schemas.ENOTFOUND)
+	}
+
+	// Another team's worker names it on its own visit, and a hash nobody
+	// stored: both are applied, and neither is served.
+	p2 := &phone{w: w, device: "phone-2", token: w.account(schemas.NewUser{Login: "wk.two", Role: schemas.RoleWorker, WorkerID: w.w2.ID, Team: "team-2"}, "phone-2")}
+	s2 := w.account(schemas.NewUser{Login: "sup.two", Role: schemas.RoleSupervisor, Team: "team-2"}, "office")
+	nobody := fmt.Sprintf("%064x", 42)
+	theirNote := func(at time.Time) string {
+		return statuses(p2.mustPush(p2.ops(
+			opSpec{fsync.KindNote, w.v2.ID, at, map[string]any{"text": "看", "photos": []string{sha}}},
+			opSpec{fsync.KindNote, w.v2.ID, at.Add(time.Minute), map[string]any{"text": "看", "photos": []string{nobody}}},
+		)))
+	}
+	if got := theirNote(w.v2.ScheduledStart); got != "applied,applied" {
+		t.Fatalf("another team naming hashes before any upload: %s", got)
+	}
+
+	// The referrer's own upload completes: the visit now serves it.
+	f.upload(p1.token, data, "image/png").want(204)
+	for _, token := range []string{p1.token, w.s1, w.cu1, w.admin} {
+		got := f.do("GET", "/v1/attachments/"+sha, nil, token).want(200)
+		if !bytes.Equal(got.body, data) {
+			t.Fatalf("content differs (%d bytes)", len(got.body))
+		}
+	}
+	// Stored now, yet another team's reference answers as for a hash
+	// nobody stored, and grants nothing.
+	if got := theirNote(w.v2.ScheduledStart.Add(time.Hour)); got != "applied,applied" {
+		t.Fatalf("another team naming a stored hash and an unknown one: %s", got)
+	}
+	for _, token := range []string{p2.token, s2} {
+		mine := f.do("GET", "/v1/attachments/"+sha, nil, token).wantError(404, schemas.ENOTFOUND)
+		none := f.do("GET", "/v1/attachments/"+nobody, nil, token).wantError(404, schemas.ENOTFOUND)
+		if mine.Message != none.Message {
+			t.Fatalf("a stored hash answers %q, an unknown one %q", mine.Message, none.Message)
+		}
+	}
+	if n := len(w.visit(w.v2.ID).Field.Notes); n != 4 {
+		t.Fatalf("%d notes on the other team's visit, want 4", n)
+	}
 }
 
 // TestAttachmentSharedReference: a content already on a visit the user
