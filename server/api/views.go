@@ -107,24 +107,9 @@ func (a *API) view(c *fiber.Ctx, v any) (any, error) {
 
 	// Records only the office sees: whole, and never to anyone else (the
 	// route table admits office roles only; this says so again).
-	case *schemas.Alert:
-		return office.OfficeOnly(act, r)
-	case *schemas.FollowUp:
-		return office.OfficeOnly(act, r)
-	case *schemas.Schedule:
-		return office.OfficeOnly(act, r)
-	case *office.ReflowResult:
-		return office.OfficeOnly(act, r)
-	case *office.Candidate:
-		return office.OfficeOnly(act, r)
-	case *office.MonthlyFigures:
-		return office.OfficeOnly(act, r)
-	case *schemas.AuditEntry:
-		return office.OfficeOnly(act, r)
-	case *fsync.Device:
-		return office.OfficeOnly(act, r)
-	case *push.Notification:
-		return office.OfficeOnly(act, r)
+	case *schemas.Alert, *schemas.FollowUp, *schemas.Schedule, *office.ReflowResult, *office.Candidate,
+		*office.MonthlyFigures, *schemas.AuditEntry, *fsync.Device, *push.Notification:
+		return office.OfficeOnly(act, v)
 
 	// The same for every role the route admits: the catalog (signed-in
 	// users), a phone's own push results, a visit's presence secret (its
