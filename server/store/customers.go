@@ -11,7 +11,12 @@ import (
 )
 
 // SetCipher sets the cipher that seals personal data.
-func (db *DB) SetCipher(c *Cipher) { db.cipher = c }
+func (db *DB) SetCipher(c *Cipher) {
+	db.cipher = c
+	if db.Docs != nil {
+		db.Docs.SetCipher(c)
+	}
+}
 
 // Fingerprint is a keyed hash of s, under the current data key: equal
 // values have equal fingerprints, and nothing of s shows at rest.
@@ -59,7 +64,7 @@ func (db *DB) sealCustomer(c *schemas.Customer) (*customerDoc, error) {
 	if d.Phone, err = db.cipher.Seal(c.Phone, customerAAD(c.ID, "phone")); err != nil {
 		return nil, err
 	}
-	if d.Household, err = db.cipher.sealField(c.Household, customerAAD(c.ID, "household")); err != nil {
+	if d.Household, err = db.cipher.SealField(c.Household, customerAAD(c.ID, "household")); err != nil {
 		return nil, err
 	}
 	for _, a := range c.Addresses {
@@ -67,7 +72,7 @@ func (db *DB) sealCustomer(c *schemas.Customer) (*customerDoc, error) {
 		if ad.Text, err = db.cipher.Seal(a.Text, customerAAD(c.ID, "addresses/"+a.ID+"/text")); err != nil {
 			return nil, err
 		}
-		if ad.Location, err = db.cipher.sealField(a.Location, customerAAD(c.ID, "addresses/"+a.ID+"/location")); err != nil {
+		if ad.Location, err = db.cipher.SealField(a.Location, customerAAD(c.ID, "addresses/"+a.ID+"/location")); err != nil {
 			return nil, err
 		}
 		if ad.AccessNotes, err = db.cipher.Seal(a.AccessNotes, customerAAD(c.ID, "addresses/"+a.ID+"/accessNotes")); err != nil {
@@ -86,7 +91,7 @@ func (db *DB) openCustomer(d *customerDoc) (*schemas.Customer, error) {
 	if c.Phone, err = db.cipher.Open(d.Phone, customerAAD(d.ID, "phone")); err != nil {
 		return nil, fmt.Errorf("customer %s phone: %w", d.ID, err)
 	}
-	if err := db.cipher.openField(d.Household, customerAAD(d.ID, "household"), &c.Household); err != nil {
+	if err := db.cipher.OpenField(d.Household, customerAAD(d.ID, "household"), &c.Household); err != nil {
 		return nil, fmt.Errorf("customer %s household: %w", d.ID, err)
 	}
 	for _, ad := range d.Addresses {
@@ -94,7 +99,7 @@ func (db *DB) openCustomer(d *customerDoc) (*schemas.Customer, error) {
 		if a.Text, err = db.cipher.Open(ad.Text, customerAAD(d.ID, "addresses/"+ad.ID+"/text")); err != nil {
 			return nil, fmt.Errorf("customer %s address: %w", d.ID, err)
 		}
-		if err := db.cipher.openField(ad.Location, customerAAD(d.ID, "addresses/"+ad.ID+"/location"), &a.Location); err != nil {
+		if err := db.cipher.OpenField(ad.Location, customerAAD(d.ID, "addresses/"+ad.ID+"/location"), &a.Location); err != nil {
 			return nil, fmt.Errorf("customer %s address position: %w", d.ID, err)
 		}
 		if a.AccessNotes, err = db.cipher.Open(ad.AccessNotes, customerAAD(d.ID, "addresses/"+ad.ID+"/accessNotes")); err != nil {
@@ -185,3 +190,11 @@ func (db *DB) RawCustomer(ctx context.Context, id string) (bson.M, error) {
 	}
 	return m, nil
 }
+
+// SealJSON seals v for another package's record (the sync engine's
+// operation log) with the store's cipher, bound to aad: name it
+// "collection/id/field".
+func (db *DB) SealJSON(v any, aad string) (string, error) { return db.cipher.SealJSON(v, aad) }
+
+// OpenJSON reads into v what SealJSON made with the same aad.
+func (db *DB) OpenJSON(sealed, aad string, v any) error { return db.cipher.OpenJSON(sealed, aad, v) }

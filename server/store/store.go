@@ -19,6 +19,8 @@ import (
 	"time"
 
 	"github.com/FerretDB/FerretDB/ferretdb"
+
+	fstore "fieldsync/store"
 	"go.mongodb.org/mongo-driver/v2/event"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
@@ -42,7 +44,11 @@ type Options struct {
 type DB struct {
 	Client *mongo.Client
 	DB     *mongo.Database
-	Now    func() time.Time // the injected clock (Options.Now); tests may set it before use
+	// Docs is the new store (fieldsync/store), where the aggregates
+	// already moved off this one live.
+	Docs    *fstore.Store
+	ownDocs bool
+	Now     func() time.Time // the injected clock (Options.Now); tests may set it before use
 
 	log      *slog.Logger
 	view     bool // shares another DB's client; Close leaves it open
@@ -94,6 +100,18 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 		_ = db.Close(context.Background())
 		return nil, fmt.Errorf("ping store: %w", err)
 	}
+	// During the move to the new store, the aggregates already moved live
+	// there: in a file of its own beside FerretDB's, or in the same
+	// MongoDB database (the moved collections are no longer used here).
+	docs, err := fstore.Open(ctx, fstore.Options{
+		URI: opts.URI, DBName: opts.DBName, DataDir: filepath.Join(opts.DataDir, "next"), Logger: log,
+		Now: func() time.Time { return db.Now() },
+	})
+	if err != nil {
+		_ = db.Close(context.Background())
+		return nil, fmt.Errorf("open store: %w", err)
+	}
+	db.Docs, db.ownDocs = docs, true
 	return db, nil
 }
 
@@ -174,7 +192,11 @@ func (db *DB) stopEmbedded() {
 // Database returns a view of the same store on another database, sharing
 // the client. Tests use it to give each test a database of its own.
 func (db *DB) Database(name string) *DB {
-	return &DB{Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, socket: db.socket, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
+	var docs *fstore.Store
+	if name == db.DB.Name() { // another instance on the same data
+		docs = db.Docs
+	}
+	return &DB{Docs: docs, Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, socket: db.socket, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.
@@ -194,6 +216,9 @@ func (db *DB) Close(ctx context.Context) error {
 	var err error
 	if db.Client != nil {
 		err = db.Client.Disconnect(ctx)
+	}
+	if db.ownDocs {
+		err = errors.Join(err, db.Docs.Close(ctx))
 	}
 	db.stopEmbedded()
 	if err != nil {

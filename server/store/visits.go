@@ -126,7 +126,7 @@ func (db *DB) sealVisit(v *schemas.Visit) (*visitDoc, error) {
 	if d.AccessNotes, err = db.cipher.Seal(v.Address.AccessNotes, visitAAD(v.ID, "accessNotes")); err != nil {
 		return nil, err
 	}
-	if d.Location, err = db.cipher.sealField(v.Address.Location, visitAAD(v.ID, "location")); err != nil {
+	if d.Location, err = db.cipher.SealField(v.Address.Location, visitAAD(v.ID, "location")); err != nil {
 		return nil, err
 	}
 	// The fixes move out of the field state into sealed fields; copies,
@@ -146,7 +146,7 @@ func (db *DB) sealFix(a *schemas.Attendance, aad string) (*schemas.Attendance, s
 	if a == nil || a.Location == nil {
 		return a, "", nil
 	}
-	sealed, err := db.cipher.sealJSON(a.Location, aad)
+	sealed, err := db.cipher.SealJSON(a.Location, aad)
 	if err != nil {
 		return nil, "", err
 	}
@@ -162,7 +162,7 @@ func (db *DB) openFix(a *schemas.Attendance, sealed, aad string) error {
 		return nil
 	}
 	a.Location = &schemas.GeoFix{}
-	return db.cipher.openJSON(sealed, aad, a.Location)
+	return db.cipher.OpenJSON(sealed, aad, a.Location)
 }
 
 func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
@@ -175,7 +175,7 @@ func (db *DB) openVisit(d *visitDoc) (*schemas.Visit, error) {
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	v.Address = schemas.VisitAddress{AddressID: d.AddressID}
 	var err error
-	if err := db.cipher.openField(d.Location, visitAAD(d.ID, "location"), &v.Address.Location); err != nil {
+	if err := db.cipher.OpenField(d.Location, visitAAD(d.ID, "location"), &v.Address.Location); err != nil {
 		return nil, fmt.Errorf("visit %s position: %w", d.ID, err)
 	}
 	if err := db.openFix(v.Field.CheckIn, d.CheckInFix, visitAAD(d.ID, "checkInFix")); err != nil {

@@ -50,7 +50,7 @@ func (c Collection) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, ix := range c.Indexes {
-		if !name.MatchString(ix.Name) || seen[ix.Name] {
+		if !name.MatchString(ix.Name) || seen[ix.Name] || ix.Name == ByID {
 			return fmt.Errorf("%w: collection %s: index name %q", ErrInvalid, c.Name, ix.Name)
 		}
 		seen[ix.Name] = true
@@ -81,8 +81,16 @@ func validPath(p string) bool {
 	return true
 }
 
-// Index returns the declared index called name.
+// ByID is the index every collection has without declaring it: its _id,
+// unique. Scan it to read a whole collection in id order, or ids in a range
+// (ids derived from their cause often share a prefix).
+const ByID = "_id"
+
+// Index returns the declared index called name, or the implicit ByID.
 func (c Collection) Index(name string) (Index, error) {
+	if name == ByID {
+		return Index{Name: ByID, Fields: []string{"_id"}, Unique: true}, nil
+	}
 	for _, ix := range c.Indexes {
 		if ix.Name == name {
 			return ix, nil

@@ -64,6 +64,10 @@ func testScan(t *testing.T, e doc.Engine, _ Config) {
 		{Index: "score", Range: doc.Range{Gte: 0}, Desc: true},
 		{Index: "owner_id", Eq: []any{"ab"}},
 		{Index: "owner_id", Eq: []any{"ab"}, Range: doc.Range{Gt: "s10"}, Desc: true},
+		{Index: doc.ByID},
+		{Index: doc.ByID, Desc: true},
+		{Index: doc.ByID, Range: doc.Range{Gte: "s1", Lt: "s2"}},
+		{Index: doc.ByID, Eq: []any{"s12"}},
 	}
 	for _, q := range queries {
 		want := expect(items, q)

@@ -81,7 +81,12 @@ func (db *DB) Scan(ctx context.Context, coll string, q doc.Query) (doc.Page, err
 	for _, f := range p.Index.Order() {
 		sort = append(sort, bson.E{Key: f, Value: dir})
 	}
-	opts := options.Find().SetHint(p.Index.Name).SetSort(sort).SetLimit(int64(p.Limit + 1))
+	opts := options.Find().SetSort(sort).SetLimit(int64(p.Limit + 1))
+	if p.Index.Name == doc.ByID {
+		opts.SetHint(bson.D{{Key: "_id", Value: 1}})
+	} else {
+		opts.SetHint(p.Index.Name)
+	}
 	cur, err := c.c.Find(ctx, filter(p), opts)
 	if err != nil {
 		return doc.Page{}, fmt.Errorf("mongo: scan %s.%s: %w", coll, q.Index, mapErr(err))

@@ -132,8 +132,11 @@ func scanSQL(t *table, p *doc.Plan) (string, []any) {
 			args = append(args, sqlValue(v))
 		}
 	}
-	name, _ := indexSQL(t.coll, p.Index)
-	query := `SELECT id, v, doc FROM ` + t.name + ` INDEXED BY ` + quote(name)
+	query := `SELECT id, v, doc FROM ` + t.name
+	if p.Index.Name != doc.ByID { // else the table's own key
+		name, _ := indexSQL(t.coll, p.Index)
+		query += ` INDEXED BY ` + quote(name)
+	}
 	if len(where) > 0 {
 		query += ` WHERE ` + strings.Join(where, " AND ")
 	}

@@ -77,7 +77,22 @@ func WallClockTimes(ctx context.Context, db *store.DB, real time.Time) ([]string
 			return nil, fmt.Errorf("read %s: %w", name, err)
 		}
 	}
-	return out, nil
+	if db.Docs == nil {
+		return out, nil
+	}
+	err = db.Docs.Each(ctx, func(name string, doc bson.Raw) error {
+		id := doc.Lookup("_id").String()
+		walk(doc, "", func(path string, v bson.RawValue) {
+			for _, t := range storedTimes(v) {
+				if near(t) {
+					out = append(out, fmt.Sprintf("%s %s %s: %.120s (%s)", name, id, path, v, t.UTC().Format(time.RFC3339)))
+					break
+				}
+			}
+		})
+		return nil
+	})
+	return out, err
 }
 
 // walk calls f for every value of doc, at any depth.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // Epoch is when test fixtures run: Tuesday 2037-11-24 09:00 UTC (17:00 in
@@ -79,6 +80,7 @@ func New(tb testing.TB) *store.DB {
 	}
 	db := Shared(tb).Database(name)
 	db.Now = func() time.Time { return Epoch }
+	db.Docs = NewStore(tb, func() time.Time { return db.Now() })
 	db.SetCipher(Cipher(tb))
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -91,6 +93,23 @@ func New(tb testing.TB) *store.DB {
 		_ = db.DB.Drop(ctx)
 	})
 	return db
+}
+
+// NewStore opens a new store of the test's own (fieldsync/store) on the
+// embedded engine in a temporary directory, closed when the test ends,
+// with the test cipher and the clock now.
+func NewStore(tb testing.TB, now func() time.Time) *fstore.Store {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := fstore.Open(ctx, fstore.Options{
+		DataDir: tb.TempDir(), Logger: slog.New(slog.DiscardHandler), Now: now, Cipher: Cipher(tb),
+	})
+	if err != nil {
+		tb.Fatalf("open test store: %v", err)
+	}
+	tb.Cleanup(func() { _ = s.Close(context.Background()) })
+	return s
 }
 
 func sanitize(s string) string {

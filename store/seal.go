@@ -144,10 +144,10 @@ func derive(key []byte, label string) []byte {
 	return m.Sum(nil)
 }
 
-// sealJSON seals a structured personal value (a household profile, a
+// SealJSON seals a structured personal value (a household profile, a
 // position) as one opaque string: its JSON, sealed. Nothing of it, not even
 // which fields are set, shows at rest.
-func (c *Cipher) sealJSON(v any, aad string) (string, error) {
+func (c *Cipher) SealJSON(v any, aad string) (string, error) {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return "", fmt.Errorf("encode %s: %w", aad, err)
@@ -155,8 +155,8 @@ func (c *Cipher) sealJSON(v any, aad string) (string, error) {
 	return c.Seal(string(b), aad)
 }
 
-// openJSON reads into v what sealJSON made; "" leaves v as it is.
-func (c *Cipher) openJSON(sealed, aad string, v any) error {
+// OpenJSON reads into v what SealJSON made; "" leaves v as it is.
+func (c *Cipher) OpenJSON(sealed, aad string, v any) error {
 	pt, err := c.Open(sealed, aad)
 	if err != nil || pt == "" {
 		return err
@@ -167,10 +167,11 @@ func (c *Cipher) openJSON(sealed, aad string, v any) error {
 	return nil
 }
 
-// sealField is sealJSON for a field that documents written before it was
-// sealed hold in clear, as a subdocument: see openField.
-func (c *Cipher) sealField(v any, aad string) (bson.RawValue, error) {
-	s, err := c.sealJSON(v, aad)
+// SealField is SealJSON for a field that documents written before it was
+// sealed hold in clear, as a subdocument: see OpenField. Only the store of
+// the FerretDB era needs it; it goes with that store.
+func (c *Cipher) SealField(v any, aad string) (bson.RawValue, error) {
+	s, err := c.SealJSON(v, aad)
 	if err != nil {
 		return bson.RawValue{}, err
 	}
@@ -181,16 +182,16 @@ func (c *Cipher) sealField(v any, aad string) (bson.RawValue, error) {
 	return bson.RawValue{Type: t, Value: data}, nil
 }
 
-// openField reads into v what sealField stored. A subdocument in its place
+// OpenField reads into v what SealField stored. A subdocument in its place
 // was written before the field was sealed and is read as it is (no
 // migration: the next write of the record seals it). A missing field
 // leaves v as it is.
-func (c *Cipher) openField(raw bson.RawValue, aad string, v any) error {
+func (c *Cipher) OpenField(raw bson.RawValue, aad string, v any) error {
 	switch raw.Type {
 	case 0, bson.TypeNull:
 		return nil
 	case bson.TypeString:
-		return c.openJSON(raw.StringValue(), aad, v)
+		return c.OpenJSON(raw.StringValue(), aad, v)
 	case bson.TypeEmbeddedDocument:
 		if err := raw.Unmarshal(v); err != nil {
 			return fmt.Errorf("decode %s: %w", aad, err)
@@ -199,11 +200,3 @@ func (c *Cipher) openField(raw bson.RawValue, aad string, v any) error {
 	}
 	return fmt.Errorf("decode %s: unexpected %s", aad, raw.Type)
 }
-
-// SealJSON seals v for another package's record (the sync engine's
-// operation log) with the store's cipher, bound to aad: name it
-// "collection/id/field".
-func (db *DB) SealJSON(v any, aad string) (string, error) { return db.cipher.sealJSON(v, aad) }
-
-// OpenJSON reads into v what SealJSON made with the same aad.
-func (db *DB) OpenJSON(sealed, aad string, v any) error { return db.cipher.openJSON(sealed, aad, v) }

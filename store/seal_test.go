@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 func key(t *testing.T, b byte) store.DataKey {
