@@ -4,22 +4,20 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"github.com/FerretDB/FerretDB/ferretdb"
 	driver "go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"fieldsync/store/doc"
 	"fieldsync/store/doctest"
 	"fieldsync/store/mongo"
+	"fieldsync/store/storetest"
 )
 
 // The engine runs against MONGODB_URI when it is set, and otherwise
@@ -47,7 +45,7 @@ func run(m *testing.M) int {
 			return 1
 		}
 		defer os.RemoveAll(dir)
-		stop, u, err := startFerretDB(dir)
+		stop, u, err := storetest.StartFerretDB(dir)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "start FerretDB:", err)
 			return 1
@@ -62,30 +60,6 @@ func run(m *testing.M) int {
 	}
 	defer admin.Disconnect(context.Background())
 	return m.Run()
-}
-
-func startFerretDB(dir string) (stop func(), uri string, err error) {
-	if err := os.Mkdir(filepath.Join(dir, "data"), 0o700); err != nil {
-		return nil, "", err
-	}
-	sock := filepath.Join(dir, "ferretdb.sock") // the driver knows a socket by .sock
-	f, err := ferretdb.New(&ferretdb.Config{
-		Listener:  ferretdb.ListenerConfig{Unix: sock},
-		Handler:   "sqlite",
-		SQLiteURL: "file:" + filepath.Join(dir, "data") + "/",
-		Logger:    slog.New(slog.DiscardHandler),
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = f.Run(ctx)
-	}()
-	f.MongoDBURI() // waits for the listener
-	return func() { cancel(); <-done }, "mongodb://" + url.QueryEscape(sock) + "/", nil
 }
 
 func TestContract(t *testing.T) {
@@ -142,9 +116,9 @@ func TestVersionIsStoredBesideTheDocument(t *testing.T) {
 }
 
 // TestFerretDBIsTestOnly: the store's packages do not link FerretDB; only
-// this test binary does.
+// test binaries do, through storetest.
 func TestFerretDBIsTestOnly(t *testing.T) {
-	out, err := exec.Command("go", "list", "-deps", "fieldsync/store/...").CombinedOutput()
+	out, err := exec.Command("go", "list", "-deps", "fieldsync/store", "fieldsync/store/doc", "fieldsync/store/sqlite", "fieldsync/store/mongo").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
 	}
