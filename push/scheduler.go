@@ -101,7 +101,7 @@ func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, n
 	first := ""
 	photo := ""
 	if v.WorkerID != "" {
-		if w, err := s.db.WorkerByID(ctx, v.WorkerID); err == nil {
+		if w, err := s.db.Docs.Office.Worker(ctx, v.WorkerID); err == nil {
 			first, photo = firstName(w.Name), w.PhotoRef
 		}
 	}

@@ -49,7 +49,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	sched := NewScheduler(db, outbox, relay, clk.Now, log)
 
 	w := &schemas.Worker{ID: schemas.NewID(), WorkerInput: schemas.WorkerInput{Name: "张桂兰", PhotoRef: "p/1.jpg", Team: "team-1"}, Version: 1}
-	if err := db.InsertWorker(ctx, w); err != nil {
+	if err := db.Docs.Office.InsertWorker(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	cust := schemas.NewID()

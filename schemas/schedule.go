@@ -17,8 +17,8 @@ type ScheduleInput struct {
 	Weekdays      []int  `json:"weekdays" bson:"weekdays"` // 0 = Sunday
 	StartTime     Clock  `json:"startTime" bson:"startTime"`
 	EndTime       Clock  `json:"endTime" bson:"endTime"`
-	StartsOn      string `json:"startsOn" bson:"startsOn"`                      // first date, customer's calendar
-	EndsOn        string `json:"endsOn" bson:"endsOn,omitempty" doc:"optional"` // last date; empty: open-ended
+	StartsOn      string `json:"startsOn" bson:"startsOn"`            // first date, customer's calendar
+	EndsOn        string `json:"endsOn" bson:"endsOn" doc:"optional"` // last date; empty: open-ended (stored as "", indexed)
 	Notes         string `json:"notes" bson:"notes,omitempty" doc:"optional"`
 }
 
@@ -28,7 +28,7 @@ type Schedule struct {
 	ID            string `json:"id" bson:"_id"`
 	ScheduleInput `bson:",inline"`
 	TimeZone      string    `json:"timeZone" bson:"timeZone"`
-	Version       int64     `json:"version" bson:"version"`
+	Version       int64     `json:"version" bson:"-"` // the store's
 	CreatedAt     time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt     time.Time `json:"updatedAt" bson:"updatedAt"`
 }

@@ -43,7 +43,7 @@ type ServiceTypeInput struct {
 type ServiceType struct {
 	ID               string `json:"id" bson:"_id"`
 	ServiceTypeInput `bson:",inline"`
-	Version          int64     `json:"version" bson:"version"`
+	Version          int64     `json:"version" bson:"-"` // the store's
 	CreatedAt        time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt        time.Time `json:"updatedAt" bson:"updatedAt"`
 }

@@ -74,7 +74,7 @@ type Worker struct {
 	ID          string `json:"id" bson:"_id"`
 	WorkerInput `bson:",inline"`
 	Rating      float64   `json:"rating" bson:"rating"` // average of sign-off ratings, 0 when none
-	Version     int64     `json:"version" bson:"version"`
+	Version     int64     `json:"version" bson:"-"`     // the store's
 	CreatedAt   time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt" bson:"updatedAt"`
 }

@@ -3,7 +3,6 @@ package sync
 import (
 	"context"
 	"encoding/base64"
-	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -275,7 +273,7 @@ func (e *Engine) addVisit(ctx context.Context, a *schemas.Actor, v *schemas.Visi
 }
 
 func (e *Engine) addCatalog(ctx context.Context, resp *PullResponse) error {
-	sts, err := e.db.ListServiceTypes(ctx, true, "", 0)
+	sts, err := e.db.Docs.Office.Catalog(ctx)
 	if err != nil {
 		return err
 	}
@@ -286,15 +284,11 @@ func (e *Engine) addCatalog(ctx context.Context, resp *PullResponse) error {
 // catalogStamp is the time of the newest catalog change, so a pull knows
 // whether to send the catalog without reading it.
 func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
-	var st struct {
-		UpdatedAt time.Time `bson:"updatedAt"`
+	at, err := e.db.Docs.Office.CatalogStamp(ctx)
+	if err != nil {
+		return 0, err
 	}
-	err := e.db.C("service_types").FindOne(ctx, bson.D{}, options.FindOne().SetSort(bson.D{{Key: "updatedAt", Value: -1}}).
-		SetProjection(bson.D{{Key: "updatedAt", Value: 1}})).Decode(&st)
-	if err != nil && !errors.Is(err, mongo.ErrNoDocuments) {
-		return 0, fmt.Errorf("catalog stamp: %w", err)
-	}
-	return st.UpdatedAt.UnixMilli(), nil
+	return at.UnixMilli(), nil
 }
 
 // addIncidents adds the incidents of the visits sent, by id.

@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // actor is the domain view of the caller.
@@ -113,16 +114,16 @@ func (a *API) listWorkers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := store.WorkerFilter{Team: c.Query("team"), Status: schemas.WorkerStatus(c.Query("status")),
-		Skill: schemas.Skill(c.Query("skill")), After: c.Query("after"), Limit: limit + 1}
+	f := fstore.WorkerFilter{Team: c.Query("team"), Status: schemas.WorkerStatus(c.Query("status")),
+		Skill: schemas.Skill(c.Query("skill")), After: c.Query("after"), Limit: limit}
 	if err := checkAfterID(f.After); err != nil {
 		return err
 	}
-	ws, err := a.office.ListWorkers(c.UserContext(), actor(c), f)
+	ws, next, err := a.office.ListWorkers(c.UserContext(), actor(c), f)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, pageOf(ws, limit, func(w schemas.Worker) string { return w.ID }))
+	return replyPage(a, c, schemas.Page[schemas.Worker]{Items: ws, NextCursor: next})
 }
 
 func (a *API) createWorker(c *fiber.Ctx) error {
@@ -146,18 +147,18 @@ func (a *API) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := store.CustomerFilter{Phone: schemas.NormalizePhone(c.Query("phone")), After: c.Query("after"), Limit: limit + 1}
+	f := fstore.CustomerFilter{Phone: schemas.NormalizePhone(c.Query("phone")), After: c.Query("after"), Limit: limit}
 	if err := checkAfterID(f.After); err != nil {
 		return err
 	}
 	if a := actor(c); a.Role == schemas.RoleAdmin {
 		f.Team = c.Query("team")
 	}
-	cs, err := a.office.ListCustomers(c.UserContext(), actor(c), f)
+	cs, next, err := a.office.ListCustomers(c.UserContext(), actor(c), f)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, pageOf(cs, limit, func(x schemas.Customer) string { return x.ID }))
+	return replyPage(a, c, schemas.Page[schemas.Customer]{Items: cs, NextCursor: next})
 }
 
 func (a *API) createCustomer(c *fiber.Ctx) error {
@@ -185,11 +186,11 @@ func (a *API) listServiceTypes(c *fiber.Ctx) error {
 	if err := checkAfterID(after); err != nil {
 		return err
 	}
-	ss, err := a.office.ListServiceTypes(c.UserContext(), actor(c), after, limit+1)
+	ss, next, err := a.office.ListServiceTypes(c.UserContext(), actor(c), after, limit)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, pageOf(ss, limit, func(s schemas.ServiceType) string { return s.ID }))
+	return replyPage(a, c, schemas.Page[schemas.ServiceType]{Items: ss, NextCursor: next})
 }
 
 func (a *API) createServiceType(c *fiber.Ctx) error {
@@ -340,11 +341,11 @@ func (a *API) listSchedules(c *fiber.Ctx) error {
 	if err := checkAfterID(after); err != nil {
 		return err
 	}
-	ss, err := a.office.ListSchedules(c.UserContext(), actor(c), after, limit+1)
+	ss, next, err := a.office.ListSchedules(c.UserContext(), actor(c), after, limit)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, pageOf(ss, limit, func(s schemas.Schedule) string { return s.ID }))
+	return replyPage(a, c, schemas.Page[schemas.Schedule]{Items: ss, NextCursor: next})
 }
 
 func (a *API) createSchedule(c *fiber.Ctx) error {

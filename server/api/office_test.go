@@ -246,7 +246,7 @@ func TestPIIEncryptedAtRest(t *testing.T) {
 	w := newWorld(t)
 	ctx := context.Background()
 	for name, get := range map[string]func() (any, error){
-		"customer": func() (any, error) { return w.f.db.RawCustomer(ctx, w.c1.ID) },
+		"customer": func() (any, error) { return rawOfficeDoc(ctx, w.f.db, "customers", w.c1.ID) },
 		"visit":    func() (any, error) { return w.f.db.RawVisit(ctx, w.v1.ID) },
 	} {
 		raw, err := get()

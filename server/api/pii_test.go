@@ -48,7 +48,7 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 
 	secrets := []string{"金毛犬", "青霉素", "清真", "轮椅", "糖尿病", "elderly", "infants", "allergies", "taboos", "specialNeeds"}
 	raws := map[string]bson.M{}
-	raws["customer"], err = w.f.db.RawCustomer(ctx, c.ID)
+	raws["customer"], err = rawOfficeDoc(ctx, w.f.db, "customers", c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 		}
 	}
 
-	got, err := w.f.db.CustomerByID(ctx, c.ID)
+	got, err := w.f.db.Docs.Office.Customer(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -842,7 +842,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 		t.Errorf("missing team: details %v", e.Details)
 	}
 	put(admin, nil, "household", "locale").wantError(400, schemas.EINVALID)
-	c, err := f.db.CustomerByID(t.Context(), m.c1.ID)
+	c, err := f.db.Docs.Office.Customer(t.Context(), m.c1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -857,7 +857,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 	}
 	loaded["phone"] = "+8613911114444"
 	f.do("PUT", "/v1/customers/"+m.c1.ID, loaded, sup1).want(200)
-	if c, _ := f.db.CustomerByID(t.Context(), m.c1.ID); c.Phone != "+8613911114444" || c.Team != "team-1" || !c.Household.Elderly {
+	if c, _ := f.db.Docs.Office.Customer(t.Context(), m.c1.ID); c.Phone != "+8613911114444" || c.Team != "team-1" || !c.Household.Elderly {
 		t.Fatalf("after the owning supervisor's PUT: %+v", c)
 	}
 	// Workers the same way: leaving out the team is refused, not a move.

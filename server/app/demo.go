@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // DemoPassword is the password of every demo account. Demo data is for a
@@ -91,7 +93,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 	t := now().UTC()
 	insert := func(entity, id string, doc any, write func() error) error {
 		err := write()
-		if schemas.ErrorCode(err) == schemas.ECONFLICT || err != nil && store.IsDuplicate(err) {
+		if schemas.ErrorCode(err) == schemas.ECONFLICT || err != nil && (store.IsDuplicate(err) || errors.Is(err, fstore.ErrDuplicate)) {
 			return nil // seeded by an earlier, interrupted run
 		}
 		if err != nil {
@@ -139,7 +141,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		st := &schemas.ServiceType{ID: demoID("service", i), ServiceTypeInput: in, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityServiceType, st.ID, st, func() error { return db.InsertServiceType(ctx, st) }); err != nil {
+		if err := insert(schemas.EntityServiceType, st.ID, st, func() error { return db.Docs.Office.InsertServiceType(ctx, st) }); err != nil {
 			return err
 		}
 		services = append(services, st)
@@ -165,7 +167,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		w := &schemas.Worker{ID: demoID("worker", i), WorkerInput: in, Rating: dw.rating, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityWorker, w.ID, w, func() error { return db.InsertWorker(ctx, w) }); err != nil {
+		if err := insert(schemas.EntityWorker, w.ID, w, func() error { return db.Docs.Office.InsertWorker(ctx, w) }); err != nil {
 			return err
 		}
 		if err := account(fmt.Sprintf("worker%d", i+1), dw.name, schemas.RoleWorker, in.Team, w.ID, ""); err != nil {
@@ -200,7 +202,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		c := &schemas.Customer{ID: demoID("customer", i), CustomerInput: in, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityCustomer, c.ID, c, func() error { return db.InsertCustomer(ctx, c) }); err != nil {
+		if err := insert(schemas.EntityCustomer, c.ID, c, func() error { return db.Docs.Office.InsertCustomer(ctx, c) }); err != nil {
 			return err
 		}
 		if err := account(fmt.Sprintf("customer%d", i+1), n, schemas.RoleCustomer, "", "", c.ID); err != nil {
@@ -234,7 +236,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		sch := &schemas.Schedule{ID: demoID("schedule", i), TimeZone: c.TimeZone, Version: 1, CreatedAt: t, UpdatedAt: t,
 			ScheduleInput: schemas.ScheduleInput{CustomerID: c.ID, AddressID: c.Addresses[0].ID, ServiceTypeID: st.ID, WorkerID: w.ID,
 				Weekdays: sl.days, StartTime: sl.start, EndTime: sl.end, StartsOn: startsOn}}
-		if err := insert(schemas.EntitySchedule, sch.ID, sch, func() error { return db.InsertSchedule(ctx, sch) }); err != nil {
+		if err := insert(schemas.EntitySchedule, sch.ID, sch, func() error { return db.Docs.Schedules.Insert(ctx, sch) }); err != nil {
 			return err
 		}
 	}

@@ -24,7 +24,7 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	c, err := s.db.CustomerByID(ctx, a.CustomerID)
+	c, err := s.customer(ctx, a.CustomerID)
 	if err != nil {
 		return nil, err
 	}

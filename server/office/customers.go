@@ -5,6 +5,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // CreateCustomer adds a customer; admins, or supervisors for their team.
@@ -26,8 +27,8 @@ func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schem
 	}
 	now := s.now().UTC()
 	in.NameAddresses(now)
-	c := &schemas.Customer{ID: schemas.NewIDAt(now), CustomerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.InsertCustomer(ctx, c); err != nil {
+	c := &schemas.Customer{ID: schemas.NewIDAt(now), CustomerInput: in, CreatedAt: now, UpdatedAt: now}
+	if err := s.records.InsertCustomer(ctx, c); err != nil {
 		return nil, err
 	}
 	return c, s.audit(ctx, a, schemas.EntityCustomer, c.ID, "create", 1, nil, c, maskCustomer, "")
@@ -37,7 +38,7 @@ func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schem
 // their team's and those their team visits; customers themselves. Workers
 // see customer details only through their visits.
 func (s *Service) Customer(ctx context.Context, a *schemas.Actor, id string) (*schemas.Customer, error) {
-	c, err := s.db.CustomerByID(ctx, id)
+	c, err := s.customer(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -66,20 +67,41 @@ func (s *Service) canSeeCustomer(ctx context.Context, a *schemas.Actor, c *schem
 	return false, nil
 }
 
-// ListCustomers lists the customers the actor may see.
-func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f store.CustomerFilter) ([]schemas.Customer, error) {
+// ListCustomers lists a page of the customers the actor may see, and
+// returns the After of the next page ("" at the end).
+func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f fstore.CustomerFilter) ([]schemas.Customer, string, error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
 		ids, err := s.db.CustomerIDsOfTeamVisits(ctx, a.Team)
 		if err != nil {
-			return nil, err
+			return nil, "", err
+		}
+		if ids == nil {
+			ids = []string{}
 		}
 		f.Team, f.IDs = a.Team, ids
 	default:
-		return nil, forbidden()
+		return nil, "", forbidden()
 	}
-	return s.db.ListCustomers(ctx, f)
+	cs, next, err := s.records.Customers(ctx, f)
+	return cs, next, recordErr(err, "customer")
+}
+
+// visibleCustomerIDs lists the ids of every customer a supervisor may see:
+// their team's and those their team visits.
+func (s *Service) visibleCustomerIDs(ctx context.Context, team string) ([]string, error) {
+	ids, err := s.db.CustomerIDsOfTeamVisits(ctx, team)
+	if err != nil {
+		return nil, err
+	}
+	own := []string{}
+	if team != "" {
+		if own, err = s.records.CustomerIDsOfTeam(ctx, team); err != nil {
+			return nil, err
+		}
+	}
+	return append(own, ids...), nil
 }
 
 // canEditCustomer is the write rule of a customer record: admins any;
@@ -120,10 +142,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 	in.NameAddresses(now)
 	after := *before
 	after.CustomerInput = in
-	after.Version++
 	after.UpdatedAt = now
-	if err := s.db.ReplaceCustomer(ctx, &after, before.Version); err != nil {
-		return nil, err
+	if err := s.records.ReplaceCustomer(ctx, &after, before.Version); err != nil {
+		return nil, recordErr(err, "customer")
 	}
 	// Phones holding this household's visits pull the new details.
 	if _, err := s.db.AppendChange(ctx, &store.Change{Kind: store.ChangeCustomers, CustomerIDs: []string{id}}); err != nil {

@@ -140,7 +140,7 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 	out.ComplaintAttainment = ratio(out.ComplaintsOnTime, out.ComplaintsDue)
 	teams := map[string]*WorkerFigures{}
 	for _, f := range byWorker {
-		if w, err := s.db.WorkerByID(ctx, f.WorkerID); err == nil {
+		if w, err := s.worker(ctx, f.WorkerID); err == nil {
 			f.Name = w.Name
 		}
 		t := teams[f.Team]

@@ -10,6 +10,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // TravelBuffer is kept free between two visits of one worker.
@@ -185,19 +186,19 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 	if !canManageVisit(a, v) {
 		return nil, errNotFound("visit")
 	}
-	st, err := s.db.ServiceTypeByID(ctx, v.ServiceTypeID)
+	st, err := s.serviceType(ctx, v.ServiceTypeID)
 	if err != nil {
 		return nil, err
 	}
-	c, err := s.db.CustomerByID(ctx, v.CustomerID)
+	c, err := s.customer(ctx, v.CustomerID)
 	if err != nil {
 		return nil, err
 	}
-	f := store.WorkerFilter{Status: schemas.WorkerActive}
+	f := fstore.WorkerFilter{Status: schemas.WorkerActive}
 	if a.Role == schemas.RoleSupervisor {
 		f.Team = a.Team
 	}
-	workers, err := s.db.ListWorkers(ctx, f)
+	workers, err := s.allWorkers(ctx, f)
 	if err != nil {
 		return nil, err
 	}

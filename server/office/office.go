@@ -22,6 +22,9 @@ type Service struct {
 	calendar schemas.WorkCalendar
 	alerter  Alerter
 	alertWin time.Duration // alerts of one kind about one subject within it are one
+
+	records   Records       // workers, customers, the catalog
+	schedules ScheduleStore // recurring schedules
 }
 
 // Alerter tells people about an alert (the push relay). Telling twice
@@ -68,7 +71,7 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 
 // New returns the office service.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
+	return &Service{db: db, records: db.Docs.Office, schedules: db.Docs.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
 }
 
 // errNotFound is what any record the actor may not see looks like: the

@@ -30,8 +30,8 @@ func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schem
 		return nil, err
 	}
 	now := s.now().UTC()
-	sch := &schemas.Schedule{ID: schemas.NewIDAt(now), ScheduleInput: in, TimeZone: c.TimeZone, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.InsertSchedule(ctx, sch); err != nil {
+	sch := &schemas.Schedule{ID: schemas.NewIDAt(now), ScheduleInput: in, TimeZone: c.TimeZone, CreatedAt: now, UpdatedAt: now}
+	if err := s.schedules.Insert(ctx, sch); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, a, schemas.EntitySchedule, sch.ID, "create", 1, nil, sch, nil, ""); err != nil {
@@ -48,7 +48,7 @@ func (s *Service) Schedule(ctx context.Context, a *schemas.Actor, id string) (*s
 	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
 		return nil, forbidden()
 	}
-	sch, err := s.db.ScheduleByID(ctx, id)
+	sch, err := s.schedule(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -58,24 +58,22 @@ func (s *Service) Schedule(ctx context.Context, a *schemas.Actor, id string) (*s
 	return sch, nil
 }
 
-// ListSchedules lists the schedules of the customers the actor may see.
-func (s *Service) ListSchedules(ctx context.Context, a *schemas.Actor, after string, limit int) ([]schemas.Schedule, error) {
+// ListSchedules lists a page of the schedules of the customers the actor
+// may see, and returns the after of the next page ("" at the end).
+func (s *Service) ListSchedules(ctx context.Context, a *schemas.Actor, after string, limit int) ([]schemas.Schedule, string, error) {
 	var ids []string
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
-		cs, err := s.ListCustomers(ctx, a, store.CustomerFilter{Limit: 0})
-		if err != nil {
-			return nil, err
-		}
-		ids = []string{}
-		for _, c := range cs {
-			ids = append(ids, c.ID)
+		var err error
+		if ids, err = s.visibleCustomerIDs(ctx, a.Team); err != nil {
+			return nil, "", err
 		}
 	default:
-		return nil, forbidden()
+		return nil, "", forbidden()
 	}
-	return s.db.ListSchedules(ctx, ids, after, limit)
+	ss, next, err := s.schedules.List(ctx, ids, after, limit)
+	return ss, next, recordErr(err, "schedule")
 }
 
 // UpdateSchedule replaces a schedule at the expected version and brings
@@ -104,10 +102,9 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 	}
 	after := *before
 	after.ScheduleInput = in
-	after.Version++
 	after.UpdatedAt = s.now().UTC()
-	if err := s.db.ReplaceSchedule(ctx, &after, before.Version); err != nil {
-		return nil, err
+	if err := s.schedules.Replace(ctx, &after, before.Version); err != nil {
+		return nil, recordErr(err, "schedule")
 	}
 	if err := s.audit(ctx, a, schemas.EntitySchedule, id, "update", after.Version, before, &after, nil, ""); err != nil {
 		return nil, err
@@ -131,7 +128,7 @@ func (s *Service) canEditSchedule(ctx context.Context, a *schemas.Actor, sch *sc
 	}
 	team := ""
 	if sch.WorkerID != "" {
-		w, err := s.db.WorkerByID(ctx, sch.WorkerID)
+		w, err := s.worker(ctx, sch.WorkerID)
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return err
 		}
@@ -140,7 +137,7 @@ func (s *Service) canEditSchedule(ctx context.Context, a *schemas.Actor, sch *sc
 		}
 	}
 	if team == "" {
-		c, err := s.db.CustomerByID(ctx, sch.CustomerID)
+		c, err := s.customer(ctx, sch.CustomerID)
 		if err != nil {
 			return err
 		}
@@ -189,7 +186,7 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 	for _, o := range sch.Occurrences(now, now.Add(s.horizon)) {
 		want[o.VisitID] = o
 	}
-	c, err := s.db.CustomerByID(ctx, sch.CustomerID)
+	c, err := s.customer(ctx, sch.CustomerID)
 	if err != nil {
 		return res, err
 	}
@@ -198,14 +195,14 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		s.log.Warn("schedule's address is gone; no visits generated", "schedule", sch.ID)
 		return res, nil
 	}
-	st, err := s.db.ServiceTypeByID(ctx, sch.ServiceTypeID)
+	st, err := s.serviceType(ctx, sch.ServiceTypeID)
 	if err != nil {
 		return res, err
 	}
 	var w *schemas.Worker
 	team := c.Team
 	if sch.WorkerID != "" {
-		w, err = s.db.WorkerByID(ctx, sch.WorkerID)
+		w, err = s.worker(ctx, sch.WorkerID)
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return res, err
 		}
@@ -315,7 +312,7 @@ func sameVisit(a, b *schemas.Visit) bool {
 func (s *Service) GenerateAll(ctx context.Context) (ReflowResult, error) {
 	var total ReflowResult
 	today := s.now().UTC().AddDate(0, 0, -1).Format(schemas.DateLayout)
-	schs, err := s.db.OpenSchedules(ctx, today)
+	schs, err := s.schedules.Open(ctx, today)
 	if err != nil {
 		return total, err
 	}

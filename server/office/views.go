@@ -209,7 +209,7 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 		}
 		out.Corrections = append(out.Corrections, wc)
 	}
-	c, err := s.db.CustomerByID(ctx, v.CustomerID)
+	c, err := s.customer(ctx, v.CustomerID)
 	if err != nil {
 		return nil, err
 	}
@@ -242,7 +242,7 @@ func (s *Service) customerVisit(ctx context.Context, v *schemas.Visit) (*Custome
 		out.Field.CheckOut = &AttendanceTime{At: *t}
 	}
 	if v.WorkerID != "" {
-		w, err := s.db.WorkerByID(ctx, v.WorkerID)
+		w, err := s.worker(ctx, v.WorkerID)
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return nil, err
 		}

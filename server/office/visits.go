@@ -76,7 +76,7 @@ func (s *Service) planned(ctx context.Context, a *schemas.Actor, customerID, add
 	if !ok {
 		return nil, schemas.Address{}, nil, nil, "", schemas.FieldError("addressId", "the customer has no address with that id")
 	}
-	st, err := s.db.ServiceTypeByID(ctx, serviceID)
+	st, err := s.serviceType(ctx, serviceID)
 	if err != nil {
 		return nil, schemas.Address{}, nil, nil, "", asField(err, "serviceTypeId")
 	}

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // CreateWorker adds a worker; admins, or supervisors for their own team.
@@ -16,8 +16,8 @@ func (s *Service) CreateWorker(ctx context.Context, a *schemas.Actor, in schemas
 		return nil, forbidden()
 	}
 	now := s.now().UTC()
-	w := &schemas.Worker{ID: schemas.NewIDAt(now), WorkerInput: in, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := s.db.InsertWorker(ctx, w); err != nil {
+	w := &schemas.Worker{ID: schemas.NewIDAt(now), WorkerInput: in, CreatedAt: now, UpdatedAt: now}
+	if err := s.records.InsertWorker(ctx, w); err != nil {
 		return nil, err
 	}
 	return w, s.audit(ctx, a, schemas.EntityWorker, w.ID, "create", w.Version, nil, w, maskWorker, "")
@@ -26,7 +26,7 @@ func (s *Service) CreateWorker(ctx context.Context, a *schemas.Actor, in schemas
 // Worker returns a worker the actor may see: admins any, supervisors their
 // team's, workers themselves.
 func (s *Service) Worker(ctx context.Context, a *schemas.Actor, id string) (*schemas.Worker, error) {
-	w, err := s.db.WorkerByID(ctx, id)
+	w, err := s.worker(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -48,19 +48,21 @@ func canSeeWorker(a *schemas.Actor, w *schemas.Worker) bool {
 	return false
 }
 
-// ListWorkers lists workers: admins all, supervisors their team.
-func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f store.WorkerFilter) ([]schemas.Worker, error) {
+// ListWorkers lists a page of workers: admins all, supervisors their
+// team. It returns the After of the next page ("" at the end).
+func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f fstore.WorkerFilter) ([]schemas.Worker, string, error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
 		if f.Team != "" && f.Team != a.Team {
-			return []schemas.Worker{}, nil
+			return []schemas.Worker{}, "", nil
 		}
 		f.Team = a.Team
 	default:
-		return nil, forbidden()
+		return nil, "", forbidden()
 	}
-	return s.db.ListWorkers(ctx, f)
+	ws, next, err := s.records.Workers(ctx, f)
+	return ws, next, recordErr(err, "worker")
 }
 
 // UpdateWorker replaces the editable fields at the expected version.
@@ -68,7 +70,7 @@ func (s *Service) UpdateWorker(ctx context.Context, a *schemas.Actor, id string,
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
-	before, err := s.db.WorkerByID(ctx, id)
+	before, err := s.worker(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -88,10 +90,9 @@ func (s *Service) UpdateWorker(ctx context.Context, a *schemas.Actor, id string,
 	}
 	after := *before
 	after.WorkerInput = in
-	after.Version = before.Version + 1
 	after.UpdatedAt = s.now().UTC()
-	if err := s.db.ReplaceWorker(ctx, &after, before.Version); err != nil {
-		return nil, err
+	if err := s.records.ReplaceWorker(ctx, &after, before.Version); err != nil {
+		return nil, recordErr(err, "worker")
 	}
 	return &after, s.audit(ctx, a, schemas.EntityWorker, id, "update", after.Version, before, &after, maskWorker, "")
 }

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"reflect"
 	"testing"
 	"time"
 
@@ -11,22 +10,16 @@ import (
 	"fieldsync/server/store/storetest"
 )
 
-// TestLegacyClearValuesStillRead: documents written before the household
-// profile and positions were sealed hold them in clear; they read as they
-// are, and the next write seals them.
+// TestLegacyClearValuesStillRead: visits written before positions were
+// sealed hold them in clear; they read as they are, and the next write
+// seals them. (Customers moved to fieldsync/store, which has no clear
+// legacy form.)
 func TestLegacyClearValuesStillRead(t *testing.T) {
 	db := storetest.New(t)
 	ctx := t.Context()
 	now := time.Now().UTC().Truncate(time.Millisecond)
 	home := schemas.LatLng{Lat: 31.228611, Lng: 121.474722}
-	household := schemas.Household{Elderly: true, Infants: true, Pets: []string{"猫"}, Allergies: []string{"花生"},
-		Taboos: []string{"素食"}, SpecialNeeds: "轮椅"}
-	c := &schemas.Customer{ID: schemas.NewID(), Version: 1, CreatedAt: now, UpdatedAt: now,
-		CustomerInput: schemas.CustomerInput{Name: "林先生", Phone: "+8613900000001", TimeZone: schemas.DefaultTimeZone,
-			Addresses: []schemas.Address{{ID: schemas.NewID(), Text: "示范路1号", Location: home}}, Household: household}}
-	if err := db.InsertCustomer(ctx, c); err != nil {
-		t.Fatal(err)
-	}
+	c := &schemas.Customer{ID: schemas.NewID(), CustomerInput: schemas.CustomerInput{Addresses: []schemas.Address{{ID: schemas.NewID()}}}}
 	fix := &schemas.GeoFix{Lat: home.Lat, Lng: home.Lng, AccuracyM: 8}
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: c.ID, ScheduledStart: now, ScheduledEnd: now.Add(time.Hour),
 		Address:  schemas.VisitAddress{AddressID: c.Addresses[0].ID, Text: "示范路1号", Location: home},
@@ -40,14 +33,8 @@ func TestLegacyClearValuesStillRead(t *testing.T) {
 		t.Fatal("sealing took the fix off the caller's visit")
 	}
 
-	// Turn both into what the previous version wrote.
-	legacyHousehold := bson.D{{Key: "elderly", Value: true}, {Key: "infants", Value: true}, {Key: "pets", Value: bson.A{"猫"}},
-		{Key: "allergies", Value: bson.A{"花生"}}, {Key: "taboos", Value: bson.A{"素食"}}, {Key: "specialNeeds", Value: "轮椅"}}
+	// Turn it into what the previous version wrote.
 	legacyPos := bson.D{{Key: "lat", Value: home.Lat}, {Key: "lng", Value: home.Lng}}
-	if _, err := db.C("customers").UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}}, bson.D{{Key: "$set", Value: bson.D{
-		{Key: "household", Value: legacyHousehold}, {Key: "addresses.0.location", Value: legacyPos}}}}); err != nil {
-		t.Fatal(err)
-	}
 	if _, err := db.C("visits").UpdateOne(ctx, bson.D{{Key: "_id", Value: v.ID}}, bson.D{
 		{Key: "$set", Value: bson.D{{Key: "location", Value: legacyPos},
 			{Key: "field.checkIn.location", Value: bson.D{{Key: "lat", Value: home.Lat}, {Key: "lng", Value: home.Lng}, {Key: "accuracyM", Value: 8.0}}}}},
@@ -55,13 +42,6 @@ func TestLegacyClearValuesStillRead(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	gotC, err := db.CustomerByID(ctx, c.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(gotC.Household, household) || gotC.Addresses[0].Location != home {
-		t.Fatalf("legacy customer reads %+v %+v", gotC.Household, gotC.Addresses[0].Location)
-	}
 	gotV, err := db.VisitByID(ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)
@@ -71,26 +51,16 @@ func TestLegacyClearValuesStillRead(t *testing.T) {
 	}
 
 	// The next write seals them.
-	gotC.Version++
-	if err := db.ReplaceCustomer(ctx, gotC, 1); err != nil {
-		t.Fatal(err)
-	}
 	gotV.Version++
 	if err := db.ReplaceVisit(ctx, gotV, 1); err != nil {
-		t.Fatal(err)
-	}
-	rawC, err := db.RawCustomer(ctx, c.ID)
-	if err != nil {
 		t.Fatal(err)
 	}
 	rawV, err := db.RawVisit(ctx, v.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := rawC["addresses"].(bson.A)[0].(bson.D)
 	checkIn := get(rawV["field"].(bson.D), "checkIn")
-	for name, x := range map[string]any{"customer household": rawC["household"], "customer position": get(addr, "location"),
-		"visit position": rawV["location"], "visit check-in fix": rawV["checkInFix"]} {
+	for name, x := range map[string]any{"visit position": rawV["location"], "visit check-in fix": rawV["checkInFix"]} {
 		if s, ok := x.(string); !ok || len(s) < 5 || s[:5] != "enc1." {
 			t.Errorf("%s after a write: %v, want sealed", name, x)
 		}

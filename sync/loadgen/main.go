@@ -188,7 +188,7 @@ func run(c config) error {
 // services (setup is not what is measured).
 func setup(ctx context.Context, srv *app.Server, n int, prefix string) ([]*device, error) {
 	sys := office.System
-	sts, err := srv.Office.ListServiceTypes(ctx, sys, "", 1)
+	sts, _, err := srv.Office.ListServiceTypes(ctx, sys, "", 1)
 	if err != nil {
 		return nil, err
 	}
