@@ -107,7 +107,8 @@ type AttachmentUpload struct {
 	Size        int64     `bson:"size"`
 	ContentType string    `bson:"contentType"`
 	Offset      int64     `bson:"offset"`
-	Gen         string    `bson:"gen"` // names its parts; new at each announcement and reset
+	Gen         string    `bson:"gen"`    // names its parts; new at each announcement and reset
+	OldGen      string    `bson:"oldGen"` // the generation before a reset, whose parts go with the upload
 	CreatedAt   time.Time `bson:"createdAt"`
 	UpdatedAt   time.Time `bson:"updatedAt"`
 	ExpiresAt   time.Time `bson:"expiresAt"`
@@ -232,10 +233,32 @@ func (a *Attachments) Append(ctx context.Context, up *AttachmentUpload, data []b
 	next.Offset, next.UpdatedAt, next.ExpiresAt = up.Offset+n, now, now.Add(ttl)
 	v, err := doc.Replace(ctx, a.s.engine, colUploads, up.Version, next)
 	if err != nil {
+		if errors.Is(err, doc.ErrVersion) || errors.Is(err, doc.ErrNotFound) {
+			a.dropIfDead(ctx, up, p.ID)
+		}
 		return nil, fmt.Errorf("advance upload: %w", err)
 	}
 	next.Version = v
 	return &next, nil
+}
+
+// dropIfDead deletes a part just written if its generation died
+// meanwhile (the upload was dropped, reset or expired): whoever ended the
+// generation may have deleted its parts before this one was written.
+// Otherwise the part stays: a chunk at the same offset that won the race
+// has the same id.
+func (a *Attachments) dropIfDead(ctx context.Context, up *AttachmentUpload, id string) {
+	cur, err := a.Upload(ctx, up.UserID, up.SHA256)
+	if err == nil && cur.Gen == up.Gen && cur.ExpiresAt.After(a.s.now()) {
+		return
+	}
+	if err != nil && !errors.Is(err, doc.ErrNotFound) {
+		a.s.log.WarnContext(ctx, "may have left an upload part behind", "part", id, "err", err)
+		return
+	}
+	if err := a.s.engine.Delete(ctx, colParts, id, 0); err != nil && !errors.Is(err, doc.ErrNotFound) {
+		a.s.log.WarnContext(ctx, "left an upload part behind", "part", id, "err", err)
+	}
 }
 
 // put inserts v under id, or replaces what is there.
@@ -280,17 +303,21 @@ func (a *Attachments) ReadUpload(ctx context.Context, up *AttachmentUpload) ([]b
 // Reset forgets a received upload's chunks: it starts again at offset 0,
 // unless it changed since read (then it is left as it is).
 func (a *Attachments) Reset(ctx context.Context, up *AttachmentUpload) error {
-	// Parts first: a received upload takes no chunk, so none sent after
-	// the reset is deleted, and a failure here leaves nothing behind
-	// that a sweep would not find.
-	if err := a.dropParts(ctx, up.Gen); err != nil {
-		return fmt.Errorf("reset upload: %w", err)
-	}
+	// A new generation first, so that a chunk written to the old one
+	// after its parts are deleted is seen dead and deleted by its writer;
+	// the old one is kept in OldGen until the upload ends, in case this
+	// stops before its parts are gone.
 	now := a.s.now().UTC()
 	next := *up
-	next.Offset, next.Gen, next.UpdatedAt = 0, schemas.NewIDAt(now), now
+	next.Offset, next.OldGen, next.Gen, next.UpdatedAt = 0, up.Gen, schemas.NewIDAt(now), now
 	_, err := doc.Replace(ctx, a.s.engine, colUploads, up.Version, next)
-	if err != nil && !errors.Is(err, doc.ErrVersion) && !errors.Is(err, doc.ErrNotFound) {
+	if errors.Is(err, doc.ErrVersion) || errors.Is(err, doc.ErrNotFound) {
+		return nil
+	}
+	if err == nil {
+		err = a.dropParts(ctx, up.Gen)
+	}
+	if err != nil {
 		return fmt.Errorf("reset upload: %w", err)
 	}
 	return nil
@@ -298,10 +325,55 @@ func (a *Attachments) Reset(ctx context.Context, up *AttachmentUpload) error {
 
 // Drop deletes an upload and its chunks.
 func (a *Attachments) Drop(ctx context.Context, up *AttachmentUpload) error {
-	if err := a.dropParts(ctx, up.Gen); err != nil {
+	// Expired first, so that no chunk is accepted any more and one written
+	// meanwhile is seen dead by its writer; if this stops half way, the
+	// sweep finds the rest.
+	cur, v, err := doc.Modify(ctx, a.s.engine, colUploads, up.ID, func(u *AttachmentUpload) error {
+		u.ExpiresAt = a.s.now().UTC()
+		return nil
+	})
+	switch {
+	case errors.Is(err, doc.ErrNotFound):
+		cur, v = *up, 0
+	case err != nil:
 		return fmt.Errorf("drop upload: %w", err)
 	}
-	if err := a.s.engine.Delete(ctx, colUploads, up.ID, 0); err != nil && !errors.Is(err, doc.ErrNotFound) {
+	cur.Version = v
+	return a.drop(ctx, &cur)
+}
+
+// dropExpired drops an expired upload if it is as read. A chunk may still
+// come on a view read before it expired: writing the upload first makes
+// that chunk's offset move fail, so that its writer sees the upload dead
+// and deletes the part itself, instead of renewing an upload whose parts
+// are going.
+func (a *Attachments) dropExpired(ctx context.Context, up *AttachmentUpload) error {
+	fenced := *up
+	fenced.UpdatedAt = a.s.now().UTC()
+	v, err := doc.Replace(ctx, a.s.engine, colUploads, up.Version, fenced)
+	if errors.Is(err, doc.ErrVersion) || errors.Is(err, doc.ErrNotFound) {
+		return nil // renewed, or dropped, meanwhile
+	}
+	if err != nil {
+		return fmt.Errorf("drop upload: %w", err)
+	}
+	fenced.Version = v
+	return a.drop(ctx, &fenced)
+}
+
+// drop deletes the parts of an upload that takes no more chunks, then the
+// upload if it is as read (version 0: any).
+func (a *Attachments) drop(ctx context.Context, up *AttachmentUpload) error {
+	for _, gen := range []string{up.Gen, up.OldGen} {
+		if gen == "" {
+			continue
+		}
+		if err := a.dropParts(ctx, gen); err != nil {
+			return fmt.Errorf("drop upload: %w", err)
+		}
+	}
+	err := a.s.engine.Delete(ctx, colUploads, up.ID, up.Version)
+	if err != nil && !errors.Is(err, doc.ErrNotFound) && !errors.Is(err, doc.ErrVersion) {
 		return fmt.Errorf("drop upload: %w", err)
 	}
 	return nil
@@ -330,7 +402,7 @@ func (a *Attachments) dropParts(ctx context.Context, gen string) error {
 
 // SweepExpired drops up to limit unfinished uploads past their expiry,
 // with their chunks, through the expiry index, and returns how many it
-// dropped. An upload renewed meanwhile is left alone.
+// found. One renewed meanwhile is left alone.
 func (a *Attachments) SweepExpired(ctx context.Context, limit int) (int, error) {
 	p, err := a.s.engine.Scan(ctx, colUploads, doc.Query{Index: ixUploadsByExpiry, Range: doc.Range{Lte: a.s.now().UTC()}, Limit: limit})
 	if err != nil {
@@ -340,37 +412,21 @@ func (a *Attachments) SweepExpired(ctx context.Context, limit int) (int, error) 
 	if err != nil {
 		return 0, fmt.Errorf("find expired uploads: %w", err)
 	}
-	n := 0
-	for i, up := range ups {
-		// Expired uploads take no chunk, so their parts go first; the
-		// upload only if no one announced it again meanwhile.
-		if err := a.dropParts(ctx, up.Gen); err != nil {
-			return n, fmt.Errorf("sweep upload: %w", err)
-		}
-		err := a.s.engine.Delete(ctx, colUploads, up.ID, p.Docs[i].Version)
-		if err != nil && !errors.Is(err, doc.ErrNotFound) && !errors.Is(err, doc.ErrVersion) {
-			return n, fmt.Errorf("sweep upload: %w", err)
-		}
-		if err == nil {
-			n++
+	for i := range ups {
+		ups[i].Version = p.Docs[i].Version
+		if err := a.dropExpired(ctx, &ups[i]); err != nil {
+			return i, fmt.Errorf("sweep: %w", err)
 		}
 	}
-	return n, nil
+	return len(ups), nil
 }
 
-// DropExpired drops up if it is still expired and as read.
+// DropExpired drops up if it is expired and as read.
 func (a *Attachments) DropExpired(ctx context.Context, up *AttachmentUpload) error {
 	if up.ExpiresAt.After(a.s.now()) {
 		return nil
 	}
-	if err := a.dropParts(ctx, up.Gen); err != nil {
-		return fmt.Errorf("drop expired upload: %w", err)
-	}
-	err := a.s.engine.Delete(ctx, colUploads, up.ID, up.Version)
-	if err != nil && !errors.Is(err, doc.ErrNotFound) && !errors.Is(err, doc.ErrVersion) {
-		return fmt.Errorf("drop expired upload: %w", err)
-	}
-	return nil
+	return a.dropExpired(ctx, up)
 }
 
 // Finish stores a verified upload's content, unless it is stored already,

@@ -291,6 +291,12 @@ func (e *Engine) AppendChunk(ctx context.Context, a *schemas.Actor, sha string, 
 	}
 	next, err := e.att.Append(ctx, up, data, l.UploadTTL)
 	if errors.Is(err, fstore.ErrVersion) || errors.Is(err, fstore.ErrNotFound) { // a concurrent chunk moved it, or it expired
+		if done, err := e.uploader(ctx, a.UserID, sha); err != nil || done != nil { // this very chunk, sent twice, completed it
+			if err != nil {
+				return nil, err
+			}
+			return uploaderView(done), nil
+		}
 		cur, err := e.liveUpload(ctx, a.UserID, sha)
 		if err != nil {
 			return nil, err
