@@ -489,8 +489,12 @@ func TestAttachmentChunkOnADeadUpload(t *testing.T) {
 		end  func(ctx context.Context, a *Attachments, up *AttachmentUpload, data []byte) error
 		want error
 	}{
-		{"dropped", func(ctx context.Context, a *Attachments, up *AttachmentUpload, _ []byte) error { return a.Drop(ctx, up) }, ErrNotFound},
-		{"reset", func(ctx context.Context, a *Attachments, up *AttachmentUpload, _ []byte) error { return a.Reset(ctx, up) }, ErrVersion},
+		{"dropped", func(ctx context.Context, a *Attachments, up *AttachmentUpload, _ []byte) error {
+			return a.Drop(ctx, up)
+		}, ErrNotFound},
+		{"reset", func(ctx context.Context, a *Attachments, up *AttachmentUpload, _ []byte) error {
+			return a.Reset(ctx, up)
+		}, ErrVersion},
 		{"finished by a twin", func(ctx context.Context, a *Attachments, up *AttachmentUpload, data []byte) error {
 			up, err := a.Append(ctx, up, data[up.Offset:], ttl)
 			if err == nil {
