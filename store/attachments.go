@@ -537,21 +537,23 @@ type contentReader struct {
 	ctx  context.Context
 	e    doc.Engine
 	c    *AttachmentContent
-	next int64 // the next chunk to fetch
-	buf  []byte
+	next int64    // the next chunk to fetch
+	bufs [][]byte // the chunks fetched and not yet read, in the documents as read
 	h    hash.Hash
 	err  error
 }
 
 func (r *contentReader) Read(p []byte) (int, error) {
-	if len(r.buf) == 0 && r.err == nil {
+	if len(r.bufs) == 0 && r.err == nil {
 		r.err = r.fill()
 	}
-	if len(r.buf) == 0 {
+	if len(r.bufs) == 0 {
 		return 0, r.err
 	}
-	n := copy(p, r.buf)
-	r.buf = r.buf[n:]
+	n := copy(p, r.bufs[0])
+	if r.bufs[0] = r.bufs[0][n:]; len(r.bufs[0]) == 0 {
+		r.bufs = r.bufs[1:]
+	}
 	return n, nil
 }
 
@@ -575,24 +577,28 @@ func (r *contentReader) fill() error {
 	if len(docs) != len(ids) {
 		return fmt.Errorf("read attachment %s: %d of chunks %d to %d missing", c.SHA256, len(ids)-len(docs), r.next, r.next+int64(len(ids))-1)
 	}
-	r.buf = r.buf[:0]
 	for _, d := range docs {
-		var ch chunkDoc
-		if err := d.Decode(&ch); err != nil {
-			return fmt.Errorf("read attachment %s: %w", c.SHA256, err)
+		// The bytes as they sit in the document read: no copy.
+		v, err := d.Raw.LookupErr("data")
+		if err != nil {
+			return fmt.Errorf("read attachment %s: chunk %d: %w", c.SHA256, r.next, err)
 		}
-		if want := min(c.ChunkSize, c.Size-r.next*c.ChunkSize); int64(len(ch.Data)) != want {
-			return fmt.Errorf("read attachment %s: chunk %d holds %d bytes, not %d", c.SHA256, r.next, len(ch.Data), want)
+		_, data, ok := v.BinaryOK()
+		if !ok {
+			return fmt.Errorf("read attachment %s: chunk %d holds %s", c.SHA256, r.next, v.Type)
 		}
-		r.h.Write(ch.Data)
-		r.buf = append(r.buf, ch.Data...)
+		if want := min(c.ChunkSize, c.Size-r.next*c.ChunkSize); int64(len(data)) != want {
+			return fmt.Errorf("read attachment %s: chunk %d holds %d bytes, not %d", c.SHA256, r.next, len(data), want)
+		}
+		r.h.Write(data)
+		r.bufs = append(r.bufs, data)
 		r.next++
 	}
 	return nil
 }
 
 func (r *contentReader) Close() error {
-	r.buf, r.err = nil, errors.New("read attachment: reader closed")
+	r.bufs, r.err = nil, errors.New("read attachment: reader closed")
 	return nil
 }
 

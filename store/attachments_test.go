@@ -535,3 +535,69 @@ func TestAttachmentChunkOnADeadUpload(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkAttachmentUpload: a 10 MiB photo sent in 32 KiB chunks,
+// finished, and read back.
+func BenchmarkAttachmentUpload(b *testing.B) {
+	s, _ := openTest(b)
+	ctx := b.Context()
+	a := s.Attachments
+	for i := 0; b.Loop(); i++ {
+		data, sha := content(10<<20, uint64(i))
+		up, err := a.Announce(ctx, "u1", sha, int64(len(data)), "image/png", ttl)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for off := 0; off < len(data); off += 32 << 10 {
+			if up, err = a.Append(ctx, up, data[off:off+32<<10], ttl); err != nil {
+				b.Fatal(err)
+			}
+		}
+		got, err := a.ReadUpload(ctx, up)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := a.Finish(ctx, up, got); err != nil {
+			b.Fatal(err)
+		}
+		_, rc, err := a.Open(ctx, sha)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(len(data)) {
+			b.Fatal(n, err)
+		}
+		rc.Close()
+	}
+}
+
+// BenchmarkAttachmentDownload: a stored 10 MiB content read back.
+func BenchmarkAttachmentDownload(b *testing.B) {
+	s, _ := openTest(b)
+	ctx := b.Context()
+	a := s.Attachments
+	data, sha := content(10<<20, 1)
+	up, err := a.Announce(ctx, "u1", sha, int64(len(data)), "image/png", ttl)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for off := 0; off < len(data); off += 1 << 20 {
+		if up, err = a.Append(ctx, up, data[off:off+1<<20], ttl); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if _, err := a.Finish(ctx, up, data); err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		_, rc, err := a.Open(ctx, sha)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if n, err := io.Copy(io.Discard, rc); err != nil || n != int64(len(data)) {
+			b.Fatal(n, err)
+		}
+		rc.Close()
+	}
+}
