@@ -1,70 +1,90 @@
-package sync
+package sync_test
 
 import (
 	"bytes"
-	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"image"
+	"image/png"
 	"io"
-	"log/slog"
-	"strings"
+	"math/rand/v2"
+	"sync"
 	"testing"
-	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store/storetest"
+	fsync "fieldsync/sync"
 )
 
-// TestMigrateUploadsPerUploader: content finished before uploads were per
-// uploader stays readable by its uploader and through the links made
-// then; unfinished uploads of the old shape are dropped with their parts.
-func TestMigrateUploadsPerUploader(t *testing.T) {
-	db := storetest.New(t)
+// TestTwinCompletions: requests that complete one upload together (the
+// last chunk sent twice at once, announcements while it arrives) all get
+// the finished upload or the offset to resume from, and the content is
+// stored once, intact.
+func TestTwinCompletions(t *testing.T) {
+	db, _, a := setup(t)
+	e := engine(db)
 	ctx := t.Context()
-	e := New(db, func() time.Time { return t0 }, slog.New(slog.DiscardHandler), DefaultRules, DefaultLimits, nil)
-	e.SetVisitChecker(func(_ context.Context, _ *schemas.Actor, visitID string) (bool, error) { return visitID == "v1", nil })
-	done, open := strings.Repeat("a", 64), strings.Repeat("b", 64)
-	must := func(_ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+	img := image.NewRGBA(image.Rect(0, 0, 300, 200))
+	r := rand.New(rand.NewPCG(1, 2))
+	for i := range img.Pix {
+		img.Pix[i] = byte(r.Uint32())
 	}
-	must(db.C(colAttachments).InsertOne(ctx, bson.D{{Key: "_id", Value: done}, {Key: "size", Value: 5}, {Key: "contentType", Value: "image/png"},
-		{Key: "uploaderId", Value: "u1"}, {Key: "complete", Value: true}, {Key: "createdAt", Value: t0}, {Key: "completedAt", Value: t0}}))
-	must(db.C(colAttachments).InsertOne(ctx, bson.D{{Key: "_id", Value: open}, {Key: "size", Value: 5}, {Key: "contentType", Value: "image/png"},
-		{Key: "uploaderId", Value: "u1"}, {Key: "complete", Value: false}, {Key: "createdAt", Value: t0}}))
-	must(db.C(colParts).InsertOne(ctx, bson.D{{Key: "_id", Value: open + "/0"}, {Key: "sha256", Value: open}, {Key: "offset", Value: 0}, {Key: "len", Value: 2}, {Key: "data", Value: []byte("ab")}}))
-	must(db.C(colLinks).InsertOne(ctx, bson.D{{Key: "_id", Value: done + "/v1"}, {Key: "sha256", Value: done}, {Key: "visitId", Value: "v1"}}))
-	must(nil, db.DB.GridFSBucket().UploadFromStreamWithID(ctx, done, done, bytes.NewReader([]byte("hello"))))
-	for range 2 { // idempotent
-		must(nil, migrateUploads(ctx, db))
+	var buf bytes.Buffer
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
 	}
-
-	read := func(userID string) (string, error) {
-		_, rc, err := e.OpenAttachment(ctx, &schemas.Actor{UserID: userID, Role: schemas.RoleWorker}, done)
-		if err != nil {
-			return "", err
-		}
-		defer rc.Close()
-		b, err := io.ReadAll(rc)
-		return string(b), err
+	data := buf.Bytes()
+	sum := sha256.Sum256(data)
+	sha := hex.EncodeToString(sum[:])
+	n := fsync.NewUpload{SHA256: sha, Size: int64(len(data)), ContentType: "image/png"}
+	if _, _, err := e.StartUpload(ctx, a, n); err != nil {
+		t.Fatal(err)
 	}
-	if got, err := read("u1"); got != "hello" || err != nil {
-		t.Fatalf("the uploader reads %q, %v", got, err)
+	last := len(data) - 20<<10
+	if _, err := e.AppendChunk(ctx, a, sha, 0, data[:last]); err != nil {
+		t.Fatal(err)
 	}
-	if got, err := read("u2"); got != "hello" || err != nil { // through the old link to a visit it may see
-		t.Fatalf("through the old link: %q, %v", got, err)
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Go(func() {
+			var att *fsync.Attachment
+			var err error
+			if i%2 == 0 {
+				att, err = e.AppendChunk(ctx, a, sha, int64(last), data[last:])
+			} else {
+				att, _, err = e.StartUpload(ctx, a, n)
+			}
+			switch {
+			case err == nil && (att.Complete || att.Offset == int64(last)):
+			case schemas.ErrorCode(err) == schemas.ECONFLICT:
+			default:
+				errs <- err
+			}
+		})
 	}
-	if att, err := e.Attachment(ctx, &schemas.Actor{UserID: "u1"}, done); err != nil || !att.Complete {
-		t.Fatalf("the uploader's upload %+v, %v", att, err)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("a twin request: %v", err)
 	}
-	if _, err := e.Attachment(ctx, &schemas.Actor{UserID: "u1"}, open); schemas.ErrorCode(err) != schemas.ENOTFOUND {
-		t.Fatalf("the unfinished old upload: %v", err)
+	if att, err := e.Attachment(ctx, a, sha); err != nil || !att.Complete {
+		t.Fatalf("after the twins: %+v, %v", att, err)
 	}
-	for col, want := range map[string]int64{colAttachments: 1, colParts: 0, colUploaders: 1} {
-		if n, err := db.C(col).CountDocuments(ctx, bson.D{}); n != want || err != nil {
-			t.Fatalf("%s: %d documents, want %d (%v)", col, n, want, err)
-		}
+	_, rc, err := e.OpenAttachment(ctx, a, sha)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rc.Close()
+	if got, err := io.ReadAll(rc); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("read %d bytes, %v", len(got), err)
+	}
+	stored := map[string]int{}
+	if err := db.Docs.Each(ctx, func(coll string, _ bson.Raw) error { stored[coll]++; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if stored["attachments"] != 1 || stored["attachment_uploaders"] != 1 || stored["attachment_uploads"] != 0 || stored["attachment_parts"] != 0 {
+		t.Fatalf("stored %v", stored)
 	}
 }

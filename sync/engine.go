@@ -75,6 +75,7 @@ type Engine struct {
 	rules     Rules
 	limits    Limits
 	attLimits AttachmentLimits
+	att       AttachmentStore
 	presence  *Presence
 	canSee    VisitChecker
 	notifier  Notifier
@@ -102,7 +103,7 @@ func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, presence: presence}
+	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, att: db.Docs.Attachments, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.

@@ -20,6 +20,8 @@ import (
 	"testing"
 	"time"
 
+	"go.mongodb.org/mongo-driver/v2/bson"
+
 	"fieldsync/schemas"
 	fsync "fieldsync/sync"
 )
@@ -103,8 +105,7 @@ func TestAttachmentResumeAndDedupe(t *testing.T) {
 	if !att.Complete {
 		t.Fatal("second upload of the same content not recognised")
 	}
-	files, _ := f.db.DB.Collection("fs.files").CountDocuments(t.Context(), map[string]any{})
-	if files != 1 {
+	if files := f.stored("attachments"); files != 1 {
 		t.Fatalf("%d files stored, want 1", files)
 	}
 	// Who may read it: the uploader, the visit's supervisor and customer; not another customer.
@@ -270,7 +271,7 @@ func TestAttachmentReferencesNeedTheBytes(t *testing.T) {
 	}
 	f.do("GET", "/v1/attachments/"+sha, nil, p2.token).want(200)
 	f.do("GET", "/v1/attachments/"+sha, nil, cu2).want(200)
-	if files, _ := f.db.DB.Collection("fs.files").CountDocuments(t.Context(), map[string]any{}); files != 1 {
+	if files := f.stored("attachments"); files != 1 {
 		t.Fatalf("%d files stored, want 1", files)
 	}
 
@@ -381,9 +382,8 @@ func TestAttachmentSharedReference(t *testing.T) {
 	}
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生", "signatureRef": sha,
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200)
-	var links []map[string]any
-	cur, err := f.db.DB.Collection("attachment_links").Find(t.Context(), map[string]any{"sha256": sha})
-	if err != nil || cur.All(t.Context(), &links) != nil || len(links) != 2 {
+	links, err := f.db.Docs.Attachments.Links(t.Context(), sha)
+	if err != nil || len(links) != 2 {
 		t.Fatalf("links %v, %v", links, err)
 	}
 }
@@ -526,13 +526,7 @@ func TestAttachmentQuota(t *testing.T) {
 	// An abandoned upload with a chunk stored expires and is swept.
 	chunk := bytes.Repeat([]byte{1}, int(l.MinChunk))
 	f.patch(w.cu1, fmt.Sprintf("%064x", 1), 0, chunk).want(204)
-	parts := func() int64 {
-		n, err := f.db.DB.Collection("attachment_parts").CountDocuments(t.Context(), map[string]any{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return n
-	}
+	parts := func() int { return f.stored("attachment_parts") }
 	if parts() != 1 {
 		t.Fatalf("%d parts stored", parts())
 	}
@@ -547,8 +541,9 @@ func TestAttachmentQuota(t *testing.T) {
 }
 
 // TestAttachmentChunksDoNotReread: a chunk is accepted on the upload's
-// recorded offset, without reading the chunks before it; the content is
-// read once, when complete, and a hole found then resets the upload.
+// recorded offset; the content is read once, when complete. (That a chunk
+// reads no other chunk, and that a hole found at completion shows, is
+// tested in package store: TestAttachmentUploadHole.)
 func TestAttachmentChunksDoNotReread(t *testing.T) {
 	w := newSyncWorld(t)
 	f := w.f
@@ -558,15 +553,33 @@ func TestAttachmentChunksDoNotReread(t *testing.T) {
 	third := len(data) / 3
 	f.do("POST", "/v1/attachments", map[string]any{"sha256": sha, "size": len(data), "contentType": "image/png"}, p.token).want(201)
 	f.patch(p.token, sha, 0, data[:third]).want(204)
-	if _, err := f.db.C("attachment_parts").DeleteMany(t.Context(), map[string]any{}); err != nil {
-		t.Fatal(err)
-	}
 	if r := f.patch(p.token, sha, third, data[third:2*third]).want(204); r.header.Get("Upload-Offset") != strconv.Itoa(2*third) {
 		t.Fatalf("offset %s", r.header.Get("Upload-Offset"))
 	}
-	r := f.patch(p.token, sha, 2*third, data[2*third:])
-	if e := r.wantError(400, schemas.EINVALID); e.Details["offset"] != float64(0) {
-		t.Fatalf("details %v", e.Details)
+	if r := f.patch(p.token, sha, 2*third, data[2*third:]).want(204); r.header.Get("Upload-Complete") != "1" {
+		t.Fatal("the last chunk did not complete the upload")
 	}
-	f.patch(p.token, sha, 0, data[:third]).want(204)
+	if n := f.stored("attachment_parts"); n != 0 {
+		t.Fatalf("%d parts left after completion", n)
+	}
+	got := f.do("GET", "/v1/attachments/"+sha, nil, p.token).want(200)
+	if !bytes.Equal(got.body, data) {
+		t.Fatalf("content differs (%d bytes)", len(got.body))
+	}
+}
+
+// stored counts the documents of a collection of the store.
+func (f *fixture) stored(coll string) int {
+	f.t.Helper()
+	n := 0
+	err := f.db.Docs.Each(f.t.Context(), func(name string, _ bson.Raw) error {
+		if name == coll {
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	return n
 }

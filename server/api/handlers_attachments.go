@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"net/http"
@@ -92,13 +93,13 @@ func (a *API) getAttachment(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	att, rc, err := a.sync.OpenAttachment(c.UserContext(), actor(c), sha)
+	// The content is streamed after the handler returns, so its reads
+	// outlive the request's deadline context: they get one of their own,
+	// ended when the server closes the stream.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.UserContext()), a.cfg.RequestTimeout)
+	att, rc, err := a.sync.OpenAttachment(ctx, actor(c), sha)
 	if err != nil {
-		return err
-	}
-	defer rc.Close()
-	buf := make([]byte, att.Size)
-	if _, err := io.ReadFull(rc, buf); err != nil {
+		cancel()
 		return err
 	}
 	// Photos of homes and signatures: never cached by a shared cache or
@@ -110,7 +111,18 @@ func (a *API) getAttachment(c *fiber.Ctx) error {
 	c.Set(fiber.HeaderContentDisposition, `inline; filename="`+att.SHA256+extensionOf[att.ContentType]+`"`)
 	c.Set(fiber.HeaderCacheControl, "private, no-store")
 	c.Set(fiber.HeaderETag, `"`+att.SHA256+`"`)
-	return c.Send(buf)
+	return c.Status(http.StatusOK).SendStream(&stream{ReadCloser: rc, cancel: cancel}, int(att.Size))
+}
+
+// stream is a content being sent; the server closes it when done.
+type stream struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (s *stream) Close() error {
+	defer s.cancel()
+	return s.ReadCloser.Close()
 }
 
 var extensionOf = map[string]string{"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp", "image/heic": ".heic"}

@@ -60,9 +60,6 @@ func WallClockTimes(ctx context.Context, db *store.DB, real time.Time) ([]string
 			doc := cur.Current
 			id := doc.Lookup("_id").String()
 			walk(doc, "", func(path string, v bson.RawValue) {
-				if name == "fs.chunks" && path == "_id" {
-					return // GridFS names its chunks itself; nothing reads their time
-				}
 				for _, t := range storedTimes(v) {
 					if near(t) {
 						out = append(out, fmt.Sprintf("%s %s %s: %.120s (%s)", name, id, path, v, t.UTC().Format(time.RFC3339)))
