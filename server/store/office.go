@@ -17,7 +17,6 @@ const (
 	colServiceTypes = "service_types"
 	colVisits       = "visits"
 	colSchedules    = "schedules"
-	colAudit        = "audit"
 )
 
 func init() {
@@ -43,9 +42,6 @@ func init() {
 			},
 			colSchedules: {
 				{Keys: bson.D{{Key: "customerId", Value: 1}}},
-			},
-			colAudit: {
-				{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "entityId", Value: 1}, {Key: "version", Value: 1}}},
 			},
 			colComplaints: {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "receivedAt", Value: -1}}}},
 			colAlerts:     nil,
@@ -245,21 +241,4 @@ func (db *DB) OpenSchedules(ctx context.Context, day string) ([]schemas.Schedule
 // ReplaceSchedule stores s if it is still at expected.
 func (db *DB) ReplaceSchedule(ctx context.Context, s *schemas.Schedule, expected int64) error {
 	return replaceVersioned(ctx, db.C(colSchedules), s.ID, expected, s, "schedule")
-}
-
-// Audit.
-
-// InsertAudit records an entry. The id is derived from the entity version,
-// so a retried write records it once.
-func (db *DB) InsertAudit(ctx context.Context, e *schemas.AuditEntry) error {
-	if _, err := db.C(colAudit).InsertOne(ctx, e); err != nil && !isDup(err) {
-		return fmt.Errorf("insert audit entry: %w", err)
-	}
-	return nil
-}
-
-// AuditTrail lists the entries of one entity, oldest first.
-func (db *DB) AuditTrail(ctx context.Context, entity, id string, afterVersion int64, limit int) ([]schemas.AuditEntry, error) {
-	filter := bson.D{{Key: "entity", Value: entity}, {Key: "entityId", Value: id}, {Key: "version", Value: bson.D{{Key: "$gt", Value: afterVersion}}}}
-	return page[schemas.AuditEntry](ctx, db.C(colAudit), filter, bson.D{{Key: "version", Value: 1}, {Key: "_id", Value: 1}}, limit)
 }
