@@ -9,6 +9,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // Relay turns durable records into notifications: the visit change log
@@ -42,7 +43,7 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}, supervisors: map[string][]*schemas.User{}}
 	after := ""
 	for {
-		us, err := r.db.ListUsers(ctx, store.UserFilter{After: after, Limit: 500})
+		us, err := r.db.Docs.Accounts.ListUsers(ctx, fstore.UserFilter{After: after, Limit: 500})
 		if err != nil {
 			return nil, err
 		}

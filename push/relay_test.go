@@ -29,7 +29,7 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 		{ID: schemas.NewIDAt(now), Login: "wk.a", Role: schemas.RoleWorker, WorkerID: w, Team: "team-1"},
 		{ID: schemas.NewIDAt(now), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
 	} {
-		if err := db.CreateUser(ctx, u); err != nil {
+		if err := db.Docs.Accounts.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}

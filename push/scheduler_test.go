@@ -59,7 +59,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		{ID: schemas.NewID(), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
 		{ID: schemas.NewID(), Login: "sup.a", Role: schemas.RoleSupervisor, Team: "team-1"},
 	} {
-		if err := db.CreateUser(ctx, u); err != nil {
+		if err := db.Docs.Accounts.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 		users[u.Login] = u

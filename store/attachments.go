@@ -138,8 +138,6 @@ type chunkDoc struct {
 // of its hash or size.
 var ErrContentMismatch = errors.New("content does not match its hash")
 
-// errUnchanged stops a Modify that has nothing to write.
-var errUnchanged = errors.New("unchanged")
 
 func uploadID(userID, sha string) string { return userID + "/" + sha }
 

@@ -197,6 +197,10 @@ var (
 	ErrUnavailable = doc.ErrUnavailable
 )
 
+// errUnchanged stops a doc.Modify that finds nothing to write: the
+// aggregates' change functions return it, and treat it as success.
+var errUnchanged = errors.New("unchanged")
+
 // Unavailable reports whether err means the store could not be reached or
 // did not answer in time, as opposed to refusing the operation.
 func Unavailable(err error) bool {

@@ -9,6 +9,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // statusOf is the one map from error codes to HTTP statuses.
@@ -72,7 +73,7 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		}
 	}
 	code := schemas.ErrorCode(err)
-	storeDown := code == schemas.EINTERNAL && store.Unavailable(err)
+	storeDown := code == schemas.EINTERNAL && (store.Unavailable(err) || fstore.Unavailable(err))
 	if storeDown {
 		code = schemas.EUNAVAILABLE
 	}

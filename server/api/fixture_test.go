@@ -73,7 +73,7 @@ func newFixture(t *testing.T) *fixture {
 	if os.Getenv("TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	svc := auth.NewService(db, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
+	svc := auth.NewService(db.Docs.Accounts, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
 	off := office.New(db, clk.Now, log, 28*24*time.Hour)
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)

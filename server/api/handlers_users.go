@@ -1,12 +1,13 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // UserPage is one page of accounts.
@@ -20,14 +21,14 @@ func (a *API) listUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := store.UserFilter{Role: schemas.Role(c.Query("role")), After: c.Query("after"), Limit: limit + 1}
+	f := fstore.UserFilter{Role: schemas.Role(c.Query("role")), After: c.Query("after"), Limit: limit + 1}
 	if f.Role != "" && !f.Role.Valid() {
 		return schemas.FieldError("role", "role must be one of admin, supervisor, worker, customer")
 	}
 	if f.After != "" && !schemas.ValidID(f.After) {
 		return schemas.FieldError("after", "after is not a cursor this server issued")
 	}
-	users, err := a.store.ListUsers(c.UserContext(), f)
+	users, err := a.store.Docs.Accounts.ListUsers(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -56,7 +57,10 @@ func (a *API) getUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.store.UserByID(c.UserContext(), id)
+	u, err := a.store.Docs.Accounts.UserByID(c.UserContext(), id)
+	if errors.Is(err, fstore.ErrNotFound) {
+		return schemas.Errorf(schemas.ENOTFOUND, "user not found")
+	}
 	if err != nil {
 		return err
 	}

@@ -150,7 +150,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 		return err
 	}
 	tokens := auth.NewTokens(current, previous, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, now)
-	s.Auth = auth.NewService(s.Store, tokens, auth.Config{
+	s.Auth = auth.NewService(s.Store.Docs.Accounts, tokens, auth.Config{
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace, LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP,
 	}, now, s.log)
 	admin, generated, err := s.Auth.EnsureAdmin(ctx, cfg.AdminLogin, cfg.AdminPass)

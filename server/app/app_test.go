@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
+	fstore "fieldsync/store"
 )
 
 // fixedNow is the servers' clock in these tests: years from the real date,
@@ -186,7 +187,7 @@ func TestDemoSeedsOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		users, err := srv.Store.ListUsers(t.Context(), storeFilter(200))
+		users, err := srv.Store.Docs.Accounts.ListUsers(t.Context(), fstore.UserFilter{Limit: 200})
 		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
 		all, _ := srv.Store.ListVisits(t.Context(), store.VisitFilter{})
 		storetest.CheckNoWallClock(t, srv.Store) // the demo data is stamped with the clock too
@@ -247,5 +248,3 @@ func TestConfigErrors(t *testing.T) {
 		t.Fatalf("config log leaks a secret: %s", logs.String())
 	}
 }
-
-func storeFilter(limit int) store.UserFilter { return store.UserFilter{Limit: limit} }

@@ -86,7 +86,7 @@ var (
 // then creates. Every record has a fixed id, so a seed cut short completes
 // on the next start.
 func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.Service, now func() time.Time, log *slog.Logger) error {
-	done, err := db.Flag(ctx, demoFlag)
+	done, err := db.Docs.Meta.Flag(ctx, demoFlag)
 	if err != nil || done {
 		return err
 	}
@@ -99,7 +99,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		if err != nil {
 			return err
 		}
-		return db.InsertAudit(ctx, &schemas.AuditEntry{ID: schemas.AuditID(entity, id, 1), Entity: entity, EntityID: id,
+		return db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{ID: schemas.AuditID(entity, id, 1), Entity: entity, EntityID: id,
 			Action: "create", Version: 1, ActorID: office.System.UserID, Role: office.System.Role, At: t,
 			Changes: schemas.Diff(nil, doc, "phone", "home", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household"), Note: "demo seed"})
 	}
@@ -109,12 +109,12 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		// An account from an older demo seed: link it to its record.
-		u, err := db.UserByLogin(ctx, login)
+		u, err := db.Docs.Accounts.UserByLogin(ctx, login)
 		if err != nil {
 			return err
 		}
 		if u.WorkerID != workerID || u.CustomerID != customerID {
-			_, err = db.UpdateUser(ctx, u.ID, store.UserChanges{WorkerID: &workerID, CustomerID: &customerID}, t)
+			_, err = db.Docs.Accounts.UpdateUser(ctx, u.ID, fstore.UserChanges{WorkerID: &workerID, CustomerID: &customerID})
 		}
 		return err
 	}
@@ -128,7 +128,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		if err := account(login, n, schemas.RoleSupervisor, fmt.Sprintf("team-%d", i+1), "", ""); err != nil {
 			return err
 		}
-		u, err := db.UserByLogin(ctx, login)
+		u, err := db.Docs.Accounts.UserByLogin(ctx, login)
 		if err != nil {
 			return err
 		}
@@ -244,7 +244,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 	if err != nil {
 		return err
 	}
-	if err := db.SetFlag(ctx, demoFlag, t); err != nil {
+	if err := db.Docs.Meta.SetFlag(ctx, demoFlag); err != nil {
 		return err
 	}
 	log.Warn("demo data seeded; every demo account has the same password",

@@ -184,7 +184,7 @@ func TestPushEndToEnd(t *testing.T) {
 func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
 
 func mustUser(t *testing.T, srv *Server, login string) string {
-	u, err := srv.Store.UserByLogin(t.Context(), login)
+	u, err := srv.Store.Docs.Accounts.UserByLogin(t.Context(), login)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,30 +7,34 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
-// Store is the persistence auth needs. *store.DB implements it.
+// Store is the persistence auth needs. *store.Accounts implements it; it
+// stamps the times of updates, revocations and rotations with its clock,
+// the same injected clock as the service's. A missing user, session or
+// token is store.ErrNotFound, a taken login store.ErrDuplicate.
 type Store interface {
 	CreateUser(ctx context.Context, u *schemas.User) error
 	UserByID(ctx context.Context, id string) (*schemas.User, error)
 	UserByLogin(ctx context.Context, login string) (*schemas.User, error)
-	UpdateUser(ctx context.Context, id string, ch store.UserChanges, now time.Time) (*schemas.User, error)
+	UpdateUser(ctx context.Context, id string, ch store.UserChanges) (*schemas.User, error)
 	HasAdmin(ctx context.Context) (bool, error)
 
 	CreateSession(ctx context.Context, s *schemas.Session) error
 	SessionByID(ctx context.Context, id string) (*schemas.Session, error)
-	TouchSession(ctx context.Context, id string, now time.Time) error
-	RevokeSessions(ctx context.Context, userID, deviceID, reason string, now time.Time) error
-	RevokeSession(ctx context.Context, id, reason string, now time.Time) error
+	TouchSession(ctx context.Context, id string) error
+	RevokeSessions(ctx context.Context, userID, deviceID, reason string) error
+	RevokeSession(ctx context.Context, id, reason string) error
 	InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error
-	ClaimRefreshToken(ctx context.Context, hash, successor string, now time.Time) (*schemas.RefreshToken, bool, error)
+	ClaimRefreshToken(ctx context.Context, hash, successor string) (*schemas.RefreshToken, bool, error)
 }
 
 // Config tunes the service.
@@ -100,7 +104,7 @@ func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP
 		return nil, rateLimited(wait)
 	}
 	u, err := s.store.UserByLogin(ctx, login)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+	if errors.Is(err, store.ErrNotFound) {
 		// Spend the same time as a real check so logins cannot be enumerated.
 		_, _ = CheckPassword(s.dummyHash, password)
 		return nil, errBadCredentials
@@ -120,7 +124,7 @@ func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP
 	}
 	s.byLogin.Reset("login:" + login)
 	now := s.now().UTC()
-	if err := s.store.RevokeSessions(ctx, u.ID, deviceID, schemas.RevokeRelogin, now); err != nil {
+	if err := s.store.RevokeSessions(ctx, u.ID, deviceID, schemas.RevokeRelogin); err != nil {
 		return nil, err
 	}
 	sess := &schemas.Session{
@@ -144,12 +148,9 @@ func (s *Service) Login(ctx context.Context, login, password, deviceID, clientIP
 // under a server key (Tokens.successors), so the request that rotates the
 // token and any repeat of it compute the same one, and the access token is
 // re-signed from the stored rotation time, byte for byte the same. The
-// rotation is one conditional update of the token's document, so on
-// MongoDB exactly one request wins it and the others read its rotation time
-// and successor hash, written by the same update. Even where two requests
-// could both "win" (FerretDB without fieldsync's in-process serialising),
-// both derive the same successor and insert the same record under its hash,
-// so the result is one pair either way.
+// rotation is one write of the token's document, conditional on its
+// version, so on either engine exactly one request wins it and the others
+// read its rotation time and successor hash, written by the same write.
 func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*TokenPair, error) {
 	invalid := schemas.Errorf(schemas.EUNAUTHORIZED, "invalid refresh token")
 	if err := schemas.ValidateDeviceID(deviceID); err != nil {
@@ -159,13 +160,13 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 	if !ok || len(refreshToken) < 20 || len(refreshToken) > 200 {
 		return nil, invalid
 	}
-	// At the store's precision (milliseconds): the winner signs the access
-	// token with the time a repeat reads back from the store.
+	// The store stamps the rotation at its precision (milliseconds); this
+	// is the same clock, for the grace and expiry checks.
 	now := s.now().UTC().Truncate(time.Millisecond)
 	candidates := s.tokens.successors(sessionID, refreshToken)
 	next := candidates[0]
-	t, won, err := s.store.ClaimRefreshToken(ctx, hashToken(refreshToken), hashToken(next), now)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+	t, won, err := s.store.ClaimRefreshToken(ctx, hashToken(refreshToken), hashToken(next))
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, invalid
 	}
 	if err != nil {
@@ -174,7 +175,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 	if !won {
 		if t.UsedAt == nil || t.Successor == "" || !now.Before(t.UsedAt.Add(s.refreshGrace)) {
 			s.log.WarnContext(ctx, "refresh token reused; session revoked", "user", t.UserID, "session", t.SessionID)
-			if err := s.store.RevokeSession(ctx, t.SessionID, schemas.RevokeRefreshReuse, now); err != nil {
+			if err := s.store.RevokeSession(ctx, t.SessionID, schemas.RevokeRefreshReuse); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return nil, err
 			}
 			return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token already used; session revoked").With("reason", "refresh_token_reused")
@@ -196,7 +197,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "refresh token expired")
 	}
 	sess, err := s.store.SessionByID(ctx, t.SessionID)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND || (err == nil && !sess.Active(now)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !sess.Active(now)) {
 		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "session ended")
 	}
 	if err != nil {
@@ -209,7 +210,7 @@ func (s *Service) Refresh(ctx context.Context, refreshToken, deviceID string) (*
 	if err != nil {
 		return nil, err
 	}
-	if err := s.store.TouchSession(ctx, sess.ID, now); err != nil {
+	if err := s.store.TouchSession(ctx, sess.ID); err != nil {
 		return nil, err
 	}
 	return s.rotated(ctx, u, sess, next, t.UsedAt.UTC(), now)
@@ -237,7 +238,11 @@ func (s *Service) rotated(ctx context.Context, u *schemas.User, sess *schemas.Se
 
 // Logout ends the caller's session on this device.
 func (s *Service) Logout(ctx context.Context, p *Principal) error {
-	return s.store.RevokeSession(ctx, p.SessionID, schemas.RevokeLogout, s.now().UTC())
+	err := s.store.RevokeSession(ctx, p.SessionID, schemas.RevokeLogout)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil // ended already
+	}
+	return err
 }
 
 // Authenticate verifies a bearer access token and that its session and user
@@ -248,7 +253,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 		return nil, err
 	}
 	sess, err := s.store.SessionByID(ctx, c.SessionID)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND || (err == nil && (sess.RevokedAt != nil || sess.UserID != c.Subject)) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && (sess.RevokedAt != nil || sess.UserID != c.Subject)) {
 		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "session ended")
 	}
 	if err != nil {
@@ -263,7 +268,7 @@ func (s *Service) Authenticate(ctx context.Context, bearer string) (*Principal, 
 
 func (s *Service) activeUser(ctx context.Context, id string) (*schemas.User, error) {
 	u, err := s.store.UserByID(ctx, id)
-	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, schemas.Errorf(schemas.EUNAUTHORIZED, "account not found")
 	}
 	if err != nil {
@@ -310,6 +315,9 @@ func (s *Service) CreateUser(ctx context.Context, in schemas.NewUser) (*schemas.
 		Locale: in.Locale, CreatedAt: now, UpdatedAt: now,
 	}
 	if err := s.store.CreateUser(ctx, u); err != nil {
+		if errors.Is(err, store.ErrDuplicate) {
+			return nil, schemas.Errorf(schemas.ECONFLICT, "login %q is already taken", u.Login).With("field", "login")
+		}
 		return nil, err
 	}
 	return u, nil
@@ -329,16 +337,18 @@ func (s *Service) UpdateUser(ctx context.Context, id string, in schemas.UserUpda
 		}
 		ch.PasswordHash = &hash
 	}
-	now := s.now().UTC()
-	u, err := s.store.UpdateUser(ctx, id, ch, now)
+	u, err := s.store.UpdateUser(ctx, id, ch)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, schemas.Errorf(schemas.ENOTFOUND, "user not found")
+	}
 	if err != nil {
 		return nil, err
 	}
 	switch {
 	case in.Disabled != nil && *in.Disabled:
-		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokeDisabled, now)
+		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokeDisabled)
 	case in.Password != nil:
-		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokePassword, now)
+		err = s.store.RevokeSessions(ctx, id, "", schemas.RevokePassword)
 	}
 	if err != nil {
 		return nil, err

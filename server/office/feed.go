@@ -145,7 +145,7 @@ func (s *Service) RequestChange(ctx context.Context, a *schemas.Actor, id string
 		detail += " (preferred " + in.PreferredStart.UTC().Format(time.RFC3339) + ")"
 	}
 	key := fmt.Sprintf("request/%s/%s/%d", v.ID, in.Kind, now.UnixNano())
-	if err := s.db.InsertAudit(ctx, &schemas.AuditEntry{ID: key, Entity: schemas.EntityVisit, EntityID: v.ID, Action: "request_" + in.Kind,
+	if err := s.db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{ID: key, Entity: schemas.EntityVisit, EntityID: v.ID, Action: "request_" + in.Kind,
 		Version: v.Version, ActorID: a.UserID, Role: a.Role, DeviceID: a.DeviceID, At: now, Changes: []schemas.FieldChange{}, Note: detail}); err != nil {
 		return err
 	}

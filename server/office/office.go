@@ -90,7 +90,7 @@ var (
 // audit records a change. It is written after the change itself with an
 // id derived from the new version, so a retry records it exactly once.
 func (s *Service) audit(ctx context.Context, a *schemas.Actor, entity, id, action string, version int64, before, after any, mask []string, note string) error {
-	return s.db.InsertAudit(ctx, &schemas.AuditEntry{
+	return s.db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{
 		ID: schemas.AuditID(entity, id, version), Entity: entity, EntityID: id, Action: action, Version: version,
 		ActorID: a.UserID, Role: a.Role, DeviceID: a.DeviceID, At: s.now().UTC(),
 		Changes: schemas.Diff(before, after, mask...), Note: note,
@@ -107,5 +107,5 @@ func (s *Service) AuditTrail(ctx context.Context, a *schemas.Actor, entity, id s
 	default:
 		return nil, schemas.FieldError("entity", "entity must be worker, customer, serviceType, visit or schedule")
 	}
-	return s.db.AuditTrail(ctx, entity, id, afterVersion, limit)
+	return s.db.Docs.Audit.Trail(ctx, entity, id, afterVersion, limit)
 }

@@ -25,16 +25,6 @@ type Migration struct {
 var migrations = []Migration{
 	{1, "accounts", func(ctx context.Context, db *DB) error {
 		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
-			colUsers: {
-				{Keys: bson.D{{Key: "login", Value: 1}}, Options: options.Index().SetUnique(true)},
-				{Keys: bson.D{{Key: "role", Value: 1}, {Key: "_id", Value: 1}}},
-			},
-			colSessions: {
-				{Keys: bson.D{{Key: "userId", Value: 1}, {Key: "deviceId", Value: 1}}},
-			},
-			colRefreshTokens: {
-				{Keys: bson.D{{Key: "sessionId", Value: 1}}},
-			},
 			colMeta: nil,
 		})
 	}},

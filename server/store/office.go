@@ -13,7 +13,6 @@ import (
 
 const (
 	colVisits = "visits"
-	colAudit  = "audit"
 )
 
 func init() {
@@ -25,9 +24,6 @@ func init() {
 				{Keys: bson.D{{Key: "team", Value: 1}, {Key: "scheduledStart", Value: 1}}},
 				{Keys: bson.D{{Key: "scheduleId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
 				{Keys: bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}},
-			},
-			colAudit: {
-				{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "entityId", Value: 1}, {Key: "version", Value: 1}}},
 			},
 			colComplaints: {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "receivedAt", Value: -1}}}},
 			colAlerts:     nil,
@@ -110,20 +106,3 @@ func afterID(filter bson.D, after string) bson.D {
 }
 
 var byID = bson.D{{Key: "_id", Value: 1}}
-
-// Audit.
-
-// InsertAudit records an entry. The id is derived from the entity version,
-// so a retried write records it once.
-func (db *DB) InsertAudit(ctx context.Context, e *schemas.AuditEntry) error {
-	if _, err := db.C(colAudit).InsertOne(ctx, e); err != nil && !isDup(err) {
-		return fmt.Errorf("insert audit entry: %w", err)
-	}
-	return nil
-}
-
-// AuditTrail lists the entries of one entity, oldest first.
-func (db *DB) AuditTrail(ctx context.Context, entity, id string, afterVersion int64, limit int) ([]schemas.AuditEntry, error) {
-	filter := bson.D{{Key: "entity", Value: entity}, {Key: "entityId", Value: id}, {Key: "version", Value: bson.D{{Key: "$gt", Value: afterVersion}}}}
-	return page[schemas.AuditEntry](ctx, db.C(colAudit), filter, bson.D{{Key: "version", Value: 1}, {Key: "_id", Value: 1}}, limit)
-}

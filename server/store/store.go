@@ -1,6 +1,7 @@
 // Package store opens fieldsync's MongoDB-compatible store (a MongoDB
 // deployment, or FerretDB embedded in-process over SQLite), keeps its indexes
-// current through versioned migrations, and holds the account collections.
+// current through versioned migrations, for the aggregates not yet moved
+// to fieldsync/store.
 //
 // Everything here uses single-document atomic operations and unique indexes
 // only: FerretDB has no transactions, and the same code must run on MongoDB
@@ -229,11 +230,8 @@ func (db *DB) Close(ctx context.Context) error {
 
 // Collection names, in one place.
 const (
-	colMigrations    = "migrations"
-	colUsers         = "users"
-	colSessions      = "sessions"
-	colRefreshTokens = "refresh_tokens"
-	colMeta          = "meta"
+	colMigrations = "migrations"
+	colMeta       = "meta"
 )
 
 func isDup(err error) bool { return mongo.IsDuplicateKeyError(err) }

@@ -1,7 +1,6 @@
 package store_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -13,7 +12,6 @@ import (
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 
-	"fieldsync/schemas"
 	"fieldsync/server/store/storetest"
 )
 
@@ -101,48 +99,6 @@ func TestMigrateRunsOnce(t *testing.T) {
 	after, _ := db.AppliedMigrations(ctx)
 	if len(after) != len(before) || !after[0].AppliedAt.Equal(before[0].AppliedAt) {
 		t.Fatalf("migration records changed: %v -> %v", before, after)
-	}
-}
-
-func TestClaimRefreshTokenOnce(t *testing.T) {
-	db := storetest.New(t)
-	ctx := t.Context()
-	now := storetest.Epoch
-	tok := &schemas.RefreshToken{Hash: "h1", SessionID: "s1", UserID: "u1", IssuedAt: now, ExpiresAt: now.Add(time.Hour)}
-	if err := db.InsertRefreshToken(ctx, tok); err != nil {
-		t.Fatal(err)
-	}
-	if err := db.InsertRefreshToken(ctx, tok); err != nil {
-		t.Fatalf("inserting the same token again: %v, want a no-op", err)
-	}
-	got, won, err := db.ClaimRefreshToken(ctx, "h1", "h2", now)
-	if err != nil || !won || got.SessionID != "s1" || got.Successor != "h2" || !got.UsedAt.Equal(now) {
-		t.Fatalf("first claim = %+v, %v, %v", got, won, err)
-	}
-	// A later claim loses and reads the first one's rotation.
-	got, won, err = db.ClaimRefreshToken(ctx, "h1", "h3", now.Add(time.Second))
-	if err != nil || won || got.Successor != "h2" || !got.UsedAt.Equal(now) {
-		t.Fatalf("second claim = %+v, won=%v, err=%v; want the first rotation", got, won, err)
-	}
-	if _, _, err := db.ClaimRefreshToken(ctx, "nope", "h4", now); schemas.ErrorCode(err) != schemas.ENOTFOUND {
-		t.Fatalf("unknown token err = %v", err)
-	}
-}
-
-func TestCreateUserDuplicateLogin(t *testing.T) {
-	db := storetest.New(t)
-	ctx := context.Background()
-	u := &schemas.User{ID: schemas.NewID(), Login: "a.b", Role: schemas.RoleWorker}
-	if err := db.CreateUser(ctx, u); err != nil {
-		t.Fatal(err)
-	}
-	u2 := *u
-	u2.ID = schemas.NewID()
-	if err := db.CreateUser(ctx, &u2); schemas.ErrorCode(err) != schemas.ECONFLICT {
-		t.Fatalf("duplicate login err = %v, want conflict", err)
-	}
-	if _, err := db.UserByID(ctx, schemas.NewID()); schemas.ErrorCode(err) != schemas.ENOTFOUND {
-		t.Fatalf("missing user err = %v, want not found", err)
 	}
 }
 
