@@ -293,16 +293,10 @@ func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
 
 // addIncidents adds the incidents of the visits sent, by id.
 func (e *Engine) addIncidents(ctx context.Context, ids []string, resp *PullResponse) error {
-	for _, id := range ids {
-		var inc schemas.Incident
-		err := e.db.C(colIncidents).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&inc)
-		if err == mongo.ErrNoDocuments {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read incident: %w", err)
-		}
-		resp.Incidents = append(resp.Incidents, inc)
+	incs, err := e.cases().IncidentsByID(ctx, ids)
+	if err != nil {
+		return err
 	}
+	resp.Incidents = append(resp.Incidents, incs...)
 	return nil
 }

@@ -29,9 +29,6 @@ func init() {
 			colAudit: {
 				{Keys: bson.D{{Key: "entity", Value: 1}, {Key: "entityId", Value: 1}, {Key: "version", Value: 1}}},
 			},
-			colComplaints: {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "receivedAt", Value: -1}}}},
-			colAlerts:     nil,
-			colFollowUps:  {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "dueAt", Value: 1}}}},
 		})
 	}})
 }

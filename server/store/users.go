@@ -55,6 +55,7 @@ func (db *DB) HasAdmin(ctx context.Context) (bool, error) {
 // UserFilter selects users for a listing page.
 type UserFilter struct {
 	Role  schemas.Role
+	Team  string // "": any
 	After string // the last id of the previous page
 	Limit int
 }
@@ -64,6 +65,9 @@ func (db *DB) ListUsers(ctx context.Context, f UserFilter) ([]schemas.User, erro
 	filter := bson.D{}
 	if f.Role != "" {
 		filter = append(filter, bson.E{Key: "role", Value: f.Role})
+	}
+	if f.Team != "" {
+		filter = append(filter, bson.E{Key: "team", Value: f.Team})
 	}
 	if f.After != "" {
 		filter = append(filter, bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: f.After}}})
