@@ -230,8 +230,8 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 				// An alert for admins (no team), one per day and error kind.
 				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
 					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
-				if _, err := d.db.C("alerts").InsertOne(ctx, a); err != nil && !store.IsDuplicate(err) {
-					return fmt.Errorf("record alert: %w", err)
+				if _, err := d.db.Docs.Cases.RecordAlert(ctx, a); err != nil {
+					return err
 				}
 			}
 		default:

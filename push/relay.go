@@ -32,15 +32,14 @@ func NewRelay(db *store.DB, outbox *Outbox, now func() time.Time, log *slog.Logg
 
 const metaRelay = "push.relay"
 
-// people maps workers to their accounts, and teams to their supervisors.
+// people maps workers and customers to their accounts.
 type people struct {
-	byWorker    map[string]*schemas.User
-	byCustomer  map[string]*schemas.User
-	supervisors map[string][]*schemas.User
+	byWorker   map[string]*schemas.User
+	byCustomer map[string]*schemas.User
 }
 
 func (r *Relay) people(ctx context.Context) (*people, error) {
-	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}, supervisors: map[string][]*schemas.User{}}
+	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}}
 	after := ""
 	for {
 		us, err := r.db.Docs.Accounts.ListUsers(ctx, fstore.UserFilter{After: after, Limit: 500})
@@ -57,12 +56,6 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 			}
 			if u.Role == schemas.RoleCustomer && u.CustomerID != "" {
 				p.byCustomer[u.CustomerID] = u
-			}
-			if u.Role == schemas.RoleSupervisor && u.Team != "" {
-				p.supervisors[u.Team] = append(p.supervisors[u.Team], u)
-			}
-			if u.Role == schemas.RoleAdmin {
-				p.supervisors[""] = append(p.supervisors[""], u) // team-less alerts
 			}
 		}
 		if len(us) < 500 {
@@ -230,22 +223,35 @@ func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) e
 }
 
 // Alert tells a team's supervisors about an alert; critical ones at high
-// priority. It implements the sync engine's notifier.
+// priority. Alerts of no team (escalations, configuration) go to the
+// admins. It reads only those accounts, by role and team, never every
+// user. It implements the sync engine's notifier.
 func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
-	ppl, err := r.people(ctx)
-	if err != nil {
-		return err
+	f := fstore.UserFilter{Role: schemas.RoleSupervisor, Team: a.Team, Limit: 500}
+	if a.Team == "" {
+		f = fstore.UserFilter{Role: schemas.RoleAdmin, Limit: 500}
 	}
-	// Alerts of no team (escalations, configuration) go to the admins.
-	for _, u := range ppl.supervisors[a.Team] {
-		title, body := text(u.Locale, "alert_"+a.Kind, time.Time{})
-		if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: "alert/" + a.ID + "/" + u.ID, UserID: u.ID, Kind: "alert", VisitID: a.VisitID,
-			Data:  map[string]string{"alertId": a.ID, "alertKind": a.Kind, "visitId": a.VisitID},
-			Title: title, Body: body, High: a.Priority == "high", TTL: 24 * time.Hour, CollapseKey: CollapseAlerts}); err != nil {
+	for {
+		us, err := r.db.Docs.Accounts.ListUsers(ctx, f)
+		if err != nil {
 			return err
 		}
+		for _, u := range us {
+			if u.Disabled {
+				continue
+			}
+			title, body := text(u.Locale, "alert_"+a.Kind, time.Time{})
+			if _, err := r.outbox.Enqueue(ctx, &Notification{DedupeKey: "alert/" + a.ID + "/" + u.ID, UserID: u.ID, Kind: "alert", VisitID: a.VisitID,
+				Data:  map[string]string{"alertId": a.ID, "alertKind": a.Kind, "visitId": a.VisitID},
+				Title: title, Body: body, High: a.Priority == "high", TTL: 24 * time.Hour, CollapseKey: CollapseAlerts}); err != nil {
+				return err
+			}
+		}
+		if len(us) < f.Limit {
+			return nil
+		}
+		f.After = us[len(us)-1].ID
 	}
-	return nil
 }
 
 // Run relays until ctx ends.

@@ -188,8 +188,8 @@ func (s *Scheduler) lateness(ctx context.Context, v *schemas.Visit, now time.Tim
 		a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte(fmt.Sprintf("%s/%s/%d", step.kind, v.ID, v.ScheduledStart.Unix()))).String(),
 			Kind: step.kind, Team: v.Team, VisitID: v.ID, WorkerID: v.WorkerID, Priority: step.prio,
 			Detail: "no check-in by " + v.ScheduledStart.Add(step.after).Format(time.RFC3339), CreatedAt: now}
-		if _, err := s.db.C("alerts").InsertOne(ctx, a); err != nil && !store.IsDuplicate(err) {
-			return fmt.Errorf("record alert: %w", err)
+		if _, err := s.db.Docs.Cases.RecordAlert(ctx, a); err != nil {
+			return err
 		}
 		if err := s.relay.Alert(ctx, a); err != nil {
 			return err

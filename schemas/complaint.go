@@ -71,7 +71,7 @@ type Complaint struct {
 	ClosedAt    *time.Time       `json:"closedAt,omitempty" bson:"closedAt,omitempty"`
 	FollowUpDue *time.Time       `json:"followUpDue,omitempty" bson:"followUpDue,omitempty"`
 	History     []ComplaintEvent `json:"history" bson:"history"`
-	Version     int64            `json:"version" bson:"version"`
+	Version     int64            `json:"version" bson:"-"` // the store's: 1 when recorded, one more each change
 }
 
 // NewComplaint is what a customer files.

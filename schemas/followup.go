@@ -17,5 +17,5 @@ type FollowUp struct {
 	DoneBy     string     `json:"doneBy,omitempty" bson:"doneBy,omitempty"`
 	Outcome    string     `json:"outcome,omitempty" bson:"outcome,omitempty"`
 	Overdue    bool       `json:"overdue" bson:"-"` // past LatestAt and not done; filled when listed
-	Version    int64      `json:"version" bson:"version"`
+	Version    int64      `json:"version" bson:"-"` // the store's: 1 when recorded, one more each change
 }

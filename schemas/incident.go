@@ -21,7 +21,7 @@ type Incident struct {
 	Escalated   bool      `json:"escalated" bson:"escalated"`
 	// Supervisors add to an incident; nobody edits what was reported.
 	Events  []ComplaintEvent `json:"events" bson:"events"`
-	Version int64            `json:"version" bson:"version"`
+	Version int64            `json:"version" bson:"-"` // the store's: 1 when recorded, one more each change
 }
 
 // Incident states.

@@ -43,7 +43,7 @@ type User struct {
 	PasswordHash string    `json:"-" bson:"passwordHash"`
 	WorkerID     string    `json:"workerId,omitempty" bson:"workerId,omitempty"`
 	CustomerID   string    `json:"customerId,omitempty" bson:"customerId,omitempty"`
-	Team         string    `json:"team,omitempty" bson:"team,omitempty"`
+	Team         string    `json:"team,omitempty" bson:"team"` // always stored: indexed
 	Locale       string    `json:"locale,omitempty" bson:"locale,omitempty"`
 	CreatedAt    time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt" bson:"updatedAt"`

@@ -17,6 +17,7 @@ const (
 
 	ixUserLogin   = "login"
 	ixUserRole    = "role_id"
+	ixUserTeam    = "role_team"
 	ixSessionLive = "user_live_device"
 )
 
@@ -28,6 +29,8 @@ var accountCollections = []doc.Collection{
 		{Name: ixUserLogin, Fields: []string{"login"}, Unique: true},
 		// Ids are time-ordered: a role's users in creation order, paged by id.
 		{Name: ixUserRole, Fields: []string{"role", "_id"}},
+		// Who hears a team's alerts: its supervisors, read by index.
+		{Name: ixUserTeam, Fields: []string{"role", "team", "_id"}},
 	}},
 	{Name: colSessions, Indexes: []doc.Index{
 		// The live sessions of a user, or of one of its devices: what
@@ -93,6 +96,7 @@ func (a *Accounts) HasAdmin(ctx context.Context) (bool, error) {
 // UserFilter selects users for a listing page.
 type UserFilter struct {
 	Role  schemas.Role // "" for every role
+	Team  string       // with Role: only that team's ("" for every team)
 	After string       // the last id of the previous page
 	Limit int
 }
@@ -101,7 +105,10 @@ type UserFilter struct {
 // of one role or of all.
 func (a *Accounts) ListUsers(ctx context.Context, f UserFilter) ([]schemas.User, error) {
 	q := doc.Query{Index: doc.ByID, Limit: max(f.Limit, 1)}
-	if f.Role != "" {
+	switch {
+	case f.Role != "" && f.Team != "":
+		q.Index, q.Eq = ixUserTeam, []any{string(f.Role), f.Team}
+	case f.Role != "":
 		q.Index, q.Eq = ixUserRole, []any{string(f.Role)}
 	}
 	if f.After != "" {

@@ -8,8 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"fieldsync/schemas"
 	fsync "fieldsync/sync"
 )
@@ -50,14 +48,7 @@ func TestAlertFloodOnOneVisitCoalesced(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	cur, err := db.C("alerts").Find(ctx, bson.D{{Key: "visitId", Value: v.ID}, {Key: "kind", Value: "incident"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var alerts []schemas.Alert
-	if err := cur.All(ctx, &alerts); err != nil {
-		t.Fatal(err)
-	}
+	alerts := visitAlerts(t, db, v.ID, "incident")
 	if len(alerts) != 1 || alerts[0].Count != 30 {
 		t.Fatalf("%d incident alerts, want one counting 30", len(alerts))
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -674,7 +672,7 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			if inc.Photos == nil {
 				inc.Photos = []string{}
 			}
-			if err := e.insertOnce(ctx, colIncidents, inc); err != nil {
+			if _, err := e.cases().RecordIncident(ctx, inc); err != nil {
 				return err
 			}
 			prio := "normal"
@@ -744,34 +742,23 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 
 // alert raises the alert a cause (the visit, kind and key) gives. With a
 // coalescing window it joins the open alert of its kind and priority on
-// the visit (store.RaiseAlert): a flood is one alert with a count, and
+// the visit (Cases.RaiseAlert): a flood is one alert with a count, and
 // only its first cause notifies. The cause's id is derived, so a retry
-// counts nothing twice.
+// counts nothing twice, and a cause raised again in a later window (a
+// lock's alert, named by each code it refuses; a batch retried later) is
+// counted where it was first.
 func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail, key string, at time.Time) error {
 	cause := AlertID(v.ID, kind, key)
 	a := &schemas.Alert{ID: cause, Kind: kind, Team: v.Team, VisitID: v.ID,
 		WorkerID: v.WorkerID, Priority: prio, Detail: detail, CreatedAt: at.UTC()}
 	if w := e.limits.AlertWindow; w > 0 {
-		// A cause raised again in a later window (a lock's alert, named by
-		// each code it refuses; a batch retried later) is counted where it
-		// was first.
-		var prev schemas.Alert
-		err := e.db.C(colAlerts).FindOne(ctx, bson.D{{Key: "visitId", Value: v.ID}, {Key: "causes", Value: cause}}).Decode(&prev)
-		var first bool
-		switch {
-		case err == nil:
-			*a, first = prev, len(prev.Causes) > 0 && prev.Causes[0] == cause
-		case errors.Is(err, mongo.ErrNoDocuments):
-			first, err = e.db.RaiseAlert(ctx, a, kind+"/"+prio+"/visit/"+v.ID, cause, w)
-		default:
-			err = fmt.Errorf("read alerts: %w", err)
-		}
+		first, err := e.cases().RaiseAlert(ctx, a, kind+"/"+prio+"/visit/"+v.ID, cause, w)
 		if err != nil || !first || e.notifier == nil {
 			return err
 		}
 		return e.notifier.Alert(ctx, a)
 	}
-	if err := e.insertOnce(ctx, colAlerts, a); err != nil {
+	if _, err := e.cases().RecordAlert(ctx, a); err != nil {
 		return err
 	}
 	if e.notifier == nil {

@@ -16,6 +16,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
+	fstore "fieldsync/store"
 	fsync "fieldsync/sync"
 )
 
@@ -134,8 +135,8 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	if gf.Ops != wf.Ops || len(gf.Notes) != len(wf.Notes) || len(gf.Incidents) != len(wf.Incidents) || gf.FactStatus != wf.FactStatus {
 		t.Fatalf("after %d cut-off pushes the visit differs from a clean push:\nwant %s\ngot  %s", failures, want, got)
 	}
-	incidents, _ := db.C("incidents").CountDocuments(context.Background(), map[string]any{"visitId": v.ID})
-	if incidents != int64(len(wf.Incidents)) {
+	incs, _ := db.Docs.Cases.ListIncidents(context.Background(), fstore.IncidentQuery{VisitID: v.ID})
+	if incidents := len(incs.Items); incidents != len(wf.Incidents) {
 		t.Fatalf("%d incidents recorded, want %d", incidents, len(wf.Incidents))
 	}
 	// The change log has the visit, or the relay puts it there.
@@ -352,7 +353,7 @@ func TestVisitFull(t *testing.T) {
 	if resp.Results[0].Code != fsync.RejectVisitFull || resp.Results[1].Status != fsync.StatusApplied {
 		t.Fatalf("second phone: %+v", resp.Results)
 	}
-	if n, _ := db.C("alerts").CountDocuments(context.Background(), bson.D{{Key: "visitId", Value: v.ID}, {Key: "kind", Value: fsync.RejectVisitFull}}); n != 1 {
+	if n := alertCount(t, db, v.ID, fsync.RejectVisitFull); n != 1 {
 		t.Fatalf("%d visit_full alerts, want 1", n)
 	}
 
@@ -447,11 +448,23 @@ func wrongCodes(v *schemas.Visit, n int) []string {
 
 func alertCount(t *testing.T, db *store.DB, visitID, kind string) int64 {
 	t.Helper()
-	n, err := db.C("alerts").CountDocuments(context.Background(), bson.D{{Key: "visitId", Value: visitID}, {Key: "kind", Value: kind}})
+	return int64(len(visitAlerts(t, db, visitID, kind)))
+}
+
+// visitAlerts are the alerts of a kind about a visit.
+func visitAlerts(t *testing.T, db *store.DB, visitID, kind string) []schemas.Alert {
+	t.Helper()
+	feed, err := db.Docs.Cases.ListAlerts(context.Background(), fstore.AlertQuery{AllTeams: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return n
+	var out []schemas.Alert
+	for _, a := range feed.Items {
+		if a.VisitID == visitID && a.Kind == kind {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // TestPresenceCodeLocks: the 500 guesses in one push, the right

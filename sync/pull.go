@@ -9,9 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-
 	"fieldsync/schemas"
 	"fieldsync/server/store"
 )
@@ -293,16 +290,10 @@ func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
 
 // addIncidents adds the incidents of the visits sent, by id.
 func (e *Engine) addIncidents(ctx context.Context, ids []string, resp *PullResponse) error {
-	for _, id := range ids {
-		var inc schemas.Incident
-		err := e.db.C(colIncidents).FindOne(ctx, bson.D{{Key: "_id", Value: id}}).Decode(&inc)
-		if err == mongo.ErrNoDocuments {
-			continue
-		}
-		if err != nil {
-			return fmt.Errorf("read incident: %w", err)
-		}
-		resp.Incidents = append(resp.Incidents, inc)
+	incs, err := e.cases().IncidentsByID(ctx, ids)
+	if err != nil {
+		return err
 	}
+	resp.Incidents = append(resp.Incidents, incs...)
 	return nil
 }

@@ -15,10 +15,8 @@ import (
 
 // Collections of the sync engine.
 const (
-	colOps       = "sync_ops"
-	colDevices   = "sync_devices"
-	colIncidents = "incidents"
-	colAlerts    = "alerts"
+	colOps     = "sync_ops"
+	colDevices = "sync_devices"
 )
 
 func init() {
@@ -28,9 +26,7 @@ func init() {
 				{Keys: bson.D{{Key: "visitId", Value: 1}, {Key: "effAt", Value: 1}}},
 				{Keys: bson.D{{Key: "deviceId", Value: 1}, {Key: "receivedAt", Value: 1}}},
 			},
-			colDevices:   {{Keys: bson.D{{Key: "workerId", Value: 1}}}, {Keys: bson.D{{Key: "team", Value: 1}}}},
-			colIncidents: {{Keys: bson.D{{Key: "visitId", Value: 1}}}, {Keys: bson.D{{Key: "team", Value: 1}, {Key: "reportedAt", Value: -1}}}},
-			colAlerts:    {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "createdAt", Value: -1}}}},
+			colDevices: {{Keys: bson.D{{Key: "workerId", Value: 1}}}, {Keys: bson.D{{Key: "team", Value: 1}}}},
 		})
 	}})
 }

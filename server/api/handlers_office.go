@@ -418,21 +418,28 @@ func checkAfterID(after string) error {
 	return nil
 }
 
+// casePage reads the page of a case list: ?after= is the store's opaque
+// cursor, checked by the store.
+func casePage(c *fiber.Ctx) (office.Page, error) {
+	limit, err := pageLimit(c)
+	return office.Page{After: c.Query("after"), Limit: limit}, err
+}
+
 // AlertNote is the body of an alert action.
 type AlertNote struct {
 	Note string `json:"note,omitempty"`
 }
 
 func (a *API) listAlerts(c *fiber.Ctx) error {
-	limit, err := pageLimit(c)
+	p, err := casePage(c)
 	if err != nil {
 		return err
 	}
-	as, err := a.office.Alerts(c.UserContext(), actor(c), limit)
+	as, err := a.office.Alerts(c.UserContext(), actor(c), p)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[schemas.Alert]{Items: as})
+	return replyPage(a, c, as)
 }
 
 func (a *API) ackAlert(c *fiber.Ctx) error     { return a.alertAction(c, office.AlertAck) }
@@ -477,15 +484,15 @@ func (a *API) fileComplaint(c *fiber.Ctx) error {
 }
 
 func (a *API) listComplaints(c *fiber.Ctx) error {
-	limit, err := pageLimit(c)
+	p, err := casePage(c)
 	if err != nil {
 		return err
 	}
-	cs, err := a.office.ListComplaints(c.UserContext(), actor(c), limit)
+	cs, err := a.office.ListComplaints(c.UserContext(), actor(c), p)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[schemas.Complaint]{Items: cs})
+	return replyPage(a, c, cs)
 }
 
 func (a *API) getComplaint(c *fiber.Ctx) error {
@@ -497,15 +504,15 @@ func (a *API) actOnComplaint(c *fiber.Ctx) error {
 }
 
 func (a *API) listIncidents(c *fiber.Ctx) error {
-	limit, err := pageLimit(c)
+	p, err := casePage(c)
 	if err != nil {
 		return err
 	}
-	is, err := a.office.Incidents(c.UserContext(), actor(c), limit)
+	is, err := a.office.Incidents(c.UserContext(), actor(c), p)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[schemas.Incident]{Items: is})
+	return replyPage(a, c, is)
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {
@@ -583,15 +590,15 @@ type FollowUpBody struct {
 }
 
 func (a *API) listFollowUps(c *fiber.Ctx) error {
-	limit, err := pageLimit(c)
+	p, err := casePage(c)
 	if err != nil {
 		return err
 	}
-	fs, err := a.office.FollowUps(c.UserContext(), actor(c), limit)
+	fs, err := a.office.FollowUps(c.UserContext(), actor(c), p)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[schemas.FollowUp]{Items: fs})
+	return replyPage(a, c, fs)
 }
 
 func (a *API) completeFollowUp(c *fiber.Ctx) error {

@@ -103,7 +103,7 @@ func TestAlertCoalescing(t *testing.T) {
 	raise := func(cause, subject, prio string) (string, bool) {
 		t.Helper()
 		a := &schemas.Alert{Kind: "complaint", Team: "team-1", Priority: prio, CreatedAt: f.clock.Now()}
-		first, err := f.db.RaiseAlert(ctx, a, "complaint/"+prio+"/"+subject, cause, 10*time.Minute)
+		first, err := f.db.Docs.Cases.RaiseAlert(ctx, a, "complaint/"+prio+"/"+subject, cause, 10*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

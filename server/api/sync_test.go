@@ -15,6 +15,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	fstore "fieldsync/store"
 	fsync "fieldsync/sync"
 )
 
@@ -154,8 +155,8 @@ func TestPushEveryKindOnce(t *testing.T) {
 		t.Fatalf("retry changed the visit: version %d -> %d", v.Version, v2.Version)
 	}
 	var incidents int64
-	incidents, _ = w.f.db.C("incidents").CountDocuments(context.Background(), map[string]any{"visitId": w.v1.ID})
-	if incidents != 1 {
+	incs, _ := w.f.db.Docs.Cases.ListIncidents(context.Background(), fstore.IncidentQuery{VisitID: w.v1.ID})
+	if incidents = int64(len(incs.Items)); incidents != 1 {
 		t.Fatalf("%d incidents recorded, want 1", incidents)
 	}
 	// Each retried alone, too, and mixed with a new one.
@@ -282,8 +283,8 @@ func TestOfflineWhileOfficeChanged(t *testing.T) {
 	if len(reviews.Items) != 2 {
 		t.Fatalf("%d visits to review, want 2", len(reviews.Items))
 	}
-	alerts, _ := f.db.C("alerts").CountDocuments(ctx, map[string]any{"team": "team-1"})
-	if alerts < 2 {
+	feed, _ := f.db.Docs.Cases.ListAlerts(ctx, fstore.AlertQuery{Team: "team-1"})
+	if alerts := len(feed.Items); alerts < 2 {
 		t.Fatalf("%d alerts, want at least 2", alerts)
 	}
 	// The supervisor resolves one; a worker cannot.

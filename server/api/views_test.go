@@ -174,11 +174,11 @@ func (m *mx) complaint(state string) *schemas.Complaint {
 func (m *mx) incident() *schemas.Incident {
 	v := m.started()
 	m.push(v.ID, mxOp(fsync.KindIncident, m.f.clock.Now().Add(-time.Hour), map[string]any{"category": "property_damage", "severity": "low", "text": "打碎一个杯子"}))
-	is, err := m.f.office.Incidents(m.t.Context(), sysAdmin, 0)
+	is, err := m.f.office.Incidents(m.t.Context(), sysAdmin, office.Page{})
 	m.must(err)
-	for i := range is {
-		if is[i].VisitID == v.ID {
-			return &is[i]
+	for i := range is.Items {
+		if is.Items[i].VisitID == v.ID {
+			return &is.Items[i]
 		}
 	}
 	m.t.Fatal("no incident recorded")
@@ -187,11 +187,11 @@ func (m *mx) incident() *schemas.Incident {
 
 func (m *mx) followUp() *schemas.FollowUp {
 	v := m.signedOff(true)
-	fs, err := m.f.office.FollowUps(m.t.Context(), sysAdmin, 0)
+	fs, err := m.f.office.FollowUps(m.t.Context(), sysAdmin, office.Page{})
 	m.must(err)
-	for i := range fs {
-		if fs[i].VisitID == v.ID {
-			return &fs[i]
+	for i := range fs.Items {
+		if fs.Items[i].VisitID == v.ID {
+			return &fs.Items[i]
 		}
 	}
 	m.t.Fatal("no follow-up")
@@ -201,7 +201,7 @@ func (m *mx) followUp() *schemas.FollowUp {
 func (m *mx) alert() string {
 	a := &schemas.Alert{Kind: "test", Team: "team-1", Priority: "normal", CreatedAt: m.f.clock.Now().UTC()}
 	cause := m.f.newID()
-	_, err := m.f.db.RaiseAlert(m.t.Context(), a, "test/"+cause, cause, 0)
+	_, err := m.f.db.Docs.Cases.RaiseAlert(m.t.Context(), a, "test/"+cause, cause, 0)
 	m.must(err)
 	return a.ID
 }

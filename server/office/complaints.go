@@ -2,6 +2,7 @@ package office
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 var nsOffice = uuid.NewSHA1(uuid.NameSpaceOID, []byte("fieldsync/office"))
@@ -40,7 +42,7 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 	}
 	cp.AckDueAt = schemas.AckDue(now, cp.Urgent, s.calendar)
 	cp.History = []schemas.ComplaintEvent{{At: now, By: a.UserID, Role: a.Role, Action: "filed"}}
-	if err := s.db.InsertComplaint(ctx, cp); err != nil {
+	if err := s.cases().InsertComplaint(ctx, cp); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, a, schemas.EntityComplaint, cp.ID, "create", 1, nil, cp, nil, ""); err != nil {
@@ -69,9 +71,9 @@ func canSeeComplaint(a *schemas.Actor, c *schemas.Complaint) bool {
 
 // Complaint returns one complaint the actor may see.
 func (s *Service) Complaint(ctx context.Context, a *schemas.Actor, id string) (*schemas.Complaint, error) {
-	c, err := s.db.ComplaintByID(ctx, id)
+	c, err := s.cases().Complaint(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, caseErr(err, "complaint")
 	}
 	if !canSeeComplaint(a, c) {
 		return nil, errNotFound("complaint")
@@ -80,19 +82,25 @@ func (s *Service) Complaint(ctx context.Context, a *schemas.Actor, id string) (*
 }
 
 // ListComplaints lists the complaints the actor may see.
-func (s *Service) ListComplaints(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Complaint, error) {
+func (s *Service) ListComplaints(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Complaint], error) {
+	q := fstore.ComplaintQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
-		return s.db.ListComplaints(ctx, "", "", limit)
 	case schemas.RoleSupervisor:
 		if a.Team == "" {
-			return []schemas.Complaint{}, nil
+			return schemas.Page[schemas.Complaint]{Items: []schemas.Complaint{}}, nil
 		}
-		return s.db.ListComplaints(ctx, "", a.Team, limit)
+		q.Team = a.Team
 	case schemas.RoleCustomer:
-		return s.db.ListComplaints(ctx, a.CustomerID, "", limit)
+		if a.CustomerID == "" {
+			return schemas.Page[schemas.Complaint]{Items: []schemas.Complaint{}}, nil
+		}
+		q.CustomerID = a.CustomerID
+	default:
+		return schemas.Page[schemas.Complaint]{}, forbidden()
 	}
-	return nil, forbidden()
+	cs, err := s.cases().ListComplaints(ctx, q)
+	return cs, caseErr(err, "complaint")
 }
 
 // ComplaintAction is a step of handling.
@@ -160,13 +168,12 @@ func (s *Service) ActOnComplaint(ctx context.Context, a *schemas.Actor, id strin
 			follow := now.Add(24 * time.Hour)
 			after.ClosedAt, after.FollowUpDue = &now, &follow
 		}
-		after.Version++
-		err = s.db.ReplaceComplaint(ctx, &after, before.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
+		err = s.cases().ReplaceComplaint(ctx, &after, before.Version)
+		if errors.Is(err, fstore.ErrVersion) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, caseErr(err, "complaint")
 		}
 		return &after, s.audit(ctx, a, schemas.EntityComplaint, id, act.Action, after.Version, before, &after, nil, act.Note)
 	}
@@ -175,23 +182,19 @@ func (s *Service) ActOnComplaint(ctx context.Context, a *schemas.Actor, id strin
 // EscalateBreaches marks complaints not acknowledged by their SLA as
 // breached and alerts the admins, once each. It returns how many.
 func (s *Service) EscalateBreaches(ctx context.Context) (int, error) {
-	cs, err := s.db.ListComplaints(ctx, "", "", 0)
+	now := s.now().UTC()
+	cs, err := s.cases().ComplaintsPastDue(ctx, now, 0)
 	if err != nil {
 		return 0, err
 	}
-	now := s.now().UTC()
 	n := 0
 	for i := range cs {
 		c := &cs[i]
-		if c.State != schemas.ComplaintReceived || c.Breached || !now.After(c.AckDueAt) {
-			continue
-		}
 		after := *c
 		after.Breached = true
 		after.History = append(slices.Clone(c.History), schemas.ComplaintEvent{At: now, By: System.UserID, Role: System.Role, Action: "sla_breached"})
-		after.Version++
-		if err := s.db.ReplaceComplaint(ctx, &after, c.Version); err != nil {
-			if schemas.ErrorCode(err) == schemas.ECONFLICT {
+		if err := s.cases().ReplaceComplaint(ctx, &after, c.Version); err != nil {
+			if errors.Is(err, fstore.ErrVersion) {
 				continue // acknowledged meanwhile
 			}
 			return n, err

@@ -9,20 +9,28 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // Alerts is a supervisor's feed: everything that needs them (incidents,
 // late or missed check-ins, far check-ins, disputes, low ratings, sync
 // conflicts), newest first. Admins see every team's and their own (push
 // configuration, escalations).
-func (s *Service) Alerts(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Alert, error) {
+func (s *Service) Alerts(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Alert], error) {
+	q := fstore.AlertQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
-		return s.db.ListAlerts(ctx, "", true, limit)
+		q.AllTeams = true
 	case schemas.RoleSupervisor:
-		return s.db.ListAlerts(ctx, a.Team, false, limit)
+		if a.Team == "" {
+			return schemas.Page[schemas.Alert]{Items: []schemas.Alert{}}, nil // not the admins' own
+		}
+		q.Team = a.Team
+	default:
+		return schemas.Page[schemas.Alert]{}, forbidden()
 	}
-	return nil, forbidden()
+	as, err := s.cases().ListAlerts(ctx, q)
+	return as, caseErr(err, "alert")
 }
 
 // Alert actions.
@@ -45,7 +53,7 @@ func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, 
 		return nil, schemas.FieldError("note", "say how it was resolved")
 	}
 	now := s.now().UTC()
-	before, after, err := s.db.UpdateAlert(ctx, id, func(al *schemas.Alert) error {
+	before, after, err := s.cases().UpdateAlert(ctx, id, func(al *schemas.Alert) error {
 		if a.Role == schemas.RoleSupervisor && al.Team != a.Team {
 			return errNotFound("alert")
 		}
@@ -68,7 +76,7 @@ func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, 
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, caseErr(err, "alert")
 	}
 	version := int64(1)
 	if after.State == schemas.AlertResolved {

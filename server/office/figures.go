@@ -8,6 +8,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // WorkerFigures are one worker's (or, with no worker, a team's) numbers
@@ -108,22 +109,22 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 			f.Reworks++
 		}
 	}
-	incs, err := s.db.ListIncidents(ctx, team, "", 0)
+	incs, err := s.cases().ListIncidents(ctx, fstore.IncidentQuery{Team: team})
 	if err != nil {
 		return nil, err
 	}
-	for _, i := range incs {
+	for _, i := range incs.Items {
 		if !i.At.Before(from) && i.At.Before(to) && i.WorkerID != "" {
 			get(i.WorkerID, i.Team).Incidents++
 		}
 	}
-	cs, err := s.db.ListComplaints(ctx, "", team, 0)
+	cs, err := s.cases().ListComplaints(ctx, fstore.ComplaintQuery{Team: team, From: from, To: to})
 	if err != nil {
 		return nil, err
 	}
 	out := &MonthlyFigures{Month: month, Workers: []WorkerFigures{}, Teams: []WorkerFigures{}}
 	now := s.now()
-	for _, c := range cs {
+	for _, c := range cs.Items {
 		if c.ReceivedAt.Before(from) || !c.ReceivedAt.Before(to) {
 			continue
 		}

@@ -8,6 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // SignedOff is told about a visit the customer signed off (through either
@@ -20,7 +21,7 @@ func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 	}
 	f := &schemas.FollowUp{ID: uuid.NewSHA1(nsOffice, []byte("followup/"+v.ID)).String(), VisitID: v.ID, CustomerID: v.CustomerID,
 		WorkerID: v.WorkerID, Team: v.Team, DueAt: so.At.Add(24 * time.Hour), LatestAt: so.At.Add(7 * 24 * time.Hour), Version: 1}
-	if err := s.db.InsertFollowUp(ctx, f); err != nil {
+	if _, err := s.cases().RecordFollowUp(ctx, f); err != nil {
 		return err
 	}
 	return s.ReworkAccepted(ctx, v)
@@ -28,25 +29,25 @@ func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 
 // FollowUps lists follow-ups, soonest due first: supervisors their
 // team's, admins all.
-func (s *Service) FollowUps(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.FollowUp, error) {
-	team := ""
+func (s *Service) FollowUps(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.FollowUp], error) {
+	q := fstore.FollowUpQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
 		if a.Team == "" {
-			return []schemas.FollowUp{}, nil
+			return schemas.Page[schemas.FollowUp]{Items: []schemas.FollowUp{}}, nil
 		}
-		team = a.Team
+		q.Team = a.Team
 	default:
-		return nil, forbidden()
+		return schemas.Page[schemas.FollowUp]{}, forbidden()
 	}
-	fs, err := s.db.ListFollowUps(ctx, team, limit)
+	fs, err := s.cases().ListFollowUps(ctx, q)
 	if err != nil {
-		return nil, err
+		return fs, caseErr(err, "follow-up")
 	}
 	now := s.now()
-	for i := range fs {
-		fs[i].Overdue = !fs[i].Done && now.After(fs[i].LatestAt)
+	for i := range fs.Items {
+		fs.Items[i].Overdue = !fs.Items[i].Done && now.After(fs.Items[i].LatestAt)
 	}
 	return fs, nil
 }
@@ -60,9 +61,9 @@ func (s *Service) CompleteFollowUp(ctx context.Context, a *schemas.Actor, id, ou
 	if outcome == "" || len([]rune(outcome)) > 2000 {
 		return nil, schemas.FieldError("outcome", "say what came of the follow-up (1 to 2000 characters)")
 	}
-	before, err := s.db.FollowUpByID(ctx, id)
+	before, err := s.cases().FollowUp(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, caseErr(err, "follow-up")
 	}
 	if a.Role == schemas.RoleSupervisor && before.Team != a.Team {
 		return nil, errNotFound("follow-up")
@@ -73,9 +74,8 @@ func (s *Service) CompleteFollowUp(ctx context.Context, a *schemas.Actor, id, ou
 	now := s.now().UTC()
 	after := *before
 	after.Done, after.DoneAt, after.DoneBy, after.Outcome = true, &now, a.UserID, outcome
-	after.Version++
-	if err := s.db.ReplaceFollowUp(ctx, &after, before.Version); err != nil {
-		return nil, err
+	if err := s.cases().ReplaceFollowUp(ctx, &after, before.Version); err != nil {
+		return nil, caseErr(err, "follow-up")
 	}
 	return &after, s.audit(ctx, a, "followup", id, "complete", after.Version, before, &after, nil, outcome)
 }

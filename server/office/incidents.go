@@ -2,6 +2,7 @@ package office
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"strings"
 	"time"
@@ -9,33 +10,38 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // Incidents lists incidents: admins all, supervisors their team's, workers
 // their own.
-func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Incident, error) {
+func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Incident], error) {
+	q := fstore.IncidentQuery{After: p.After, Limit: p.Limit}
+	none := schemas.Page[schemas.Incident]{Items: []schemas.Incident{}}
 	switch a.Role {
 	case schemas.RoleAdmin:
-		return s.db.ListIncidents(ctx, "", "", limit)
 	case schemas.RoleSupervisor:
 		if a.Team == "" {
-			return []schemas.Incident{}, nil
+			return none, nil
 		}
-		return s.db.ListIncidents(ctx, a.Team, "", limit)
+		q.Team = a.Team
 	case schemas.RoleWorker:
 		if a.WorkerID == "" {
-			return []schemas.Incident{}, nil
+			return none, nil
 		}
-		return s.db.ListIncidents(ctx, "", a.WorkerID, limit)
+		q.WorkerID = a.WorkerID
+	default:
+		return schemas.Page[schemas.Incident]{}, forbidden()
 	}
-	return nil, forbidden()
+	is, err := s.cases().ListIncidents(ctx, q)
+	return is, caseErr(err, "incident")
 }
 
 // Incident returns one incident the actor may see.
 func (s *Service) Incident(ctx context.Context, a *schemas.Actor, id string) (*schemas.Incident, error) {
-	i, err := s.db.IncidentByID(ctx, id)
+	i, err := s.cases().Incident(ctx, id)
 	if err != nil {
-		return nil, err
+		return nil, caseErr(err, "incident")
 	}
 	ok := a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && i.Team == a.Team && a.Team != "" ||
 		a.Role == schemas.RoleWorker && i.WorkerID == a.WorkerID && a.WorkerID != ""
@@ -104,13 +110,12 @@ func (s *Service) ActOnIncident(ctx context.Context, a *schemas.Actor, id string
 		}
 		after.Events = append(slices.Clone(before.Events), schemas.ComplaintEvent{At: s.now().UTC(), By: a.UserID, Role: a.Role, Action: act.Action,
 			Note: strings.TrimSpace(act.Note + " " + act.Outcome)})
-		after.Version = before.Version + 1
-		err = s.db.ReplaceIncident(ctx, &after, before.Version)
-		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
+		err = s.cases().ReplaceIncident(ctx, &after, before.Version)
+		if errors.Is(err, fstore.ErrVersion) && attempt < 3 {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return nil, caseErr(err, "incident")
 		}
 		return &after, s.audit(ctx, a, "incident", id, act.Action, after.Version, before, &after, nil, act.Note)
 	}
@@ -119,22 +124,18 @@ func (s *Service) ActOnIncident(ctx context.Context, a *schemas.Actor, id string
 // EscalateIncidents alerts the admins, once, about critical incidents not
 // acknowledged within 15 minutes of their report.
 func (s *Service) EscalateIncidents(ctx context.Context) (int, error) {
-	is, err := s.db.ListIncidents(ctx, "", "", 0)
+	now := s.now().UTC()
+	is, err := s.cases().IncidentsToEscalate(ctx, now.Add(-15*time.Minute), 0)
 	if err != nil {
 		return 0, err
 	}
-	now := s.now().UTC()
 	n := 0
 	for i := range is {
 		inc := &is[i]
-		if inc.Status != schemas.IncidentOpen || inc.Escalated || !inc.Critical() || now.Before(inc.ReportedAt.Add(15*time.Minute)) {
-			continue
-		}
 		after := *inc
 		after.Escalated = true
-		after.Version = inc.Version + 1
-		if err := s.db.ReplaceIncident(ctx, &after, inc.Version); err != nil {
-			if schemas.ErrorCode(err) == schemas.ECONFLICT {
+		if err := s.cases().ReplaceIncident(ctx, &after, inc.Version); err != nil {
+			if errors.Is(err, fstore.ErrVersion) {
 				continue
 			}
 			return n, err

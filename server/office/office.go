@@ -62,7 +62,7 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 	if subject == "" {
 		window = 0
 	}
-	first, err := s.db.RaiseAlert(ctx, a, a.Kind+"/"+a.Priority+"/"+subject, cause, window)
+	first, err := s.cases().RaiseAlert(ctx, a, a.Kind+"/"+a.Priority+"/"+subject, cause, window)
 	if err != nil || !first || s.alerter == nil {
 		return err
 	}

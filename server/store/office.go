@@ -25,9 +25,6 @@ func init() {
 				{Keys: bson.D{{Key: "scheduleId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
 				{Keys: bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}},
 			},
-			colComplaints: {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "receivedAt", Value: -1}}}},
-			colAlerts:     nil,
-			colFollowUps:  {{Keys: bson.D{{Key: "team", Value: 1}, {Key: "dueAt", Value: 1}}}},
 		})
 	}})
 }
