@@ -70,6 +70,7 @@ func (l Limits) withDefaults() Limits {
 // Engine applies pushes and answers pulls.
 type Engine struct {
 	db        *store.DB
+	ops       Log
 	now       func() time.Time
 	log       *slog.Logger
 	rules     Rules
@@ -102,7 +103,7 @@ func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, presence: presence}
+	return &Engine{db: db, ops: db.Docs.SyncLog, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
@@ -247,7 +248,7 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 
 	// Device state last: once lastSeq covers an operation, its effect is stored.
 	dev.LastSeq = expected - 1
-	if err := e.saveDevice(ctx, dev, int64(len(fresh)), rejected); err != nil {
+	if err := e.ops.RecordPush(ctx, dev, int64(len(fresh)), rejected); err != nil {
 		return nil, err
 	}
 	resp.NextSeq = expected
@@ -386,15 +387,9 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 			f.add(r)
 		}
 	} else {
-		all := make([]*Record, 0, len(st.RecordIDs)+len(live))
-		for _, id := range st.RecordIDs {
-			r, err := e.record(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if r != nil {
-				all = append(all, r)
-			}
+		all, err := e.ops.Ops(ctx, st.RecordIDs)
+		if err != nil {
+			return nil, err
 		}
 		all = append(all, live...)
 		slices.SortFunc(all, order)
@@ -558,11 +553,8 @@ func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[strin
 		if recorded[r.ID] == outcomeKey(r) {
 			continue
 		}
-		_, err := e.db.C(colOps).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "rules", Value: r.Rules}, {Key: "message", Value: r.Message},
-		}}})
-		if err != nil {
-			return fmt.Errorf("correct outcome: %w", err)
+		if err := e.ops.SetOutcome(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -612,7 +604,7 @@ func (e *Engine) capVisit(st *syncState, recs []*Record) []*Record {
 	ops := len(st.RecordIDs)
 	var live []*Record
 	for _, r := range recs {
-		n := r.Payload.size()
+		n := payloadSize(&r.Payload)
 		switch {
 		case ops >= e.limits.MaxVisitOps:
 			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d operations", e.limits.MaxVisitOps)

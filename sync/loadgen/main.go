@@ -26,8 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"fieldsync/schemas"
 	"fieldsync/server/app"
 	"fieldsync/server/office"
@@ -178,7 +176,10 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	n, _ := srv.Store.DB.Collection("sync_ops").CountDocuments(ctx, bson.D{})
+	n, err := srv.Store.Docs.SyncLog.CountOps(ctx)
+	if err != nil {
+		return err
+	}
 	fmt.Printf("incremental pull (1 new change): p50 %s with %d ops stored before, p50 %s with %d after: ratio %.2f\n",
 		pct(before, 50), total, pct(after, 50), n, float64(pct(after, 50))/float64(pct(before, 50)))
 	return nil
