@@ -777,12 +777,21 @@ func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batc
 	if len(idx) == 0 {
 		return nil
 	}
-	for _, j := range idx {
+	ids := make([]string, len(idx))
+	for k, j := range idx {
+		ids[k] = recordID(a, b.Ops[j].Seq)
+	}
+	recs, err := e.ops.Ops(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	for k, j := range idx {
 		res := &resp.Results[j]
-		r, err := e.record(ctx, recordID(a, b.Ops[j].Seq))
-		if err != nil {
-			return err
-		}
+		r := byID[ids[k]]
 		switch {
 		case r == nil:
 			res.Status, res.Code = StatusDuplicate, "unknown" // pruned long ago
