@@ -68,6 +68,7 @@ func (l Limits) withDefaults() Limits {
 // Engine applies pushes and answers pulls.
 type Engine struct {
 	db        *store.DB
+	ops       Log
 	now       func() time.Time
 	log       *slog.Logger
 	rules     Rules
@@ -101,7 +102,7 @@ func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
 func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, att: db.Docs.Attachments, presence: presence}
+	return &Engine{db: db, ops: db.Docs.SyncLog, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, att: db.Docs.Attachments, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
@@ -246,7 +247,7 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 
 	// Device state last: once lastSeq covers an operation, its effect is stored.
 	dev.LastSeq = expected - 1
-	if err := e.saveDevice(ctx, dev, int64(len(fresh)), rejected); err != nil {
+	if err := e.ops.RecordPush(ctx, dev, int64(len(fresh)), rejected); err != nil {
 		return nil, err
 	}
 	resp.NextSeq = expected
@@ -385,15 +386,9 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 			f.add(r)
 		}
 	} else {
-		all := make([]*Record, 0, len(st.RecordIDs)+len(live))
-		for _, id := range st.RecordIDs {
-			r, err := e.record(ctx, id)
-			if err != nil {
-				return nil, err
-			}
-			if r != nil {
-				all = append(all, r)
-			}
+		all, err := e.ops.Ops(ctx, st.RecordIDs)
+		if err != nil {
+			return nil, err
 		}
 		all = append(all, live...)
 		slices.SortFunc(all, order)
@@ -557,11 +552,8 @@ func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[strin
 		if recorded[r.ID] == outcomeKey(r) {
 			continue
 		}
-		_, err := e.db.C(colOps).UpdateOne(ctx, bson.D{{Key: "_id", Value: r.ID}}, bson.D{{Key: "$set", Value: bson.D{
-			{Key: "status", Value: r.Status}, {Key: "code", Value: r.Code}, {Key: "rule", Value: r.Rule}, {Key: "rules", Value: r.Rules}, {Key: "message", Value: r.Message},
-		}}})
-		if err != nil {
-			return fmt.Errorf("correct outcome: %w", err)
+		if err := e.ops.SetOutcome(ctx, r); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -611,7 +603,7 @@ func (e *Engine) capVisit(st *syncState, recs []*Record) []*Record {
 	ops := len(st.RecordIDs)
 	var live []*Record
 	for _, r := range recs {
-		n := r.Payload.size()
+		n := payloadSize(&r.Payload)
 		switch {
 		case ops >= e.limits.MaxVisitOps:
 			r.Status, r.Code, r.Message = StatusRejected, RejectVisitFull, fmt.Sprintf("this visit holds its maximum of %d operations", e.limits.MaxVisitOps)
@@ -773,12 +765,21 @@ func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batc
 	if len(idx) == 0 {
 		return nil
 	}
-	for _, j := range idx {
+	ids := make([]string, len(idx))
+	for k, j := range idx {
+		ids[k] = recordID(a, b.Ops[j].Seq)
+	}
+	recs, err := e.ops.Ops(ctx, ids)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*Record, len(recs))
+	for _, r := range recs {
+		byID[r.ID] = r
+	}
+	for k, j := range idx {
 		res := &resp.Results[j]
-		r, err := e.record(ctx, recordID(a, b.Ops[j].Seq))
-		if err != nil {
-			return err
-		}
+		r := byID[ids[k]]
 		switch {
 		case r == nil:
 			res.Status, res.Code = StatusDuplicate, "unknown" // pruned long ago

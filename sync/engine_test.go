@@ -180,9 +180,9 @@ func TestTwoInstancesSameBatch(t *testing.T) {
 	if got.Field.Ops != 30 {
 		t.Fatalf("%d operations applied, want 30", got.Field.Ops)
 	}
-	n, _ := db.C("sync_ops").CountDocuments(context.Background(), map[string]any{"visitId": v.ID})
-	if n != 30 {
-		t.Fatalf("%d records, want 30", n)
+	recs, err := db.Docs.SyncLog.VisitOps(context.Background(), v.ID)
+	if err != nil || len(recs) != 30 {
+		t.Fatalf("%d records, want 30 (%v)", len(recs), err)
 	}
 }
 
@@ -475,7 +475,8 @@ func visitAlerts(t *testing.T, db *store.DB, visitID, kind string) []schemas.Ale
 func TestPresenceCodeLocks(t *testing.T) {
 	db, v, a := setup(t)
 	now := now0
-	e := fsync.New(db, func() time.Time { return now }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
+	db.Now = func() time.Time { return now } // one clock for the engine and the store
+	e := fsync.New(db, db.Now, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
 	right := testPresence.Code(v.ID, v.ScheduledStart)
 	codes := wrongCodes(v, 500)
 	codes[199] = right
@@ -530,10 +531,8 @@ func TestPresenceCountIsExact(t *testing.T) {
 		return fsync.New(db, func() time.Time { return now0 }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
 	}
 	wrong := func() int {
-		var g struct {
-			Wrong int `bson:"wrong"`
-		}
-		if err := db.C("presence_locks").FindOne(ctx, bson.D{{Key: "_id", Value: v.ID}}).Decode(&g); err != nil {
+		g, err := db.Docs.SyncLog.Presence(ctx, v.ID)
+		if err != nil {
 			t.Fatal(err)
 		}
 		return g.Wrong

@@ -13,41 +13,7 @@ import (
 // plus what the server worked out on receipt (corrected times, flags). It
 // is written once, before any effect, under a unique id per device and
 // seq; its final outcome is filled in when the effect is applied.
-type Record struct {
-	ID          string    `bson:"_id"` // userID/deviceID/seq
-	UserID      string    `bson:"userId"`
-	WorkerID    string    `bson:"workerId"`
-	Source      string    `bson:"source,omitempty"` // "" for a worker's phone; customer_app
-	DeviceID    string    `bson:"deviceId"`
-	Seq         int64     `bson:"seq"`
-	OpID        string    `bson:"opId"`
-	Kind        string    `bson:"kind"`
-	VisitID     string    `bson:"visitId"`
-	DeviceAt    time.Time `bson:"deviceAt"`              // as the phone reported it
-	CorrectedAt time.Time `bson:"correctedAt"`           // DeviceAt less the correction, to the second
-	CorrectionS int64     `bson:"correctionS,omitempty"` // seconds taken off the phone's time (whole minutes; 0 within MaxSkew)
-	EffAt       time.Time `bson:"effAt"`                 // CorrectedAt, never before the device's previous operation: the order key
-	ReceivedAt  time.Time `bson:"receivedAt"`
-	SkewMs      int64     `bson:"skewMs"`          // as measured on receipt; informative only
-	Flags       []string  `bson:"flags,omitempty"` // clock_skew, future_time
-	Payload     Payload   `bson:"payload"`
-	// The personal parts of Payload, sealed, in the stored record (see
-	// sealed); empty in memory.
-	Sealed string `bson:"sealed,omitempty"`
-	// Presence code check, made when the visit is known.
-	PresenceValid *bool `bson:"presenceValid,omitempty"`
-	PresenceStep  int64 `bson:"presenceStep,omitempty"`
-	// Attachments named as ones on a visit the user may see, not as the
-	// user's own uploads (see checkRefs).
-	SharedRefs   []string `bson:"sharedRefs,omitempty"`
-	PresenceLock int64    `bson:"presenceLock,omitempty"` // the visit's lock (1, 2, ...) that refused the code unchecked, or that this wrong code completed
-
-	Status  string   `bson:"status"` // pending, applied, conflict, rejected
-	Code    string   `bson:"code,omitempty"`
-	Rule    string   `bson:"rule,omitempty"`
-	Rules   []string `bson:"rules,omitempty"`
-	Message string   `bson:"message,omitempty"`
-}
+type Record = schemas.SyncRecord
 
 // Sources of records.
 const (
@@ -55,7 +21,7 @@ const (
 	SourceCustomerApp  = "customer_app"
 )
 
-func (r *Record) source() string {
+func recordSource(r *Record) string {
 	if r.Source == "" {
 		return SourceWorkerDevice
 	}
@@ -333,7 +299,7 @@ func (f *folder) add(r *Record) {
 		fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
-			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: r.source(), OpID: r.OpID}
+			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: recordSource(r), OpID: r.OpID}
 		if fs.SignOff != nil {
 			conflict(RuleSignOffFinal, "the sign-off of "+fs.SignOff.At.Format(time.RFC3339)+" stands", true)
 			break

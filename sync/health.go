@@ -2,46 +2,34 @@ package sync
 
 import (
 	"context"
-	"fmt"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
-
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // Devices lists the sync health of phones: last push and pull, last
 // applied seq, a pending gap, app and schema versions, and operations
 // rejected in the last day. Supervisors see their team's, admins all.
 func (e *Engine) Devices(ctx context.Context, a *schemas.Actor, workerID string) ([]Device, error) {
-	filter := bson.D{}
+	f := fstore.DeviceFilter{WorkerID: workerID}
 	switch a.Role {
 	case schemas.RoleAdmin:
+		f.AllTeams = true
 	case schemas.RoleSupervisor:
-		filter = append(filter, bson.E{Key: "team", Value: a.Team})
+		f.Team = a.Team
 	default:
 		return nil, schemas.Errorf(schemas.EFORBIDDEN, "your role may not do this")
 	}
-	if workerID != "" {
-		filter = append(filter, bson.E{Key: "workerId", Value: workerID})
-	}
-	cur, err := e.db.C(colDevices).Find(ctx, filter, options.Find().SetSort(bson.D{{Key: "lastPushAt", Value: -1}}).SetLimit(500))
+	out, err := e.ops.Devices(ctx, f, 500)
 	if err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
-	}
-	out := []Device{}
-	if err := cur.All(ctx, &out); err != nil {
-		return nil, fmt.Errorf("list devices: %w", err)
+		return nil, err
 	}
 	since := e.now().Add(-24 * time.Hour)
 	for i := range out {
-		n, err := e.db.C(colOps).CountDocuments(ctx, bson.D{{Key: "deviceId", Value: out[i].DeviceID}, {Key: "userId", Value: out[i].UserID},
-			{Key: "receivedAt", Value: bson.D{{Key: "$gte", Value: since}}}, {Key: "status", Value: StatusRejected}})
-		if err != nil {
-			return nil, fmt.Errorf("count rejected: %w", err)
+		if out[i].RejectedLastDay, err = e.ops.CountDeviceOps(ctx, out[i].UserID, out[i].DeviceID, StatusRejected, since); err != nil {
+			return nil, err
 		}
-		out[i].RejectedLastDay = n
 	}
 	return out, nil
 }

@@ -60,30 +60,7 @@ type Op struct {
 }
 
 // Payload holds the fields of every kind; each kind uses some of them.
-type Payload struct {
-	// checkIn, checkOut
-	Location     *schemas.GeoFix `json:"location,omitempty" bson:"location,omitempty"`
-	Method       string          `json:"method,omitempty" bson:"method,omitempty"` // gps, manual
-	Reason       string          `json:"reason,omitempty" bson:"reason,omitempty"`
-	PresenceCode string          `json:"presenceCode,omitempty" bson:"presenceCode,omitempty"`
-	// runningLate
-	ETA *time.Time `json:"eta,omitempty" bson:"eta,omitempty"`
-	// progress
-	ItemID string `json:"itemId,omitempty" bson:"itemId,omitempty"`
-	Done   *bool  `json:"done,omitempty" bson:"done,omitempty"`
-	// progress, note, incident
-	Text   string   `json:"text,omitempty" bson:"text,omitempty"`
-	Photos []string `json:"photos,omitempty" bson:"photos,omitempty"`
-	// signOff
-	Items        []schemas.SignOffItem `json:"items,omitempty" bson:"items,omitempty"`
-	SignatureRef string                `json:"signatureRef,omitempty" bson:"signatureRef,omitempty"`
-	SignerName   string                `json:"signerName,omitempty" bson:"signerName,omitempty"`
-	Rating       *schemas.Rating       `json:"rating,omitempty" bson:"rating,omitempty"`
-	Comment      string                `json:"comment,omitempty" bson:"comment,omitempty"`
-	// reportIncident
-	Category string `json:"category,omitempty" bson:"category,omitempty"`
-	Severity string `json:"severity,omitempty" bson:"severity,omitempty"`
-}
+type Payload = schemas.SyncPayload
 
 // Incident categories and severities.
 var (
@@ -222,9 +199,9 @@ func decodePayload(op *Op) (Payload, error) {
 	return p, nil
 }
 
-// size is what an operation adds to a visit against MaxVisitBytes: its
-// free text in UTF-8 bytes, and its attachment references.
-func (p *Payload) size() int64 {
+// payloadSize is what an operation adds to a visit against MaxVisitBytes:
+// its free text in UTF-8 bytes, and its attachment references.
+func payloadSize(p *Payload) int64 {
 	n := len(p.Reason) + len(p.Text) + len(p.SignerName) + len(p.Comment)
 	for _, it := range p.Items {
 		n += len(it.Reason)

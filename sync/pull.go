@@ -143,7 +143,7 @@ func (e *Engine) Pull(ctx context.Context, a *schemas.Actor, cursor string, view
 	if err != nil {
 		return nil, err
 	}
-	if err := e.touchPull(ctx, a, now); err != nil {
+	if err := e.ops.RecordPull(ctx, a.UserID, a.DeviceID, a.WorkerID, a.Team); err != nil {
 		e.log.Warn("record pull", "err", err)
 	}
 	return resp, nil

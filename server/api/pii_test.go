@@ -81,12 +81,17 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 		}
 	}
 	// The engine's operation log: the phone's fixes and free text sealed.
-	cur, err := w.f.db.C("sync_ops").Find(ctx, bson.D{{Key: "visitId", Value: w.v1.ID}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	var ops []bson.M
-	if err := cur.All(ctx, &ops); err != nil || len(ops) != 3 {
+	err = w.f.db.Docs.Each(ctx, func(coll string, d bson.Raw) error {
+		var op bson.M
+		if coll != "sync_ops" || d.Lookup("visitId").StringValue() != w.v1.ID {
+			return nil
+		}
+		err := bson.Unmarshal(d, &op)
+		ops = append(ops, op)
+		return err
+	})
+	if err != nil || len(ops) != 3 {
 		t.Fatalf("sync_ops: %d records, %v", len(ops), err)
 	}
 	for _, op := range ops {

@@ -26,8 +26,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"fieldsync/schemas"
 	"fieldsync/server/app"
 	"fieldsync/server/office"
@@ -127,6 +125,13 @@ func run(c config) error {
 		return err
 	}
 
+	// 2b. The ceiling of the new store's engine: the same records, sealed,
+	// written by the sync log in batches (one transaction each on SQLite).
+	logRate, err := logCeiling(ctx, srv, devs, c.batch, c.conns)
+	if err != nil {
+		return err
+	}
+
 	// 3. Pulls after the push: first (snapshot) and incremental.
 	pullLat, err := pullAll(client, base, devs, c.conns)
 	if err != nil {
@@ -138,6 +143,8 @@ func run(c config) error {
 	fmt.Printf("batch latency:    p50 %s  p99 %s\n", pct(lat, 50), pct(lat, 99))
 	fmt.Printf("raw InsertMany:   %8.0f ops/s  (same documents, same store, same concurrency)\n", rawRate)
 	fmt.Printf("ingest / raw:     %8.2f\n", ingest/rawRate)
+	fmt.Printf("sync log batches: %8.0f ops/s  (the same records through the new store's SyncLog.InsertOps, %d a batch, same concurrency)\n", logRate, c.batch)
+	fmt.Printf("ingest / log:     %8.2f\n", ingest/logRate)
 	fmt.Printf("first pull:       p50 %s  p99 %s\n", pct(pullLat, 50), pct(pullLat, 99))
 
 	// 4. Incremental pull cost as history grows tenfold.
@@ -178,7 +185,11 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	n, _ := srv.Store.DB.Collection("sync_ops").CountDocuments(ctx, bson.D{})
+	n, err := srv.Store.Docs.SyncLog.CountOps(ctx)
+	if err != nil {
+		return err
+	}
+	n -= int64(total) // the sync log ceiling's records
 	fmt.Printf("incremental pull (1 new change): p50 %s with %d ops stored before, p50 %s with %d after: ratio %.2f\n",
 		pct(before, 50), total, pct(after, 50), n, float64(pct(after, 50))/float64(pct(before, 50)))
 	return nil
@@ -316,6 +327,33 @@ func rawCeiling(ctx context.Context, srv *app.Server, devs []*device, batch, con
 				return err
 			}
 			count.Add(int64(len(docs)))
+		}
+		return nil
+	})
+	return float64(count.Load()) / time.Since(start).Seconds(), err
+}
+
+// logCeiling writes the sync records of the same operations, under users
+// of their own, through the sync log's batch write, into the same store.
+func logCeiling(ctx context.Context, srv *app.Server, devs []*device, batch, conns int) (float64, error) {
+	now := time.Now().UTC()
+	var count atomic.Int64
+	start := time.Now()
+	err := parallel(devs, conns, func(d *device) error {
+		for i := 0; i < len(d.ops); i += batch {
+			var recs []*fsync.Record
+			for _, op := range d.ops[i:min(i+batch, len(d.ops))] {
+				var p fsync.Payload
+				_ = json.Unmarshal(op.Payload, &p)
+				user := "ceiling-" + d.login
+				recs = append(recs, &fsync.Record{ID: user + "/" + d.login + "-phone/" + fmt.Sprint(op.Seq), UserID: user, WorkerID: d.visit.WorkerID,
+					DeviceID: d.login + "-phone", Seq: op.Seq, OpID: op.OpID, Kind: op.Kind, VisitID: op.VisitID, DeviceAt: op.At, CorrectedAt: op.At,
+					EffAt: op.At, ReceivedAt: now, Payload: p, Status: fsync.StatusApplied})
+			}
+			if _, err := srv.Store.Docs.SyncLog.InsertOps(ctx, recs); err != nil {
+				return err
+			}
+			count.Add(int64(len(recs)))
 		}
 		return nil
 	})
