@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
+	fstore "fieldsync/store"
 )
 
 // fixedNow is the servers' clock in these tests: years from the real date,
@@ -187,8 +188,8 @@ func TestDemoSeedsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		users, err := srv.Store.ListUsers(t.Context(), storeFilter(200))
-		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
-		all, _ := srv.Store.ListVisits(t.Context(), store.VisitFilter{})
+		week, verr := srv.Store.Docs.Visits.List(t.Context(), fstore.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
+		all, _ := srv.Store.Docs.Visits.List(t.Context(), fstore.VisitFilter{})
 		storetest.CheckNoWallClock(t, srv.Store) // the demo data is stamped with the clock too
 		srv.Shutdown(10 * time.Second)
 		if verr != nil {

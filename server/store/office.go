@@ -15,7 +15,6 @@ const (
 	colWorkers      = "workers"
 	colCustomers    = "customers"
 	colServiceTypes = "service_types"
-	colVisits       = "visits"
 	colSchedules    = "schedules"
 	colAudit        = "audit"
 )
@@ -33,13 +32,6 @@ func init() {
 			},
 			colServiceTypes: {
 				{Keys: bson.D{{Key: "code", Value: 1}}, Options: options.Index().SetUnique(true)},
-			},
-			colVisits: {
-				{Keys: bson.D{{Key: "workerId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "customerId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "team", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "scheduleId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}},
 			},
 			colSchedules: {
 				{Keys: bson.D{{Key: "customerId", Value: 1}}},

@@ -11,9 +11,10 @@ import (
 	"fieldsync/server/store/storetest"
 )
 
-// TestLegacyClearValuesStillRead: documents written before the household
+// TestLegacyClearValuesStillRead: customers written before the household
 // profile and positions were sealed hold them in clear; they read as they
-// are, and the next write seals them.
+// are, and the next write seals them. (Visits moved to fieldsync/store,
+// which has no clear legacy form.)
 func TestLegacyClearValuesStillRead(t *testing.T) {
 	db := storetest.New(t)
 	ctx := t.Context()
@@ -27,31 +28,12 @@ func TestLegacyClearValuesStillRead(t *testing.T) {
 	if err := db.InsertCustomer(ctx, c); err != nil {
 		t.Fatal(err)
 	}
-	fix := &schemas.GeoFix{Lat: home.Lat, Lng: home.Lng, AccuracyM: 8}
-	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: c.ID, ScheduledStart: now, ScheduledEnd: now.Add(time.Hour),
-		Address:  schemas.VisitAddress{AddressID: c.Addresses[0].ID, Text: "示范路1号", Location: home},
-		TimeZone: schemas.DefaultTimeZone, Team: "team-1", Status: schemas.VisitCheckedIn, OfficeStatus: schemas.VisitScheduled,
-		Field:   schemas.FieldState{FactStatus: schemas.VisitCheckedIn, CheckIn: &schemas.Attendance{At: now, DeviceAt: now, Location: fix, Method: "gps", OpID: "op1"}},
-		Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := db.InsertVisit(ctx, v); err != nil {
-		t.Fatal(err)
-	}
-	if v.Field.CheckIn.Location != fix {
-		t.Fatal("sealing took the fix off the caller's visit")
-	}
-
-	// Turn both into what the previous version wrote.
+	// Turn it into what the previous version wrote.
 	legacyHousehold := bson.D{{Key: "elderly", Value: true}, {Key: "infants", Value: true}, {Key: "pets", Value: bson.A{"猫"}},
 		{Key: "allergies", Value: bson.A{"花生"}}, {Key: "taboos", Value: bson.A{"素食"}}, {Key: "specialNeeds", Value: "轮椅"}}
 	legacyPos := bson.D{{Key: "lat", Value: home.Lat}, {Key: "lng", Value: home.Lng}}
 	if _, err := db.C("customers").UpdateOne(ctx, bson.D{{Key: "_id", Value: c.ID}}, bson.D{{Key: "$set", Value: bson.D{
 		{Key: "household", Value: legacyHousehold}, {Key: "addresses.0.location", Value: legacyPos}}}}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := db.C("visits").UpdateOne(ctx, bson.D{{Key: "_id", Value: v.ID}}, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "location", Value: legacyPos},
-			{Key: "field.checkIn.location", Value: bson.D{{Key: "lat", Value: home.Lat}, {Key: "lng", Value: home.Lng}, {Key: "accuracyM", Value: 8.0}}}}},
-		{Key: "$unset", Value: bson.D{{Key: "checkInFix", Value: ""}}}}); err != nil {
 		t.Fatal(err)
 	}
 
@@ -62,45 +44,21 @@ func TestLegacyClearValuesStillRead(t *testing.T) {
 	if !reflect.DeepEqual(gotC.Household, household) || gotC.Addresses[0].Location != home {
 		t.Fatalf("legacy customer reads %+v %+v", gotC.Household, gotC.Addresses[0].Location)
 	}
-	gotV, err := db.VisitByID(ctx, v.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if gotV.Address.Location != home || gotV.Field.CheckIn.Location == nil || *gotV.Field.CheckIn.Location != *fix {
-		t.Fatalf("legacy visit reads %+v, check-in %+v", gotV.Address.Location, gotV.Field.CheckIn)
-	}
 
 	// The next write seals them.
 	gotC.Version++
 	if err := db.ReplaceCustomer(ctx, gotC, 1); err != nil {
 		t.Fatal(err)
 	}
-	gotV.Version++
-	if err := db.ReplaceVisit(ctx, gotV, 1); err != nil {
-		t.Fatal(err)
-	}
 	rawC, err := db.RawCustomer(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rawV, err := db.RawVisit(ctx, v.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
 	addr := rawC["addresses"].(bson.A)[0].(bson.D)
-	checkIn := get(rawV["field"].(bson.D), "checkIn")
-	for name, x := range map[string]any{"customer household": rawC["household"], "customer position": get(addr, "location"),
-		"visit position": rawV["location"], "visit check-in fix": rawV["checkInFix"]} {
+	for name, x := range map[string]any{"customer household": rawC["household"], "customer position": get(addr, "location")} {
 		if s, ok := x.(string); !ok || len(s) < 5 || s[:5] != "enc1." {
 			t.Errorf("%s after a write: %v, want sealed", name, x)
 		}
-	}
-	if get(checkIn.(bson.D), "location") != nil {
-		t.Errorf("visit check-in keeps its position in clear: %v", checkIn)
-	}
-	again, err := db.VisitByID(ctx, v.ID)
-	if err != nil || again.Field.CheckIn.Location == nil || *again.Field.CheckIn.Location != *fix || again.Address.Location != home {
-		t.Fatalf("sealed visit reads %+v (%v)", again, err)
 	}
 }
 
