@@ -443,8 +443,18 @@ func (a *Visits) List(ctx context.Context, f VisitFilter) ([]schemas.Visit, erro
 	default:
 		eqs = [][]any{nil}
 	}
+	// Read a page's worth from each range, or more when some of what is
+	// read may be filtered out.
 	batch := 200
-	if f.Limit > 0 && f.Limit < batch {
+	filtered := 0
+	for _, set := range []bool{f.WorkerID != "", f.CustomerID != "", f.ScheduleID != "", f.Team != "", len(f.Statuses) > 0} {
+		if set {
+			filtered++
+		}
+	}
+	if len(eqs[0]) < filtered {
+		batch = max(batch, f.Limit+1)
+	} else if f.Limit > 0 && f.Limit < batch {
 		batch = f.Limit
 	}
 	streams := make([]*visitStream, 0, len(eqs))
