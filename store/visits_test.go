@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"slices"
@@ -358,5 +359,37 @@ func TestVisitLogClearsOnlyItsVersion(t *testing.T) {
 	}
 	if n, _ := s.Visits.RelayDirty(ctx, c.now().Add(time.Hour), time.Minute); n != 1 {
 		t.Fatalf("the newer write's mark was cleared: relay found %d", n)
+	}
+}
+
+// TestCancelledCallsLeaveTheStoreWorking: calls whose context ends while
+// they run (a phone that hangs up mid-push) fail, and the calls after
+// them still work: no connection is left wedged.
+func TestCancelledCallsLeaveTheStoreWorking(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	v := testVisit("v1", "w1", "t1", "c1", epoch)
+	if err := s.Visits.Insert(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2000 {
+		c, cancel := context.WithTimeout(ctx, time.Duration(i%50)*time.Microsecond)
+		_, _ = s.Visits.Get(c, "v1")
+		_, _ = s.Changes.Tail(c)
+		_, _ = s.Changes.Head(c)
+		_, _ = s.Visits.List(c, VisitFilter{WorkerID: "w1"})
+		cancel()
+	}
+	for range 20 {
+		if _, err := s.Visits.Get(ctx, "v1"); err != nil {
+			t.Fatalf("after cancelled calls: %v", err)
+		}
+		if _, err := s.Changes.After(ctx, 0, 10); err != nil {
+			t.Fatalf("after cancelled calls: %v", err)
+		}
+	}
+	v.Version = 2
+	if err := s.Visits.Replace(ctx, v, 1); err != nil {
+		t.Fatalf("after cancelled calls: %v", err)
 	}
 }
