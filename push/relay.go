@@ -69,33 +69,33 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 // many it read.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	// The meta counter holds cursor+1, so 0 means "never ran".
-	stored, err := r.db.Meta(ctx, metaRelay)
+	stored, err := r.db.Docs.Meta.Int(ctx, metaRelay)
 	if err != nil {
 		return 0, err
 	}
 	if stored == 0 {
 		// A new relay starts at the tail: the past is not news.
-		tail, err := r.db.ChangeTail(ctx)
+		tail, err := r.db.Docs.Changes.Tail(ctx)
 		if err != nil {
 			return 0, err
 		}
-		return 0, r.db.SetMeta(ctx, metaRelay, tail+1)
+		return 0, r.db.Docs.Meta.Raise(ctx, metaRelay, tail+1)
 	}
 	cursor := stored - 1
-	changes, err := r.db.ChangesAfter(ctx, cursor, 200)
+	changes, err := r.db.Docs.Changes.After(ctx, cursor, 200)
 	if err != nil || len(changes) == 0 {
 		return 0, err
 	}
 	var ppl *people
 	for _, ch := range changes {
-		if ch.Kind == store.ChangeVisits {
+		if ch.Kind == fstore.ChangeVisits {
 			if ppl == nil {
 				if ppl, err = r.people(ctx); err != nil {
 					return 0, err
 				}
 			}
 			for _, id := range ch.VisitIDs {
-				if ch.Source == store.SourceSync {
+				if ch.Source == fstore.SourceSync {
 					err = r.factsChanged(ctx, ppl, id)
 				} else {
 					err = r.visitChanged(ctx, ppl, id, ch.Seq)
@@ -105,7 +105,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 				}
 			}
 		}
-		if err := r.db.SetMeta(ctx, metaRelay, ch.Seq+1); err != nil {
+		if err := r.db.Docs.Meta.Raise(ctx, metaRelay, ch.Seq+1); err != nil {
 			return 0, err
 		}
 	}
@@ -115,7 +115,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 // visitChanged tells the phones concerned to pull, and their owners what
 // changed when the visit is within the next 48 hours.
 func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, seq int64) error {
-	v, err := r.db.VisitByID(ctx, visitID)
+	v, err := r.db.Docs.Visits.Get(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		return nil
 	}
@@ -176,7 +176,7 @@ const (
 // for feedback a day after sign-off. Each fact is told once: the key is
 // the operation that reported it.
 func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) error {
-	v, err := r.db.VisitByID(ctx, visitID)
+	v, err := r.db.Docs.Visits.Get(ctx, visitID)
 	if err != nil {
 		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 			return nil

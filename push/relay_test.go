@@ -7,8 +7,8 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
+	"fieldsync/store"
 )
 
 // TestRelayTTLsFromTheClock: how long a notice lives is measured from the
@@ -38,11 +38,11 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 	v := &schemas.Visit{ID: schemas.NewIDAt(now), CustomerID: cust, WorkerID: w, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: start, ScheduledEnd: start.Add(3 * time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Field: schemas.FieldState{ETA: &eta}, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := db.InsertVisit(ctx, v); err != nil {
+	if err := db.Docs.Visits.Insert(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	for _, source := range []string{store.SourceOffice, store.SourceSync} {
-		if _, err := db.LogVisits(ctx, source, v); err != nil {
+		if _, err := db.Docs.Visits.Log(ctx, source, v); err != nil {
 			t.Fatal(err)
 		}
 	}

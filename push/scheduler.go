@@ -13,6 +13,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // Quiet hours for customers' non-urgent messages, in their own zone.
@@ -67,7 +68,7 @@ func (s *Scheduler) RunOnce(ctx context.Context) error {
 	if err := s.dropStale(ctx); err != nil {
 		return err
 	}
-	vs, err := s.db.ListVisits(ctx, store.VisitFilter{From: now.Add(-2 * time.Hour), To: now.Add(50 * time.Hour)})
+	vs, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{From: now.Add(-2 * time.Hour), To: now.Add(50 * time.Hour)})
 	if err != nil {
 		return err
 	}
@@ -159,7 +160,7 @@ func (s *Scheduler) dropStale(ctx context.Context) error {
 			continue
 		}
 		start, _ := strconv.ParseInt(parts[3], 10, 64)
-		v, err := s.db.VisitByID(ctx, parts[1])
+		v, err := s.db.Docs.Visits.Get(ctx, parts[1])
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return err
 		}

@@ -68,7 +68,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: start.UTC(), ScheduledEnd: start.Add(3 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
-	if err := db.InsertVisit(ctx, v); err != nil {
+	if err := db.Docs.Visits.Insert(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	reminders := func() map[string]time.Time {
@@ -115,9 +115,9 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 
 	// Rescheduled to 15:00: the reminders move with it.
 	moved := start.Add(5 * time.Hour)
-	v2, _ := db.VisitByID(ctx, v.ID)
+	v2, _ := db.Docs.Visits.Get(ctx, v.ID)
 	v2.ScheduledStart, v2.ScheduledEnd, v2.Version = moved.UTC(), moved.Add(3*time.Hour).UTC(), 2
-	if err := db.ReplaceVisit(ctx, v2, 1); err != nil {
+	if err := db.Docs.Visits.Replace(ctx, v2, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := sched.RunOnce(ctx); err != nil {
@@ -128,10 +128,10 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		t.Fatalf("after reschedule %v", got)
 	}
 	// Cancelled: they disappear.
-	v3, _ := db.VisitByID(ctx, v.ID)
+	v3, _ := db.Docs.Visits.Get(ctx, v.ID)
 	v3.OfficeStatus, v3.CancelReason, v3.Version = schemas.VisitCancelled, "x", 3
 	v3.Refresh()
-	if err := db.ReplaceVisit(ctx, v3, 2); err != nil {
+	if err := db.Docs.Visits.Replace(ctx, v3, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := sched.RunOnce(ctx); err != nil {
@@ -146,7 +146,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	lv := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: lateStart.UTC(), ScheduledEnd: lateStart.Add(2 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
-	if err := db.InsertVisit(ctx, lv); err != nil {
+	if err := db.Docs.Visits.Insert(ctx, lv); err != nil {
 		t.Fatal(err)
 	}
 	alerts := func() []string {

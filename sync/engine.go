@@ -15,6 +15,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
+	fstore "fieldsync/store"
 )
 
 // Limits bound one push, and what one visit may accumulate.
@@ -251,12 +252,12 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 		return nil, err
 	}
 	resp.NextSeq = expected
-	seq, err := e.db.LogVisits(ctx, store.SourceSync, touched...)
+	seq, err := e.db.Docs.Visits.Log(ctx, fstore.SourceSync, touched...)
 	if err != nil {
 		e.log.Warn("change log append failed; the relay will log the visits", "err", err)
 	}
 	if seq == 0 {
-		if seq, err = e.db.ChangeTail(ctx); err != nil {
+		if seq, err = e.db.Docs.Changes.Tail(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -340,7 +341,7 @@ type syncState struct {
 // state. Nothing is written but the count of wrong presence codes, which
 // counts each record once however often it is decided.
 func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*decision, error) {
-	v, raw, err := e.db.VisitWithSyncState(ctx, visitID)
+	v, raw, err := e.db.Docs.Visits.GetWithSyncState(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		for _, r := range recs {
 			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownVisit, "no such visit"
@@ -495,7 +496,7 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		}
 		after.Version = d.before.Version + 1
 		after.UpdatedAt = e.now().UTC()
-		err := e.db.WriteVisitSync(ctx, after, d.state, d.before.Version)
+		err := e.db.Docs.Visits.WriteSync(ctx, after, d.state, d.before.Version)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 10 {
 			if d, err = e.decide(ctx, id, recs); err != nil {
 				return nil, err

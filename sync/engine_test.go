@@ -34,7 +34,7 @@ func setup(t *testing.T) (*store.DB, *schemas.Visit, *schemas.Actor) {
 		ScheduledStart: now0.Add(-4 * time.Hour), ScheduledEnd: now0.Add(-time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Address:   schemas.VisitAddress{Text: "上海", Location: schemas.LatLng{Lat: 31.2, Lng: 121.45}},
 		Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}, {ID: "floors"}}, Version: 1, CreatedAt: now0, UpdatedAt: now0}
-	if err := db.InsertVisit(context.Background(), v); err != nil {
+	if err := db.Docs.Visits.Insert(context.Background(), v); err != nil {
 		t.Fatal(err)
 	}
 	a := &schemas.Actor{UserID: schemas.NewID(), Role: schemas.RoleWorker, WorkerID: v.WorkerID, Team: "team-1", DeviceID: "phone-1"}
@@ -66,7 +66,7 @@ func batch(v *schemas.Visit, n int) *fsync.Batch {
 }
 
 func fieldJSON(t *testing.T, db *store.DB, id string) (string, *schemas.Visit) {
-	v, err := db.VisitByID(context.Background(), id)
+	v, err := db.Docs.Visits.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,7 +141,7 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	}
 	// The change log has the visit, or the relay puts it there.
 	if gv.Version > 1 {
-		if _, err := db.RelayDirty(context.Background(), now0.Add(time.Hour), time.Minute); err != nil {
+		if _, err := db.Docs.Visits.RelayDirty(context.Background(), now0.Add(time.Hour), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -226,7 +226,7 @@ func TestSameOperationsSameStateWithinASecond(t *testing.T) {
 			Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}, {ID: "floors"}}, Version: 1, CreatedAt: now0, UpdatedAt: now0}
 		for _, db := range dbs {
 			c := *v
-			if err := db.InsertVisit(ctx, &c); err != nil {
+			if err := db.Docs.Visits.Insert(ctx, &c); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -336,7 +336,7 @@ func TestVisitFull(t *testing.T) {
 	if resp.NextSeq != 501 {
 		t.Fatalf("rejected operations must advance the sequence: next %d", resp.NextSeq)
 	}
-	raw, err := db.RawVisit(context.Background(), v.ID)
+	raw, err := db.Docs.Visits.Raw(context.Background(), v.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +418,7 @@ func TestOfflineBacklogOfADay(t *testing.T) {
 	if got.Field.Ops != n || got.Status != schemas.VisitSignedOff {
 		t.Fatalf("%d operations folded, status %s; want %d, signed off", got.Field.Ops, got.Status, n)
 	}
-	raw, _ := db.RawVisit(context.Background(), v.ID)
+	raw, _ := db.Docs.Visits.Raw(context.Background(), v.ID)
 	doc, _ := bson.Marshal(raw)
 	t.Logf("2,000 operations synced in %s in %d batches; the visit is %d KiB", time.Since(start).Round(time.Millisecond), (n+max-1)/max, len(doc)>>10)
 }

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 // Scope of a worker's phone: visits from yesterday to 14 days ahead, in
@@ -120,11 +120,11 @@ func (e *Engine) Pull(ctx context.Context, a *schemas.Actor, cursor string, view
 	case perr != nil:
 		reason = "unreadable_cursor"
 	default:
-		head, err := e.db.ChangeHead(ctx)
+		head, err := e.db.Docs.Changes.Head(ctx)
 		if err != nil {
 			return nil, err
 		}
-		tail, err := e.db.ChangeTail(ctx)
+		tail, err := e.db.Docs.Changes.Tail(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +152,12 @@ func (e *Engine) Pull(ctx context.Context, a *schemas.Actor, cursor string, view
 func (e *Engine) snapshot(ctx context.Context, a *schemas.Actor, today time.Time, cat int64, view Viewer, resp *PullResponse) error {
 	// The tail is read before the snapshot: a change made while it is read
 	// comes again in the next pull. At least once, never lost.
-	tail, err := e.db.ChangeTail(ctx)
+	tail, err := e.db.Docs.Changes.Tail(ctx)
 	if err != nil {
 		return err
 	}
 	from, to := window(today)
-	vs, err := e.db.ListVisits(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
+	vs, err := e.db.Docs.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (e *Engine) snapshot(ctx context.Context, a *schemas.Actor, today time.Time
 }
 
 func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, today time.Time, cat int64, view Viewer, resp *PullResponse) error {
-	changes, err := e.db.ChangesAfter(ctx, c.Seq, PageSize)
+	changes, err := e.db.Docs.Changes.After(ctx, c.Seq, PageSize)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, to
 			_, oldEnd = window(old)
 		}
 		pii := today.AddDate(0, 0, 2) // the household shows from the day before the visit
-		mine, err := e.db.ListVisits(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
+		mine, err := e.db.Docs.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, to
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	vs, err := e.db.VisitsByIDs(ctx, ids)
+	vs, err := e.db.Docs.Visits.GetMany(ctx, ids)
 	if err != nil {
 		return err
 	}

@@ -14,7 +14,6 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
-	"fieldsync/server/store"
 	fstore "fieldsync/store"
 )
 
@@ -216,7 +215,7 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := store.VisitFilter{WorkerID: c.Query("workerId"), CustomerID: c.Query("customerId"), Limit: limit + 1}
+	f := fstore.VisitFilter{WorkerID: c.Query("workerId"), CustomerID: c.Query("customerId"), Limit: limit + 1}
 	for field, id := range map[string]string{"workerId": f.WorkerID, "customerId": f.CustomerID} {
 		if id != "" && !schemas.ValidID(id) {
 			return schemas.FieldError(field, "%s must be an id", field)
@@ -263,7 +262,7 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 		return err
 	}
 	return replyPage(a, c, pageOf(vs, limit, func(v schemas.Visit) string {
-		return base64.RawURLEncoding.EncodeToString([]byte(store.VisitCursor(&v)))
+		return base64.RawURLEncoding.EncodeToString([]byte(fstore.VisitCursor(&v)))
 	}))
 }
 

@@ -52,7 +52,7 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raws["visit"], err = w.f.db.RawVisit(ctx, w.v1.ID)
+	raws["visit"], err = w.f.db.Docs.Visits.Raw(ctx, w.v1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,7 +100,7 @@ func statuses(resp *fsync.PushResponse) string {
 }
 
 func (w *world) visit(id string) *schemas.Visit {
-	v, err := w.f.db.VisitByID(context.Background(), id)
+	v, err := w.f.db.Docs.Visits.Get(context.Background(), id)
 	if err != nil {
 		w.f.t.Fatal(err)
 	}
@@ -578,7 +578,7 @@ func TestPullScopeRemovalsAndResync(t *testing.T) {
 	p.token = f.login("wk.one", "phone-1").AccessToken
 	w.s1 = f.login("sup.one", "office").AccessToken
 	f.do("POST", "/v1/visits/"+w.v2.ID+"/cancel", map[string]any{"reason": "x"}, f.login("admin.o", "office").AccessToken).want(200) // keep the log growing
-	if _, err := f.db.PruneChanges(ctx, f.clock.Now().Add(-30*24*time.Hour)); err != nil {
+	if _, err := f.db.Docs.Changes.Prune(ctx, f.clock.Now().Add(-30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	re := p.pull(first.Cursor)
@@ -774,7 +774,7 @@ func TestResultNamesEveryRule(t *testing.T) {
 			v.OfficeStatus = schemas.VisitNoShow
 			v.Refresh()
 			v.Version++
-			if err := w.f.db.ReplaceVisit(context.Background(), v, v.Version-1); err != nil {
+			if err := w.f.db.Docs.Visits.Replace(context.Background(), v, v.Version-1); err != nil {
 				t.Fatal(err)
 			}
 			p := w.phone("wk.one", "phone-1")

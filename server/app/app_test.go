@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
 	"fieldsync/server/store/storetest"
 	fstore "fieldsync/store"
 )
@@ -188,8 +187,8 @@ func TestDemoSeedsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 		users, err := srv.Store.Docs.Accounts.ListUsers(t.Context(), fstore.UserFilter{Limit: 200})
-		week, verr := srv.Store.ListVisits(t.Context(), store.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
-		all, _ := srv.Store.ListVisits(t.Context(), store.VisitFilter{})
+		week, verr := srv.Store.Docs.Visits.List(t.Context(), fstore.VisitFilter{From: fixedNow(), To: fixedNow().Add(7 * 24 * time.Hour)})
+		all, _ := srv.Store.Docs.Visits.List(t.Context(), fstore.VisitFilter{})
 		storetest.CheckNoWallClock(t, srv.Store) // the demo data is stamped with the clock too
 		srv.Shutdown(10 * time.Second)
 		if verr != nil {

@@ -34,7 +34,7 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 	cp := &schemas.Complaint{ID: schemas.NewIDAt(now), CustomerID: c.ID, Team: c.Team, Category: in.Category, Text: strings.TrimSpace(in.Text),
 		Urgent: schemas.UrgentCategory(in.Category), State: schemas.ComplaintReceived, ReceivedAt: now, Version: 1}
 	if in.VisitID != "" {
-		v, err := s.db.VisitByID(ctx, in.VisitID)
+		v, err := s.db.Docs.Visits.Get(ctx, in.VisitID)
 		if err != nil || v.CustomerID != c.ID {
 			return nil, schemas.FieldError("visitId", "visitId does not name one of your visits")
 		}

@@ -137,7 +137,7 @@ func (s *Service) RequestChange(ctx context.Context, a *schemas.Actor, id string
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	v, err := s.db.VisitByID(ctx, id)
+	v, err := s.db.Docs.Visits.Get(ctx, id)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
 	fstore "fieldsync/store"
 )
 
@@ -65,7 +64,7 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 		return nil, schemas.FieldError("month", "month must look like 2026-11")
 	}
 	from, to := first, first.AddDate(0, 1, 0)
-	vs, err := s.db.ListVisits(ctx, store.VisitFilter{Team: team, From: from, To: to})
+	vs, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{Team: team, From: from, To: to})
 	if err != nil {
 		return nil, err
 	}

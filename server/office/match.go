@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
 	fstore "fieldsync/store"
 )
 
@@ -179,7 +178,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
 		return nil, forbidden()
 	}
-	v, err := s.db.VisitByID(ctx, visitID)
+	v, err := s.db.Docs.Visits.Get(ctx, visitID)
 	if err != nil {
 		return nil, err
 	}
@@ -203,7 +202,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 		return nil, err
 	}
 	// One query for everyone's visits around this one.
-	around, err := s.db.ListVisits(ctx, store.VisitFilter{From: v.ScheduledStart.Add(-24 * time.Hour), To: v.ScheduledEnd.Add(24 * time.Hour)})
+	around, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{From: v.ScheduledStart.Add(-24 * time.Hour), To: v.ScheduledEnd.Add(24 * time.Hour)})
 	if err != nil {
 		return nil, err
 	}

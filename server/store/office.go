@@ -12,19 +12,11 @@ import (
 )
 
 const (
-	colVisits = "visits"
 )
 
 func init() {
 	Register(Migration{2, "office", func(ctx context.Context, db *DB) error {
 		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
-			colVisits: {
-				{Keys: bson.D{{Key: "workerId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "customerId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "team", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "scheduleId", Value: 1}, {Key: "scheduledStart", Value: 1}}},
-				{Keys: bson.D{{Key: "scheduledStart", Value: 1}, {Key: "_id", Value: 1}}},
-			},
 		})
 	}})
 }

@@ -55,7 +55,6 @@ type DB struct {
 	view     bool // shares another DB's client; Close leaves it open
 	locks    *collLocks
 	cipher   *Cipher
-	tail     *tailState // this process's knowledge of the change log
 	embedded bool
 	dataDir  string // the embedded store's SQLite folder
 	socket   string // the embedded store's Unix socket
@@ -75,7 +74,7 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if now == nil {
 		now = time.Now
 	}
-	db := &DB{Now: now, log: log, locks: &collLocks{sems: map[string]chan struct{}{}}, tail: &tailState{}}
+	db := &DB{Now: now, log: log, locks: &collLocks{sems: map[string]chan struct{}{}}}
 	uri := opts.URI
 	if uri == "" {
 		var err error
@@ -197,7 +196,7 @@ func (db *DB) Database(name string) *DB {
 	if name == db.DB.Name() { // another instance on the same data
 		docs = db.Docs
 	}
-	return &DB{Docs: docs, Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, socket: db.socket, locks: db.locks, cipher: db.cipher, tail: &tailState{}}
+	return &DB{Docs: docs, Client: db.Client, DB: db.Client.Database(name), Now: db.Now, log: db.log, view: true, embedded: db.embedded, dataDir: db.dataDir, socket: db.socket, locks: db.locks, cipher: db.cipher}
 }
 
 // Embedded reports whether the store is the in-process FerretDB.
