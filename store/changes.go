@@ -8,8 +8,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"go.mongodb.org/mongo-driver/v2/bson"
-
 	"fieldsync/store/doc"
 )
 
@@ -88,7 +86,7 @@ func (c *Changes) Append(ctx context.Context, ch *Change) (int64, error) {
 	for attempt := 0; ; attempt++ {
 		ch.Seq = tail + 1
 		ch.ID = seqID(ch.Seq)
-		_, err := doc.Insert(ctx, c.eng(), colChanges, ch)
+		_, err := doc.Insert(ctx, c.s.engine, colChanges, ch)
 		if err == nil {
 			c.raiseHint(ch.Seq)
 			return ch.Seq, nil
@@ -136,7 +134,7 @@ func changeWait(ctx context.Context, d time.Duration) error {
 // Tail is the seq of the newest entry, 0 for an empty log: the last key
 // of the _id index, one read whatever the log's length.
 func (c *Changes) Tail(ctx context.Context) (int64, error) {
-	p, err := c.eng().Scan(ctx, colChanges, doc.Query{Index: doc.ByID, Desc: true, Limit: 1})
+	p, err := c.s.engine.Scan(ctx, colChanges, doc.Query{Index: doc.ByID, Desc: true, Limit: 1})
 	if err != nil {
 		return 0, fmt.Errorf("read change log tail: %w", err)
 	}
@@ -153,10 +151,6 @@ func (c *Changes) Tail(ctx context.Context) (int64, error) {
 
 // Head is the oldest seq still kept (1 until anything is pruned).
 func (c *Changes) Head(ctx context.Context) (int64, error) {
-	ctx, err := steadyCtx(c.s, ctx)
-	if err != nil {
-		return 0, fmt.Errorf("read change log head: %w", err)
-	}
 	h, err := c.s.Meta.Int(ctx, metaChangeHead)
 	if err != nil {
 		return 0, fmt.Errorf("read change log head: %w", err)
@@ -173,7 +167,7 @@ func (c *Changes) After(ctx context.Context, seq int64, limit int) ([]Change, er
 	if limit < 1 {
 		return nil, nil
 	}
-	p, err := c.eng().Scan(ctx, colChanges, doc.Query{Index: doc.ByID, Range: doc.Range{Gt: seqID(seq)}, Limit: limit})
+	p, err := c.s.engine.Scan(ctx, colChanges, doc.Query{Index: doc.ByID, Range: doc.Range{Gt: seqID(seq)}, Limit: limit})
 	if err != nil {
 		return nil, fmt.Errorf("read change log: %w", err)
 	}
@@ -206,7 +200,7 @@ func (c *Changes) Prune(ctx context.Context, before time.Time) (int64, error) {
 	}
 	var n int64
 	for head < tail {
-		p, err := c.eng().Scan(ctx, colChanges, doc.Query{Index: doc.ByID,
+		p, err := c.s.engine.Scan(ctx, colChanges, doc.Query{Index: doc.ByID,
 			Range: doc.Range{Gte: seqID(head), Lt: seqID(tail)}, Limit: 200})
 		if err != nil {
 			return n, fmt.Errorf("prune change log: %w", err)
@@ -234,7 +228,7 @@ func (c *Changes) Prune(ctx context.Context, before time.Time) (int64, error) {
 			return n, fmt.Errorf("prune change log: %w", err)
 		}
 		for _, id := range old {
-			if err := c.eng().Delete(ctx, colChanges, id, 0); err != nil && !errors.Is(err, doc.ErrNotFound) {
+			if err := c.s.engine.Delete(ctx, colChanges, id, 0); err != nil && !errors.Is(err, doc.ErrNotFound) {
 				return n, fmt.Errorf("prune change log: %w", err)
 			}
 			n++
@@ -248,10 +242,6 @@ func (c *Changes) Prune(ctx context.Context, before time.Time) (int64, error) {
 }
 
 func (c *Changes) raiseHead(ctx context.Context, head int64) error {
-	ctx, err := steadyCtx(c.s, ctx)
-	if err != nil {
-		return err
-	}
 	return c.s.Meta.Raise(ctx, metaChangeHead, head)
 }
 
@@ -260,86 +250,4 @@ func addOnce(xs []string, x string) []string {
 		return xs
 	}
 	return append(xs, x)
-}
-
-func (c *Changes) eng() doc.Engine { return steadyOf(c.s) }
-
-// steadyEngine is the embedded engine as Visits and Changes use it. A
-// context cancelled while a statement runs can leave the SQLite
-// connection it ran on wedged: the driver's sqlite3_interrupt lands while
-// a statement stays active, and every later statement on that pooled
-// connection fails "interrupted" or reads an old snapshot (seen as a
-// version conflict that never clears). Until store/sqlite guards against
-// it, these aggregates check the context before each call and keep its
-// cancellation from the driver; each call is one short statement. On
-// MongoDB the context goes through as is: its deadline is the only
-// timeout there.
-type steadyEngine struct{ e doc.Engine }
-
-func steadyOf(s *Store) doc.Engine {
-	if !s.embedded {
-		return s.engine
-	}
-	return steadyEngine{s.engine}
-}
-
-// steadyCtx is ctx without its cancellation, on the embedded engine, or
-// ctx's error if it is done already.
-func steadyCtx(s *Store, ctx context.Context) (context.Context, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	if !s.embedded {
-		return ctx, nil
-	}
-	return context.WithoutCancel(ctx), nil
-}
-
-func (s steadyEngine) Get(ctx context.Context, coll, id string) (doc.Doc, error) {
-	if err := ctx.Err(); err != nil {
-		return doc.Doc{}, err
-	}
-	return s.e.Get(context.WithoutCancel(ctx), coll, id)
-}
-
-func (s steadyEngine) GetMany(ctx context.Context, coll string, ids []string) ([]doc.Doc, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s.e.GetMany(context.WithoutCancel(ctx), coll, ids)
-}
-
-func (s steadyEngine) Insert(ctx context.Context, coll string, d bson.Raw) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	return s.e.Insert(context.WithoutCancel(ctx), coll, d)
-}
-
-func (s steadyEngine) Replace(ctx context.Context, coll string, version int64, d bson.Raw) (int64, error) {
-	if err := ctx.Err(); err != nil {
-		return 0, err
-	}
-	return s.e.Replace(context.WithoutCancel(ctx), coll, version, d)
-}
-
-func (s steadyEngine) Delete(ctx context.Context, coll, id string, version int64) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.e.Delete(context.WithoutCancel(ctx), coll, id, version)
-}
-
-func (s steadyEngine) Scan(ctx context.Context, coll string, q doc.Query) (doc.Page, error) {
-	if err := ctx.Err(); err != nil {
-		return doc.Page{}, err
-	}
-	return s.e.Scan(context.WithoutCancel(ctx), coll, q)
-}
-
-func (s steadyEngine) Apply(ctx context.Context, writes []doc.Write) ([]int64, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	return s.e.Apply(context.WithoutCancel(ctx), writes)
 }

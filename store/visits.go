@@ -251,7 +251,7 @@ func (a *Visits) Insert(ctx context.Context, v *schemas.Visit) error {
 	if err != nil {
 		return err
 	}
-	if _, err := doc.Insert(ctx, a.eng(), colVisits, d); err != nil {
+	if _, err := doc.Insert(ctx, a.s.engine, colVisits, d); err != nil {
 		if errors.Is(err, doc.ErrDuplicate) {
 			return fmt.Errorf("%w (%w)", schemas.Errorf(schemas.ECONFLICT, "visit %s exists", v.ID).With("reason", "exists"), ErrDuplicate)
 		}
@@ -262,7 +262,7 @@ func (a *Visits) Insert(ctx context.Context, v *schemas.Visit) error {
 }
 
 func (a *Visits) get(ctx context.Context, id string) (*visitDoc, int64, error) {
-	d, version, err := doc.Get[visitDoc](ctx, a.eng(), colVisits, id)
+	d, version, err := doc.Get[visitDoc](ctx, a.s.engine, colVisits, id)
 	if errors.Is(err, doc.ErrNotFound) {
 		return nil, 0, visitNotFound(id)
 	}
@@ -297,7 +297,7 @@ func (a *Visits) GetMany(ctx context.Context, ids []string) ([]schemas.Visit, er
 	if len(ids) == 0 {
 		return []schemas.Visit{}, nil
 	}
-	docs, err := a.eng().GetMany(ctx, colVisits, ids)
+	docs, err := a.s.engine.GetMany(ctx, colVisits, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read visits: %w", err)
 	}
@@ -345,7 +345,7 @@ func (a *Visits) write(ctx context.Context, v *schemas.Visit, state bson.Raw, ex
 		if state != nil {
 			d.SyncState = state
 		}
-		_, err = doc.Replace(ctx, a.eng(), colVisits, version, d)
+		_, err = doc.Replace(ctx, a.s.engine, colVisits, version, d)
 		if err == nil {
 			return nil
 		}
@@ -358,7 +358,7 @@ func (a *Visits) write(ctx context.Context, v *schemas.Visit, state bson.Raw, ex
 // Raw returns the stored document as is, for tests that check what is at
 // rest.
 func (a *Visits) Raw(ctx context.Context, id string) (bson.M, error) {
-	d, err := a.eng().Get(ctx, colVisits, id)
+	d, err := a.s.engine.Get(ctx, colVisits, id)
 	if err != nil {
 		return nil, fmt.Errorf("read visit %s: %w", id, err)
 	}
@@ -462,7 +462,7 @@ func (a *Visits) List(ctx context.Context, f VisitFilter) ([]schemas.Visit, erro
 		if len(eqs) > 1 && dupEq(streams, eq) {
 			continue // a status asked for twice
 		}
-		streams = append(streams, &visitStream{engine: a.eng(), q: doc.Query{Index: index, Eq: eq, Range: rng, Limit: batch}})
+		streams = append(streams, &visitStream{engine: a.s.engine, q: doc.Query{Index: index, Eq: eq, Range: rng, Limit: batch}})
 	}
 	out := []schemas.Visit{}
 	for f.Limit <= 0 || len(out) < f.Limit {
@@ -555,7 +555,7 @@ func (a *Visits) CustomersOfTeam(ctx context.Context, team string) ([]string, er
 	ids := []string{}
 	q := doc.Query{Index: "team_customers", Eq: []any{team}, Limit: 1}
 	for {
-		p, err := a.eng().Scan(ctx, colVisits, q)
+		p, err := a.s.engine.Scan(ctx, colVisits, q)
 		if err != nil {
 			return nil, fmt.Errorf("customers of team %s: %w", team, err)
 		}
@@ -575,7 +575,7 @@ func (a *Visits) CustomersOfTeam(ctx context.Context, team string) ([]string, er
 
 // TeamHasCustomer reports whether the team has a visit of the customer.
 func (a *Visits) TeamHasCustomer(ctx context.Context, team, customerID string) (bool, error) {
-	p, err := a.eng().Scan(ctx, colVisits, doc.Query{Index: "team_customers", Eq: []any{team, customerID}, Limit: 1})
+	p, err := a.s.engine.Scan(ctx, colVisits, doc.Query{Index: "team_customers", Eq: []any{team, customerID}, Limit: 1})
 	if err != nil {
 		return false, fmt.Errorf("visits of team %s: %w", team, err)
 	}
@@ -589,7 +589,7 @@ func (a *Visits) NeedingReview(ctx context.Context, team string, limit int) ([]s
 	if team != "" {
 		q.Index, q.Eq = "review_team", []any{true, team}
 	}
-	p, err := a.eng().Scan(ctx, colVisits, q)
+	p, err := a.s.engine.Scan(ctx, colVisits, q)
 	if err != nil {
 		return nil, fmt.Errorf("review queue: %w", err)
 	}
@@ -639,7 +639,7 @@ func (a *Visits) clearDirty(ctx context.Context, id string, rev int64) error {
 			return nil
 		}
 		d.Dirty = false
-		_, err = doc.Replace(ctx, a.eng(), colVisits, version, d)
+		_, err = doc.Replace(ctx, a.s.engine, colVisits, version, d)
 		if err == nil {
 			return nil
 		}
@@ -654,7 +654,7 @@ func (a *Visits) clearDirty(ctx context.Context, id string, rev int64) error {
 // found: a range of the dirty index. The grace keeps it from racing
 // writers that are about to log.
 func (a *Visits) RelayDirty(ctx context.Context, now time.Time, grace time.Duration) (int, error) {
-	p, err := a.eng().Scan(ctx, colVisits, doc.Query{Index: "dirty", Eq: []any{true},
+	p, err := a.s.engine.Scan(ctx, colVisits, doc.Query{Index: "dirty", Eq: []any{true},
 		Range: doc.Range{Lte: now.Add(-grace).UTC()}, Limit: 500})
 	if err != nil {
 		return 0, fmt.Errorf("dirty visits: %w", err)
@@ -670,5 +670,3 @@ func (a *Visits) RelayDirty(ctx context.Context, now time.Time, grace time.Durat
 	_, err = a.Log(ctx, SourceOffice, ptrs...)
 	return len(vs), err
 }
-
-func (a *Visits) eng() doc.Engine { return steadyOf(a.s) }

@@ -13,6 +13,10 @@ import (
 
 // Get implements doc.Engine.
 func (db *DB) Get(ctx context.Context, coll, id string) (doc.Doc, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return doc.Doc{}, err
+	}
 	t, err := db.table(coll)
 	if err != nil {
 		return doc.Doc{}, fmt.Errorf("sqlite: get: %w", err)
@@ -31,6 +35,10 @@ func (db *DB) Get(ctx context.Context, coll, id string) (doc.Doc, error) {
 
 // GetMany implements doc.Engine.
 func (db *DB) GetMany(ctx context.Context, coll string, ids []string) ([]doc.Doc, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return nil, err
+	}
 	t, err := db.table(coll)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: get many: %w", err)
@@ -66,6 +74,10 @@ func (db *DB) GetMany(ctx context.Context, coll string, ids []string) ([]doc.Doc
 // Scan implements doc.Engine. The query names its index (INDEXED BY), so
 // SQLite serves it from that index or fails; it never scans the table.
 func (db *DB) Scan(ctx context.Context, coll string, q doc.Query) (doc.Page, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return doc.Page{}, err
+	}
 	t, err := db.table(coll)
 	if err != nil {
 		return doc.Page{}, fmt.Errorf("sqlite: scan: %w", err)

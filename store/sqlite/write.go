@@ -13,22 +13,38 @@ import (
 
 // Insert implements doc.Engine.
 func (db *DB) Insert(ctx context.Context, coll string, d bson.Raw) (int64, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return 0, err
+	}
 	return db.write(ctx, nil, doc.Write{Op: doc.OpInsert, Coll: coll, Doc: d})
 }
 
 // Replace implements doc.Engine.
 func (db *DB) Replace(ctx context.Context, coll string, version int64, d bson.Raw) (int64, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return 0, err
+	}
 	return db.write(ctx, nil, doc.Write{Op: doc.OpReplace, Coll: coll, Doc: d, Version: version})
 }
 
 // Delete implements doc.Engine.
 func (db *DB) Delete(ctx context.Context, coll, id string, version int64) error {
-	_, err := db.write(ctx, nil, doc.Write{Op: doc.OpDelete, Coll: coll, ID: id, Version: version})
+	ctx, err := steady(ctx)
+	if err != nil {
+		return err
+	}
+	_, err = db.write(ctx, nil, doc.Write{Op: doc.OpDelete, Coll: coll, ID: id, Version: version})
 	return err
 }
 
 // Apply implements doc.Engine: the writes are one transaction.
 func (db *DB) Apply(ctx context.Context, writes []doc.Write) ([]int64, error) {
+	ctx, err := steady(ctx)
+	if err != nil {
+		return nil, err
+	}
 	tx, err := db.w.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, db.fail(fmt.Errorf("sqlite: begin batch: %w", err))
@@ -123,4 +139,19 @@ func (db *DB) changed(ctx context.Context, tx *sql.Tx, t *table, res sql.Result,
 		return db.fail(err)
 	}
 	return fmt.Errorf("%w: stored version is %d", doc.ErrVersion, v)
+}
+
+// steady is ctx without its cancellation, or, if ctx is done already,
+// ErrUnavailable. A context cancelled while a statement runs makes the
+// driver call sqlite3_interrupt, which can land while a statement stays
+// active and leave the pooled connection wedged: every later statement
+// on it fails "interrupted" or reads an old snapshot (a version conflict
+// that never clears). Each call is short and bounded by busy_timeout, so
+// the engine checks the context once, before it starts, and then runs to
+// the end.
+func steady(ctx context.Context) (context.Context, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: %w", doc.ErrUnavailable, err)
+	}
+	return context.WithoutCancel(ctx), nil
 }
