@@ -180,7 +180,6 @@ func (a *Accounts) SessionByID(ctx context.Context, id string) (*schemas.Session
 	return &d.Session, nil
 }
 
-
 // TouchSession records that the session was used now. The mark only moves
 // forward, whatever order concurrent touches land in.
 func (a *Accounts) TouchSession(ctx context.Context, id string) error {

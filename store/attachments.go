@@ -138,7 +138,6 @@ type chunkDoc struct {
 // of its hash or size.
 var ErrContentMismatch = errors.New("content does not match its hash")
 
-
 func uploadID(userID, sha string) string { return userID + "/" + sha }
 
 func partID(gen string, offset int64) string { return fmt.Sprintf("%s/%012d", gen, offset) }
