@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/push"
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // DeviceBody registers the signed-in device for pushes.
@@ -51,11 +53,18 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	ns, err := a.outbox.List(c.UserContext(), visitID, userID)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[push.Notification]{Items: ns})
+	ns, next, err := a.outbox.List(c.UserContext(), visitID, userID, c.Query("after"), limit)
+	if errors.Is(err, fstore.ErrCursor) {
+		return schemas.FieldError("after", "after is not a cursor this server issued for this list")
+	}
+	if err != nil {
+		return err
+	}
+	return replyPage(a, c, schemas.Page[push.Notification]{Items: ns, NextCursor: next})
 }
 
 // PushMetrics counts what this instance's dispatcher did since it started.

@@ -20,13 +20,13 @@ func withLimits(t *testing.T, w *world) *push.Outbox {
 	t.Helper()
 	f := w.f
 	log := slog.New(slog.DiscardHandler)
-	outbox := push.NewOutbox(f.db, f.clock.Now)
+	outbox := push.NewOutbox(f.db.Docs.Push)
 	f.office.SetAlerter(push.NewRelay(f.db, outbox, f.clock.Now, log))
 	f.sync = fsync.New(f.db, f.clock.Now, log, fsync.DefaultRules, fsync.DefaultLimits, f.presence)
 	f.sync.SetReworkHook(f.office)
 	f.api = api.New(api.Config{BodyLimit: 4 << 20, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second,
 		Limits: api.DefaultLimits},
-		api.Deps{Auth: f.auth, Office: f.office, Sync: f.sync, Presence: f.presence, Outbox: outbox, Targets: push.NewTargets(f.db, f.clock.Now),
+		api.Deps{Auth: f.auth, Office: f.office, Sync: f.sync, Presence: f.presence, Outbox: outbox, Targets: push.NewTargets(f.db.Docs.Push),
 			Store: f.db, Log: log, Now: f.clock.Now})
 	return outbox
 }
@@ -80,7 +80,7 @@ func TestComplaintFloodIsLimitedAndCoalesced(t *testing.T) {
 	if len(complaints) != 1 || complaints[0].Count != created || complaints[0].Priority != "high" || complaints[0].LastAt == nil {
 		t.Fatalf("want one high complaint alert counting %d, got %+v", created, complaints)
 	}
-	ns, err := outbox.List(t.Context(), "", "")
+	ns, _, err := outbox.List(t.Context(), "", "", "", 200)
 	if err != nil {
 		t.Fatal(err)
 	}
