@@ -7,7 +7,6 @@ package push
 
 import (
 	"context"
-	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -47,9 +46,9 @@ type OutboxStore interface {
 	// conditional on the claim's version; it returns how many had been
 	// taken over meanwhile.
 	Record(ctx context.Context, ns []*Notification) (lost int, err error)
-	// Pending returns the pending notifications whose dedupe key starts
-	// with prefix.
-	Pending(ctx context.Context, prefix string) ([]Notification, error)
+	// Pending returns the pending notifications of a visit (or of all,
+	// for "") whose dedupe key starts with prefix.
+	Pending(ctx context.Context, visitID, prefix string) ([]Notification, error)
 	// Withdraw removes a pending notification unless it changed since it
 	// was read.
 	Withdraw(ctx context.Context, n *Notification) (bool, error)
@@ -102,13 +101,13 @@ func (o *Outbox) EnqueueMany(ctx context.Context, ns []*Notification) (int, erro
 // with prefix (a reminder for a time that moved), unless a dispatcher has
 // claimed them.
 func (o *Outbox) Cancel(ctx context.Context, visitID, prefix string) (int, error) {
-	ns, err := o.s.Pending(ctx, prefix)
+	ns, err := o.s.Pending(ctx, visitID, prefix)
 	if err != nil {
 		return 0, err
 	}
 	n := 0
 	for i := range ns {
-		if x := &ns[i]; x.VisitID == visitID && x.LeaseOwner == "" && strings.HasPrefix(x.DedupeKey, prefix) {
+		if x := &ns[i]; x.LeaseOwner == "" {
 			ok, err := o.s.Withdraw(ctx, x)
 			if err != nil {
 				return n, err
@@ -124,11 +123,11 @@ func (o *Outbox) Cancel(ctx context.Context, visitID, prefix string) (int, error
 // waiting lists the notifications not final whose dedupe key starts with
 // prefix.
 func (o *Outbox) waiting(ctx context.Context, prefix string) ([]Notification, error) {
-	return o.s.Pending(ctx, prefix)
+	return o.s.Pending(ctx, "", prefix)
 }
 
 // List returns a page of notifications of a visit, of a user, or both (""
-// for either), waiting and final, newest first, and the cursor of the next
+// for one of them), waiting and final, newest first, and the cursor of the next
 // page: what push did, for supervisors and admins.
 func (o *Outbox) List(ctx context.Context, visitID, userID, after string, limit int) ([]Notification, string, error) {
 	return o.s.Notifications(ctx, visitID, userID, after, limit)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"fieldsync/schemas"
@@ -20,23 +21,21 @@ const (
 	colTargets       = "push_targets"
 )
 
-// Indexes of push_notifications.
+// Indexes of push_notifications: only these three, since every index is
+// written again by each of a notification's three writes (enqueue, claim,
+// outcome), and those are the cost of delivery.
 const (
-	ixDue       = "due"     // (state, due): claims
-	ixKey       = "key"     // (state, dedupeKey): pending ones by key prefix
-	ixUserTime  = "user"    // (userId, createdAt): a user's, newest first
-	ixVisitTime = "visit"   // (visitId, createdAt): a visit's, newest first
-	ixTime      = "created" // (createdAt): all, newest first
+	ixDue       = "due"   // (state, due): claims; all pending ones
+	ixUserTime  = "user"  // (userId, createdAt): a user's, newest first
+	ixVisitTime = "visit" // (visitId, createdAt): a visit's, newest first
 )
 
 // pushCollections are the collections Push writes.
 var pushCollections = []doc.Collection{
 	{Name: colNotifications, Indexes: []doc.Index{
 		{Name: ixDue, Fields: []string{"state", "due"}},
-		{Name: ixKey, Fields: []string{"state", "dedupeKey"}},
 		{Name: ixUserTime, Fields: []string{"userId", "createdAt"}},
 		{Name: ixVisitTime, Fields: []string{"visitId", "createdAt"}},
-		{Name: ixTime, Fields: []string{"createdAt"}},
 	}},
 	// One document per user holding their devices, read by id.
 	{Name: colTargets},
@@ -305,15 +304,13 @@ func (p *Push) replaceEach(ctx context.Context, ws []notificationDoc, ours func(
 	return landed, nil
 }
 
-// Pending returns the pending notifications whose dedupe key starts with
-// prefix (all of them for ""), in key order.
-func (p *Push) Pending(ctx context.Context, prefix string) ([]schemas.Notification, error) {
-	q := doc.Query{Index: ixKey, Eq: []any{schemas.NotificationPending}, Limit: 500}
-	if prefix != "" {
-		q.Range.Gte = prefix
-		if end, ok := prefixEnd(prefix); ok {
-			q.Range.Lt = end
-		}
+// Pending returns the pending notifications of a visit (or of every
+// visit, for "") whose dedupe key starts with prefix: a range of the
+// visit's notifications, or of the pending ones, by due time.
+func (p *Push) Pending(ctx context.Context, visitID, prefix string) ([]schemas.Notification, error) {
+	q := doc.Query{Index: ixDue, Eq: []any{schemas.NotificationPending}, Limit: 500}
+	if visitID != "" {
+		q = doc.Query{Index: ixVisitTime, Eq: []any{visitID}, Limit: 500}
 	}
 	var out []schemas.Notification
 	for {
@@ -325,24 +322,16 @@ func (p *Push) Pending(ctx context.Context, prefix string) ([]schemas.Notificati
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, ns...)
+		for _, n := range ns {
+			if n.State == schemas.NotificationPending && strings.HasPrefix(n.DedupeKey, prefix) {
+				out = append(out, n)
+			}
+		}
 		if page.Next == "" {
 			return out, nil
 		}
 		q.After = page.Next
 	}
-}
-
-// prefixEnd is the least string above every string starting with prefix.
-func prefixEnd(prefix string) (string, bool) {
-	b := []byte(prefix)
-	for i := len(b) - 1; i >= 0; i-- {
-		if b[i] < 0xff {
-			b[i]++
-			return string(b[:i+1]), true
-		}
-	}
-	return "", false
 }
 
 // Withdraw removes a pending notification nobody has claimed since it was
@@ -359,18 +348,18 @@ func (p *Push) Withdraw(ctx context.Context, n *schemas.Notification) (bool, err
 	return true, nil
 }
 
-// Notifications returns a page of notifications of a visit, of a user,
-// of both or of everyone ("" for either), pending and final, newest
-// first, and the cursor of the next page ("" at the end). A cursor of
-// another kind of list is ErrCursor.
+// Notifications returns a page of notifications of a visit, of a user or
+// of both, pending and final, newest first, and the cursor of the next
+// page ("" at the end). A cursor of another kind of list is ErrCursor.
 func (p *Push) Notifications(ctx context.Context, visitID, userID, after string, limit int) ([]schemas.Notification, string, error) {
-	q := doc.Query{Index: ixTime, Desc: true, After: after, Limit: limit}
+	q := doc.Query{Index: ixVisitTime, Eq: []any{visitID}, Desc: true, After: after}
 	switch {
 	case visitID != "":
 		// With a user too, the visit's few are filtered by user.
-		q.Index, q.Eq = ixVisitTime, []any{visitID}
 	case userID != "":
 		q.Index, q.Eq = ixUserTime, []any{userID}
+	default:
+		return nil, "", fmt.Errorf("%w: notifications of no visit and no user", doc.ErrInvalid)
 	}
 	out := []schemas.Notification{}
 	for {

@@ -44,6 +44,9 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 		}
 	}
 	act := actor(c)
+	if visitID == "" && userID == "" {
+		return schemas.FieldError("visitId", "visitId or userId is required")
+	}
 	if act.Role == schemas.RoleSupervisor {
 		// Supervisors see what was sent about their team's visits.
 		if visitID == "" {
