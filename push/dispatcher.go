@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
@@ -83,11 +84,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (claimed, lost int, err error)
 	return len(ns), lost, d.deliver(ctx, ns)
 }
 
-// deliver sends claimed notifications and records the outcomes.
+// sendBatch is the most messages one Send takes (FCM's SendEach).
+const sendBatch = 500
+
+// deliver sends claimed notifications and records the outcomes, in groups
+// of whole notifications of at most sendBatch messages: the outcomes of a
+// group are written while the next group is being sent.
 func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
-	type slot struct{ n, msg int }
-	var msgs []Message
-	var slots []slot
 	targets := make([][]Target, len(ns))
 	live := map[string][]Target{}
 	for i := range ns {
@@ -100,17 +103,52 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 			live[ns[i].UserID] = ts
 		}
 		for _, t := range ts {
-			if slices.Contains(ns[i].SentTokens, t.Token) {
-				continue // FCM accepted it already: never again
+			if !slices.Contains(ns[i].SentTokens, t.Token) { // FCM accepted it already: never again
+				targets[i] = append(targets[i], t)
 			}
-			targets[i] = append(targets[i], t)
+		}
+	}
+	var recording chan error // the previous group's outcomes being written
+	wait := func() error {
+		if recording == nil {
+			return nil
+		}
+		err := <-recording
+		recording = nil
+		return err
+	}
+	for start := 0; start < len(ns); {
+		end, msgs := start, 0
+		for end < len(ns) && (end == start || msgs+len(targets[end]) <= sendBatch) {
+			msgs += len(targets[end])
+			end++
+		}
+		done, err := d.send(ctx, ns[start:end], targets[start:end])
+		if err := errors.Join(err, wait()); err != nil {
+			return err
+		}
+		recording = make(chan error, 1)
+		go func() { recording <- d.record(ctx, done) }()
+		start = end
+	}
+	return wait()
+}
+
+// send sends a group of notifications to their targets, and returns them
+// with their outcomes set, to be recorded.
+func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Target) ([]*Notification, error) {
+	type slot struct{ n, msg int }
+	var msgs []Message
+	var slots []slot
+	for i := range ns {
+		for _, t := range targets[i] {
 			slots = append(slots, slot{i, len(msgs)})
 			msgs = append(msgs, Message{N: &ns[i], Target: t})
 		}
 	}
 	results := make([]Result, len(msgs))
-	for start := 0; start < len(msgs); start += 500 {
-		end := min(start+500, len(msgs))
+	for start := 0; start < len(msgs); start += sendBatch {
+		end := min(start+sendBatch, len(msgs))
 		copy(results[start:end], d.sender.Send(ctx, msgs[start:end]))
 	}
 	// Gather per notification.
@@ -133,7 +171,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 				// Counted per token, however many messages it failed.
 				removed, err := d.targets.RemoveToken(ctx, m.N.UserID, m.Target.Token)
 				if err != nil {
-					return err
+					return nil, err
 				}
 				if removed {
 					d.Metrics.TokensRemoved.Add(1)
@@ -145,7 +183,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
 					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
 				if _, err := d.db.C("alerts").InsertOne(ctx, a); err != nil && !store.IsDuplicate(err) {
-					return fmt.Errorf("record alert: %w", err)
+					return nil, fmt.Errorf("record alert: %w", err)
 				}
 			}
 		default:
@@ -177,7 +215,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 		}
 		done = append(done, n)
 	}
-	return d.record(ctx, done)
+	return done, nil
 }
 
 // backoff is exponential from 10 s, capped at an hour, with jitter, and
