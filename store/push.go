@@ -105,36 +105,28 @@ func (p *Push) Enqueue(ctx context.Context, n *schemas.Notification) (bool, erro
 }
 
 // EnqueueMany is Enqueue of many notifications, in one batch (on SQLite
-// one transaction) when none was enqueued before, and returns how many it
-// stored. When some were, or another writer enqueues the same ones
-// meanwhile, it enqueues one at a time; on MongoDB a part of the batch may
-// then already be written and is counted as enqueued before.
+// one transaction), and returns how many it stored. When one of them was
+// enqueued before, it enqueues them one at a time instead; on MongoDB the
+// part of the batch written before the duplicate then counts as enqueued
+// before.
 func (p *Push) EnqueueMany(ctx context.Context, ns []*schemas.Notification) (int, error) {
-	ids := make([]string, len(ns))
-	for i, n := range ns {
-		ids[i] = n.ID
+	var b doc.Batch
+	for _, n := range ns {
+		d, err := p.prepare(n)
+		if err != nil {
+			return 0, err
+		}
+		b.Insert(colNotifications, d)
 	}
-	have, err := p.s.engine.GetMany(ctx, colNotifications, ids)
-	if err != nil {
-		return 0, fmt.Errorf("enqueue notifications: %w", err)
-	}
-	if len(have) == 0 {
-		var b doc.Batch
+	_, err := b.Apply(ctx, p.s.engine)
+	if err == nil {
 		for _, n := range ns {
-			d, err := p.prepare(n)
-			if err != nil {
-				return 0, err
-			}
-			b.Insert(colNotifications, d)
+			n.Version = 1
 		}
-		if _, err := b.Apply(ctx, p.s.engine); err == nil {
-			for _, n := range ns {
-				n.Version = 1
-			}
-			return len(ns), nil
-		} else if !errors.Is(err, doc.ErrDuplicate) {
-			return 0, fmt.Errorf("enqueue notifications: %w", err)
-		}
+		return len(ns), nil
+	}
+	if !errors.Is(err, doc.ErrDuplicate) {
+		return 0, fmt.Errorf("enqueue notifications: %w", err)
 	}
 	added := 0
 	for _, n := range ns {
