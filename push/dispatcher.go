@@ -2,7 +2,7 @@ package push
 
 import (
 	"context"
-	"fmt"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
@@ -10,9 +10,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.mongodb.org/mongo-driver/v2/bson"
-	"go.mongodb.org/mongo-driver/v2/mongo"
-	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"fieldsync/schemas"
 
@@ -30,6 +27,7 @@ type Metrics struct {
 // out and is taken by another.
 type Dispatcher struct {
 	db          *store.DB
+	outbox      OutboxStore
 	targets     *Targets
 	sender      Sender
 	owner       string
@@ -49,7 +47,7 @@ type Dispatcher struct {
 // NewDispatcher returns a dispatcher named owner (unique per instance).
 func NewDispatcher(db *store.DB, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
 	abandoned, abandon := context.WithCancel(context.Background())
-	return &Dispatcher{db: db, targets: targets, sender: sender, owner: owner, now: now, log: log,
+	return &Dispatcher{db: db, outbox: db.Docs.Push, targets: targets, sender: sender, owner: owner, now: now, log: log,
 		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		abandoned: abandoned, abandon: abandon}
 }
@@ -59,107 +57,19 @@ func NewDispatcher(db *store.DB, targets *Targets, sender Sender, owner string, 
 // nothing claimed with lost > 0 is a race lost, not an empty queue, and the
 // caller should look again at once.
 //
-// The due notifications are read first, then each lease is conditional on
-// the version read. On MongoDB that is one conditional update per
-// notification, so of several instances exactly one wins each. On the
-// embedded store the versions are checked again and the leases written
-// under the outbox's lock, with one UpdateMany: FerretDB applies neither a
-// {_id, version} filter by index nor updates in isolation, and one write
-// for the batch keeps the claim as cheap as it was.
+// The due notifications are one range of the store's index on (state, due
+// time), where a lease that ran out is due again; each lease is one write
+// conditional on the version read, so of several instances exactly one
+// wins each notification, on either engine.
 func (d *Dispatcher) Claim(ctx context.Context) (claimed []Notification, lost int, err error) {
-	now := d.now().UTC()
-	due, err := d.due(ctx, now)
+	due, err := d.outbox.Due(ctx, d.Batch)
 	if err != nil || len(due) == 0 {
 		return nil, 0, err
 	}
 	if d.beforeLease != nil {
 		d.beforeLease()
 	}
-	until := now.Add(d.Lease)
-	take := func(n Notification) {
-		n.LeaseOwner, n.LeaseUntil, n.Version = d.owner, until, n.Version+1
-		claimed = append(claimed, n)
-	}
-	err = d.db.C(colOutbox).Locked(ctx, func(raw *mongo.Collection, embedded bool) error {
-		if !embedded {
-			for _, n := range due {
-				res, err := raw.UpdateOne(ctx, bson.D{{Key: "_id", Value: n.ID}, {Key: "version", Value: n.Version}},
-					bson.D{{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: until}, {Key: "version", Value: n.Version + 1}}}})
-				if err != nil {
-					return fmt.Errorf("claim notification: %w", err)
-				}
-				if res.MatchedCount == 1 {
-					take(n)
-				} else {
-					lost++ // another instance took it, or finished it, first
-				}
-			}
-			return nil
-		}
-		ids := make([]string, len(due))
-		for i, n := range due {
-			ids[i] = n.ID
-		}
-		cur, err := raw.Find(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-			options.Find().SetProjection(bson.D{{Key: "version", Value: 1}}))
-		if err != nil {
-			return fmt.Errorf("read outbox versions: %w", err)
-		}
-		var vs []struct {
-			ID      string `bson:"_id"`
-			Version int64  `bson:"version"`
-		}
-		if err := cur.All(ctx, &vs); err != nil {
-			return fmt.Errorf("read outbox versions: %w", err)
-		}
-		version := make(map[string]int64, len(vs))
-		for _, v := range vs {
-			version[v.ID] = v.Version
-		}
-		ids = ids[:0]
-		for _, n := range due {
-			if v, ok := version[n.ID]; ok && v == n.Version {
-				ids = append(ids, n.ID)
-				take(n)
-			} else {
-				lost++
-			}
-		}
-		if len(ids) == 0 {
-			return nil
-		}
-		if _, err := raw.UpdateMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}},
-			bson.D{{Key: "$set", Value: bson.D{{Key: "leaseOwner", Value: d.owner}, {Key: "leaseUntil", Value: until}}},
-				{Key: "$inc", Value: bson.D{{Key: "version", Value: 1}}}}); err != nil {
-			claimed = nil
-			return fmt.Errorf("claim notifications: %w", err)
-		}
-		return nil
-	})
-	return claimed, lost, err
-}
-
-// due reads up to Batch notifications due now and not leased, oldest first.
-func (d *Dispatcher) due(ctx context.Context, now time.Time) ([]Notification, error) {
-	cur, err := d.db.C(colOutbox).Find(ctx, bson.D{})
-	if err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	var all []Notification
-	if err := cur.All(ctx, &all); err != nil {
-		return nil, fmt.Errorf("read outbox: %w", err)
-	}
-	slices.SortFunc(all, func(a, b Notification) int { return a.NotBefore.Compare(b.NotBefore) })
-	var due []Notification
-	for _, n := range all {
-		if len(due) >= d.Batch {
-			break
-		}
-		if !n.NotBefore.After(now) && (n.LeaseOwner == "" || !n.LeaseUntil.After(now)) {
-			due = append(due, n)
-		}
-	}
-	return due, nil
+	return d.outbox.Lease(ctx, due, d.owner, d.Lease)
 }
 
 // RunOnce claims due notifications, sends them and records the outcomes.
@@ -173,11 +83,13 @@ func (d *Dispatcher) RunOnce(ctx context.Context) (claimed, lost int, err error)
 	return len(ns), lost, d.deliver(ctx, ns)
 }
 
-// deliver sends claimed notifications and records the outcomes.
+// sendBatch is the most messages one Send takes (FCM's SendEach).
+const sendBatch = 500
+
+// deliver sends claimed notifications and records the outcomes, in groups
+// of whole notifications of at most sendBatch messages: the outcomes of a
+// group are written while the next group is being sent.
 func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
-	type slot struct{ n, msg int }
-	var msgs []Message
-	var slots []slot
 	targets := make([][]Target, len(ns))
 	live := map[string][]Target{}
 	for i := range ns {
@@ -190,17 +102,52 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 			live[ns[i].UserID] = ts
 		}
 		for _, t := range ts {
-			if slices.Contains(ns[i].SentTokens, t.Token) {
-				continue // FCM accepted it already: never again
+			if !slices.Contains(ns[i].SentTokens, t.Token) { // FCM accepted it already: never again
+				targets[i] = append(targets[i], t)
 			}
-			targets[i] = append(targets[i], t)
+		}
+	}
+	var recording chan error // the previous group's outcomes being written
+	wait := func() error {
+		if recording == nil {
+			return nil
+		}
+		err := <-recording
+		recording = nil
+		return err
+	}
+	for start := 0; start < len(ns); {
+		end, msgs := start, 0
+		for end < len(ns) && (end == start || msgs+len(targets[end]) <= sendBatch) {
+			msgs += len(targets[end])
+			end++
+		}
+		done, err := d.send(ctx, ns[start:end], targets[start:end])
+		if err := errors.Join(err, wait()); err != nil {
+			return err
+		}
+		recording = make(chan error, 1)
+		go func() { recording <- d.record(ctx, done) }()
+		start = end
+	}
+	return wait()
+}
+
+// send sends a group of notifications to their targets, and returns them
+// with their outcomes set, to be recorded.
+func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Target) ([]*Notification, error) {
+	type slot struct{ n, msg int }
+	var msgs []Message
+	var slots []slot
+	for i := range ns {
+		for _, t := range targets[i] {
 			slots = append(slots, slot{i, len(msgs)})
 			msgs = append(msgs, Message{N: &ns[i], Target: t})
 		}
 	}
 	results := make([]Result, len(msgs))
-	for start := 0; start < len(msgs); start += 500 {
-		end := min(start+500, len(msgs))
+	for start := 0; start < len(msgs); start += sendBatch {
+		end := min(start+sendBatch, len(msgs))
 		copy(results[start:end], d.sender.Send(ctx, msgs[start:end]))
 	}
 	// Gather per notification.
@@ -220,10 +167,14 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 			o.permanent++
 			o.lastErr = r.Err.Error()
 			if r.Unregistered {
-				if err := d.targets.RemoveToken(ctx, m.N.UserID, m.Target.Token); err != nil {
-					return err
+				// Counted per token, however many messages it failed.
+				removed, err := d.targets.RemoveToken(ctx, m.N.UserID, m.Target.Token)
+				if err != nil {
+					return nil, err
 				}
-				d.Metrics.TokensRemoved.Add(1)
+				if removed {
+					d.Metrics.TokensRemoved.Add(1)
+				}
 			}
 			if r.Config {
 				d.log.Error("push configuration error: notifications cannot be delivered until it is fixed", "sender", d.sender.Name(), "err", r.Err)
@@ -231,7 +182,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
 					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
 				if _, err := d.db.Docs.Cases.RecordAlert(ctx, a); err != nil {
-					return err
+					return nil, err
 				}
 			}
 		default:
@@ -240,7 +191,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 			o.retryAfter = max(o.retryAfter, r.RetryAfter)
 		}
 	}
-	var done []*Notification
+	done := make([]*Notification, 0, len(ns))
 	for i := range ns {
 		n, o := &ns[i], outs[i]
 		n.Attempts++
@@ -250,10 +201,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 		switch {
 		case o.transient > 0 && n.Attempts < d.MaxAttempts:
 			d.Metrics.Retried.Add(1)
-			if err := d.retry(ctx, n, o.retryAfter); err != nil {
-				return err
-			}
-			continue
+			n.NotBefore = d.now().UTC().Add(d.backoff(n.Attempts, o.retryAfter))
 		case len(n.SentTokens) > 0:
 			d.Metrics.Sent.Add(1)
 			n.State = StateSent
@@ -266,7 +214,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 		}
 		done = append(done, n)
 	}
-	return d.finish(ctx, done)
+	return done, nil
 }
 
 // backoff is exponential from 10 s, capped at an hour, with jitter, and
@@ -278,39 +226,20 @@ func (d *Dispatcher) backoff(attempts int, asked time.Duration) time.Duration {
 	return max(b, asked)
 }
 
-func (d *Dispatcher) retry(ctx context.Context, n *Notification, asked time.Duration) error {
-	next := d.now().UTC().Add(d.backoff(n.Attempts, asked))
-	_, err := d.db.C(colOutbox).UpdateIfVersion(ctx, n.ID, n.Version, bson.D{
-		{Key: "$set", Value: bson.D{{Key: "attempts", Value: n.Attempts}, {Key: "notBefore", Value: next}, {Key: "sentTokens", Value: n.SentTokens},
-			{Key: "lastError", Value: n.LastError}, {Key: "version", Value: n.Version + 1}}},
-		{Key: "$unset", Value: bson.D{{Key: "leaseOwner", Value: ""}, {Key: "leaseUntil", Value: ""}}},
-	})
-	if err != nil {
-		return fmt.Errorf("schedule retry: %w", err)
-	}
-	return nil
-}
-
-// finish moves notifications to the log in their final state: the log
-// entries first (same ids), so a crash in between leaves a finished copy,
-// never a lost one; then the outbox copies go. Two round trips per batch.
-func (d *Dispatcher) finish(ctx context.Context, ns []*Notification) error {
+// record writes the outcomes: retries wait again unleased, the others
+// are final and stay as the delivery log; one batch for the pass. A
+// notification whose lease ran out and that another instance claimed
+// meanwhile is theirs now: this pass records nothing of it.
+func (d *Dispatcher) record(ctx context.Context, ns []*Notification) error {
 	if len(ns) == 0 {
 		return nil
 	}
-	now := d.now().UTC()
-	docs := make([]any, len(ns))
-	ids := make([]string, len(ns))
-	for i, n := range ns {
-		final := *n
-		final.FinishedAt, final.LeaseOwner, final.LeaseUntil = &now, "", time.Time{}
-		docs[i], ids[i] = final, n.ID
+	lost, err := d.outbox.Record(ctx, ns)
+	if err != nil {
+		return err
 	}
-	if _, err := d.db.C(colLog).InsertMany(ctx, docs, options.InsertMany().SetOrdered(false)); err != nil && !store.IsDuplicate(err) {
-		return fmt.Errorf("log notifications: %w", err)
-	}
-	if _, err := d.db.C(colOutbox).DeleteMany(ctx, bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}); err != nil {
-		return fmt.Errorf("clear outbox: %w", err)
+	if lost > 0 {
+		d.log.Warn("push: leases ran out before the outcomes were recorded; another instance sends those again", "notifications", lost)
 	}
 	return nil
 }

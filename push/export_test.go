@@ -4,3 +4,6 @@ package push
 // notifications and leasing them, so a test can put another instance's
 // claim exactly there.
 func SetBeforeLease(d *Dispatcher, f func()) { d.beforeLease = f }
+
+// ToFCM is the message FCM gets for m, for the benchmark's ceiling.
+var ToFCM = toFCM

@@ -118,8 +118,8 @@ func newRig(t testing.TB) *rig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := push.NewTargets(db, clk.Now)
-	r := &rig{clk: clk, outbox: push.NewOutbox(db, clk.Now), targets: targets, fcm: f, sender: sender}
+	targets := push.NewTargets(db.Docs.Push)
+	r := &rig{clk: clk, outbox: push.NewOutbox(db.Docs.Push), targets: targets, fcm: f, sender: sender}
 	r.newDisp = func(owner string) *push.Dispatcher {
 		return push.NewDispatcher(db, targets, sender, owner, clk.Now, slog.New(slog.DiscardHandler))
 	}
@@ -149,7 +149,7 @@ func (r *rig) enqueue(t *testing.T, n *push.Notification) *push.Notification {
 }
 
 func state(t *testing.T, r *rig, user string) []push.Notification {
-	ns, err := r.outbox.List(context.Background(), "", user)
+	ns, _, err := r.outbox.List(context.Background(), "", user, "", 1000)
 	if err != nil {
 		t.Fatal(err)
 	}

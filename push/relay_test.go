@@ -19,7 +19,7 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 	now := storetest.Epoch
 	clk := func() time.Time { return now }
 	db.Now = clk
-	outbox := NewOutbox(db, clk)
+	outbox := NewOutbox(db.Docs.Push)
 	relay := NewRelay(db, outbox, clk, slog.New(slog.DiscardHandler))
 	if _, err := relay.RunOnce(ctx); err != nil { // starts at the tail
 		t.Fatal(err)
@@ -49,7 +49,7 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 	if _, err := relay.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	ns, err := outbox.waiting(ctx)
+	ns, err := outbox.waiting(ctx, "")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
 	"fieldsync/server/store"
@@ -150,7 +149,7 @@ func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, n
 
 // dropStale removes waiting reminders of visits cancelled or moved.
 func (s *Scheduler) dropStale(ctx context.Context) error {
-	ns, err := s.outbox.waiting(ctx)
+	ns, err := s.outbox.waiting(ctx, "remind/")
 	if err != nil {
 		return err
 	}
@@ -165,8 +164,8 @@ func (s *Scheduler) dropStale(ctx context.Context) error {
 			return err
 		}
 		if v == nil || v.Status == schemas.VisitCancelled || v.ScheduledStart.Unix() != start {
-			if _, err := s.db.C(colOutbox).DeleteOne(ctx, bson.D{{Key: "_id", Value: n.ID}}); err != nil {
-				return fmt.Errorf("drop reminder: %w", err)
+			if _, err := s.outbox.s.Withdraw(ctx, &n); err != nil {
+				return err
 			}
 		}
 	}

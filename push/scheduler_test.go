@@ -44,7 +44,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	clk := &fixedClock{t: time.Date(2037, 12, 1, 8, 0, 0, 0, sh)}
 	db.Now = clk.Now
 	log := slog.New(slog.DiscardHandler)
-	outbox := NewOutbox(db, clk.Now)
+	outbox := NewOutbox(db.Docs.Push)
 	relay := NewRelay(db, outbox, clk.Now, log)
 	sched := NewScheduler(db, outbox, relay, clk.Now, log)
 
@@ -72,7 +72,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		t.Fatal(err)
 	}
 	reminders := func() map[string]time.Time {
-		ns, err := outbox.waiting(ctx)
+		ns, err := outbox.waiting(ctx, "")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	if err := sched.RunOnce(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if ns, _ := outbox.waiting(ctx); len(ns) != 4 {
+	if ns, _ := outbox.waiting(ctx, ""); len(ns) != 4 {
 		t.Fatalf("%d waiting after a second run, want 4", len(ns))
 	}
 
@@ -150,7 +150,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		t.Fatal(err)
 	}
 	alerts := func() []string {
-		ns, _ := outbox.List(ctx, lv.ID, users["sup.a"].ID)
+		ns, _, _ := outbox.List(ctx, lv.ID, users["sup.a"].ID, "", 100)
 		var out []string
 		for _, n := range ns {
 			out = append(out, n.Data["alertKind"]+map[bool]string{true: "!", false: ""}[n.High])

@@ -86,7 +86,7 @@ func newFixture(t *testing.T) *fixture {
 		return err == nil, err
 	})
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
-		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db, clk.Now), Targets: push.NewTargets(db, clk.Now),
+		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db.Docs.Push), Targets: push.NewTargets(db.Docs.Push),
 			Store: db, Log: log, Now: clk.Now})
 	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }

@@ -1,12 +1,14 @@
 package api
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/push"
 	"fieldsync/schemas"
+	fstore "fieldsync/store"
 )
 
 // DeviceBody registers the signed-in device for pushes.
@@ -42,6 +44,9 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 		}
 	}
 	act := actor(c)
+	if visitID == "" && userID == "" {
+		return schemas.FieldError("visitId", "visitId or userId is required")
+	}
 	if act.Role == schemas.RoleSupervisor {
 		// Supervisors see what was sent about their team's visits.
 		if visitID == "" {
@@ -51,11 +56,18 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 			return err
 		}
 	}
-	ns, err := a.outbox.List(c.UserContext(), visitID, userID)
+	limit, err := pageLimit(c)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[push.Notification]{Items: ns})
+	ns, next, err := a.outbox.List(c.UserContext(), visitID, userID, c.Query("after"), limit)
+	if errors.Is(err, fstore.ErrCursor) {
+		return schemas.FieldError("after", "after is not a cursor this server issued for this list")
+	}
+	if err != nil {
+		return err
+	}
+	return replyPage(a, c, schemas.Page[push.Notification]{Items: ns, NextCursor: next})
 }
 
 // PushMetrics counts what this instance's dispatcher did since it started.

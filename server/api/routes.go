@@ -97,7 +97,7 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/visits/:id/review", summary: "Resolve what needed review on a visit, with a note", tag: "sync", roles: officeRoles, body: ReviewBody{}, resp: office.VisitView{}, status: 200, handler: a.resolveReview},
 
 		{method: "POST", path: "/v1/devices", summary: "Register or refresh this device's FCM token, platform, app version, locale and time zone", tag: "push", body: DeviceBody{}, status: 204, handler: a.registerDevice},
-		{method: "GET", path: "/v1/notifications", summary: "Notifications of a visit or a user, with their delivery state (supervisors: their team's visits)", tag: "push", roles: officeRoles, query: []param{{"visitId", "only this visit", "string"}, {"userId", "only this recipient (admins)", "string"}}, resp: schemas.Page[push.Notification]{}, status: 200, handler: a.listNotifications},
+		{method: "GET", path: "/v1/notifications", summary: "Notifications of a visit or a user, newest first, with their delivery state (supervisors: their team's visits)", tag: "push", roles: officeRoles, query: append([]param{{"visitId", "only this visit", "string"}, {"userId", "only this recipient (admins)", "string"}}, page...), resp: schemas.Page[push.Notification]{}, status: 200, handler: a.listNotifications},
 
 		{method: "GET", path: "/v1/push/metrics", summary: "Push counters of this instance: sent, failed, retried, dropped, tokens removed", tag: "push", roles: admin, resp: PushMetrics{}, status: 200, handler: a.pushMetrics},
 

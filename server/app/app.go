@@ -110,8 +110,8 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	limits.MaxOps = cfg.SyncMaxOps
 	limits.AlertWindow = cfg.AlertWindow
 	s.Sync = fsync.New(s.Store, now, s.log, rules, limits, presence)
-	s.Outbox = push.NewOutbox(s.Store, now)
-	targets := push.NewTargets(s.Store, now)
+	s.Outbox = push.NewOutbox(s.Store.Docs.Push)
+	targets := push.NewTargets(s.Store.Docs.Push)
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
 	s.Office.SetAlerter(s.Relay)
