@@ -32,7 +32,7 @@ func BenchmarkAlertRecipients(b *testing.B) {
 			}
 		}
 	}
-	relay := push.NewRelay(db, push.NewOutbox(db, db.Now), db.Now, slog.New(slog.DiscardHandler))
+	relay := push.NewRelay(db, push.NewOutbox(db.Docs.Push), db.Now, slog.New(slog.DiscardHandler))
 	b.ResetTimer()
 	for i := range b.N {
 		a := &schemas.Alert{ID: fmt.Sprint("alert-", i), Kind: "late", Team: "team-7", Priority: "normal", CreatedAt: now}

@@ -69,4 +69,3 @@ func (e *Engine) record(ctx context.Context, id string) (*Record, error) {
 	}
 	return r, err
 }
-

@@ -11,13 +11,11 @@ import (
 	"fieldsync/schemas"
 )
 
-const (
-)
+const ()
 
 func init() {
 	Register(Migration{2, "office", func(ctx context.Context, db *DB) error {
-		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{
-		})
+		return db.CreateIndexes(ctx, map[string][]mongo.IndexModel{})
 	}})
 }
 
