@@ -9,17 +9,16 @@ import (
 
 	"fieldsync/push"
 	"fieldsync/schemas"
-	"fieldsync/server/store/storetest"
+	"fieldsync/store/storetest"
 )
 
 // BenchmarkAlertRecipients: telling a team about an alert among 2,000
 // accounts (40 teams of a supervisor and 49 workers) reads the team's
 // supervisors, not every user.
 func BenchmarkAlertRecipients(b *testing.B) {
-	db := storetest.New(b)
 	ctx := context.Background()
 	now := storetest.Epoch
-	db.Now = func() time.Time { return now }
+	db := storetest.New(b, func() time.Time { return now })
 	for team := range 40 {
 		for i := range 50 {
 			role := schemas.RoleWorker
@@ -27,12 +26,12 @@ func BenchmarkAlertRecipients(b *testing.B) {
 				role = schemas.RoleSupervisor
 			}
 			u := &schemas.User{ID: schemas.NewIDAt(now), Login: fmt.Sprintf("u%d.%d", team, i), Role: role, Team: fmt.Sprint("team-", team), Locale: "zh-CN"}
-			if err := db.Docs.Accounts.CreateUser(ctx, u); err != nil {
+			if err := db.Accounts.CreateUser(ctx, u); err != nil {
 				b.Fatal(err)
 			}
 		}
 	}
-	relay := push.NewRelay(db, push.NewOutbox(db.Docs.Push), db.Now, slog.New(slog.DiscardHandler))
+	relay := push.NewRelay(db, push.NewOutbox(db.Push), db.Now, slog.New(slog.DiscardHandler))
 	b.ResetTimer()
 	for i := range b.N {
 		a := &schemas.Alert{ID: fmt.Sprint("alert-", i), Kind: "late", Team: "team-7", Priority: "normal", CreatedAt: now}

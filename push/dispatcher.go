@@ -12,8 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 // Metrics count what the dispatcher did.
@@ -26,7 +25,7 @@ type Metrics struct {
 // lease by one of them, and a claim left by a dispatcher that died runs
 // out and is taken by another.
 type Dispatcher struct {
-	db          *store.DB
+	db          *store.Store
 	outbox      OutboxStore
 	targets     *Targets
 	sender      Sender
@@ -45,9 +44,9 @@ type Dispatcher struct {
 }
 
 // NewDispatcher returns a dispatcher named owner (unique per instance).
-func NewDispatcher(db *store.DB, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
+func NewDispatcher(db *store.Store, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
 	abandoned, abandon := context.WithCancel(context.Background())
-	return &Dispatcher{db: db, outbox: db.Docs.Push, targets: targets, sender: sender, owner: owner, now: now, log: log,
+	return &Dispatcher{db: db, outbox: db.Push, targets: targets, sender: sender, owner: owner, now: now, log: log,
 		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
 		abandoned: abandoned, abandon: abandon}
 }
@@ -181,7 +180,7 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 				// An alert for admins (no team), one per day and error kind.
 				a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte("config/"+d.now().UTC().Format("2006-01-02")+"/"+r.Err.Error())).String(),
 					Kind: "push_config_error", Priority: "high", Detail: r.Err.Error(), CreatedAt: d.now().UTC()}
-				if _, err := d.db.Docs.Cases.RecordAlert(ctx, a); err != nil {
+				if _, err := d.db.Cases.RecordAlert(ctx, a); err != nil {
 					return nil, err
 				}
 			}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"fieldsync/push"
-	"fieldsync/server/store/storetest"
+	"fieldsync/store/storetest"
 )
 
 type clock struct {
@@ -110,16 +110,15 @@ type rig struct {
 }
 
 func newRig(t testing.TB) *rig {
-	db := storetest.New(t)
 	clk := &clock{t: time.Date(2037, 12, 1, 2, 0, 0, 0, time.UTC)}
-	db.Now = clk.Now
+	db := storetest.New(t, clk.Now)
 	f, endpoint := newFCM(t)
 	sender, err := push.NewFCM(context.Background(), "test", "", endpoint, clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	targets := push.NewTargets(db.Docs.Push)
-	r := &rig{clk: clk, outbox: push.NewOutbox(db.Docs.Push), targets: targets, fcm: f, sender: sender}
+	targets := push.NewTargets(db.Push)
+	r := &rig{clk: clk, outbox: push.NewOutbox(db.Push), targets: targets, fcm: f, sender: sender}
 	r.newDisp = func(owner string) *push.Dispatcher {
 		return push.NewDispatcher(db, targets, sender, owner, clk.Now, slog.New(slog.DiscardHandler))
 	}

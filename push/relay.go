@@ -8,8 +8,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Relay turns durable records into notifications: the visit change log
@@ -17,7 +16,7 @@ import (
 // skips) and supervisor alerts. Dedupe keys derive from the records, so
 // relaying the same record twice enqueues nothing new.
 type Relay struct {
-	db     *store.DB
+	db     *store.Store
 	outbox *Outbox
 	now    func() time.Time
 	log    *slog.Logger
@@ -26,7 +25,7 @@ type Relay struct {
 }
 
 // NewRelay returns a relay.
-func NewRelay(db *store.DB, outbox *Outbox, now func() time.Time, log *slog.Logger) *Relay {
+func NewRelay(db *store.Store, outbox *Outbox, now func() time.Time, log *slog.Logger) *Relay {
 	return &Relay{db: db, outbox: outbox, now: now, log: log, Delay: time.Minute}
 }
 
@@ -42,7 +41,7 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}}
 	after := ""
 	for {
-		us, err := r.db.Docs.Accounts.ListUsers(ctx, fstore.UserFilter{After: after, Limit: 500})
+		us, err := r.db.Accounts.ListUsers(ctx, store.UserFilter{After: after, Limit: 500})
 		if err != nil {
 			return nil, err
 		}
@@ -69,33 +68,33 @@ func (r *Relay) people(ctx context.Context) (*people, error) {
 // many it read.
 func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	// The meta counter holds cursor+1, so 0 means "never ran".
-	stored, err := r.db.Docs.Meta.Int(ctx, metaRelay)
+	stored, err := r.db.Meta.Int(ctx, metaRelay)
 	if err != nil {
 		return 0, err
 	}
 	if stored == 0 {
 		// A new relay starts at the tail: the past is not news.
-		tail, err := r.db.Docs.Changes.Tail(ctx)
+		tail, err := r.db.Changes.Tail(ctx)
 		if err != nil {
 			return 0, err
 		}
-		return 0, r.db.Docs.Meta.Raise(ctx, metaRelay, tail+1)
+		return 0, r.db.Meta.Raise(ctx, metaRelay, tail+1)
 	}
 	cursor := stored - 1
-	changes, err := r.db.Docs.Changes.After(ctx, cursor, 200)
+	changes, err := r.db.Changes.After(ctx, cursor, 200)
 	if err != nil || len(changes) == 0 {
 		return 0, err
 	}
 	var ppl *people
 	for _, ch := range changes {
-		if ch.Kind == fstore.ChangeVisits {
+		if ch.Kind == store.ChangeVisits {
 			if ppl == nil {
 				if ppl, err = r.people(ctx); err != nil {
 					return 0, err
 				}
 			}
 			for _, id := range ch.VisitIDs {
-				if ch.Source == fstore.SourceSync {
+				if ch.Source == store.SourceSync {
 					err = r.factsChanged(ctx, ppl, id)
 				} else {
 					err = r.visitChanged(ctx, ppl, id, ch.Seq)
@@ -105,7 +104,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 				}
 			}
 		}
-		if err := r.db.Docs.Meta.Raise(ctx, metaRelay, ch.Seq+1); err != nil {
+		if err := r.db.Meta.Raise(ctx, metaRelay, ch.Seq+1); err != nil {
 			return 0, err
 		}
 	}
@@ -115,7 +114,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 // visitChanged tells the phones concerned to pull, and their owners what
 // changed when the visit is within the next 48 hours.
 func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, seq int64) error {
-	v, err := r.db.Docs.Visits.Get(ctx, visitID)
+	v, err := r.db.Visits.Get(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		return nil
 	}
@@ -176,7 +175,7 @@ const (
 // for feedback a day after sign-off. Each fact is told once: the key is
 // the operation that reported it.
 func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) error {
-	v, err := r.db.Docs.Visits.Get(ctx, visitID)
+	v, err := r.db.Visits.Get(ctx, visitID)
 	if err != nil {
 		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 			return nil
@@ -227,12 +226,12 @@ func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) e
 // admins. It reads only those accounts, by role and team, never every
 // user. It implements the sync engine's notifier.
 func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
-	f := fstore.UserFilter{Role: schemas.RoleSupervisor, Team: a.Team, Limit: 500}
+	f := store.UserFilter{Role: schemas.RoleSupervisor, Team: a.Team, Limit: 500}
 	if a.Team == "" {
-		f = fstore.UserFilter{Role: schemas.RoleAdmin, Limit: 500}
+		f = store.UserFilter{Role: schemas.RoleAdmin, Limit: 500}
 	}
 	for {
-		us, err := r.db.Docs.Accounts.ListUsers(ctx, f)
+		us, err := r.db.Accounts.ListUsers(ctx, f)
 		if err != nil {
 			return err
 		}

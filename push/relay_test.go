@@ -7,19 +7,18 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store/storetest"
 	"fieldsync/store"
+	"fieldsync/store/storetest"
 )
 
 // TestRelayTTLsFromTheClock: how long a notice lives is measured from the
 // injected clock to the visit's times, not from the wall clock.
 func TestRelayTTLsFromTheClock(t *testing.T) {
-	db := storetest.New(t)
 	ctx := context.Background()
 	now := storetest.Epoch
 	clk := func() time.Time { return now }
-	db.Now = clk
-	outbox := NewOutbox(db.Docs.Push)
+	db := storetest.New(t, clk)
+	outbox := NewOutbox(db.Push)
 	relay := NewRelay(db, outbox, clk, slog.New(slog.DiscardHandler))
 	if _, err := relay.RunOnce(ctx); err != nil { // starts at the tail
 		t.Fatal(err)
@@ -29,7 +28,7 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 		{ID: schemas.NewIDAt(now), Login: "wk.a", Role: schemas.RoleWorker, WorkerID: w, Team: "team-1"},
 		{ID: schemas.NewIDAt(now), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
 	} {
-		if err := db.Docs.Accounts.CreateUser(ctx, u); err != nil {
+		if err := db.Accounts.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -38,11 +37,11 @@ func TestRelayTTLsFromTheClock(t *testing.T) {
 	v := &schemas.Visit{ID: schemas.NewIDAt(now), CustomerID: cust, WorkerID: w, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: start, ScheduledEnd: start.Add(3 * time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Field: schemas.FieldState{ETA: &eta}, Version: 1, CreatedAt: now, UpdatedAt: now}
-	if err := db.Docs.Visits.Insert(ctx, v); err != nil {
+	if err := db.Visits.Insert(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	for _, source := range []string{store.SourceOffice, store.SourceSync} {
-		if _, err := db.Docs.Visits.Log(ctx, source, v); err != nil {
+		if _, err := db.Visits.Log(ctx, source, v); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -11,8 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Quiet hours for customers' non-urgent messages, in their own zone.
@@ -42,7 +41,7 @@ func quiet(t time.Time, loc *time.Location, deadline time.Time) time.Time {
 // Scheduler sends what time, not a change, brings: reminders before
 // visits and alerts when a worker has not checked in.
 type Scheduler struct {
-	db     *store.DB
+	db     *store.Store
 	outbox *Outbox
 	relay  *Relay
 	now    func() time.Time
@@ -50,7 +49,7 @@ type Scheduler struct {
 }
 
 // NewScheduler returns a scheduler.
-func NewScheduler(db *store.DB, outbox *Outbox, relay *Relay, now func() time.Time, log *slog.Logger) *Scheduler {
+func NewScheduler(db *store.Store, outbox *Outbox, relay *Relay, now func() time.Time, log *slog.Logger) *Scheduler {
 	return &Scheduler{db: db, outbox: outbox, relay: relay, now: now, log: log}
 }
 
@@ -67,7 +66,7 @@ func (s *Scheduler) RunOnce(ctx context.Context) error {
 	if err := s.dropStale(ctx); err != nil {
 		return err
 	}
-	vs, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{From: now.Add(-2 * time.Hour), To: now.Add(50 * time.Hour)})
+	vs, err := s.db.Visits.List(ctx, store.VisitFilter{From: now.Add(-2 * time.Hour), To: now.Add(50 * time.Hour)})
 	if err != nil {
 		return err
 	}
@@ -101,7 +100,7 @@ func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, n
 	first := ""
 	photo := ""
 	if v.WorkerID != "" {
-		if w, err := s.db.Docs.Office.Worker(ctx, v.WorkerID); err == nil {
+		if w, err := s.db.Office.Worker(ctx, v.WorkerID); err == nil {
 			first, photo = firstName(w.Name), w.PhotoRef
 		}
 	}
@@ -159,7 +158,7 @@ func (s *Scheduler) dropStale(ctx context.Context) error {
 			continue
 		}
 		start, _ := strconv.ParseInt(parts[3], 10, 64)
-		v, err := s.db.Docs.Visits.Get(ctx, parts[1])
+		v, err := s.db.Visits.Get(ctx, parts[1])
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return err
 		}
@@ -188,7 +187,7 @@ func (s *Scheduler) lateness(ctx context.Context, v *schemas.Visit, now time.Tim
 		a := &schemas.Alert{ID: uuid.NewSHA1(nsPush, []byte(fmt.Sprintf("%s/%s/%d", step.kind, v.ID, v.ScheduledStart.Unix()))).String(),
 			Kind: step.kind, Team: v.Team, VisitID: v.ID, WorkerID: v.WorkerID, Priority: step.prio,
 			Detail: "no check-in by " + v.ScheduledStart.Add(step.after).Format(time.RFC3339), CreatedAt: now}
-		if _, err := s.db.Docs.Cases.RecordAlert(ctx, a); err != nil {
+		if _, err := s.db.Cases.RecordAlert(ctx, a); err != nil {
 			return err
 		}
 		if err := s.relay.Alert(ctx, a); err != nil {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store/storetest"
+	"fieldsync/store/storetest"
 )
 
 func TestMain(m *testing.M) { storetest.Main(m) }
@@ -38,18 +38,17 @@ type fixedClock struct{ t time.Time }
 func (c *fixedClock) Now() time.Time { return c.t.In(time.Local) } // in the machine's zone, as time.Now
 
 func TestRemindersFollowTheVisit(t *testing.T) {
-	db := storetest.New(t)
 	ctx := context.Background()
 	sh, _ := time.LoadLocation("Asia/Shanghai")
 	clk := &fixedClock{t: time.Date(2037, 12, 1, 8, 0, 0, 0, sh)}
-	db.Now = clk.Now
+	db := storetest.New(t, clk.Now)
 	log := slog.New(slog.DiscardHandler)
-	outbox := NewOutbox(db.Docs.Push)
+	outbox := NewOutbox(db.Push)
 	relay := NewRelay(db, outbox, clk.Now, log)
 	sched := NewScheduler(db, outbox, relay, clk.Now, log)
 
 	w := &schemas.Worker{ID: schemas.NewID(), WorkerInput: schemas.WorkerInput{Name: "张桂兰", PhotoRef: "p/1.jpg", Team: "team-1"}, Version: 1}
-	if err := db.Docs.Office.InsertWorker(ctx, w); err != nil {
+	if err := db.Office.InsertWorker(ctx, w); err != nil {
 		t.Fatal(err)
 	}
 	cust := schemas.NewID()
@@ -59,7 +58,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		{ID: schemas.NewID(), Login: "cu.a", Role: schemas.RoleCustomer, CustomerID: cust},
 		{ID: schemas.NewID(), Login: "sup.a", Role: schemas.RoleSupervisor, Team: "team-1"},
 	} {
-		if err := db.Docs.Accounts.CreateUser(ctx, u); err != nil {
+		if err := db.Accounts.CreateUser(ctx, u); err != nil {
 			t.Fatal(err)
 		}
 		users[u.Login] = u
@@ -68,7 +67,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: start.UTC(), ScheduledEnd: start.Add(3 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
-	if err := db.Docs.Visits.Insert(ctx, v); err != nil {
+	if err := db.Visits.Insert(ctx, v); err != nil {
 		t.Fatal(err)
 	}
 	reminders := func() map[string]time.Time {
@@ -115,9 +114,9 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 
 	// Rescheduled to 15:00: the reminders move with it.
 	moved := start.Add(5 * time.Hour)
-	v2, _ := db.Docs.Visits.Get(ctx, v.ID)
+	v2, _ := db.Visits.Get(ctx, v.ID)
 	v2.ScheduledStart, v2.ScheduledEnd, v2.Version = moved.UTC(), moved.Add(3*time.Hour).UTC(), 2
-	if err := db.Docs.Visits.Replace(ctx, v2, 1); err != nil {
+	if err := db.Visits.Replace(ctx, v2, 1); err != nil {
 		t.Fatal(err)
 	}
 	if err := sched.RunOnce(ctx); err != nil {
@@ -128,10 +127,10 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 		t.Fatalf("after reschedule %v", got)
 	}
 	// Cancelled: they disappear.
-	v3, _ := db.Docs.Visits.Get(ctx, v.ID)
+	v3, _ := db.Visits.Get(ctx, v.ID)
 	v3.OfficeStatus, v3.CancelReason, v3.Version = schemas.VisitCancelled, "x", 3
 	v3.Refresh()
-	if err := db.Docs.Visits.Replace(ctx, v3, 2); err != nil {
+	if err := db.Visits.Replace(ctx, v3, 2); err != nil {
 		t.Fatal(err)
 	}
 	if err := sched.RunOnce(ctx); err != nil {
@@ -146,7 +145,7 @@ func TestRemindersFollowTheVisit(t *testing.T) {
 	lv := &schemas.Visit{ID: schemas.NewID(), CustomerID: cust, WorkerID: w.ID, Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: lateStart.UTC(), ScheduledEnd: lateStart.Add(2 * time.Hour).UTC(), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Checklist: []schemas.VisitChecklistItem{}, Version: 1}
-	if err := db.Docs.Visits.Insert(ctx, lv); err != nil {
+	if err := db.Visits.Insert(ctx, lv); err != nil {
 		t.Fatal(err)
 	}
 	alerts := func() []string {

@@ -25,6 +25,11 @@ func main() {
 func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fieldsync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: fieldsync [-demo]        serve (configuration: environment, see README.md)")
+		fmt.Fprintln(stderr, "       fieldsync backup FILE    copy the embedded store, while it serves, to FILE")
+		fs.PrintDefaults()
+	}
 	demo := fs.Bool("demo", false, "seed a small demo company once (same as DEMO=1)")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -32,6 +37,17 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
 		fmt.Fprintf(stderr, "fieldsync: invalid configuration:\n%v\n", err)
+		return 2
+	}
+	if fs.Arg(0) == "backup" {
+		if fs.NArg() != 2 {
+			fs.Usage()
+			return 2
+		}
+		return backup(ctx, cfg, fs.Arg(1), stderr)
+	}
+	if fs.NArg() > 0 {
+		fs.Usage()
 		return 2
 	}
 	cfg.Demo = cfg.Demo || *demo
@@ -54,5 +70,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stderr 
 		return 1
 	}
 	log.Info("stopped cleanly")
+	return 0
+}
+
+// backup copies the embedded store under cfg.DataDir to path while a
+// server may be using it (SQLite lets a second process read a consistent
+// snapshot), and says what else a restore needs: the data key.
+func backup(ctx context.Context, cfg app.Config, path string, stderr io.Writer) int {
+	if cfg.MongoURI != "" {
+		fmt.Fprintln(stderr, "fieldsync backup: MONGODB_URI is set; back a MongoDB deployment up with its own tools (mongodump, snapshots)")
+		return 2
+	}
+	if err := app.Backup(ctx, cfg, path); err != nil {
+		fmt.Fprintln(stderr, "fieldsync backup:", err)
+		return 1
+	}
+	fmt.Fprintf(stderr, "fieldsync backup: wrote %s\n"+
+		"  Customers' phones, addresses and positions in it are sealed with the data key: keep a copy of %s\n"+
+		"  (or of DATA_KEY) apart from the backup; without it they cannot be read.\n"+
+		"  To restore: stop the server, put the file in an empty DATA_DIR as fieldsync.db, with the data key, and start.\n",
+		path, cfg.DataKeyFileOrDefault())
 	return 0
 }

@@ -43,6 +43,8 @@ type Options struct {
 	// Cipher seals personal data at rest (nil: a store that refuses to
 	// write personal data, for tools that only read other aggregates).
 	Cipher *Cipher
+	// Slow logs store calls slower than this (0: off).
+	Slow time.Duration
 }
 
 // Store is an open store.
@@ -114,6 +116,9 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, err
 		}
 		s.engine, s.health, s.close = db, db.Health, db.Close
+	}
+	if opts.Slow > 0 {
+		s.engine = slowEngine{e: s.engine, log: log, limit: opts.Slow}
 	}
 	s.Meta = &Meta{s: s}
 	s.Accounts = &Accounts{s: s}

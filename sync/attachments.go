@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Photos and signatures are uploaded apart from operations, addressed by
@@ -34,20 +34,20 @@ import (
 // AttachmentStore is the storage of attachments (fieldsync/store's
 // Attachments) that the engine uses.
 type AttachmentStore interface {
-	Uploader(ctx context.Context, userID, sha string) (*fstore.AttachmentUploader, error)
-	Upload(ctx context.Context, userID, sha string) (*fstore.AttachmentUpload, error)
-	Announce(ctx context.Context, userID, sha string, size int64, contentType string, ttl time.Duration) (*fstore.AttachmentUpload, error)
-	Withdraw(ctx context.Context, up *fstore.AttachmentUpload) error
-	PendingUploads(ctx context.Context, userID string, limit int) ([]fstore.AttachmentUpload, error)
-	Append(ctx context.Context, up *fstore.AttachmentUpload, data []byte, ttl time.Duration) (*fstore.AttachmentUpload, error)
-	ReadUpload(ctx context.Context, up *fstore.AttachmentUpload) ([]byte, error)
-	Reset(ctx context.Context, up *fstore.AttachmentUpload) error
-	Drop(ctx context.Context, up *fstore.AttachmentUpload) error
-	DropExpired(ctx context.Context, up *fstore.AttachmentUpload) error
+	Uploader(ctx context.Context, userID, sha string) (*store.AttachmentUploader, error)
+	Upload(ctx context.Context, userID, sha string) (*store.AttachmentUpload, error)
+	Announce(ctx context.Context, userID, sha string, size int64, contentType string, ttl time.Duration) (*store.AttachmentUpload, error)
+	Withdraw(ctx context.Context, up *store.AttachmentUpload) error
+	PendingUploads(ctx context.Context, userID string, limit int) ([]store.AttachmentUpload, error)
+	Append(ctx context.Context, up *store.AttachmentUpload, data []byte, ttl time.Duration) (*store.AttachmentUpload, error)
+	ReadUpload(ctx context.Context, up *store.AttachmentUpload) ([]byte, error)
+	Reset(ctx context.Context, up *store.AttachmentUpload) error
+	Drop(ctx context.Context, up *store.AttachmentUpload) error
+	DropExpired(ctx context.Context, up *store.AttachmentUpload) error
 	SweepExpired(ctx context.Context, limit int) (int, error)
-	Finish(ctx context.Context, up *fstore.AttachmentUpload, data []byte) (*fstore.AttachmentUploader, error)
-	Open(ctx context.Context, sha string) (*fstore.AttachmentContent, io.ReadCloser, error)
-	Links(ctx context.Context, sha string) ([]fstore.AttachmentLink, error)
+	Finish(ctx context.Context, up *store.AttachmentUpload, data []byte) (*store.AttachmentUploader, error)
+	Open(ctx context.Context, sha string) (*store.AttachmentContent, io.ReadCloser, error)
+	Links(ctx context.Context, sha string) ([]store.AttachmentLink, error)
 	Link(ctx context.Context, sha, visitID, userID string, shared bool) error
 }
 
@@ -66,12 +66,12 @@ type Attachment struct {
 	ExpiresAt   *time.Time `json:"expiresAt,omitempty"` // an unfinished upload untouched until then is dropped
 }
 
-func uploadView(u *fstore.AttachmentUpload) *Attachment {
+func uploadView(u *store.AttachmentUpload) *Attachment {
 	exp := u.ExpiresAt
 	return &Attachment{SHA256: u.SHA256, Size: u.Size, ContentType: u.ContentType, Offset: u.Offset, CreatedAt: u.CreatedAt, ExpiresAt: &exp}
 }
 
-func uploaderView(u *fstore.AttachmentUploader) *Attachment {
+func uploaderView(u *store.AttachmentUploader) *Attachment {
 	done := u.CompletedAt
 	return &Attachment{SHA256: u.SHA256, Size: u.Size, ContentType: u.ContentType, Offset: u.Size, Complete: true, CreatedAt: u.CreatedAt, CompletedAt: &done}
 }
@@ -161,7 +161,7 @@ func (e *Engine) StartUpload(ctx context.Context, a *schemas.Actor, n NewUpload)
 			}
 			return uploadView(up), true, nil
 		}
-		if !errors.Is(err, fstore.ErrDuplicate) {
+		if !errors.Is(err, store.ErrDuplicate) {
 			return nil, false, fmt.Errorf("start upload: %w", err)
 		}
 		cur, err := e.upload(ctx, a.UserID, n.SHA256)
@@ -232,9 +232,9 @@ func (e *Engine) Attachment(ctx context.Context, a *schemas.Actor, sha string) (
 
 // uploader is the record of the user's finished upload of a content, or
 // nil.
-func (e *Engine) uploader(ctx context.Context, userID, sha string) (*fstore.AttachmentUploader, error) {
+func (e *Engine) uploader(ctx context.Context, userID, sha string) (*store.AttachmentUploader, error) {
 	u, err := e.att.Uploader(ctx, userID, sha)
-	if errors.Is(err, fstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	return u, err
@@ -242,16 +242,16 @@ func (e *Engine) uploader(ctx context.Context, userID, sha string) (*fstore.Atta
 
 // upload is the user's unfinished upload of a content, expired or not, or
 // nil.
-func (e *Engine) upload(ctx context.Context, userID, sha string) (*fstore.AttachmentUpload, error) {
+func (e *Engine) upload(ctx context.Context, userID, sha string) (*store.AttachmentUpload, error) {
 	u, err := e.att.Upload(ctx, userID, sha)
-	if errors.Is(err, fstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	return u, err
 }
 
 // liveUpload is the user's unfinished, unexpired upload of a content.
-func (e *Engine) liveUpload(ctx context.Context, userID, sha string) (*fstore.AttachmentUpload, error) {
+func (e *Engine) liveUpload(ctx context.Context, userID, sha string) (*store.AttachmentUpload, error) {
 	up, err := e.upload(ctx, userID, sha)
 	if err != nil {
 		return nil, err
@@ -290,7 +290,7 @@ func (e *Engine) AppendChunk(ctx context.Context, a *schemas.Actor, sha string, 
 			With("minChunk", l.MinChunk).With("maxChunk", l.MaxChunk)
 	}
 	next, err := e.att.Append(ctx, up, data, l.UploadTTL)
-	if errors.Is(err, fstore.ErrVersion) || errors.Is(err, fstore.ErrNotFound) { // a concurrent chunk moved it, or it expired
+	if errors.Is(err, store.ErrVersion) || errors.Is(err, store.ErrNotFound) { // a concurrent chunk moved it, or it expired
 		if done, err := e.uploader(ctx, a.UserID, sha); err != nil || done != nil { // this very chunk, sent twice, completed it
 			if err != nil {
 				return nil, err
@@ -314,7 +314,7 @@ func (e *Engine) AppendChunk(ctx context.Context, a *schemas.Actor, sha string, 
 
 // complete verifies a fully received upload, and stores its content and
 // uploader once it passes the content checks.
-func (e *Engine) complete(ctx context.Context, up *fstore.AttachmentUpload) (*Attachment, error) {
+func (e *Engine) complete(ctx context.Context, up *store.AttachmentUpload) (*Attachment, error) {
 	data, err := e.att.ReadUpload(ctx, up)
 	if err != nil {
 		return nil, err
@@ -381,7 +381,7 @@ func (e *Engine) OpenAttachment(ctx context.Context, a *schemas.Actor, sha strin
 		return nil, nil, notFound
 	}
 	c, rc, err := e.att.Open(ctx, sha)
-	if errors.Is(err, fstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil, notFound
 	}
 	if err != nil {

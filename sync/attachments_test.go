@@ -81,7 +81,7 @@ func TestTwinCompletions(t *testing.T) {
 		t.Fatalf("read %d bytes, %v", len(got), err)
 	}
 	stored := map[string]int{}
-	if err := db.Docs.Each(ctx, func(coll string, _ bson.Raw) error { stored[coll]++; return nil }); err != nil {
+	if err := db.Each(ctx, func(coll string, _ bson.Raw) error { stored[coll]++; return nil }); err != nil {
 		t.Fatal(err)
 	}
 	if stored["attachments"] != 1 || stored["attachment_uploaders"] != 1 || stored["attachment_uploads"] != 0 || stored["attachment_parts"] != 0 {

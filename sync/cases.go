@@ -15,4 +15,4 @@ type caseStore interface {
 	IncidentsByID(ctx context.Context, ids []string) ([]schemas.Incident, error)
 }
 
-func (e *Engine) cases() caseStore { return e.db.Docs.Cases }
+func (e *Engine) cases() caseStore { return e.db.Cases }

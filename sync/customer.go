@@ -39,7 +39,7 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 	if !schemas.ValidID(in.OpID) {
 		return nil, schemas.FieldError("opId", "opId must be a UUID the app made for this sign-off")
 	}
-	v, err := e.db.Docs.Visits.Get(ctx, visitID)
+	v, err := e.db.Visits.Get(ctx, visitID)
 	if err != nil {
 		return nil, err
 	}
@@ -94,14 +94,14 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		return nil, err
 	}
 	if after != nil {
-		if _, err := e.db.Docs.Visits.Log(ctx, store.SourceSync, after); err != nil {
+		if _, err := e.db.Visits.Log(ctx, store.SourceSync, after); err != nil {
 			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
 		}
 	}
 	if r.Status == StatusRejected {
 		return nil, schemas.Errorf(schemas.ECONFLICT, "%s", r.Message).With("code", r.Code)
 	}
-	cur, err := e.db.Docs.Visits.Get(ctx, visitID)
+	cur, err := e.db.Visits.Get(ctx, visitID)
 	if err != nil {
 		return nil, err
 	}

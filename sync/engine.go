@@ -14,8 +14,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Limits bound one push, and what one visit may accumulate.
@@ -68,7 +67,7 @@ func (l Limits) withDefaults() Limits {
 
 // Engine applies pushes and answers pulls.
 type Engine struct {
-	db        *store.DB
+	db        *store.Store
 	ops       Log
 	now       func() time.Time
 	log       *slog.Logger
@@ -102,8 +101,8 @@ func (e *Engine) SetReworkHook(h ReworkHook) { e.rework = h }
 func (e *Engine) SetNotifier(n Notifier) { e.notifier = n }
 
 // New returns an engine.
-func New(db *store.DB, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
-	return &Engine{db: db, ops: db.Docs.SyncLog, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, att: db.Docs.Attachments, presence: presence}
+func New(db *store.Store, now func() time.Time, log *slog.Logger, rules Rules, limits Limits, presence *Presence) *Engine {
+	return &Engine{db: db, ops: db.SyncLog, now: now, log: log, rules: rules, limits: limits.withDefaults(), attLimits: DefaultAttachmentLimits, att: db.Attachments, presence: presence}
 }
 
 // Result is the outcome of one operation of a push.
@@ -252,12 +251,12 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 		return nil, err
 	}
 	resp.NextSeq = expected
-	seq, err := e.db.Docs.Visits.Log(ctx, fstore.SourceSync, touched...)
+	seq, err := e.db.Visits.Log(ctx, store.SourceSync, touched...)
 	if err != nil {
 		e.log.Warn("change log append failed; the relay will log the visits", "err", err)
 	}
 	if seq == 0 {
-		if seq, err = e.db.Docs.Changes.Tail(ctx); err != nil {
+		if seq, err = e.db.Changes.Tail(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -341,7 +340,7 @@ type syncState struct {
 // state. Nothing is written but the count of wrong presence codes, which
 // counts each record once however often it is decided.
 func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*decision, error) {
-	v, raw, err := e.db.Docs.Visits.GetWithSyncState(ctx, visitID)
+	v, raw, err := e.db.Visits.GetWithSyncState(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		for _, r := range recs {
 			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownVisit, "no such visit"
@@ -380,7 +379,7 @@ func (e *Engine) decide(ctx context.Context, visitID string, recs []*Record) (*d
 	slices.SortFunc(live, order)
 	var f *folder
 	// Keyed: the office key holds the address position, stored with the visit.
-	officeKey := e.db.Fingerprint(OfficeKey(v))
+	officeKey := e.db.Cipher().LookupHash(OfficeKey(v))
 	if st.OfficeKey == officeKey && len(st.RecordIDs) == v.Field.Ops && st.Checkpoint.after(live[0]) {
 		f = newFolder(v, e.rules, &st.Checkpoint)
 		for _, r := range live {
@@ -496,7 +495,7 @@ func (e *Engine) write(ctx context.Context, id string, recs []*Record, d *decisi
 		}
 		after.Version = d.before.Version + 1
 		after.UpdatedAt = e.now().UTC()
-		err := e.db.Docs.Visits.WriteSync(ctx, after, d.state, d.before.Version)
+		err := e.db.Visits.WriteSync(ctx, after, d.state, d.before.Version)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 10 {
 			if d, err = e.decide(ctx, id, recs); err != nil {
 				return nil, err

@@ -14,9 +14,8 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
-	"fieldsync/server/store/storetest"
-	fstore "fieldsync/store"
+	"fieldsync/store"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -27,21 +26,25 @@ var now0 = time.Date(2037, 12, 1, 8, 0, 0, 0, time.UTC)
 // clock0 stands at now0, in the machine's zone as time.Now answers.
 func clock0() time.Time { return now0.In(time.Local) }
 
-func setup(t *testing.T) (*store.DB, *schemas.Visit, *schemas.Actor) {
-	db := storetest.New(t)
-	db.Now = clock0
+func setup(t *testing.T) (*store.Store, *schemas.Visit, *schemas.Actor) {
+	return setupAt(t, clock0)
+}
+
+// setupAt is setup with the store on the clock now.
+func setupAt(t *testing.T, now func() time.Time) (*store.Store, *schemas.Visit, *schemas.Actor) {
+	db := storetest.New(t, now)
 	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: schemas.NewID(), WorkerID: schemas.NewID(), Team: "team-1", TimeZone: "Asia/Shanghai",
 		ScheduledStart: now0.Add(-4 * time.Hour), ScheduledEnd: now0.Add(-time.Hour), Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled,
 		Address:   schemas.VisitAddress{Text: "上海", Location: schemas.LatLng{Lat: 31.2, Lng: 121.45}},
 		Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}, {ID: "floors"}}, Version: 1, CreatedAt: now0, UpdatedAt: now0}
-	if err := db.Docs.Visits.Insert(context.Background(), v); err != nil {
+	if err := db.Visits.Insert(context.Background(), v); err != nil {
 		t.Fatal(err)
 	}
 	a := &schemas.Actor{UserID: schemas.NewID(), Role: schemas.RoleWorker, WorkerID: v.WorkerID, Team: "team-1", DeviceID: "phone-1"}
 	return db, v, a
 }
 
-func engine(db *store.DB) *fsync.Engine {
+func engine(db *store.Store) *fsync.Engine {
 	return fsync.New(db, clock0, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
 }
 
@@ -65,8 +68,8 @@ func batch(v *schemas.Visit, n int) *fsync.Batch {
 	return b
 }
 
-func fieldJSON(t *testing.T, db *store.DB, id string) (string, *schemas.Visit) {
-	v, err := db.Docs.Visits.Get(context.Background(), id)
+func fieldJSON(t *testing.T, db *store.Store, id string) (string, *schemas.Visit) {
+	v, err := db.Visits.Get(context.Background(), id)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -135,13 +138,13 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 	if gf.Ops != wf.Ops || len(gf.Notes) != len(wf.Notes) || len(gf.Incidents) != len(wf.Incidents) || gf.FactStatus != wf.FactStatus {
 		t.Fatalf("after %d cut-off pushes the visit differs from a clean push:\nwant %s\ngot  %s", failures, want, got)
 	}
-	incs, _ := db.Docs.Cases.ListIncidents(context.Background(), fstore.IncidentQuery{VisitID: v.ID})
+	incs, _ := db.Cases.ListIncidents(context.Background(), store.IncidentQuery{VisitID: v.ID})
 	if incidents := len(incs.Items); incidents != len(wf.Incidents) {
 		t.Fatalf("%d incidents recorded, want %d", incidents, len(wf.Incidents))
 	}
 	// The change log has the visit, or the relay puts it there.
 	if gv.Version > 1 {
-		if _, err := db.Docs.Visits.RelayDirty(context.Background(), now0.Add(time.Hour), time.Minute); err != nil {
+		if _, err := db.Visits.RelayDirty(context.Background(), now0.Add(time.Hour), time.Minute); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -154,8 +157,7 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 // applied once.
 func TestTwoInstancesSameBatch(t *testing.T) {
 	db, v, a := setup(t)
-	other := db.Database(db.DB.Name())
-	other.SetCipher(storetest.Cipher(t))
+	other := storetest.Another(t, db)
 	b := batch(v, 30)
 	var wg sync.WaitGroup
 	errs := make([]error, 4)
@@ -180,7 +182,7 @@ func TestTwoInstancesSameBatch(t *testing.T) {
 	if got.Field.Ops != 30 {
 		t.Fatalf("%d operations applied, want 30", got.Field.Ops)
 	}
-	recs, err := db.Docs.SyncLog.VisitOps(context.Background(), v.ID)
+	recs, err := db.SyncLog.VisitOps(context.Background(), v.ID)
 	if err != nil || len(recs) != 30 {
 		t.Fatalf("%d records, want 30 (%v)", len(recs), err)
 	}
@@ -195,11 +197,11 @@ func TestTwoInstancesSameBatch(t *testing.T) {
 // operations alone, never on which batch arrived first.
 func TestSameOperationsSameStateWithinASecond(t *testing.T) {
 	ctx := context.Background()
-	var dbs [2]*store.DB
+	var dbs [2]*store.Store
 	var engines [2]*fsync.Engine
 	var clocks [2]time.Time
 	for i := range dbs {
-		dbs[i] = storetest.New(t)
+		dbs[i] = storetest.New(t, nil)
 		engines[i] = fsync.New(dbs[i], func() time.Time { return clocks[i] }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
 	}
 	rng := rand.New(rand.NewPCG(10, 1))
@@ -226,7 +228,7 @@ func TestSameOperationsSameStateWithinASecond(t *testing.T) {
 			Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}, {ID: "floors"}}, Version: 1, CreatedAt: now0, UpdatedAt: now0}
 		for _, db := range dbs {
 			c := *v
-			if err := db.Docs.Visits.Insert(ctx, &c); err != nil {
+			if err := db.Visits.Insert(ctx, &c); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -336,7 +338,7 @@ func TestVisitFull(t *testing.T) {
 	if resp.NextSeq != 501 {
 		t.Fatalf("rejected operations must advance the sequence: next %d", resp.NextSeq)
 	}
-	raw, err := db.Docs.Visits.Raw(context.Background(), v.ID)
+	raw, err := db.Visits.Raw(context.Background(), v.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -418,7 +420,7 @@ func TestOfflineBacklogOfADay(t *testing.T) {
 	if got.Field.Ops != n || got.Status != schemas.VisitSignedOff {
 		t.Fatalf("%d operations folded, status %s; want %d, signed off", got.Field.Ops, got.Status, n)
 	}
-	raw, _ := db.Docs.Visits.Raw(context.Background(), v.ID)
+	raw, _ := db.Visits.Raw(context.Background(), v.ID)
 	doc, _ := bson.Marshal(raw)
 	t.Logf("2,000 operations synced in %s in %d batches; the visit is %d KiB", time.Since(start).Round(time.Millisecond), (n+max-1)/max, len(doc)>>10)
 }
@@ -446,15 +448,15 @@ func wrongCodes(v *schemas.Visit, n int) []string {
 	return out
 }
 
-func alertCount(t *testing.T, db *store.DB, visitID, kind string) int64 {
+func alertCount(t *testing.T, db *store.Store, visitID, kind string) int64 {
 	t.Helper()
 	return int64(len(visitAlerts(t, db, visitID, kind)))
 }
 
 // visitAlerts are the alerts of a kind about a visit.
-func visitAlerts(t *testing.T, db *store.DB, visitID, kind string) []schemas.Alert {
+func visitAlerts(t *testing.T, db *store.Store, visitID, kind string) []schemas.Alert {
 	t.Helper()
-	feed, err := db.Docs.Cases.ListAlerts(context.Background(), fstore.AlertQuery{AllTeams: true})
+	feed, err := db.Cases.ListAlerts(context.Background(), store.AlertQuery{AllTeams: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -473,10 +475,10 @@ func visitAlerts(t *testing.T, db *store.DB, visitID, kind string) []schemas.Ale
 // alert; the check-ins themselves are all kept. After the lock time a
 // right code confirms the visit again.
 func TestPresenceCodeLocks(t *testing.T) {
-	db, v, a := setup(t)
 	now := now0
-	db.Now = func() time.Time { return now } // one clock for the engine and the store
-	e := fsync.New(db, db.Now, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
+	clk := func() time.Time { return now } // one clock for the engine and the store
+	db, v, a := setupAt(t, clk)
+	e := fsync.New(db, clk, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
 	right := testPresence.Code(v.ID, v.ScheduledStart)
 	codes := wrongCodes(v, 500)
 	codes[199] = right
@@ -525,13 +527,12 @@ func TestPresenceCodeLocks(t *testing.T) {
 func TestPresenceCountIsExact(t *testing.T) {
 	db, v, a := setup(t)
 	ctx := context.Background()
-	other := db.Database(db.DB.Name())
-	other.SetCipher(storetest.Cipher(t))
-	newEngine := func(db *store.DB) *fsync.Engine {
+	other := storetest.Another(t, db)
+	newEngine := func(db *store.Store) *fsync.Engine {
 		return fsync.New(db, func() time.Time { return now0 }, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, testPresence)
 	}
 	wrong := func() int {
-		g, err := db.Docs.SyncLog.Presence(ctx, v.ID)
+		g, err := db.SyncLog.Presence(ctx, v.ID)
 		if err != nil {
 			t.Fatal(err)
 		}

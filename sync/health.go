@@ -5,14 +5,14 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Devices lists the sync health of phones: last push and pull, last
 // applied seq, a pending gap, app and schema versions, and operations
 // rejected in the last day. Supervisors see their team's, admins all.
 func (e *Engine) Devices(ctx context.Context, a *schemas.Actor, workerID string) ([]Device, error) {
-	f := fstore.DeviceFilter{WorkerID: workerID}
+	f := store.DeviceFilter{WorkerID: workerID}
 	switch a.Role {
 	case schemas.RoleAdmin:
 		f.AllTeams = true
@@ -41,13 +41,13 @@ func (e *Engine) Relay(ctx context.Context, every, retention time.Duration) {
 	defer t.Stop()
 	lastPrune := time.Time{}
 	for {
-		if n, err := e.db.Docs.Visits.RelayDirty(ctx, e.now(), 30*time.Second); err != nil && ctx.Err() == nil {
+		if n, err := e.db.Visits.RelayDirty(ctx, e.now(), 30*time.Second); err != nil && ctx.Err() == nil {
 			e.log.Error("change-log relay", "err", err)
 		} else if n > 0 {
 			e.log.Warn("logged visits a crash left out of the change log", "visits", n)
 		}
 		if time.Since(lastPrune) > time.Hour {
-			if n, err := e.db.Docs.Changes.Prune(ctx, e.now().Add(-retention)); err != nil && ctx.Err() == nil {
+			if n, err := e.db.Changes.Prune(ctx, e.now().Add(-retention)); err != nil && ctx.Err() == nil {
 				e.log.Error("prune change log", "err", err)
 			} else if n > 0 {
 				e.log.Info("pruned change log", "entries", n)

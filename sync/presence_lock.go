@@ -3,7 +3,7 @@ package sync
 import (
 	"context"
 
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // A six-digit code checked with one step of slack is guessed once in about
@@ -28,7 +28,7 @@ func (e *Engine) checkPresence(ctx context.Context, visitID string, recs []*Reco
 		return nil
 	}
 	maxWrong, lockFor := e.limits.PresenceMaxWrong, e.limits.PresenceLockFor
-	var g *fstore.PresenceCount
+	var g *store.PresenceCount
 	for _, r := range recs {
 		if (r.Kind != KindCheckIn && r.Kind != KindCheckOut) || r.Payload.PresenceCode == "" || r.PresenceValid != nil || r.PresenceLock != 0 {
 			continue

@@ -120,11 +120,11 @@ func (e *Engine) Pull(ctx context.Context, a *schemas.Actor, cursor string, view
 	case perr != nil:
 		reason = "unreadable_cursor"
 	default:
-		head, err := e.db.Docs.Changes.Head(ctx)
+		head, err := e.db.Changes.Head(ctx)
 		if err != nil {
 			return nil, err
 		}
-		tail, err := e.db.Docs.Changes.Tail(ctx)
+		tail, err := e.db.Changes.Tail(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -152,12 +152,12 @@ func (e *Engine) Pull(ctx context.Context, a *schemas.Actor, cursor string, view
 func (e *Engine) snapshot(ctx context.Context, a *schemas.Actor, today time.Time, cat int64, view Viewer, resp *PullResponse) error {
 	// The tail is read before the snapshot: a change made while it is read
 	// comes again in the next pull. At least once, never lost.
-	tail, err := e.db.Docs.Changes.Tail(ctx)
+	tail, err := e.db.Changes.Tail(ctx)
 	if err != nil {
 		return err
 	}
 	from, to := window(today)
-	vs, err := e.db.Docs.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
+	vs, err := e.db.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
 	if err != nil {
 		return err
 	}
@@ -179,7 +179,7 @@ func (e *Engine) snapshot(ctx context.Context, a *schemas.Actor, today time.Time
 }
 
 func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, today time.Time, cat int64, view Viewer, resp *PullResponse) error {
-	changes, err := e.db.Docs.Changes.After(ctx, c.Seq, PageSize)
+	changes, err := e.db.Changes.After(ctx, c.Seq, PageSize)
 	if err != nil {
 		return err
 	}
@@ -211,7 +211,7 @@ func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, to
 			_, oldEnd = window(old)
 		}
 		pii := today.AddDate(0, 0, 2) // the household shows from the day before the visit
-		mine, err := e.db.Docs.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
+		mine, err := e.db.Visits.List(ctx, store.VisitFilter{WorkerID: a.WorkerID, From: from, To: to})
 		if err != nil {
 			return err
 		}
@@ -227,7 +227,7 @@ func (e *Engine) incremental(ctx context.Context, a *schemas.Actor, c Cursor, to
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	vs, err := e.db.Docs.Visits.GetMany(ctx, ids)
+	vs, err := e.db.Visits.GetMany(ctx, ids)
 	if err != nil {
 		return err
 	}
@@ -270,7 +270,7 @@ func (e *Engine) addVisit(ctx context.Context, a *schemas.Actor, v *schemas.Visi
 }
 
 func (e *Engine) addCatalog(ctx context.Context, resp *PullResponse) error {
-	sts, err := e.db.Docs.Office.Catalog(ctx)
+	sts, err := e.db.Office.Catalog(ctx)
 	if err != nil {
 		return err
 	}
@@ -281,7 +281,7 @@ func (e *Engine) addCatalog(ctx context.Context, resp *PullResponse) error {
 // catalogStamp is the time of the newest catalog change, so a pull knows
 // whether to send the catalog without reading it.
 func (e *Engine) catalogStamp(ctx context.Context) (int64, error) {
-	at, err := e.db.Docs.Office.CatalogStamp(ctx)
+	at, err := e.db.Office.CatalogStamp(ctx)
 	if err != nil {
 		return 0, err
 	}

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Log is the sync log the engine keeps: the operations received, the
@@ -20,10 +20,10 @@ type Log interface {
 	Device(ctx context.Context, userID, deviceID string) (*Device, error)
 	RecordPush(ctx context.Context, d *Device, ops, rejected int64) error
 	RecordPull(ctx context.Context, userID, deviceID, workerID, team string) error
-	Devices(ctx context.Context, f fstore.DeviceFilter, limit int) ([]Device, error)
+	Devices(ctx context.Context, f store.DeviceFilter, limit int) ([]Device, error)
 	CountDeviceOps(ctx context.Context, userID, deviceID, status string, since time.Time) (int64, error)
-	Presence(ctx context.Context, visitID string) (fstore.PresenceCount, error)
-	CountWrongPresence(ctx context.Context, visitID, recID string, maxWrong int, lockFor time.Duration) (fstore.PresenceCount, error)
+	Presence(ctx context.Context, visitID string) (store.PresenceCount, error)
+	CountWrongPresence(ctx context.Context, visitID, recID string, maxWrong int, lockFor time.Duration) (store.PresenceCount, error)
 }
 
 // Device is the sync state of one phone of one user.
@@ -35,8 +35,8 @@ type Gap = schemas.SyncGap
 
 func (e *Engine) device(ctx context.Context, a *schemas.Actor) (*Device, error) {
 	d, err := e.ops.Device(ctx, a.UserID, a.DeviceID)
-	if errors.Is(err, fstore.ErrNotFound) {
-		return &Device{ID: fstore.SyncDeviceID(a.UserID, a.DeviceID), UserID: a.UserID, DeviceID: a.DeviceID, WorkerID: a.WorkerID, Team: a.Team}, nil
+	if errors.Is(err, store.ErrNotFound) {
+		return &Device{ID: store.SyncDeviceID(a.UserID, a.DeviceID), UserID: a.UserID, DeviceID: a.DeviceID, WorkerID: a.WorkerID, Team: a.Team}, nil
 	}
 	return d, err
 }
@@ -64,7 +64,7 @@ func (e *Engine) insertRecords(ctx context.Context, recs []*Record) (map[string]
 // record reads one recorded operation, or nil.
 func (e *Engine) record(ctx context.Context, id string) (*Record, error) {
 	r, err := e.ops.Op(ctx, id)
-	if errors.Is(err, fstore.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	return r, err

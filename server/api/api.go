@@ -18,7 +18,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
-	"fieldsync/server/store"
+	"fieldsync/store"
 	fsync "fieldsync/sync"
 )
 
@@ -67,7 +67,7 @@ type Deps struct {
 	Outbox   *push.Outbox
 	Targets  *push.Targets
 	Metrics  *push.Metrics
-	Store    *store.DB
+	Store    *store.Store
 	Log      *slog.Logger
 	Now      func() time.Time
 }
@@ -82,7 +82,7 @@ type API struct {
 	outbox   *push.Outbox
 	targets  *push.Targets
 	metrics  *push.Metrics
-	store    *store.DB
+	store    *store.Store
 	log      *slog.Logger
 	now      func() time.Time
 	app      *fiber.App

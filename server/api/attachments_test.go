@@ -382,7 +382,7 @@ func TestAttachmentSharedReference(t *testing.T) {
 	}
 	f.do("POST", "/v1/visits/"+w.v1.ID+"/signoff", map[string]any{"opId": f.newID(), "signerName": "林先生", "signatureRef": sha,
 		"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}, w.cu1).want(200)
-	links, err := f.db.Docs.Attachments.Links(t.Context(), sha)
+	links, err := f.db.Attachments.Links(t.Context(), sha)
 	if err != nil || len(links) != 2 {
 		t.Fatalf("links %v, %v", links, err)
 	}
@@ -572,7 +572,7 @@ func TestAttachmentChunksDoNotReread(t *testing.T) {
 func (f *fixture) stored(coll string) int {
 	f.t.Helper()
 	n := 0
-	err := f.db.Docs.Each(f.t.Context(), func(name string, _ bson.Raw) error {
+	err := f.db.Each(f.t.Context(), func(name string, _ bson.Raw) error {
 		if name == coll {
 			n++
 		}

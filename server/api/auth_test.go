@@ -148,7 +148,7 @@ func TestRefreshGraceAcrossKeyRotation(t *testing.T) {
 	newKey := auth.NewKey([]byte("rotated-secret-rotated-secret-0000"))
 	instance := func(current auth.Key, previous ...auth.Key) *auth.Service {
 		tokens := auth.NewTokens(current, previous, testIssuer, testAudience, 15*time.Minute, f.clock.Now)
-		return auth.NewService(f.db.Docs.Accounts, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 5}, f.clock.Now, slog.New(slog.DiscardHandler))
+		return auth.NewService(f.db.Accounts, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 5}, f.clock.Now, slog.New(slog.DiscardHandler))
 	}
 	ctx := t.Context()
 	first, err := instance(newKey, testKey).Refresh(ctx, pair.RefreshToken, "phone-1")

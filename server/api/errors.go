@@ -8,8 +8,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // statusOf is the one map from error codes to HTTP statuses.
@@ -73,7 +72,7 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		}
 	}
 	code := schemas.ErrorCode(err)
-	storeDown := code == schemas.EINTERNAL && (store.Unavailable(err) || fstore.Unavailable(err))
+	storeDown := code == schemas.EINTERNAL && (store.Unavailable(err) || store.Unavailable(err))
 	if storeDown {
 		code = schemas.EUNAVAILABLE
 	}

@@ -20,8 +20,8 @@ import (
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
-	"fieldsync/server/store"
-	"fieldsync/server/store/storetest"
+	"fieldsync/store"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -50,7 +50,7 @@ var testKey = auth.NewKey([]byte("test-secret-test-secret-test-secret!"))
 
 type fixture struct {
 	t        *testing.T
-	db       *store.DB
+	db       *store.Store
 	api      *api.API
 	auth     *auth.Service
 	office   *office.Service
@@ -61,10 +61,9 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
-	db := storetest.New(t)
 	// Tuesday 17:00 in Shanghai; derive test times from f.clock, not dates.
 	clk := &clock{t: storetest.Epoch}
-	db.Now = clk.Now
+	db := storetest.New(t, clk.Now)
 	// Every fixture run is also a leak test: nothing it stored may carry
 	// the real date (runs before the database is dropped).
 	t.Cleanup(func() { storetest.CheckNoWallClock(t, db) })
@@ -73,7 +72,7 @@ func newFixture(t *testing.T) *fixture {
 	if os.Getenv("TEST_LOG") != "" {
 		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
 	}
-	svc := auth.NewService(db.Docs.Accounts, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
+	svc := auth.NewService(db.Accounts, tokens, auth.Config{RefreshTTL: 30 * 24 * time.Hour, RefreshGrace: testGrace, LoginPerAccount: 5, LoginPerIP: 1000}, clk.Now, log)
 	off := office.New(db, clk.Now, log, 28*24*time.Hour)
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
@@ -86,7 +85,7 @@ func newFixture(t *testing.T) *fixture {
 		return err == nil, err
 	})
 	a := api.New(api.Config{BodyLimit: bodyLimit, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second},
-		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db.Docs.Push), Targets: push.NewTargets(db.Docs.Push),
+		api.Deps{Auth: svc, Office: off, Sync: eng, Presence: presence, Outbox: push.NewOutbox(db.Push), Targets: push.NewTargets(db.Push),
 			Store: db, Log: log, Now: clk.Now})
 	return &fixture{t: t, db: db, api: a, auth: svc, office: off, sync: eng, presence: presence, clock: clk}
 }

@@ -20,7 +20,7 @@ func (a *API) readyz(c *fiber.Ctx) error {
 	if a.draining.Load() {
 		return schemas.Errorf(schemas.EUNAVAILABLE, "shutting down")
 	}
-	if err := a.store.Ping(c.UserContext()); err != nil {
+	if err := a.store.Health(c.UserContext()); err != nil {
 		a.log.Warn("store ping failed", "err", err)
 		return schemas.Errorf(schemas.EUNAVAILABLE, "store not ready")
 	}

@@ -14,7 +14,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // actor is the domain view of the caller.
@@ -113,7 +113,7 @@ func (a *API) listWorkers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := fstore.WorkerFilter{Team: c.Query("team"), Status: schemas.WorkerStatus(c.Query("status")),
+	f := store.WorkerFilter{Team: c.Query("team"), Status: schemas.WorkerStatus(c.Query("status")),
 		Skill: schemas.Skill(c.Query("skill")), After: c.Query("after"), Limit: limit}
 	if err := checkAfterID(f.After); err != nil {
 		return err
@@ -146,7 +146,7 @@ func (a *API) listCustomers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := fstore.CustomerFilter{Phone: schemas.NormalizePhone(c.Query("phone")), After: c.Query("after"), Limit: limit}
+	f := store.CustomerFilter{Phone: schemas.NormalizePhone(c.Query("phone")), After: c.Query("after"), Limit: limit}
 	if err := checkAfterID(f.After); err != nil {
 		return err
 	}
@@ -215,7 +215,7 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := fstore.VisitFilter{WorkerID: c.Query("workerId"), CustomerID: c.Query("customerId"), Limit: limit + 1}
+	f := store.VisitFilter{WorkerID: c.Query("workerId"), CustomerID: c.Query("customerId"), Limit: limit + 1}
 	for field, id := range map[string]string{"workerId": f.WorkerID, "customerId": f.CustomerID} {
 		if id != "" && !schemas.ValidID(id) {
 			return schemas.FieldError(field, "%s must be an id", field)
@@ -262,7 +262,7 @@ func (a *API) listVisits(c *fiber.Ctx) error {
 		return err
 	}
 	return replyPage(a, c, pageOf(vs, limit, func(v schemas.Visit) string {
-		return base64.RawURLEncoding.EncodeToString([]byte(fstore.VisitCursor(&v)))
+		return base64.RawURLEncoding.EncodeToString([]byte(store.VisitCursor(&v)))
 	}))
 }
 

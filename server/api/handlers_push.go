@@ -8,7 +8,7 @@ import (
 
 	"fieldsync/push"
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // DeviceBody registers the signed-in device for pushes.
@@ -61,7 +61,7 @@ func (a *API) listNotifications(c *fiber.Ctx) error {
 		return err
 	}
 	ns, next, err := a.outbox.List(c.UserContext(), visitID, userID, c.Query("after"), limit)
-	if errors.Is(err, fstore.ErrCursor) {
+	if errors.Is(err, store.ErrCursor) {
 		return schemas.FieldError("after", "after is not a cursor this server issued for this list")
 	}
 	if err != nil {

@@ -7,7 +7,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // UserPage is one page of accounts.
@@ -21,14 +21,14 @@ func (a *API) listUsers(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	f := fstore.UserFilter{Role: schemas.Role(c.Query("role")), After: c.Query("after"), Limit: limit + 1}
+	f := store.UserFilter{Role: schemas.Role(c.Query("role")), After: c.Query("after"), Limit: limit + 1}
 	if f.Role != "" && !f.Role.Valid() {
 		return schemas.FieldError("role", "role must be one of admin, supervisor, worker, customer")
 	}
 	if f.After != "" && !schemas.ValidID(f.After) {
 		return schemas.FieldError("after", "after is not a cursor this server issued")
 	}
-	users, err := a.store.Docs.Accounts.ListUsers(c.UserContext(), f)
+	users, err := a.store.Accounts.ListUsers(c.UserContext(), f)
 	if err != nil {
 		return err
 	}
@@ -57,8 +57,8 @@ func (a *API) getUser(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	u, err := a.store.Docs.Accounts.UserByID(c.UserContext(), id)
-	if errors.Is(err, fstore.ErrNotFound) {
+	u, err := a.store.Accounts.UserByID(c.UserContext(), id)
+	if errors.Is(err, store.ErrNotFound) {
 		return schemas.Errorf(schemas.ENOTFOUND, "user not found")
 	}
 	if err != nil {

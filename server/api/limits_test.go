@@ -22,13 +22,13 @@ func withLimits(t *testing.T, w *world) *push.Outbox {
 	t.Helper()
 	f := w.f
 	log := slog.New(slog.DiscardHandler)
-	outbox := push.NewOutbox(f.db.Docs.Push)
+	outbox := push.NewOutbox(f.db.Push)
 	f.office.SetAlerter(push.NewRelay(f.db, outbox, f.clock.Now, log))
 	f.sync = fsync.New(f.db, f.clock.Now, log, fsync.DefaultRules, fsync.DefaultLimits, f.presence)
 	f.sync.SetReworkHook(f.office)
 	f.api = api.New(api.Config{BodyLimit: 4 << 20, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second, RequestTimeout: 20 * time.Second,
 		Limits: api.DefaultLimits},
-		api.Deps{Auth: f.auth, Office: f.office, Sync: f.sync, Presence: f.presence, Outbox: outbox, Targets: push.NewTargets(f.db.Docs.Push),
+		api.Deps{Auth: f.auth, Office: f.office, Sync: f.sync, Presence: f.presence, Outbox: outbox, Targets: push.NewTargets(f.db.Push),
 			Store: f.db, Log: log, Now: f.clock.Now})
 	return outbox
 }
@@ -83,7 +83,7 @@ func TestComplaintFloodIsLimitedAndCoalesced(t *testing.T) {
 		t.Fatalf("want one high complaint alert counting %d, got %+v", created, complaints)
 	}
 	sent := 0
-	err := f.db.Docs.Each(t.Context(), func(coll string, d bson.Raw) error {
+	err := f.db.Each(t.Context(), func(coll string, d bson.Raw) error {
 		var n push.Notification
 		if coll == "push_notifications" && bson.Unmarshal(d, &n) == nil && n.Kind == "alert" && n.Data["alertKind"] == "complaint" {
 			sent++
@@ -106,7 +106,7 @@ func TestAlertCoalescing(t *testing.T) {
 	raise := func(cause, subject, prio string) (string, bool) {
 		t.Helper()
 		a := &schemas.Alert{Kind: "complaint", Team: "team-1", Priority: prio, CreatedAt: f.clock.Now()}
-		first, err := f.db.Docs.Cases.RaiseAlert(ctx, a, "complaint/"+prio+"/"+subject, cause, 10*time.Minute)
+		first, err := f.db.Cases.RaiseAlert(ctx, a, "complaint/"+prio+"/"+subject, cause, 10*time.Minute)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -15,7 +15,7 @@ import (
 func TestNotificationsPageByCursor(t *testing.T) {
 	w := newWorld(t)
 	f := w.f
-	outbox := push.NewOutbox(f.db.Docs.Push)
+	outbox := push.NewOutbox(f.db.Push)
 	const total = 120
 	for i := range total {
 		if _, err := outbox.Enqueue(t.Context(), &push.Notification{DedupeKey: fmt.Sprint("page/", i), UserID: "u1", Kind: "pull", VisitID: w.v1.ID, TTL: time.Hour}); err != nil {

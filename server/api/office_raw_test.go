@@ -3,19 +3,18 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fieldsync/store"
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
-
-	"fieldsync/server/store"
 )
 
 // rawOfficeDoc is a stored office record as it is at rest, read through
 // the store's whole-store walk.
-func rawOfficeDoc(ctx context.Context, db *store.DB, coll, id string) (bson.M, error) {
+func rawOfficeDoc(ctx context.Context, db *store.Store, coll, id string) (bson.M, error) {
 	var m bson.M
 	found := errors.New("found")
-	err := db.Docs.Each(ctx, func(c string, d bson.Raw) error {
+	err := db.Each(ctx, func(c string, d bson.Raw) error {
 		if c != coll || d.Lookup("_id").StringValue() != id {
 			return nil
 		}

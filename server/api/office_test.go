@@ -247,7 +247,7 @@ func TestPIIEncryptedAtRest(t *testing.T) {
 	ctx := context.Background()
 	for name, get := range map[string]func() (any, error){
 		"customer": func() (any, error) { return rawOfficeDoc(ctx, w.f.db, "customers", w.c1.ID) },
-		"visit":    func() (any, error) { return w.f.db.Docs.Visits.Raw(ctx, w.v1.ID) },
+		"visit":    func() (any, error) { return w.f.db.Visits.Raw(ctx, w.v1.ID) },
 	} {
 		raw, err := get()
 		if err != nil {

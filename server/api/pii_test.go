@@ -52,12 +52,12 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	raws["visit"], err = w.f.db.Docs.Visits.Raw(ctx, w.v1.ID)
+	raws["visit"], err = w.f.db.Visits.Raw(ctx, w.v1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
 	audited := map[string]int{}
-	err = w.f.db.Docs.Each(ctx, func(coll string, d bson.Raw) error {
+	err = w.f.db.Each(ctx, func(coll string, d bson.Raw) error {
 		var e bson.M
 		if coll != "audit" {
 			return nil
@@ -82,7 +82,7 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 	}
 	// The engine's operation log: the phone's fixes and free text sealed.
 	var ops []bson.M
-	err = w.f.db.Docs.Each(ctx, func(coll string, d bson.Raw) error {
+	err = w.f.db.Each(ctx, func(coll string, d bson.Raw) error {
 		var op bson.M
 		if coll != "sync_ops" || d.Lookup("visitId").StringValue() != w.v1.ID {
 			return nil
@@ -100,7 +100,7 @@ func TestSensitivePIISealedAtRest(t *testing.T) {
 		}
 	}
 
-	got, err := w.f.db.Docs.Office.Customer(ctx, c.ID)
+	got, err := w.f.db.Office.Customer(ctx, c.ID)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 	fsync "fieldsync/sync"
 )
 
@@ -100,7 +100,7 @@ func statuses(resp *fsync.PushResponse) string {
 }
 
 func (w *world) visit(id string) *schemas.Visit {
-	v, err := w.f.db.Docs.Visits.Get(context.Background(), id)
+	v, err := w.f.db.Visits.Get(context.Background(), id)
 	if err != nil {
 		w.f.t.Fatal(err)
 	}
@@ -155,7 +155,7 @@ func TestPushEveryKindOnce(t *testing.T) {
 		t.Fatalf("retry changed the visit: version %d -> %d", v.Version, v2.Version)
 	}
 	var incidents int64
-	incs, _ := w.f.db.Docs.Cases.ListIncidents(context.Background(), fstore.IncidentQuery{VisitID: w.v1.ID})
+	incs, _ := w.f.db.Cases.ListIncidents(context.Background(), store.IncidentQuery{VisitID: w.v1.ID})
 	if incidents = int64(len(incs.Items)); incidents != 1 {
 		t.Fatalf("%d incidents recorded, want 1", incidents)
 	}
@@ -283,7 +283,7 @@ func TestOfflineWhileOfficeChanged(t *testing.T) {
 	if len(reviews.Items) != 2 {
 		t.Fatalf("%d visits to review, want 2", len(reviews.Items))
 	}
-	feed, _ := f.db.Docs.Cases.ListAlerts(ctx, fstore.AlertQuery{Team: "team-1"})
+	feed, _ := f.db.Cases.ListAlerts(ctx, store.AlertQuery{Team: "team-1"})
 	if alerts := len(feed.Items); alerts < 2 {
 		t.Fatalf("%d alerts, want at least 2", alerts)
 	}
@@ -578,7 +578,7 @@ func TestPullScopeRemovalsAndResync(t *testing.T) {
 	p.token = f.login("wk.one", "phone-1").AccessToken
 	w.s1 = f.login("sup.one", "office").AccessToken
 	f.do("POST", "/v1/visits/"+w.v2.ID+"/cancel", map[string]any{"reason": "x"}, f.login("admin.o", "office").AccessToken).want(200) // keep the log growing
-	if _, err := f.db.Docs.Changes.Prune(ctx, f.clock.Now().Add(-30*24*time.Hour)); err != nil {
+	if _, err := f.db.Changes.Prune(ctx, f.clock.Now().Add(-30*24*time.Hour)); err != nil {
 		t.Fatal(err)
 	}
 	re := p.pull(first.Cursor)
@@ -774,7 +774,7 @@ func TestResultNamesEveryRule(t *testing.T) {
 			v.OfficeStatus = schemas.VisitNoShow
 			v.Refresh()
 			v.Version++
-			if err := w.f.db.Docs.Visits.Replace(context.Background(), v, v.Version-1); err != nil {
+			if err := w.f.db.Visits.Replace(context.Background(), v, v.Version-1); err != nil {
 				t.Fatal(err)
 			}
 			p := w.phone("wk.one", "phone-1")

@@ -201,7 +201,7 @@ func (m *mx) followUp() *schemas.FollowUp {
 func (m *mx) alert() string {
 	a := &schemas.Alert{Kind: "test", Team: "team-1", Priority: "normal", CreatedAt: m.f.clock.Now().UTC()}
 	cause := m.f.newID()
-	_, err := m.f.db.Docs.Cases.RaiseAlert(m.t.Context(), a, "test/"+cause, cause, 0)
+	_, err := m.f.db.Cases.RaiseAlert(m.t.Context(), a, "test/"+cause, cause, 0)
 	m.must(err)
 	return a.ID
 }
@@ -842,7 +842,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 		t.Errorf("missing team: details %v", e.Details)
 	}
 	put(admin, nil, "household", "locale").wantError(400, schemas.EINVALID)
-	c, err := f.db.Docs.Office.Customer(t.Context(), m.c1.ID)
+	c, err := f.db.Office.Customer(t.Context(), m.c1.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -857,7 +857,7 @@ func TestSupervisorsEditOnlyTheirTeamsCustomers(t *testing.T) {
 	}
 	loaded["phone"] = "+8613911114444"
 	f.do("PUT", "/v1/customers/"+m.c1.ID, loaded, sup1).want(200)
-	if c, _ := f.db.Docs.Office.Customer(t.Context(), m.c1.ID); c.Phone != "+8613911114444" || c.Team != "team-1" || !c.Household.Elderly {
+	if c, _ := f.db.Office.Customer(t.Context(), m.c1.ID); c.Phone != "+8613911114444" || c.Team != "team-1" || !c.Household.Elderly {
 		t.Fatalf("after the owning supervisor's PUT: %+v", c)
 	}
 	// Workers the same way: leaving out the team is refused, not a move.

@@ -20,7 +20,7 @@ import (
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
-	"fieldsync/server/store"
+	"fieldsync/store"
 	fsync "fieldsync/sync"
 )
 
@@ -35,7 +35,7 @@ func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 
 // Server is a running fieldsync: the store, the HTTP API and its listener.
 type Server struct {
-	Store    *store.DB
+	Store    *store.Store
 	API      *api.API
 	Auth     *auth.Service
 	Office   *office.Service
@@ -60,15 +60,19 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	log.Info("starting", "config", cfg)
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StoreStartTimeout)
 	defer cancel()
+	cipher, err := cfg.dataCipher()
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(startCtx, store.Options{
 		URI: cfg.MongoURI, DBName: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log,
-		Debug: cfg.LogLevel <= slog.LevelDebug, Slow: cfg.SlowCommand, Now: now,
+		Slow: cfg.SlowCommand, Now: now, Cipher: cipher,
 	})
 	if err != nil {
 		return nil, err
 	}
 	s := &Server{Store: db, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
-	if err := s.prepare(startCtx, cfg, now); err != nil {
+	if err := s.prepare(startCtx, cfg, cipher, now); err != nil {
 		_ = db.Close(context.Background())
 		return nil, err
 	}
@@ -93,15 +97,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	return s, nil
 }
 
-func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) error {
-	if _, err := s.Store.Migrate(ctx, now()); err != nil {
-		return err
-	}
-	cipher, err := cfg.dataCipher()
-	if err != nil {
-		return err
-	}
-	s.Store.SetCipher(cipher)
+func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, now func() time.Time) error {
 	s.Office = office.New(s.Store, now, s.log, cfg.ScheduleHorizon)
 	presence := fsync.NewPresence(cipher.Derived("presence"), cfg.PresenceStep)
 	rules := fsync.DefaultRules
@@ -110,8 +106,8 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 	limits.MaxOps = cfg.SyncMaxOps
 	limits.AlertWindow = cfg.AlertWindow
 	s.Sync = fsync.New(s.Store, now, s.log, rules, limits, presence)
-	s.Outbox = push.NewOutbox(s.Store.Docs.Push)
-	targets := push.NewTargets(s.Store.Docs.Push)
+	s.Outbox = push.NewOutbox(s.Store.Push)
+	targets := push.NewTargets(s.Store.Push)
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
 	s.Office.SetAlerter(s.Relay)
@@ -150,7 +146,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, now func() time.Time) 
 		return err
 	}
 	tokens := auth.NewTokens(current, previous, cfg.JWTIssuer, cfg.JWTAudience, cfg.AccessTTL, now)
-	s.Auth = auth.NewService(s.Store.Docs.Accounts, tokens, auth.Config{
+	s.Auth = auth.NewService(s.Store.Accounts, tokens, auth.Config{
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace, LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP,
 	}, now, s.log)
 	admin, generated, err := s.Auth.EnsureAdmin(ctx, cfg.AdminLogin, cfg.AdminPass)
@@ -217,4 +213,19 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 	}
 	storeErr := s.Store.Close(ctx)
 	return errors.Join(httpErr, pushErr, storeErr)
+}
+
+// Backup writes a consistent copy of the embedded store under
+// cfg.DataDir to path, while a server may be serving from it.
+func Backup(ctx context.Context, cfg Config, path string) error {
+	cipher, err := cfg.dataCipher()
+	if err != nil {
+		return err
+	}
+	db, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, Logger: slog.New(slog.DiscardHandler), Cipher: cipher})
+	if err != nil {
+		return err
+	}
+	defer db.Close(context.WithoutCancel(ctx))
+	return db.Backup(ctx, path)
 }

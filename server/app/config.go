@@ -15,7 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 // Config is everything the server reads from the environment. The table in
@@ -334,6 +334,18 @@ func decodeDataKey(s string) ([]byte, error) {
 // dataCipher builds the cipher for personal data at rest. The key comes
 // from DATA_KEY, else DATA_KEY_FILE, else a key generated once under
 // DATA_DIR (development default; back it up with the data).
+// DataKeyFileOrDefault is where the data key is read from: DATA_KEY_FILE,
+// or DATA_DIR/data.key ("the DATA_KEY variable" when that is set).
+func (c Config) DataKeyFileOrDefault() string {
+	switch {
+	case c.DataKey != "":
+		return "the DATA_KEY variable"
+	case c.DataKeyFile != "":
+		return c.DataKeyFile
+	}
+	return filepath.Join(c.DataDir, "data.key")
+}
+
 func (c Config) dataCipher() (*store.Cipher, error) {
 	raw := c.DataKey
 	if raw == "" {

@@ -12,8 +12,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
-	"fieldsync/server/store"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // DemoPassword is the password of every demo account. Demo data is for a
@@ -85,21 +84,21 @@ var (
 // the service catalog and recurring schedules, whose visits the generator
 // then creates. Every record has a fixed id, so a seed cut short completes
 // on the next start.
-func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.Service, now func() time.Time, log *slog.Logger) error {
-	done, err := db.Docs.Meta.Flag(ctx, demoFlag)
+func seedDemo(ctx context.Context, db *store.Store, svc *auth.Service, off *office.Service, now func() time.Time, log *slog.Logger) error {
+	done, err := db.Meta.Flag(ctx, demoFlag)
 	if err != nil || done {
 		return err
 	}
 	t := now().UTC()
 	insert := func(entity, id string, doc any, write func() error) error {
 		err := write()
-		if schemas.ErrorCode(err) == schemas.ECONFLICT || err != nil && (store.IsDuplicate(err) || errors.Is(err, fstore.ErrDuplicate)) {
+		if schemas.ErrorCode(err) == schemas.ECONFLICT || errors.Is(err, store.ErrDuplicate) {
 			return nil // seeded by an earlier, interrupted run
 		}
 		if err != nil {
 			return err
 		}
-		return db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{ID: schemas.AuditID(entity, id, 1), Entity: entity, EntityID: id,
+		return db.Audit.Insert(ctx, &schemas.AuditEntry{ID: schemas.AuditID(entity, id, 1), Entity: entity, EntityID: id,
 			Action: "create", Version: 1, ActorID: office.System.UserID, Role: office.System.Role, At: t,
 			Changes: schemas.Diff(nil, doc, "phone", "home", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household"), Note: "demo seed"})
 	}
@@ -109,12 +108,12 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		// An account from an older demo seed: link it to its record.
-		u, err := db.Docs.Accounts.UserByLogin(ctx, login)
+		u, err := db.Accounts.UserByLogin(ctx, login)
 		if err != nil {
 			return err
 		}
 		if u.WorkerID != workerID || u.CustomerID != customerID {
-			_, err = db.Docs.Accounts.UpdateUser(ctx, u.ID, fstore.UserChanges{WorkerID: &workerID, CustomerID: &customerID})
+			_, err = db.Accounts.UpdateUser(ctx, u.ID, store.UserChanges{WorkerID: &workerID, CustomerID: &customerID})
 		}
 		return err
 	}
@@ -128,7 +127,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		if err := account(login, n, schemas.RoleSupervisor, fmt.Sprintf("team-%d", i+1), "", ""); err != nil {
 			return err
 		}
-		u, err := db.Docs.Accounts.UserByLogin(ctx, login)
+		u, err := db.Accounts.UserByLogin(ctx, login)
 		if err != nil {
 			return err
 		}
@@ -141,7 +140,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		st := &schemas.ServiceType{ID: demoID("service", i), ServiceTypeInput: in, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityServiceType, st.ID, st, func() error { return db.Docs.Office.InsertServiceType(ctx, st) }); err != nil {
+		if err := insert(schemas.EntityServiceType, st.ID, st, func() error { return db.Office.InsertServiceType(ctx, st) }); err != nil {
 			return err
 		}
 		services = append(services, st)
@@ -167,7 +166,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		w := &schemas.Worker{ID: demoID("worker", i), WorkerInput: in, Rating: dw.rating, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityWorker, w.ID, w, func() error { return db.Docs.Office.InsertWorker(ctx, w) }); err != nil {
+		if err := insert(schemas.EntityWorker, w.ID, w, func() error { return db.Office.InsertWorker(ctx, w) }); err != nil {
 			return err
 		}
 		if err := account(fmt.Sprintf("worker%d", i+1), dw.name, schemas.RoleWorker, in.Team, w.ID, ""); err != nil {
@@ -202,7 +201,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 			return err
 		}
 		c := &schemas.Customer{ID: demoID("customer", i), CustomerInput: in, Version: 1, CreatedAt: t, UpdatedAt: t}
-		if err := insert(schemas.EntityCustomer, c.ID, c, func() error { return db.Docs.Office.InsertCustomer(ctx, c) }); err != nil {
+		if err := insert(schemas.EntityCustomer, c.ID, c, func() error { return db.Office.InsertCustomer(ctx, c) }); err != nil {
 			return err
 		}
 		if err := account(fmt.Sprintf("customer%d", i+1), n, schemas.RoleCustomer, "", "", c.ID); err != nil {
@@ -236,7 +235,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 		sch := &schemas.Schedule{ID: demoID("schedule", i), TimeZone: c.TimeZone, Version: 1, CreatedAt: t, UpdatedAt: t,
 			ScheduleInput: schemas.ScheduleInput{CustomerID: c.ID, AddressID: c.Addresses[0].ID, ServiceTypeID: st.ID, WorkerID: w.ID,
 				Weekdays: sl.days, StartTime: sl.start, EndTime: sl.end, StartsOn: startsOn}}
-		if err := insert(schemas.EntitySchedule, sch.ID, sch, func() error { return db.Docs.Schedules.Insert(ctx, sch) }); err != nil {
+		if err := insert(schemas.EntitySchedule, sch.ID, sch, func() error { return db.Schedules.Insert(ctx, sch) }); err != nil {
 			return err
 		}
 	}
@@ -244,7 +243,7 @@ func seedDemo(ctx context.Context, db *store.DB, svc *auth.Service, off *office.
 	if err != nil {
 		return err
 	}
-	if err := db.Docs.Meta.SetFlag(ctx, demoFlag); err != nil {
+	if err := db.Meta.SetFlag(ctx, demoFlag); err != nil {
 		return err
 	}
 	log.Warn("demo data seeded; every demo account has the same password",

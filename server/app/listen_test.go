@@ -12,15 +12,14 @@ import (
 	"testing"
 	"time"
 
-	"fieldsync/server/store/storetest"
+	"fieldsync/store/storetest"
 )
 
-// TestEmbeddedStoreListensOnNoPort: the embedded FerretDB has no
-// authentication, so a loopback port would let any local process read the
-// password hashes and make itself an admin. With the server up on the
-// embedded store, the only TCP port the process listens on is the HTTP
-// one; the store's Unix socket is 0600 in a 0700 directory, and the log
-// names no address to connect to.
+// TestEmbeddedStoreListensOnNoPort: the embedded store is SQLite in the
+// process, with no authentication of its own, so it must be reachable
+// through nothing but the file: with the server up on it, the only TCP
+// port the process listens on is the HTTP one, no socket file exists under
+// the data directory, and that directory is the owner's alone.
 func TestEmbeddedStoreListensOnNoPort(t *testing.T) {
 	before, err := storetest.ListeningTCPPorts()
 	if errors.Is(err, storetest.ErrNoProcNet) {
@@ -31,7 +30,8 @@ func TestEmbeddedStoreListensOnNoPort(t *testing.T) {
 	}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, nil))
-	srv, err := Start(t.Context(), testConfig(t, t.TempDir(), nil), log, time.Now)
+	cfg := testConfig(t, t.TempDir(), nil)
+	srv, err := Start(t.Context(), cfg, log, time.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,25 +49,23 @@ func TestEmbeddedStoreListensOnNoPort(t *testing.T) {
 		t.Errorf("the server listens on TCP ports %v, want only HTTP's %d", opened, httpPort)
 	}
 
-	sock := srv.Store.Socket()
-	if sock == "" {
-		t.Fatal("embedded store has no socket")
+	if !srv.Store.Embedded() {
+		t.Fatal("not on the embedded store")
 	}
-	for path, want := range map[string]os.FileMode{sock: 0o600, filepath.Dir(sock): 0o700} {
-		fi, err := os.Stat(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := fi.Mode().Perm(); got != want {
-			t.Errorf("%s mode %o, want %o", path, got, want)
-		}
+	dir := cfg.DataDir
+	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
+		t.Errorf("data dir %s: %v, %v; want mode 700", dir, fi.Mode().Perm(), err)
 	}
-	if fi, _ := os.Stat(sock); fi == nil || fi.Mode()&os.ModeSocket == 0 {
-		t.Errorf("%s is not a socket", sock)
-	}
-	for _, addr := range []string{"mongodb://", "127.0.0.1:", sock} {
-		if strings.Contains(logs.String(), addr) {
-			t.Errorf("log names the store's address (%q): %s", addr, logs.String())
+	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err == nil && d.Type()&os.ModeSocket != 0 {
+			t.Errorf("%s is a socket", path)
 		}
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(logs.String(), "mongodb://") {
+		t.Errorf("log names a store address: %s", logs.String())
 	}
 }

@@ -15,7 +15,7 @@ import (
 	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
-	"fieldsync/server/store/storetest"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -184,7 +184,7 @@ func TestPushEndToEnd(t *testing.T) {
 func containsStr(s, sub string) bool { return strings.Contains(s, sub) }
 
 func mustUser(t *testing.T, srv *Server, login string) string {
-	u, err := srv.Store.Docs.Accounts.UserByLogin(t.Context(), login)
+	u, err := srv.Store.Accounts.UserByLogin(t.Context(), login)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // CreateServiceType adds a catalog entry; admins only.
@@ -40,7 +40,7 @@ func (s *Service) ListServiceTypes(ctx context.Context, a *schemas.Actor, after 
 
 // catalogErr is a taken code as the conflict clients see.
 func catalogErr(err error, code string) error {
-	if errors.Is(err, fstore.ErrDuplicate) {
+	if errors.Is(err, store.ErrDuplicate) {
 		return schemas.Errorf(schemas.ECONFLICT, "service code %q is taken", code).With("field", "code")
 	}
 	return recordErr(err, "service type")

@@ -11,7 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 var nsOffice = uuid.NewSHA1(uuid.NameSpaceOID, []byte("fieldsync/office"))
@@ -34,7 +34,7 @@ func (s *Service) FileComplaint(ctx context.Context, a *schemas.Actor, in schema
 	cp := &schemas.Complaint{ID: schemas.NewIDAt(now), CustomerID: c.ID, Team: c.Team, Category: in.Category, Text: strings.TrimSpace(in.Text),
 		Urgent: schemas.UrgentCategory(in.Category), State: schemas.ComplaintReceived, ReceivedAt: now, Version: 1}
 	if in.VisitID != "" {
-		v, err := s.db.Docs.Visits.Get(ctx, in.VisitID)
+		v, err := s.db.Visits.Get(ctx, in.VisitID)
 		if err != nil || v.CustomerID != c.ID {
 			return nil, schemas.FieldError("visitId", "visitId does not name one of your visits")
 		}
@@ -83,7 +83,7 @@ func (s *Service) Complaint(ctx context.Context, a *schemas.Actor, id string) (*
 
 // ListComplaints lists the complaints the actor may see.
 func (s *Service) ListComplaints(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Complaint], error) {
-	q := fstore.ComplaintQuery{After: p.After, Limit: p.Limit}
+	q := store.ComplaintQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
@@ -169,7 +169,7 @@ func (s *Service) ActOnComplaint(ctx context.Context, a *schemas.Actor, id strin
 			after.ClosedAt, after.FollowUpDue = &now, &follow
 		}
 		err = s.cases().ReplaceComplaint(ctx, &after, before.Version)
-		if errors.Is(err, fstore.ErrVersion) && attempt < 3 {
+		if errors.Is(err, store.ErrVersion) && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -194,7 +194,7 @@ func (s *Service) EscalateBreaches(ctx context.Context) (int, error) {
 		after.Breached = true
 		after.History = append(slices.Clone(c.History), schemas.ComplaintEvent{At: now, By: System.UserID, Role: System.Role, Action: "sla_breached"})
 		if err := s.cases().ReplaceComplaint(ctx, &after, c.Version); err != nil {
-			if errors.Is(err, fstore.ErrVersion) {
+			if errors.Is(err, store.ErrVersion) {
 				continue // acknowledged meanwhile
 			}
 			return n, err

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // CreateCustomer adds a customer; admins, or supervisors for their team.
@@ -59,7 +59,7 @@ func (s *Service) canSeeCustomer(ctx context.Context, a *schemas.Actor, c *schem
 		if c.Team != "" && c.Team == a.Team {
 			return true, nil
 		}
-		return s.db.Docs.Visits.TeamHasCustomer(ctx, a.Team, c.ID)
+		return s.db.Visits.TeamHasCustomer(ctx, a.Team, c.ID)
 	case schemas.RoleCustomer:
 		return c.ID == a.CustomerID, nil
 	}
@@ -68,11 +68,11 @@ func (s *Service) canSeeCustomer(ctx context.Context, a *schemas.Actor, c *schem
 
 // ListCustomers lists a page of the customers the actor may see, and
 // returns the After of the next page ("" at the end).
-func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f fstore.CustomerFilter) ([]schemas.Customer, string, error) {
+func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f store.CustomerFilter) ([]schemas.Customer, string, error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
-		ids, err := s.db.Docs.Visits.CustomersOfTeam(ctx, a.Team)
+		ids, err := s.db.Visits.CustomersOfTeam(ctx, a.Team)
 		if err != nil {
 			return nil, "", err
 		}
@@ -90,7 +90,7 @@ func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f fstore.
 // visibleCustomerIDs lists the ids of every customer a supervisor may see:
 // their team's and those their team visits.
 func (s *Service) visibleCustomerIDs(ctx context.Context, team string) ([]string, error) {
-	ids, err := s.db.Docs.Visits.CustomersOfTeam(ctx, team)
+	ids, err := s.db.Visits.CustomersOfTeam(ctx, team)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 		return nil, recordErr(err, "customer")
 	}
 	// Phones holding this household's visits pull the new details.
-	if _, err := s.db.Docs.Changes.Append(ctx, &fstore.Change{Kind: fstore.ChangeCustomers, CustomerIDs: []string{id}}); err != nil {
+	if _, err := s.db.Changes.Append(ctx, &store.Change{Kind: store.ChangeCustomers, CustomerIDs: []string{id}}); err != nil {
 		return nil, err
 	}
 	return &after, s.audit(ctx, a, schemas.EntityCustomer, id, "update", after.Version, before, &after, maskCustomer, "")

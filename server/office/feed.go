@@ -9,7 +9,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Alerts is a supervisor's feed: everything that needs them (incidents,
@@ -17,7 +17,7 @@ import (
 // conflicts), newest first. Admins see every team's and their own (push
 // configuration, escalations).
 func (s *Service) Alerts(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Alert], error) {
-	q := fstore.AlertQuery{After: p.After, Limit: p.Limit}
+	q := store.AlertQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
 		q.AllTeams = true
@@ -137,7 +137,7 @@ func (s *Service) RequestChange(ctx context.Context, a *schemas.Actor, id string
 	if err := in.Validate(); err != nil {
 		return err
 	}
-	v, err := s.db.Docs.Visits.Get(ctx, id)
+	v, err := s.db.Visits.Get(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -153,7 +153,7 @@ func (s *Service) RequestChange(ctx context.Context, a *schemas.Actor, id string
 		detail += " (preferred " + in.PreferredStart.UTC().Format(time.RFC3339) + ")"
 	}
 	key := fmt.Sprintf("request/%s/%s/%d", v.ID, in.Kind, now.UnixNano())
-	if err := s.db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{ID: key, Entity: schemas.EntityVisit, EntityID: v.ID, Action: "request_" + in.Kind,
+	if err := s.db.Audit.Insert(ctx, &schemas.AuditEntry{ID: key, Entity: schemas.EntityVisit, EntityID: v.ID, Action: "request_" + in.Kind,
 		Version: v.Version, ActorID: a.UserID, Role: a.Role, DeviceID: a.DeviceID, At: now, Changes: []schemas.FieldChange{}, Note: detail}); err != nil {
 		return err
 	}

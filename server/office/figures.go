@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // WorkerFigures are one worker's (or, with no worker, a team's) numbers
@@ -64,7 +64,7 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 		return nil, schemas.FieldError("month", "month must look like 2026-11")
 	}
 	from, to := first, first.AddDate(0, 1, 0)
-	vs, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{Team: team, From: from, To: to})
+	vs, err := s.db.Visits.List(ctx, store.VisitFilter{Team: team, From: from, To: to})
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 			f.Reworks++
 		}
 	}
-	incs, err := s.cases().ListIncidents(ctx, fstore.IncidentQuery{Team: team})
+	incs, err := s.cases().ListIncidents(ctx, store.IncidentQuery{Team: team})
 	if err != nil {
 		return nil, err
 	}
@@ -117,7 +117,7 @@ func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team str
 			get(i.WorkerID, i.Team).Incidents++
 		}
 	}
-	cs, err := s.cases().ListComplaints(ctx, fstore.ComplaintQuery{Team: team, From: from, To: to})
+	cs, err := s.cases().ListComplaints(ctx, store.ComplaintQuery{Team: team, From: from, To: to})
 	if err != nil {
 		return nil, err
 	}

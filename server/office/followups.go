@@ -8,7 +8,7 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // SignedOff is told about a visit the customer signed off (through either
@@ -30,7 +30,7 @@ func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 // FollowUps lists follow-ups, soonest due first: supervisors their
 // team's, admins all.
 func (s *Service) FollowUps(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.FollowUp], error) {
-	q := fstore.FollowUpQuery{After: p.After, Limit: p.Limit}
+	q := store.FollowUpQuery{After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:

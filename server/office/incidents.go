@@ -10,13 +10,13 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Incidents lists incidents: admins all, supervisors their team's, workers
 // their own.
 func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Incident], error) {
-	q := fstore.IncidentQuery{After: p.After, Limit: p.Limit}
+	q := store.IncidentQuery{After: p.After, Limit: p.Limit}
 	none := schemas.Page[schemas.Incident]{Items: []schemas.Incident{}}
 	switch a.Role {
 	case schemas.RoleAdmin:
@@ -111,7 +111,7 @@ func (s *Service) ActOnIncident(ctx context.Context, a *schemas.Actor, id string
 		after.Events = append(slices.Clone(before.Events), schemas.ComplaintEvent{At: s.now().UTC(), By: a.UserID, Role: a.Role, Action: act.Action,
 			Note: strings.TrimSpace(act.Note + " " + act.Outcome)})
 		err = s.cases().ReplaceIncident(ctx, &after, before.Version)
-		if errors.Is(err, fstore.ErrVersion) && attempt < 3 {
+		if errors.Is(err, store.ErrVersion) && attempt < 3 {
 			continue
 		}
 		if err != nil {
@@ -135,7 +135,7 @@ func (s *Service) EscalateIncidents(ctx context.Context) (int, error) {
 		after := *inc
 		after.Escalated = true
 		if err := s.cases().ReplaceIncident(ctx, &after, inc.Version); err != nil {
-			if errors.Is(err, fstore.ErrVersion) {
+			if errors.Is(err, store.ErrVersion) {
 				continue
 			}
 			return n, err

@@ -9,7 +9,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // TravelBuffer is kept free between two visits of one worker.
@@ -178,7 +178,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
 		return nil, forbidden()
 	}
-	v, err := s.db.Docs.Visits.Get(ctx, visitID)
+	v, err := s.db.Visits.Get(ctx, visitID)
 	if err != nil {
 		return nil, err
 	}
@@ -193,7 +193,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 	if err != nil {
 		return nil, err
 	}
-	f := fstore.WorkerFilter{Status: schemas.WorkerActive}
+	f := store.WorkerFilter{Status: schemas.WorkerActive}
 	if a.Role == schemas.RoleSupervisor {
 		f.Team = a.Team
 	}
@@ -202,7 +202,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 		return nil, err
 	}
 	// One query for everyone's visits around this one.
-	around, err := s.db.Docs.Visits.List(ctx, fstore.VisitFilter{From: v.ScheduledStart.Add(-24 * time.Hour), To: v.ScheduledEnd.Add(24 * time.Hour)})
+	around, err := s.db.Visits.List(ctx, store.VisitFilter{From: v.ScheduledStart.Add(-24 * time.Hour), To: v.ScheduledEnd.Add(24 * time.Hour)})
 	if err != nil {
 		return nil, err
 	}

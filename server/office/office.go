@@ -10,12 +10,12 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 // Service is the office logic over the store.
 type Service struct {
-	db       *store.DB
+	db       *store.Store
 	now      func() time.Time
 	log      *slog.Logger
 	horizon  time.Duration // how far ahead schedules generate visits
@@ -70,8 +70,8 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 }
 
 // New returns the office service.
-func New(db *store.DB, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, records: db.Docs.Office, schedules: db.Docs.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
+func New(db *store.Store, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
+	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
 }
 
 // errNotFound is what any record the actor may not see looks like: the
@@ -90,7 +90,7 @@ var (
 // audit records a change. It is written after the change itself with an
 // id derived from the new version, so a retry records it exactly once.
 func (s *Service) audit(ctx context.Context, a *schemas.Actor, entity, id, action string, version int64, before, after any, mask []string, note string) error {
-	return s.db.Docs.Audit.Insert(ctx, &schemas.AuditEntry{
+	return s.db.Audit.Insert(ctx, &schemas.AuditEntry{
 		ID: schemas.AuditID(entity, id, version), Entity: entity, EntityID: id, Action: action, Version: version,
 		ActorID: a.UserID, Role: a.Role, DeviceID: a.DeviceID, At: s.now().UTC(),
 		Changes: schemas.Diff(before, after, mask...), Note: note,
@@ -107,5 +107,5 @@ func (s *Service) AuditTrail(ctx context.Context, a *schemas.Actor, entity, id s
 	default:
 		return nil, schemas.FieldError("entity", "entity must be worker, customer, serviceType, visit or schedule")
 	}
-	return s.db.Docs.Audit.Trail(ctx, entity, id, afterVersion, limit)
+	return s.db.Audit.Trail(ctx, entity, id, afterVersion, limit)
 }

@@ -5,7 +5,7 @@ import (
 	"errors"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // Records is the storage of the office's records that the office uses
@@ -14,11 +14,11 @@ type Records interface {
 	InsertWorker(ctx context.Context, w *schemas.Worker) error
 	Worker(ctx context.Context, id string) (*schemas.Worker, error)
 	ReplaceWorker(ctx context.Context, w *schemas.Worker, version int64) error
-	Workers(ctx context.Context, f fstore.WorkerFilter) ([]schemas.Worker, string, error)
+	Workers(ctx context.Context, f store.WorkerFilter) ([]schemas.Worker, string, error)
 	InsertCustomer(ctx context.Context, c *schemas.Customer) error
 	Customer(ctx context.Context, id string) (*schemas.Customer, error)
 	ReplaceCustomer(ctx context.Context, c *schemas.Customer, version int64) error
-	Customers(ctx context.Context, f fstore.CustomerFilter) ([]schemas.Customer, string, error)
+	Customers(ctx context.Context, f store.CustomerFilter) ([]schemas.Customer, string, error)
 	CustomerIDsOfTeam(ctx context.Context, team string) ([]string, error)
 	InsertServiceType(ctx context.Context, st *schemas.ServiceType) error
 	ServiceType(ctx context.Context, id string) (*schemas.ServiceType, error)
@@ -41,11 +41,11 @@ func recordErr(err error, what string) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, fstore.ErrNotFound):
+	case errors.Is(err, store.ErrNotFound):
 		return errNotFound(what)
-	case errors.Is(err, fstore.ErrVersion):
+	case errors.Is(err, store.ErrVersion):
 		return schemas.Errorf(schemas.ECONFLICT, "the %s was changed by someone else; reload and retry", what).With("reason", "version_mismatch")
-	case errors.Is(err, fstore.ErrCursor):
+	case errors.Is(err, store.ErrCursor):
 		return schemas.FieldError("after", "after is not a cursor this server issued")
 	}
 	return err
@@ -75,7 +75,7 @@ func (s *Service) schedule(ctx context.Context, id string) (*schemas.Schedule, e
 }
 
 // allWorkers reads every page of workers f selects.
-func (s *Service) allWorkers(ctx context.Context, f fstore.WorkerFilter) ([]schemas.Worker, error) {
+func (s *Service) allWorkers(ctx context.Context, f store.WorkerFilter) ([]schemas.Worker, error) {
 	var out []schemas.Worker
 	f.Limit = 500
 	for {

@@ -19,7 +19,7 @@ func (s *Service) Reviews(ctx context.Context, a *schemas.Actor, limit int) ([]s
 	default:
 		return nil, forbidden()
 	}
-	return s.db.Docs.Visits.NeedingReview(ctx, team, limit)
+	return s.db.Visits.NeedingReview(ctx, team, limit)
 }
 
 // ResolveReview records a supervisor's decision on everything that needed

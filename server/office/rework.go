@@ -25,7 +25,7 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 	if in.ScheduledStart.IsZero() {
 		return nil, schemas.FieldError("scheduledStart", "scheduledStart is required")
 	}
-	orig, err := s.db.Docs.Visits.Get(ctx, id)
+	orig, err := s.db.Visits.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +70,7 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 		return nil, err
 	}
 	rw.OfficeEdited = false
-	if err := s.db.Docs.Visits.Insert(ctx, rw); err != nil {
+	if err := s.db.Visits.Insert(ctx, rw); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, a, schemas.EntityVisit, rw.ID, "create", 1, nil, rw, maskVisit, "rework of "+orig.ID); err != nil {

@@ -29,7 +29,7 @@ func canManageVisit(a *schemas.Actor, v *schemas.Visit) bool {
 
 // Visit returns one visit the actor may see; ViewVisit shapes it.
 func (s *Service) Visit(ctx context.Context, a *schemas.Actor, id string) (*schemas.Visit, error) {
-	v, err := s.db.Docs.Visits.Get(ctx, id)
+	v, err := s.db.Visits.Get(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -62,7 +62,7 @@ func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.Visi
 	if f.Team == "" && a.Role == schemas.RoleSupervisor {
 		return []schemas.Visit{}, nil
 	}
-	return s.db.Docs.Visits.List(ctx, f)
+	return s.db.Visits.List(ctx, f)
 }
 
 // planned resolves what a new visit needs: the customer, the address, the
@@ -136,7 +136,7 @@ func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.
 	}
 	now := s.now().UTC()
 	v := newVisit(schemas.NewIDAt(now), c, addr, st, w, team, in.ScheduledStart, end, in.Notes, now)
-	if err := s.db.Docs.Visits.Insert(ctx, v); err != nil {
+	if err := s.db.Visits.Insert(ctx, v); err != nil {
 		return nil, err
 	}
 	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, ""); err != nil {
@@ -189,7 +189,7 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		return nil, forbidden()
 	}
 	for attempt := 0; ; attempt++ {
-		before, err := s.db.Docs.Visits.Get(ctx, id)
+		before, err := s.db.Visits.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -206,7 +206,7 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		}
 		after.Version = before.Version + 1
 		after.UpdatedAt = s.now().UTC()
-		err = s.db.Docs.Visits.Replace(ctx, &after, before.Version)
+		err = s.db.Visits.Replace(ctx, &after, before.Version)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT && act.Version == 0 && attempt < 3 {
 			continue
 		}
@@ -257,7 +257,7 @@ var errNoChange = errors.New("no change")
 // stored.
 func (s *Service) changeVisit(ctx context.Context, a *schemas.Actor, id, action, note string, change func(*schemas.Visit) error) (*schemas.Visit, error) {
 	for attempt := 0; ; attempt++ {
-		before, err := s.db.Docs.Visits.Get(ctx, id)
+		before, err := s.db.Visits.Get(ctx, id)
 		if err != nil {
 			return nil, err
 		}
@@ -270,7 +270,7 @@ func (s *Service) changeVisit(ctx context.Context, a *schemas.Actor, id, action,
 		after.Refresh()
 		after.Version++
 		after.UpdatedAt = s.now().UTC()
-		err = s.db.Docs.Visits.Replace(ctx, &after, before.Version)
+		err = s.db.Visits.Replace(ctx, &after, before.Version)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT && attempt < 3 {
 			continue
 		}

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"fieldsync/schemas"
-	fstore "fieldsync/store"
+	"fieldsync/store"
 )
 
 // CreateWorker adds a worker; admins, or supervisors for their own team.
@@ -50,7 +50,7 @@ func canSeeWorker(a *schemas.Actor, w *schemas.Worker) bool {
 
 // ListWorkers lists a page of workers: admins all, supervisors their
 // team. It returns the After of the next page ("" at the end).
-func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f fstore.WorkerFilter) ([]schemas.Worker, string, error) {
+func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f store.WorkerFilter) ([]schemas.Worker, string, error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:

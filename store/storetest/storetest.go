@@ -151,6 +151,24 @@ func New(tb testing.TB, now func() time.Time) *store.Store {
 	return Open(tb, Options(tb, now))
 }
 
+var (
+	optsMu sync.Mutex
+	opened = map[*store.Store]store.Options{}
+)
+
+// Another opens a second store on the data of s, as a second instance of
+// the server would: in-process state (caches, hints) of its own.
+func Another(tb testing.TB, s *store.Store) *store.Store {
+	tb.Helper()
+	optsMu.Lock()
+	opts, ok := opened[s]
+	optsMu.Unlock()
+	if !ok {
+		tb.Fatal("storetest.Another: the store was not opened by storetest")
+	}
+	return Open(tb, opts)
+}
+
 // Open opens a store with opts, closed when the test ends.
 func Open(tb testing.TB, opts store.Options) *store.Store {
 	tb.Helper()
@@ -160,7 +178,13 @@ func Open(tb testing.TB, opts store.Options) *store.Store {
 	if err != nil {
 		tb.Fatalf("open test store: %v", err)
 	}
+	optsMu.Lock()
+	opened[s] = opts
+	optsMu.Unlock()
 	tb.Cleanup(func() {
+		optsMu.Lock()
+		delete(opened, s)
+		optsMu.Unlock()
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
 		_ = s.Close(ctx)

@@ -3,7 +3,8 @@
 // worker account and a visit, then drives the phones over loopback HTTP:
 // every phone pushes its operations in batches, then pulls. In the same
 // run it writes the same operation documents straight into the same store
-// with InsertMany (the raw ceiling), and measures an incremental pull
+// engine, around the store, in transactions of one push each (the raw
+// ceiling), and measures an incremental pull
 // before and after the store holds ten times more history.
 //
 //	go run ./sync/loadgen -devices 200 -ops 50 -batch 25 -conns 16
@@ -19,9 +20,11 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +32,12 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/app"
 	"fieldsync/server/office"
+	"fieldsync/store/doc"
+	"fieldsync/store/mongo"
+	"fieldsync/store/sqlite"
 	fsync "fieldsync/sync"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 type config struct {
@@ -67,7 +75,8 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env := map[string]string{"PORT": "0", "DATA_DIR": dir, "LOG_LEVEL": "warn", "SLOW_COMMAND": os.Getenv("SLOW_COMMAND"), "ADMIN_LOGIN": "bench.admin",
+	env := map[string]string{"PORT": "0", "DATA_DIR": dir, "LOG_LEVEL": "warn", "SLOW_COMMAND": os.Getenv("SLOW_COMMAND"), "MONGODB_URI": os.Getenv("MONGODB_URI"),
+		"MONGODB_DB": "fieldsync_loadgen_" + fmt.Sprint(time.Now().UnixNano()), "ADMIN_LOGIN": "bench.admin",
 		"ADMIN_PASSWORD": "bench password 1", "LOGIN_RATE_PER_IP": "100000", "LOGIN_RATE_PER_ACCOUNT": "10000", "GENERATOR_INTERVAL": "24h",
 		// It measures the store, not the request budgets.
 		"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "0", "RATE_READ_PER_MINUTE": "0", "DRAIN_DELAY": "0"}
@@ -119,8 +128,9 @@ func run(c config) error {
 	total := c.devices * c.ops
 	ingest := float64(total) / elapsed.Seconds()
 
-	// 2. The raw ceiling: the same documents, InsertMany, same concurrency.
-	rawRate, err := rawCeiling(ctx, srv, devs, c.batch, c.conns)
+	// 2. The raw ceiling: the same documents straight into the same engine,
+	// in transactions of one push each, same concurrency.
+	rawRate, err := rawCeiling(ctx, filepath.Join(dir, "raw"), os.Getenv("MONGODB_URI"), devs, c.batch, c.conns)
 	if err != nil {
 		return err
 	}
@@ -133,7 +143,9 @@ func run(c config) error {
 	}
 
 	// 3. Pulls after the push: first (snapshot) and incremental.
-	pullLat, err := pullAll(client, base, devs, c.conns)
+	// The first pull: every phone at once, each on its own connection.
+	pulls := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: c.devices, MaxConnsPerHost: c.devices}, Timeout: 60 * time.Second}
+	pullLat, err := pullAll(pulls, base, devs, c.devices)
 	if err != nil {
 		return err
 	}
@@ -141,11 +153,12 @@ func run(c config) error {
 	fmt.Printf("\n== sync ingest: %d phones x %d operations, batches of %d, %d connections ==\n", c.devices, c.ops, c.batch, c.conns)
 	fmt.Printf("sync push:        %8.0f ops/s  (%d ops in %s)\n", ingest, total, elapsed.Round(time.Millisecond))
 	fmt.Printf("batch latency:    p50 %s  p99 %s\n", pct(lat, 50), pct(lat, 99))
-	fmt.Printf("raw InsertMany:   %8.0f ops/s  (same documents, same store, same concurrency)\n", rawRate)
+	fmt.Printf("raw engine:       %8.0f ops/s  (same documents, same engine and disk, %d inserts + 1 visit replace per transaction, same concurrency)\n", rawRate, c.batch)
 	fmt.Printf("ingest / raw:     %8.2f\n", ingest/rawRate)
 	fmt.Printf("sync log batches: %8.0f ops/s  (the same records through the new store's SyncLog.InsertOps, %d a batch, same concurrency)\n", logRate, c.batch)
 	fmt.Printf("ingest / log:     %8.2f\n", ingest/logRate)
-	fmt.Printf("first pull:       p50 %s  p99 %s\n", pct(pullLat, 50), pct(pullLat, 99))
+	fmt.Printf("first pull:       p50 %s  p99 %s  (%d phones at once)\n", pct(pullLat, 50), pct(pullLat, 99), c.devices)
+	fmt.Printf("peak RSS:         %s  (the whole process: server and load generator)\n", peakRSS())
 
 	// 4. Incremental pull cost as history grows tenfold.
 	probe := devs[:20]
@@ -185,7 +198,7 @@ func run(c config) error {
 	if err != nil {
 		return err
 	}
-	n, err := srv.Store.Docs.SyncLog.CountOps(ctx)
+	n, err := srv.Store.SyncLog.CountOps(ctx)
 	if err != nil {
 		return err
 	}
@@ -302,31 +315,57 @@ func pushAll(client *http.Client, base string, devs []*device, batch, conns int)
 	return lat, time.Since(start), err
 }
 
-// rawCeiling writes documents shaped like the sync records of the same
-// operations with InsertMany into a fresh collection of the same store.
-func rawCeiling(ctx context.Context, srv *app.Server, devs []*device, batch, conns int) (float64, error) {
-	// Like sync_ops: a collection with the store's working _id index.
-	if err := srv.Store.EnsureCollections(ctx, "raw_ceiling"); err != nil {
-		return 0, err
+// rawCeiling is what the same engine takes with nothing of fieldsync
+// around it: each push's operation records (the same documents) inserted
+// with one visit document replaced at its version, in one Apply (one
+// transaction on SQLite), at the same concurrency, into an engine of its
+// own on the same disk (or the same MongoDB deployment). It goes around
+// the store's boundary on purpose: that is what a ceiling is.
+func rawCeiling(ctx context.Context, dir, uri string, devs []*device, batch, conns int) (float64, error) {
+	colls := []doc.Collection{{Name: "raw_ops", Indexes: []doc.Index{{Name: "visit", Fields: []string{"visitId", "effAt"}}}}, {Name: "raw_visits"}}
+	var e doc.Engine
+	if uri == "" {
+		db, err := sqlite.Open(ctx, sqlite.Options{Dir: dir, Collections: colls})
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close()
+		e = db
+	} else {
+		db, err := mongo.Open(ctx, mongo.Options{URI: uri, Database: "fieldsync_loadgen_raw_" + fmt.Sprint(time.Now().UnixNano()), Collections: colls})
+		if err != nil {
+			return 0, err
+		}
+		defer db.Close(context.WithoutCancel(ctx))
+		e = db
 	}
-	col := srv.Store.DB.Collection("raw_ceiling")
 	now := time.Now().UTC()
 	var count atomic.Int64
 	start := time.Now()
 	err := parallel(devs, conns, func(d *device) error {
+		visit := bson.M{"_id": d.visit.ID, "ops": 0}
+		version, err := doc.Insert(ctx, e, "raw_visits", visit)
+		if err != nil {
+			return err
+		}
 		for i := 0; i < len(d.ops); i += batch {
-			var docs []any
+			var b doc.Batch
 			for _, op := range d.ops[i:min(i+batch, len(d.ops))] {
 				var p fsync.Payload
 				_ = json.Unmarshal(op.Payload, &p)
-				docs = append(docs, fsync.Record{ID: d.login + "/" + fmt.Sprint(op.Seq), UserID: d.login, WorkerID: d.visit.WorkerID, DeviceID: d.login + "-phone",
+				b.Insert("raw_ops", fsync.Record{ID: d.login + "/" + fmt.Sprint(op.Seq), UserID: d.login, WorkerID: d.visit.WorkerID, DeviceID: d.login + "-phone",
 					Seq: op.Seq, OpID: op.OpID, Kind: op.Kind, VisitID: op.VisitID, DeviceAt: op.At, CorrectedAt: op.At, EffAt: op.At, ReceivedAt: now,
 					Payload: p, Status: fsync.StatusApplied})
 			}
-			if _, err := col.InsertMany(ctx, docs); err != nil {
+			n := b.Len()
+			visit["ops"] = i + n
+			b.Replace("raw_visits", version, visit)
+			vs, err := b.Apply(ctx, e)
+			if err != nil {
 				return err
 			}
-			count.Add(int64(len(docs)))
+			version = vs[len(vs)-1]
+			count.Add(int64(n))
 		}
 		return nil
 	})
@@ -350,7 +389,7 @@ func logCeiling(ctx context.Context, srv *app.Server, devs []*device, batch, con
 					DeviceID: d.login + "-phone", Seq: op.Seq, OpID: op.OpID, Kind: op.Kind, VisitID: op.VisitID, DeviceAt: op.At, CorrectedAt: op.At,
 					EffAt: op.At, ReceivedAt: now, Payload: p, Status: fsync.StatusApplied})
 			}
-			if _, err := srv.Store.Docs.SyncLog.InsertOps(ctx, recs); err != nil {
+			if _, err := srv.Store.SyncLog.InsertOps(ctx, recs); err != nil {
 				return err
 			}
 			count.Add(int64(len(recs)))
@@ -485,4 +524,18 @@ func pct(xs []time.Duration, p int) time.Duration {
 	s := slices.Clone(xs)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[min(len(s)-1, len(s)*p/100)].Round(10 * time.Microsecond)
+}
+
+// peakRSS is the process's peak resident set (VmHWM), on Linux.
+func peakRSS() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return "unknown"
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			return strings.TrimSpace(v)
+		}
+	}
+	return "unknown"
 }

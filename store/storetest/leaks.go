@@ -11,7 +11,7 @@ import (
 	"go.mongodb.org/mongo-driver/v2/bson"
 
 	"fieldsync/schemas"
-	"fieldsync/server/store"
+	"fieldsync/store"
 )
 
 // NearNow is how close to the real date a stored time must be to count as
@@ -24,7 +24,7 @@ const NearNow = 365 * 24 * time.Hour
 // time (UUIDv7, ObjectID). Such a time came from the wall clock instead of
 // the injected one. Call it after a fixture run, before the database is
 // dropped.
-func CheckNoWallClock(tb testing.TB, db *store.DB) {
+func CheckNoWallClock(tb testing.TB, db *store.Store) {
 	tb.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
@@ -44,52 +44,30 @@ func CheckNoWallClock(tb testing.TB, db *store.DB) {
 
 // WallClockTimes lists, as "collection _id path: value", every stored time
 // within NearNow of real.
-func WallClockTimes(ctx context.Context, db *store.DB, real time.Time) ([]string, error) {
-	names, err := db.DB.ListCollectionNames(ctx, bson.D{})
-	if err != nil {
-		return nil, fmt.Errorf("list collections: %w", err)
-	}
-	near := func(t time.Time) bool { d := t.Sub(real); return d > -NearNow && d < NearNow }
+func WallClockTimes(ctx context.Context, db *store.Store, real time.Time) ([]string, error) {
 	var out []string
-	for _, name := range names {
-		cur, err := db.DB.Collection(name).Find(ctx, bson.D{})
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-		for cur.Next(ctx) {
-			doc := cur.Current
-			id := doc.Lookup("_id").String()
-			walk(doc, "", func(path string, v bson.RawValue) {
-				for _, t := range storedTimes(v) {
-					if near(t) {
-						out = append(out, fmt.Sprintf("%s %s %s: %.120s (%s)", name, id, path, v, t.UTC().Format(time.RFC3339)))
-						break
-					}
-				}
-			})
-		}
-		err = cur.Err()
-		cur.Close(ctx)
-		if err != nil {
-			return nil, fmt.Errorf("read %s: %w", name, err)
-		}
-	}
-	if db.Docs == nil {
-		return out, nil
-	}
-	err = db.Docs.Each(ctx, func(name string, doc bson.Raw) error {
-		id := doc.Lookup("_id").String()
-		walk(doc, "", func(path string, v bson.RawValue) {
-			for _, t := range storedTimes(v) {
-				if near(t) {
-					out = append(out, fmt.Sprintf("%s %s %s: %.120s (%s)", name, id, path, v, t.UTC().Format(time.RFC3339)))
-					break
-				}
-			}
-		})
+	err := db.Each(ctx, func(name string, d bson.Raw) error {
+		out = append(out, TimesNear(name, d, real)...)
 		return nil
 	})
 	return out, err
+}
+
+// TimesNear lists the times within NearNow of real that the document d of
+// the collection name holds.
+func TimesNear(name string, d bson.Raw, real time.Time) []string {
+	near := func(t time.Time) bool { dt := t.Sub(real); return dt > -NearNow && dt < NearNow }
+	var out []string
+	id := d.Lookup("_id").String()
+	walk(d, "", func(path string, v bson.RawValue) {
+		for _, t := range storedTimes(v) {
+			if near(t) {
+				out = append(out, fmt.Sprintf("%s %s %s: %.120s (%s)", name, id, path, v, t.UTC().Format(time.RFC3339)))
+				break
+			}
+		}
+	})
+	return out
 }
 
 // walk calls f for every value of doc, at any depth.
