@@ -19,7 +19,7 @@ import (
 // process, with no authentication of its own, so it must be reachable
 // through nothing but the file: with the server up on it, the only TCP
 // port the process listens on is the HTTP one, no socket file exists under
-// the data directory, and that directory is the owner's alone.
+// the data directory, and the store's files are the owner's alone.
 func TestEmbeddedStoreListensOnNoPort(t *testing.T) {
 	before, err := storetest.ListeningTCPPorts()
 	if errors.Is(err, storetest.ErrNoProcNet) {
@@ -53,8 +53,10 @@ func TestEmbeddedStoreListensOnNoPort(t *testing.T) {
 		t.Fatal("not on the embedded store")
 	}
 	dir := cfg.DataDir
-	if fi, err := os.Stat(dir); err != nil || fi.Mode().Perm() != 0o700 {
-		t.Errorf("data dir %s: %v, %v; want mode 700", dir, fi.Mode().Perm(), err)
+	for _, name := range []string{"fieldsync.db", "fieldsync.db-wal", "fieldsync.db-shm", "data.key"} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err != nil || fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s: %v (%v); want mode 600, the owner's alone", name, fi.Mode().Perm(), err)
+		}
 	}
 	err = filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
 		if err == nil && d.Type()&os.ModeSocket != 0 {

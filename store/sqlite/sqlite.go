@@ -66,6 +66,11 @@ func Open(ctx context.Context, opts Options) (*DB, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: data dir: %w", err)
 	}
+	// Created owner-only before SQLite opens it: SQLite gives its WAL and
+	// shared-memory files the database file's permissions.
+	if f, err := os.OpenFile(path, os.O_RDONLY|os.O_CREATE, 0o600); err == nil {
+		f.Close()
+	}
 	db := &DB{path: path, log: log, tables: map[string]*table{}}
 	if db.w, err = sql.Open("sqlite", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
