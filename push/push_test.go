@@ -301,6 +301,7 @@ func TestServerErrorsRetriedThenDelivered(t *testing.T) {
 // that stops with the gate still shut (it took its lost races for an empty
 // queue) opens it and fails the test.
 func TestTwoDispatchersDeliverOnce(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	r := newRig(t)
 	ctx := context.Background()
 	for u := 0; u < 50; u++ {

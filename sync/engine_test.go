@@ -156,6 +156,7 @@ func TestStoreGoesAwayMidBatch(t *testing.T) {
 // when a phone retries through another instance. Every operation is
 // applied once.
 func TestTwoInstancesSameBatch(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	db, v, a := setup(t)
 	other := storetest.Another(t, db)
 	b := batch(v, 30)
@@ -525,6 +526,7 @@ func TestPresenceCodeLocks(t *testing.T) {
 // the same batch reaches two instances at once, phones push concurrently,
 // or a push is cut off and retried.
 func TestPresenceCountIsExact(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	db, v, a := setup(t)
 	ctx := context.Background()
 	other := storetest.Another(t, db)
