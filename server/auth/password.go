@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 
 	"golang.org/x/crypto/argon2"
@@ -24,13 +25,26 @@ const (
 
 var b64 = base64.RawStdEncoding
 
+// hashing bounds the argon2id computations running at once to the CPUs:
+// each holds argonMemory (19 MiB) for its run, and more at once than
+// there are cores is no faster, so a burst of sign-ins (a shift starting,
+// phones back online together) queues here instead of growing the heap by
+// 19 MiB per request.
+var hashing = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+
+func argonKey(pw string, salt []byte, t, m uint32, p uint8, n uint32) []byte {
+	hashing <- struct{}{}
+	defer func() { <-hashing }()
+	return argon2.IDKey([]byte(pw), salt, t, m, p, n)
+}
+
 // HashPassword returns a PHC-format argon2id hash of pw.
 func HashPassword(pw string) (string, error) {
 	salt := make([]byte, argonSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return "", fmt.Errorf("salt: %w", err)
 	}
-	key := argon2.IDKey([]byte(pw), salt, argonTime, argonMemory, argonThreads, argonKeyLen)
+	key := argonKey(pw, salt, argonTime, argonMemory, argonThreads, argonKeyLen)
 	return fmt.Sprintf("$argon2id$v=%d$m=%d,t=%d,p=%d$%s$%s",
 		argon2.Version, argonMemory, argonTime, argonThreads, b64.EncodeToString(salt), b64.EncodeToString(key)), nil
 }
@@ -61,7 +75,7 @@ func CheckPassword(hash, pw string) (bool, error) {
 	if err != nil || len(want) == 0 {
 		return false, errBadHash
 	}
-	got := argon2.IDKey([]byte(pw), salt, t, m, p, uint32(len(want)))
+	got := argonKey(pw, salt, t, m, p, uint32(len(want)))
 	return subtle.ConstantTimeCompare(got, want) == 1, nil
 }
 
