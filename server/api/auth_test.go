@@ -13,6 +13,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/auth"
+	"fieldsync/store/storetest"
 )
 
 func TestLoginMeRefreshRotation(t *testing.T) {
@@ -79,6 +80,7 @@ func TestRefreshBoundToDeviceAndExpiry(t *testing.T) {
 // one token at once (or one retried after a lost response) is not logged
 // out: every request gets the same pair, and the session goes on.
 func TestConcurrentRefreshesGetOnePair(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	f := newFixture(t)
 	f.user("worker.c", schemas.RoleWorker)
 	pair := f.login("worker.c", "phone-1")

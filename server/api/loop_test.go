@@ -8,6 +8,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -145,6 +146,7 @@ func TestCustomerSignOffThenPhone(t *testing.T) {
 // TestBothSignOffPathsRace: the customer's app and the worker's phone sign
 // off at the same moment; exactly one stands, the other is a conflict.
 func TestBothSignOffPathsRace(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	w := newSyncWorld(t)
 	f := w.f
 	p := checkedOut(t, w)

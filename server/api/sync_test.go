@@ -16,6 +16,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/store"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -317,6 +318,7 @@ func TestOfflineWhileOfficeChanged(t *testing.T) {
 // TestSignOffsRace: two devices sign off at once; the first stands and the
 // other is kept as a conflict.
 func TestSignOffsRace(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	w := newSyncWorld(t)
 	p1 := w.phone("wk.one", "phone-1")
 	p2 := w.phone("wk.one", "tablet-1")
@@ -595,6 +597,7 @@ func TestPullScopeRemovalsAndResync(t *testing.T) {
 // every puller has seen every visit at its final version. Each visit is
 // changed once by the office, so a skipped change would leave it unseen.
 func TestConcurrentWritersAndPullers(t *testing.T) {
+	storetest.NeedsIsolation(t)
 	w := newSyncWorld(t)
 	f := w.f
 	ctx := context.Background()
