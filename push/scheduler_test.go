@@ -239,7 +239,7 @@ func TestSchedulerIsIncremental(t *testing.T) {
 		}
 	}
 
-	near := visit(clk.t.Add(30 * time.Hour)) // in the horizon: 4 reminders
+	near := visit(clk.t.Add(30 * time.Hour))  // in the horizon: 4 reminders
 	later := visit(clk.t.Add(60 * time.Hour)) // enters the horizon in 10 hours
 	hidden := visit(clk.t.Add(100 * time.Hour))
 	runBoth()
