@@ -89,13 +89,24 @@ func (s *Scheduler) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if last == 0 || cursor == 0 {
+	head, err := s.db.Changes.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if pruned := cursor > 0 && cursor-1 < head-1; last == 0 || cursor == 0 || pruned {
 		// First pass: the change log's past is covered by planning the
 		// whole horizon. Read the tail first, so a change made during the
-		// pass is followed by the next.
+		// pass is followed by the next. When the log was pruned past the
+		// cursor (the scheduler was off longer than the log is kept), the
+		// changes missed are unknown: check every waiting reminder once.
 		tail, err := s.db.Changes.Tail(ctx)
 		if err != nil {
 			return err
+		}
+		if pruned {
+			if err := s.dropStaleAll(ctx); err != nil {
+				return err
+			}
 		}
 		if err := s.plan(ctx, now, store.VisitFilter{From: now.Add(-lateLookback), To: now.Add(Horizon)}, allSteps); err != nil {
 			return err
@@ -341,6 +352,29 @@ func (s *Scheduler) dropStale(ctx context.Context, visitID string, v *schemas.Vi
 			if _, err := s.outbox.s.Withdraw(ctx, &n); err != nil {
 				return err
 			}
+		}
+	}
+	return nil
+}
+
+// dropStaleAll is dropStale of every visit with a waiting reminder.
+func (s *Scheduler) dropStaleAll(ctx context.Context) error {
+	ns, err := s.outbox.waiting(ctx, "remind/")
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, n := range ns {
+		if n.VisitID == "" || done[n.VisitID] {
+			continue
+		}
+		done[n.VisitID] = true
+		v, err := s.db.Visits.Get(ctx, n.VisitID)
+		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
+			return err
+		}
+		if err := s.dropStale(ctx, n.VisitID, v); err != nil {
+			return err
 		}
 	}
 	return nil

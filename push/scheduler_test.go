@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
+	"fieldsync/store"
 	"fieldsync/store/storetest"
 )
 
@@ -313,5 +314,62 @@ func TestSchedulerIsIncremental(t *testing.T) {
 	runBoth()
 	if total() != n {
 		t.Fatalf("a quiet pass changed the outbox: %d, then %d", n, total())
+	}
+}
+
+// TestSchedulerAfterPrunedLog: when the change log was pruned past the
+// scheduler's cursor (it was off longer than the log is kept), the next
+// pass cannot know what changed, so it checks every waiting reminder and
+// plans the whole horizon again.
+func TestSchedulerAfterPrunedLog(t *testing.T) {
+	ctx := context.Background()
+	clk := &fixedClock{t: time.Date(2037, 12, 1, 0, 0, 0, 0, time.UTC)}
+	db := storetest.New(t, clk.Now)
+	log := slog.New(slog.DiscardHandler)
+	outbox := NewOutbox(db.Push)
+	sched := NewScheduler(db, outbox, NewRelay(db, outbox, clk.Now, log), clk.Now, log)
+	if err := db.Accounts.CreateUser(ctx, &schemas.User{ID: schemas.NewID(), Login: "wk.p", Role: schemas.RoleWorker, WorkerID: "w1"}); err != nil {
+		t.Fatal(err)
+	}
+	start := clk.t.Add(30 * time.Hour)
+	v := &schemas.Visit{ID: schemas.NewID(), CustomerID: "c1", WorkerID: "w1", TimeZone: "UTC", ScheduledStart: start, ScheduledEnd: start.Add(time.Hour),
+		Status: schemas.VisitScheduled, OfficeStatus: schemas.VisitScheduled, Checklist: []schemas.VisitChecklistItem{}, Version: 1}
+	if err := db.Visits.Insert(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	keys := func() []string {
+		ns, _ := db.Push.Pending(ctx, v.ID, "remind/")
+		var out []string
+		for _, n := range ns {
+			out = append(out, n.DedupeKey)
+		}
+		sort.Strings(out)
+		return out
+	}
+	if k := keys(); len(k) != 2 {
+		t.Fatalf("planned %v", k)
+	}
+	// Moved to an hour later, then the log is pruned but for a later entry.
+	v.ScheduledStart, v.ScheduledEnd, v.Version = start.Add(time.Hour), start.Add(2*time.Hour), 2
+	if err := db.Visits.Replace(ctx, v, 1); err != nil {
+		t.Fatal(err)
+	}
+	clk.t = clk.t.Add(time.Hour)
+	if _, err := db.Changes.Append(ctx, &store.Change{Kind: store.ChangeCatalog}); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := db.Changes.Prune(ctx, clk.t); err != nil || n == 0 {
+		t.Fatalf("pruned %d, %v", n, err)
+	}
+	if err := sched.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	suffix := fmt.Sprint(v.ScheduledStart.Unix())
+	k := keys()
+	if len(k) != 2 || !strings.HasSuffix(k[0], suffix) || !strings.HasSuffix(k[1], suffix) {
+		t.Fatalf("after the pruned log: %v, want the two of start %s", k, suffix)
 	}
 }
