@@ -2,6 +2,7 @@ package push
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -31,37 +32,22 @@ func NewRelay(db *store.Store, outbox *Outbox, now func() time.Time, log *slog.L
 
 const metaRelay = "push.relay"
 
-// people maps workers and customers to their accounts.
-type people struct {
-	byWorker   map[string]*schemas.User
-	byCustomer map[string]*schemas.User
+// workerUser is the worker's account, or nil if it has none: one read of
+// an index, never a listing of every user.
+func (r *Relay) workerUser(ctx context.Context, workerID string) (*schemas.User, error) {
+	return found(r.db.Accounts.UserOfWorker(ctx, workerID))
 }
 
-func (r *Relay) people(ctx context.Context) (*people, error) {
-	p := &people{byWorker: map[string]*schemas.User{}, byCustomer: map[string]*schemas.User{}}
-	after := ""
-	for {
-		us, err := r.db.Accounts.ListUsers(ctx, store.UserFilter{After: after, Limit: 500})
-		if err != nil {
-			return nil, err
-		}
-		for i := range us {
-			u := &us[i]
-			if u.Disabled {
-				continue
-			}
-			if u.Role == schemas.RoleWorker && u.WorkerID != "" {
-				p.byWorker[u.WorkerID] = u
-			}
-			if u.Role == schemas.RoleCustomer && u.CustomerID != "" {
-				p.byCustomer[u.CustomerID] = u
-			}
-		}
-		if len(us) < 500 {
-			return p, nil
-		}
-		after = us[len(us)-1].ID
+// customerUser is the customer's account, or nil if it has none.
+func (r *Relay) customerUser(ctx context.Context, customerID string) (*schemas.User, error) {
+	return found(r.db.Accounts.UserOfCustomer(ctx, customerID))
+}
+
+func found(u *schemas.User, err error) (*schemas.User, error) {
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
 	}
+	return u, err
 }
 
 // RunOnce relays the change-log entries after its cursor and returns how
@@ -85,19 +71,13 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	if err != nil || len(changes) == 0 {
 		return 0, err
 	}
-	var ppl *people
 	for _, ch := range changes {
 		if ch.Kind == store.ChangeVisits {
-			if ppl == nil {
-				if ppl, err = r.people(ctx); err != nil {
-					return 0, err
-				}
-			}
 			for _, id := range ch.VisitIDs {
 				if ch.Source == store.SourceSync {
-					err = r.factsChanged(ctx, ppl, id)
+					err = r.factsChanged(ctx, id)
 				} else {
-					err = r.visitChanged(ctx, ppl, id, ch.Seq)
+					err = r.visitChanged(ctx, id, ch.Seq)
 				}
 				if err != nil {
 					return 0, err
@@ -113,7 +93,7 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 
 // visitChanged tells the phones concerned to pull, and their owners what
 // changed when the visit is within the next 48 hours.
-func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, seq int64) error {
+func (r *Relay) visitChanged(ctx context.Context, visitID string, seq int64) error {
 	v, err := r.db.Visits.Get(ctx, visitID)
 	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
 		return nil
@@ -125,8 +105,14 @@ func (r *Relay) visitChanged(ctx context.Context, ppl *people, visitID string, s
 	soon := v.ScheduledStart.After(now.Add(-time.Hour)) && v.ScheduledStart.Before(now.Add(48*time.Hour))
 	workers := append([]string{v.WorkerID}, v.PastWorkerIDs...)
 	for i, wid := range workers {
-		u := ppl.byWorker[wid]
-		if wid == "" || u == nil || (i > 0 && slices.Contains(workers[:i], wid)) {
+		if wid == "" || (i > 0 && slices.Contains(workers[:i], wid)) {
+			continue
+		}
+		u, err := r.workerUser(ctx, wid)
+		if err != nil {
+			return err
+		}
+		if u == nil {
 			continue
 		}
 		data := map[string]string{"visitId": v.ID, "version": fmt.Sprint(v.Version)}
@@ -174,7 +160,7 @@ const (
 // the way (with the ETA), arrived, done and ready for sign-off; and asks
 // for feedback a day after sign-off. Each fact is told once: the key is
 // the operation that reported it.
-func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) error {
+func (r *Relay) factsChanged(ctx context.Context, visitID string) error {
 	v, err := r.db.Visits.Get(ctx, visitID)
 	if err != nil {
 		if schemas.ErrorCode(err) == schemas.ENOTFOUND {
@@ -182,9 +168,12 @@ func (r *Relay) factsChanged(ctx context.Context, ppl *people, visitID string) e
 		}
 		return err
 	}
-	u := ppl.byCustomer[v.CustomerID]
-	if u == nil || v.Status == schemas.VisitCancelled {
+	if v.Status == schemas.VisitCancelled {
 		return nil
+	}
+	u, err := r.customerUser(ctx, v.CustomerID)
+	if u == nil || err != nil {
+		return err
 	}
 	loc, _ := schemas.LoadZone(v.TimeZone)
 	now := r.now().UTC()

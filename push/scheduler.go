@@ -57,44 +57,232 @@ func reminderKey(visitID, kind string, start time.Time) string {
 	return fmt.Sprintf("remind/%s/%s/%d", visitID, kind, start.Unix())
 }
 
-// RunOnce enqueues the reminders of visits in the next 50 hours (their
-// keys name the start time, so a rescheduled visit gets new ones), removes
-// reminders of visits moved or cancelled since, and raises late and missed
-// check-in alerts.
+// Meta keys of the scheduler: the time (unix ms) up to which its last
+// pass looked (0: never ran), and its cursor in the change log, plus one.
+const (
+	metaSchedWatermark = "push.scheduler.at"
+	metaSchedChanges   = "push.scheduler.changes"
+)
+
+// Horizon is how far ahead reminders are planned.
+const Horizon = 50 * time.Hour
+
+// lateLookback is how long after its start a visit can still raise a
+// lateness alert, when the scheduler was down meanwhile.
+const lateLookback = 2 * time.Hour
+
+// RunOnce plans incrementally: it reads only the visits that entered the
+// 50-hour horizon since the last pass (a range of the start index from the
+// watermark kept in Meta), the visits that changed since (its own cursor
+// in the change log), whose stale reminders it withdraws, and the visits
+// whose late (15 minutes) or missed (60 minutes) mark passed since. The
+// first pass plans the whole horizon. Reminder keys name the start time
+// and alerts' ids their cause, so two instances planning the same visit
+// enqueue nothing twice, and Meta.Raise never moves the marks back.
 func (s *Scheduler) RunOnce(ctx context.Context) error {
-	now := s.now().UTC()
-	if err := s.dropStale(ctx); err != nil {
-		return err
-	}
-	vs, err := s.db.Visits.List(ctx, store.VisitFilter{From: now.Add(-2 * time.Hour), To: now.Add(50 * time.Hour)})
+	now := s.now().UTC().Truncate(time.Millisecond)
+	last, err := s.db.Meta.Int(ctx, metaSchedWatermark)
 	if err != nil {
 		return err
 	}
-	if len(vs) == 0 {
+	cursor, err := s.db.Meta.Int(ctx, metaSchedChanges)
+	if err != nil {
+		return err
+	}
+	head, err := s.db.Changes.Head(ctx)
+	if err != nil {
+		return err
+	}
+	if pruned := cursor > 0 && cursor-1 < head-1; last == 0 || cursor == 0 || pruned {
+		// First pass: the change log's past is covered by planning the
+		// whole horizon. Read the tail first, so a change made during the
+		// pass is followed by the next. When the log was pruned past the
+		// cursor (the scheduler was off longer than the log is kept), the
+		// changes missed are unknown: check every waiting reminder once.
+		tail, err := s.db.Changes.Tail(ctx)
+		if err != nil {
+			return err
+		}
+		if pruned {
+			if err := s.dropStaleAll(ctx); err != nil {
+				return err
+			}
+		}
+		if err := s.plan(ctx, now, store.VisitFilter{From: now.Add(-lateLookback), To: now.Add(Horizon)}, allSteps); err != nil {
+			return err
+		}
+		if err := s.db.Meta.Raise(ctx, metaSchedChanges, tail+1); err != nil {
+			return err
+		}
+		return s.db.Meta.Raise(ctx, metaSchedWatermark, now.UnixMilli())
+	}
+	if err := s.followChanges(ctx, now, cursor-1); err != nil {
+		return err
+	}
+	prev := time.UnixMilli(last).UTC()
+	if !now.After(prev) {
+		return nil // another instance has just looked this far
+	}
+	// Windows are [from, to) of the start: what the last pass did not see.
+	if err := s.plan(ctx, now, store.VisitFilter{From: prev.Add(Horizon), To: now.Add(Horizon)}, nil); err != nil {
+		return err
+	}
+	for _, st := range allSteps {
+		// A visit reaches the step's mark when start+after <= now.
+		from := prev.Add(-st.after).Add(time.Millisecond)
+		if lb := now.Add(-lateLookback); from.Before(lb) {
+			from = lb
+		}
+		to := now.Add(-st.after).Add(time.Millisecond)
+		if !from.Before(to) {
+			continue
+		}
+		if err := s.plan(ctx, now, store.VisitFilter{From: from, To: to}, []step{st}); err != nil {
+			return err
+		}
+	}
+	return s.db.Meta.Raise(ctx, metaSchedWatermark, now.UnixMilli())
+}
+
+// plan reminds the visits of f's range, and checks the lateness steps of
+// those that started.
+func (s *Scheduler) plan(ctx context.Context, now time.Time, f store.VisitFilter, steps []step) error {
+	f.Limit = 500
+	for {
+		vs, err := s.db.Visits.List(ctx, f)
+		if err != nil {
+			return err
+		}
+		if err := s.planVisits(ctx, now, vs, steps, 0); err != nil {
+			return err
+		}
+		if len(vs) < f.Limit {
+			return nil
+		}
+		f.After = store.VisitCursor(&vs[len(vs)-1])
+	}
+}
+
+// followChanges re-plans the visits changed after the cursor: their stale
+// reminders withdrawn, new ones planned, lateness checked.
+func (s *Scheduler) followChanges(ctx context.Context, now time.Time, cursor int64) error {
+	for {
+		changes, err := s.db.Changes.After(ctx, cursor, 200)
+		if err != nil || len(changes) == 0 {
+			return err
+		}
+		var ids []string
+		seen := map[string]bool{}
+		for _, ch := range changes {
+			if ch.Kind != store.ChangeVisits {
+				continue
+			}
+			for _, id := range ch.VisitIDs {
+				if !seen[id] {
+					seen[id] = true
+					ids = append(ids, id)
+				}
+			}
+		}
+		if err := s.replan(ctx, now, ids, 0); err != nil {
+			return err
+		}
+		cursor = changes[len(changes)-1].Seq
+		if err := s.db.Meta.Raise(ctx, metaSchedChanges, cursor+1); err != nil {
+			return err
+		}
+		if len(changes) < 200 {
+			return nil
+		}
+	}
+}
+
+// replan withdraws the stale reminders of the visits and plans them anew.
+func (s *Scheduler) replan(ctx context.Context, now time.Time, ids []string, depth int) error {
+	if len(ids) == 0 {
 		return nil
 	}
-	ppl, err := s.relay.people(ctx)
+	vs, err := s.db.Visits.GetMany(ctx, ids)
 	if err != nil {
 		return err
+	}
+	byID := map[string]*schemas.Visit{}
+	for i := range vs {
+		byID[vs[i].ID] = &vs[i]
+	}
+	for _, id := range ids {
+		if err := s.dropStale(ctx, id, byID[id]); err != nil {
+			return err
+		}
+	}
+	var in []schemas.Visit
+	for i := range vs {
+		if st := vs[i].ScheduledStart; !st.Before(now.Add(-lateLookback)) && st.Before(now.Add(Horizon)) {
+			in = append(in, vs[i])
+		}
+	}
+	return s.planVisits(ctx, now, in, allSteps, depth)
+}
+
+// planVisits enqueues the reminders of vs and checks their lateness steps.
+// The visits were read before: if one changed meanwhile, what was planned
+// from the old read may be stale, and the change may already have been
+// followed (by another instance) before that plan landed. So after
+// planning, the visits are read again, and those that moved on are
+// re-planned from what is stored now; a change after that re-read is
+// logged after the plans landed, and whoever follows it sees them. A visit
+// changing all the time is left, after a few rounds, to the next pass.
+func (s *Scheduler) planVisits(ctx context.Context, now time.Time, vs []schemas.Visit, steps []step, depth int) error {
+	if len(vs) == 0 {
+		return nil
 	}
 	for i := range vs {
 		v := &vs[i]
 		if v.Status == schemas.VisitCancelled || v.Status == schemas.VisitNoShow {
 			continue
 		}
-		if err := s.remind(ctx, ppl, v, now); err != nil {
+		if err := s.remind(ctx, v, now); err != nil {
 			return err
 		}
-		if err := s.lateness(ctx, v, now); err != nil {
+		if err := s.lateness(ctx, v, now, steps); err != nil {
 			return err
 		}
 	}
-	return nil
+	ids := make([]string, len(vs))
+	for i := range vs {
+		ids[i] = vs[i].ID
+	}
+	again, err := s.db.Visits.GetMany(ctx, ids)
+	if err != nil {
+		return err
+	}
+	rev := map[string]int64{}
+	for i := range again {
+		rev[again[i].ID] = again[i].Version
+	}
+	var moved []string
+	for i := range vs {
+		if r, ok := rev[vs[i].ID]; !ok || r != vs[i].Version {
+			moved = append(moved, vs[i].ID)
+		}
+	}
+	if len(moved) == 0 || depth >= 3 {
+		return nil
+	}
+	return s.replan(ctx, now, moved, depth+1)
 }
 
-func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, now time.Time) error {
+func (s *Scheduler) remind(ctx context.Context, v *schemas.Visit, now time.Time) error {
 	if !v.ScheduledStart.After(now) {
 		return nil
+	}
+	worker, err := s.relay.workerUser(ctx, v.WorkerID)
+	if err != nil {
+		return err
+	}
+	customer, err := s.relay.customerUser(ctx, v.CustomerID)
+	if err != nil {
+		return err
 	}
 	loc, _ := schemas.LoadZone(v.TimeZone)
 	first := ""
@@ -113,10 +301,10 @@ func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, n
 	day := v.ScheduledStart.In(loc)
 	evening := time.Date(day.Year(), day.Month(), day.Day()-1, 19, 0, 0, 0, loc)
 	plans := []plan{
-		{ppl.byCustomer[v.CustomerID], "remind_customer_24h", v.ScheduledStart.Add(-24 * time.Hour), true},
-		{ppl.byCustomer[v.CustomerID], "remind_customer_2h", v.ScheduledStart.Add(-2 * time.Hour), true},
-		{ppl.byWorker[v.WorkerID], "remind_worker_evening", evening, false},
-		{ppl.byWorker[v.WorkerID], "remind_worker_1h", v.ScheduledStart.Add(-time.Hour), false},
+		{customer, "remind_customer_24h", v.ScheduledStart.Add(-24 * time.Hour), true},
+		{customer, "remind_customer_2h", v.ScheduledStart.Add(-2 * time.Hour), true},
+		{worker, "remind_worker_evening", evening, false},
+		{worker, "remind_worker_1h", v.ScheduledStart.Add(-time.Hour), false},
 	}
 	for _, p := range plans {
 		if p.user == nil || p.at.Before(now.Add(-10*time.Minute)) {
@@ -146,9 +334,11 @@ func (s *Scheduler) remind(ctx context.Context, ppl *people, v *schemas.Visit, n
 	return nil
 }
 
-// dropStale removes waiting reminders of visits cancelled or moved.
-func (s *Scheduler) dropStale(ctx context.Context) error {
-	ns, err := s.outbox.waiting(ctx, "remind/")
+// dropStale withdraws the waiting reminders of a changed visit that no
+// longer hold: the visit is gone or cancelled, or starts at another time.
+// It reads only that visit's notifications.
+func (s *Scheduler) dropStale(ctx context.Context, visitID string, v *schemas.Visit) error {
+	ns, err := s.outbox.s.Pending(ctx, visitID, "remind/")
 	if err != nil {
 		return err
 	}
@@ -158,10 +348,6 @@ func (s *Scheduler) dropStale(ctx context.Context) error {
 			continue
 		}
 		start, _ := strconv.ParseInt(parts[3], 10, 64)
-		v, err := s.db.Visits.Get(ctx, parts[1])
-		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
-			return err
-		}
 		if v == nil || v.Status == schemas.VisitCancelled || v.ScheduledStart.Unix() != start {
 			if _, err := s.outbox.s.Withdraw(ctx, &n); err != nil {
 				return err
@@ -171,16 +357,45 @@ func (s *Scheduler) dropStale(ctx context.Context) error {
 	return nil
 }
 
-// lateness alerts supervisors 15 minutes after a start without check-in
-// (late) and at 60 minutes (missed, high priority).
-func (s *Scheduler) lateness(ctx context.Context, v *schemas.Visit, now time.Time) error {
+// dropStaleAll is dropStale of every visit with a waiting reminder.
+func (s *Scheduler) dropStaleAll(ctx context.Context) error {
+	ns, err := s.outbox.waiting(ctx, "remind/")
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	for _, n := range ns {
+		if n.VisitID == "" || done[n.VisitID] {
+			continue
+		}
+		done[n.VisitID] = true
+		v, err := s.db.Visits.Get(ctx, n.VisitID)
+		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
+			return err
+		}
+		if err := s.dropStale(ctx, n.VisitID, v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// step is a lateness alert: raised when a visit has no check-in this long
+// after its start.
+type step struct {
+	kind, prio string
+	after      time.Duration
+}
+
+// allSteps: late at 15 minutes, missed (high priority) at 60.
+var allSteps = []step{{"late", "normal", 15 * time.Minute}, {"missed", "high", time.Hour}}
+
+// lateness alerts supervisors of the steps passed without a check-in.
+func (s *Scheduler) lateness(ctx context.Context, v *schemas.Visit, now time.Time, steps []step) error {
 	if v.Field.CheckIn != nil || !v.Status.BeforeArrival() || v.WorkerID == "" {
 		return nil
 	}
-	for _, step := range []struct {
-		kind, prio string
-		after      time.Duration
-	}{{"late", "normal", 15 * time.Minute}, {"missed", "high", time.Hour}} {
+	for _, step := range steps {
 		if now.Before(v.ScheduledStart.Add(step.after)) {
 			continue
 		}

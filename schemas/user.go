@@ -41,9 +41,9 @@ type User struct {
 	Role         Role      `json:"role" bson:"role"`
 	Disabled     bool      `json:"disabled" bson:"disabled"`
 	PasswordHash string    `json:"-" bson:"passwordHash"`
-	WorkerID     string    `json:"workerId,omitempty" bson:"workerId,omitempty"`
-	CustomerID   string    `json:"customerId,omitempty" bson:"customerId,omitempty"`
-	Team         string    `json:"team,omitempty" bson:"team"` // always stored: indexed
+	WorkerID     string    `json:"workerId,omitempty" bson:"workerId"`     // always stored: indexed
+	CustomerID   string    `json:"customerId,omitempty" bson:"customerId"` // always stored: indexed
+	Team         string    `json:"team,omitempty" bson:"team"`             // always stored: indexed
 	Locale       string    `json:"locale,omitempty" bson:"locale,omitempty"`
 	CreatedAt    time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt    time.Time `json:"updatedAt" bson:"updatedAt"`

@@ -18,6 +18,8 @@ const (
 	ixUserLogin   = "login"
 	ixUserRole    = "role_id"
 	ixUserTeam    = "role_team"
+	ixUserWorker  = "worker"
+	ixUserCust    = "customer"
 	ixSessionLive = "user_live_device"
 )
 
@@ -31,6 +33,10 @@ var accountCollections = []doc.Collection{
 		{Name: ixUserRole, Fields: []string{"role", "_id"}},
 		// Who hears a team's alerts: its supervisors, read by index.
 		{Name: ixUserTeam, Fields: []string{"role", "team", "_id"}},
+		// The account of a worker or of a customer, for push: read by
+		// index, never by listing every user.
+		{Name: ixUserWorker, Fields: []string{"workerId"}},
+		{Name: ixUserCust, Fields: []string{"customerId"}},
 	}},
 	{Name: colSessions, Indexes: []doc.Index{
 		// The live sessions of a user, or of one of its devices: what
@@ -91,6 +97,46 @@ func (a *Accounts) HasAdmin(ctx context.Context) (bool, error) {
 		return false, fmt.Errorf("find an admin: %w", err)
 	}
 	return len(p.Docs) > 0, nil
+}
+
+// UserOfWorker returns the enabled worker account of the worker, or
+// ErrNotFound. Of several, the newest (ids are time-ordered).
+func (a *Accounts) UserOfWorker(ctx context.Context, workerID string) (*schemas.User, error) {
+	return a.userOf(ctx, ixUserWorker, schemas.RoleWorker, workerID)
+}
+
+// UserOfCustomer returns the enabled customer account of the customer, or
+// ErrNotFound. Of several, the newest.
+func (a *Accounts) UserOfCustomer(ctx context.Context, customerID string) (*schemas.User, error) {
+	return a.userOf(ctx, ixUserCust, schemas.RoleCustomer, customerID)
+}
+
+// userOf reads the accounts holding id in the index's field, newest first,
+// and returns the first enabled one of the role.
+func (a *Accounts) userOf(ctx context.Context, index string, role schemas.Role, id string) (*schemas.User, error) {
+	if id == "" {
+		return nil, fmt.Errorf("user of %s \"\": %w", index, doc.ErrNotFound)
+	}
+	q := doc.Query{Index: index, Eq: []any{id}, Desc: true, Limit: 20}
+	for {
+		p, err := a.s.engine.Scan(ctx, colUsers, q)
+		if err != nil {
+			return nil, fmt.Errorf("user of %s %s: %w", index, id, err)
+		}
+		us, err := doc.DecodeAll[schemas.User](p.Docs)
+		if err != nil {
+			return nil, fmt.Errorf("user of %s %s: %w", index, id, err)
+		}
+		for i := range us {
+			if us[i].Role == role && !us[i].Disabled {
+				return &us[i], nil
+			}
+		}
+		if p.Next == "" {
+			return nil, fmt.Errorf("user of %s %s: %w", index, id, doc.ErrNotFound)
+		}
+		q.After = p.Next
+	}
 }
 
 // UserFilter selects users for a listing page.

@@ -376,3 +376,55 @@ func TestConcurrentRevocations(t *testing.T) {
 		t.Errorf("another user's session was revoked: %+v", got)
 	}
 }
+
+func TestUserOfWorkerAndCustomer(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	a := s.Accounts
+	mk := func(login string, role schemas.Role, worker, customer string) *schemas.User {
+		c.advance(time.Second) // ids are time-ordered
+		now := s.now().UTC()
+		u := &schemas.User{ID: schemas.NewIDAt(now), Login: login, Role: role, WorkerID: worker, CustomerID: customer, CreatedAt: now, UpdatedAt: now}
+		if err := a.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+		return u
+	}
+	old := mk("wk.old", schemas.RoleWorker, "w1", "")
+	cu := mk("cu.1", schemas.RoleCustomer, "", "c1")
+	mk("sup.w1", schemas.RoleSupervisor, "w1", "") // not a worker account
+	for i := range 30 {
+		mk(fmt.Sprintf("other%d", i), schemas.RoleWorker, fmt.Sprintf("w%d", i+2), "")
+	}
+	if u, err := a.UserOfWorker(ctx, "w1"); err != nil || u.ID != old.ID {
+		t.Fatalf("UserOfWorker = %v, %v; want %s", u, err, old.ID)
+	}
+	if u, err := a.UserOfCustomer(ctx, "c1"); err != nil || u.ID != cu.ID {
+		t.Fatalf("UserOfCustomer = %v, %v; want %s", u, err, cu.ID)
+	}
+	// The newest enabled account wins; a disabled one is skipped.
+	newer := mk("wk.new", schemas.RoleWorker, "w1", "")
+	if u, err := a.UserOfWorker(ctx, "w1"); err != nil || u.ID != newer.ID {
+		t.Fatalf("UserOfWorker = %v, %v; want the newer %s", u, err, newer.ID)
+	}
+	yes := true
+	if _, err := a.UpdateUser(ctx, newer.ID, UserChanges{Disabled: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := a.UserOfWorker(ctx, "w1"); err != nil || u.ID != old.ID {
+		t.Fatalf("UserOfWorker with the newer disabled = %v, %v; want %s", u, err, old.ID)
+	}
+	// An account of another role holding the id is not the worker's.
+	w := "w99"
+	if _, err := a.UpdateUser(ctx, cu.ID, UserChanges{WorkerID: &w}); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"", "nobody", "w99"} {
+		if u, err := a.UserOfWorker(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("UserOfWorker(%q) = %v, %v; want ErrNotFound", id, u, err)
+		}
+	}
+	if _, err := a.UserOfCustomer(ctx, "w1"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("UserOfCustomer of a worker id: %v", err)
+	}
+}
