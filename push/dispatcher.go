@@ -47,7 +47,7 @@ type Dispatcher struct {
 func NewDispatcher(db *store.Store, targets *Targets, sender Sender, owner string, now func() time.Time, log *slog.Logger) *Dispatcher {
 	abandoned, abandon := context.WithCancel(context.Background())
 	return &Dispatcher{db: db, outbox: db.Push, targets: targets, sender: sender, owner: owner, now: now, log: log,
-		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1)),
+		Lease: time.Minute, MaxAttempts: 12, Batch: 2000, rng: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 		abandoned: abandoned, abandon: abandon}
 }
 

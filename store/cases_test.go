@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
@@ -13,37 +11,6 @@ import (
 
 	"fieldsync/schemas"
 )
-
-// openTwins opens two instances of one store (one file, or one MongoDB
-// database), sharing the clock, as two servers would.
-func openTwins(t *testing.T) (*Store, *Store, *clock) {
-	t.Helper()
-	c := &clock{t: epoch}
-	key, err := NewDataKey([]byte("0123456789abcdef0123456789abcdef"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cipher, err := NewCipher(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{
-		URI: os.Getenv("MONGODB_URI"), DBName: "store_" + strconv.FormatInt(time.Now().UnixNano(), 36),
-		DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Now: c.now, Cipher: cipher,
-	}
-	var ss [2]*Store
-	for i := range ss {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		s, err := Open(ctx, opts)
-		cancel()
-		if err != nil {
-			t.Fatalf("open store: %v", err)
-		}
-		t.Cleanup(func() { _ = s.Close(context.Background()) })
-		ss[i] = s
-	}
-	return ss[0], ss[1], c
-}
 
 func TestRaiseAlertCoalescing(t *testing.T) {
 	s, c := openTest(t)

@@ -1,39 +1,18 @@
 package store
 
 import (
-	"context"
-	"log/slog"
-	"os"
 	"strconv"
 	"sync"
 	"testing"
 	"time"
 )
 
-// openTwin opens another store on the same data as s was opened on: the
-// same data directory (SQLite lets two processes share the file), or the
-// same MongoDB database. It stands for a second instance of the server.
-func openTwin(t *testing.T, dir, dbName string, c *clock) *Store {
-	t.Helper()
-	key, _ := NewDataKey([]byte("0123456789abcdef0123456789abcdef"))
-	cipher, _ := NewCipher(key)
-	s, err := Open(t.Context(), Options{URI: os.Getenv("MONGODB_URI"), DBName: dbName, DataDir: dir,
-		Logger: slog.New(slog.DiscardHandler), Now: c.now, Cipher: cipher})
-	if err != nil {
-		t.Fatalf("open store: %v", err)
-	}
-	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s
-}
-
 // TestChangeLogTwoInstancesGapFree: 20 appenders on two stores over the
 // same data all land, and readers racing with them only ever see a
 // gap-free prefix of the log, so a cursor can never jump over an entry
 // that commits late.
 func TestChangeLogTwoInstancesGapFree(t *testing.T) {
-	dir, dbName := t.TempDir(), "store_"+strconv.FormatInt(time.Now().UnixNano(), 36)
-	c := &clock{t: epoch}
-	a, b := openTwin(t, dir, dbName, c), openTwin(t, dir, dbName, c)
+	a, b, _ := openTwins(t)
 	ctx := t.Context()
 	const writers, each = 20, 15
 	var wg sync.WaitGroup
@@ -106,9 +85,7 @@ func TestChangeLogTwoInstancesGapFree(t *testing.T) {
 // TestChangeLogTwoInstancesTakeTurns: an instance whose idea of the tail is
 // behind (another appended meanwhile) still appends at the tail.
 func TestChangeLogTwoInstancesTakeTurns(t *testing.T) {
-	dir, dbName := t.TempDir(), "store_"+strconv.FormatInt(time.Now().UnixNano(), 36)
-	c := &clock{t: epoch}
-	a, b := openTwin(t, dir, dbName, c), openTwin(t, dir, dbName, c)
+	a, b, _ := openTwins(t)
 	ctx := t.Context()
 	var want int64
 	for _, s := range []*Store{a, a, b, b, b, a, b, a} {

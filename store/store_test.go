@@ -19,12 +19,12 @@ type clock struct{ t time.Time }
 func (c *clock) now() time.Time          { return c.t }
 func (c *clock) advance(d time.Duration) { c.t = c.t.Add(d) }
 
-// openTest opens a store of the test's own: the embedded engine in a
-// temporary directory, or the MongoDB engine on a database of its own when
-// MONGODB_URI is set. Its clock stands at epoch until the test moves it.
-func openTest(t testing.TB) (*Store, *clock) {
+// testOptions are the options of a store of the test's own: the embedded
+// engine in a temporary directory, or the MongoDB engine on a database of
+// its own when MONGODB_URI is set, on the clock c. Opening them twice
+// gives two instances on the same data, as two servers would be.
+func testOptions(t testing.TB, c *clock) Options {
 	t.Helper()
-	c := &clock{t: epoch}
 	key, err := NewDataKey([]byte("0123456789abcdef0123456789abcdef"))
 	if err != nil {
 		t.Fatal(err)
@@ -33,17 +33,40 @@ func openTest(t testing.TB) (*Store, *clock) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	s, err := Open(ctx, Options{
+	return Options{
 		URI: os.Getenv("MONGODB_URI"), DBName: "store_" + strconv.FormatInt(time.Now().UnixNano(), 36),
 		DataDir: t.TempDir(), Logger: slog.New(slog.DiscardHandler), Now: c.now, Cipher: cipher,
-	})
+	}
+}
+
+// openWith opens a store with opts, closed when the test ends.
+func openWith(t testing.TB, opts Options) *Store {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := Open(ctx, opts)
 	if err != nil {
 		t.Fatalf("open store: %v", err)
 	}
 	t.Cleanup(func() { _ = s.Close(context.Background()) })
-	return s, c
+	return s
+}
+
+// openTest opens a store of the test's own (testOptions). Its clock stands
+// at epoch until the test moves it.
+func openTest(t testing.TB) (*Store, *clock) {
+	t.Helper()
+	c := &clock{t: epoch}
+	return openWith(t, testOptions(t, c)), c
+}
+
+// openTwins opens two instances of one store of the test's own, sharing
+// the clock.
+func openTwins(t testing.TB) (*Store, *Store, *clock) {
+	t.Helper()
+	c := &clock{t: epoch}
+	opts := testOptions(t, c)
+	return openWith(t, opts), openWith(t, opts), c
 }
 
 func TestMetaAndMigrations(t *testing.T) {
