@@ -12,8 +12,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-
-	"go.mongodb.org/mongo-driver/v2/bson"
 )
 
 // Cipher seals personal data at rest with AES-256-GCM. Every sealed value
@@ -165,38 +163,4 @@ func (c *Cipher) OpenJSON(sealed, aad string, v any) error {
 		return fmt.Errorf("decode %s: %w", aad, err)
 	}
 	return nil
-}
-
-// SealField is SealJSON for a field that documents written before it was
-// sealed hold in clear, as a subdocument: see OpenField. Only the store of
-// the FerretDB era needs it; it goes with that store.
-func (c *Cipher) SealField(v any, aad string) (bson.RawValue, error) {
-	s, err := c.SealJSON(v, aad)
-	if err != nil {
-		return bson.RawValue{}, err
-	}
-	t, data, err := bson.MarshalValue(s)
-	if err != nil {
-		return bson.RawValue{}, fmt.Errorf("encode %s: %w", aad, err)
-	}
-	return bson.RawValue{Type: t, Value: data}, nil
-}
-
-// OpenField reads into v what SealField stored. A subdocument in its place
-// was written before the field was sealed and is read as it is (no
-// migration: the next write of the record seals it). A missing field
-// leaves v as it is.
-func (c *Cipher) OpenField(raw bson.RawValue, aad string, v any) error {
-	switch raw.Type {
-	case 0, bson.TypeNull:
-		return nil
-	case bson.TypeString:
-		return c.OpenJSON(raw.StringValue(), aad, v)
-	case bson.TypeEmbeddedDocument:
-		if err := raw.Unmarshal(v); err != nil {
-			return fmt.Errorf("decode %s: %w", aad, err)
-		}
-		return nil
-	}
-	return fmt.Errorf("decode %s: unexpected %s", aad, raw.Type)
 }
