@@ -29,11 +29,14 @@ type Household struct {
 }
 
 // Preferences are what the customer asked for in a worker; matching uses
-// them as soft constraints.
+// them as soft constraints, except a gender marked required (many
+// households need a female worker for infant or elder care), which is a
+// hard one: no worker of the other gender is assigned.
 type Preferences struct {
-	WorkerGender       Gender `json:"workerGender,omitempty" bson:"workerGender,omitempty"`
-	Language           string `json:"language,omitempty" bson:"language,omitempty"`
-	MinExperienceYears int    `json:"minExperienceYears,omitempty" bson:"minExperienceYears,omitempty"`
+	WorkerGender         Gender `json:"workerGender,omitempty" bson:"workerGender,omitempty"`
+	WorkerGenderRequired bool   `json:"workerGenderRequired,omitempty" bson:"workerGenderRequired,omitempty"`
+	Language             string `json:"language,omitempty" bson:"language,omitempty"`
+	MinExperienceYears   int    `json:"minExperienceYears,omitempty" bson:"minExperienceYears,omitempty"`
 }
 
 // CustomerInput is what the office edits about a customer.
@@ -47,6 +50,10 @@ type CustomerInput struct {
 	Team        string      `json:"team" doc:"optional"` // the office team that looks after the household
 	Locale      string      `json:"locale" doc:"optional"`
 	UserID      string      `json:"userId" doc:"optional"`
+	// DoNotSend lists the workers the household does not want again: a
+	// hard constraint of assignment. Sealed at rest and shown to the office
+	// only, never to workers.
+	DoNotSend []string `json:"doNotSend" doc:"optional"`
 }
 
 // Customer is a household that orders services. The store keeps its phone,
@@ -122,6 +129,9 @@ func (c *CustomerInput) Validate() error {
 	if p.WorkerGender != "" && p.WorkerGender != GenderFemale && p.WorkerGender != GenderMale {
 		return FieldError("preferences.workerGender", "preferences.workerGender must be female, male or empty")
 	}
+	if p.WorkerGenderRequired && p.WorkerGender == "" {
+		return FieldError("preferences.workerGenderRequired", "a required gender needs preferences.workerGender")
+	}
 	if p.Language != "" {
 		if err := validateLanguages("preferences.language", []string{p.Language}); err != nil {
 			return err
@@ -138,6 +148,19 @@ func (c *CustomerInput) Validate() error {
 	}
 	if c.UserID != "" && !ValidID(c.UserID) {
 		return FieldError("userId", "userId is not an id")
+	}
+	if len(c.DoNotSend) > 100 {
+		return FieldError("doNotSend", "at most 100 workers not to send")
+	}
+	seen := map[string]bool{}
+	for _, id := range c.DoNotSend {
+		if !ValidID(id) || seen[id] {
+			return FieldError("doNotSend", "doNotSend must list distinct worker ids")
+		}
+		seen[id] = true
+	}
+	if c.DoNotSend == nil {
+		c.DoNotSend = []string{}
 	}
 	return nil
 }

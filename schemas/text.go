@@ -51,8 +51,8 @@ var textClasses = map[string]TextClass{
 	"name": TextName, "signerName": TextName,
 	"label": TextLine, "type": TextLine, "number": TextLine, "pets": TextLine, "allergies": TextLine,
 	"taboos": TextLine, "requiredCertificates": TextLine,
-	"reason": TextReason,
-	"note":   TextNote, "notes": TextNote, "comment": TextNote, "outcome": TextNote, "description": TextNote,
+	"reason": TextReason, "overrideReason": TextReason,
+	"note": TextNote, "notes": TextNote, "comment": TextNote, "outcome": TextNote, "description": TextNote,
 	"accessNotes": TextNote, "detail": TextNote, "specialNeeds": TextNote,
 	"text": TextLong,
 	// secrets
@@ -68,6 +68,7 @@ var textClasses = map[string]TextClass{
 	"currency": TextCode, "kind": TextCode, "action": TextCode, "category": TextCode, "severity": TextCode,
 	"field": TextCode, "reasonCode": TextCode, "appVersion": TextCode, "platform": TextCode, "contentType": TextCode,
 	"sha256": TextCode, "signatureRef": TextCode, "photos": TextCode, "method": TextCode, "presenceCode": TextCode,
+	"doNotSend": TextCode,
 }
 
 // ClassOf is the class of a string field by its JSON name, and whether the

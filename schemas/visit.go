@@ -126,6 +126,9 @@ type NewVisit struct {
 	ScheduledEnd   time.Time `json:"scheduledEnd,omitempty"` // default: start + the service's duration
 	WorkerID       string    `json:"workerId,omitempty"`
 	Notes          string    `json:"notes,omitempty"`
+	// OverrideReason books the worker despite the hard constraints they
+	// break (supervisors and admins; audited). Empty: none are overridden.
+	OverrideReason string `json:"overrideReason,omitempty"`
 }
 
 // Validate checks the shape; existence is checked against the store.
@@ -145,6 +148,9 @@ func (n *NewVisit) Validate() error {
 		if err := validateWindow(n.ScheduledStart, n.ScheduledEnd); err != nil {
 			return err
 		}
+	}
+	if err := ValidateOverrideReason(n.OverrideReason); err != nil {
+		return err
 	}
 	return validateText("notes", n.Notes, 2000)
 }

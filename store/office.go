@@ -153,6 +153,7 @@ type customerDoc struct {
 	Team        string              `bson:"team"` // indexed: "" for none
 	Locale      string              `bson:"locale,omitempty"`
 	UserID      string              `bson:"userId,omitempty"`
+	DoNotSend   string              `bson:"doNotSend,omitempty"` // sealed JSON; absent on customers stored before it
 	CreatedAt   time.Time           `bson:"createdAt"`
 	UpdatedAt   time.Time           `bson:"updatedAt"`
 }
@@ -181,6 +182,11 @@ func (o *Office) sealCustomer(c *schemas.Customer) (*customerDoc, error) {
 	}
 	if d.Household, err = ci.SealJSON(c.Household, customerAAD(c.ID, "household")); err != nil {
 		return nil, err
+	}
+	if len(c.DoNotSend) > 0 {
+		if d.DoNotSend, err = ci.SealJSON(c.DoNotSend, customerAAD(c.ID, "doNotSend")); err != nil {
+			return nil, err
+		}
 	}
 	for _, a := range c.Addresses {
 		ad := addressDoc{ID: a.ID, Label: a.Label}
@@ -212,6 +218,12 @@ func (o *Office) openCustomer(d *customerDoc, version int64) (*schemas.Customer,
 	}
 	if err := ci.OpenJSON(d.Household, customerAAD(d.ID, "household"), &c.Household); err != nil {
 		return nil, fmt.Errorf("customer %s household: %w", d.ID, err)
+	}
+	c.DoNotSend = []string{}
+	if d.DoNotSend != "" {
+		if err := ci.OpenJSON(d.DoNotSend, customerAAD(d.ID, "doNotSend"), &c.DoNotSend); err != nil {
+			return nil, fmt.Errorf("customer %s do-not-send list: %w", d.ID, err)
+		}
 	}
 	for _, ad := range d.Addresses {
 		a := schemas.Address{ID: ad.ID, Label: ad.Label}

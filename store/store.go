@@ -70,6 +70,7 @@ type Store struct {
 	Push        *Push
 	Attachments *Attachments
 	Audit       *Audit
+	Bookings    *Bookings
 }
 
 // collections is every collection of the store, in one explicit list.
@@ -86,6 +87,7 @@ func collections() []doc.Collection {
 		pushCollections,
 		attachmentCollections,
 		auditCollections,
+		bookingCollections,
 	)
 }
 
@@ -131,6 +133,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.Push = &Push{s: s}
 	s.Attachments = &Attachments{s: s}
 	s.Audit = &Audit{s: s}
+	s.Bookings = &Bookings{s: s}
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err

@@ -88,13 +88,15 @@ type RescheduleBody struct {
 	ScheduledStart time.Time `json:"scheduledStart"`
 	ScheduledEnd   time.Time `json:"scheduledEnd"`
 	Reason         string    `json:"reason,omitempty"`
+	OverrideReason string    `json:"overrideReason,omitempty"` // keeps the worker though the new time breaks hard constraints (supervisors, admins; audited)
 }
 
 // ReassignBody gives a visit to another worker.
 type ReassignBody struct {
-	Version  int64  `json:"version,omitempty"`
-	WorkerID string `json:"workerId"`
-	Reason   string `json:"reason,omitempty"`
+	Version        int64  `json:"version,omitempty"`
+	WorkerID       string `json:"workerId"`
+	Reason         string `json:"reason,omitempty"`
+	OverrideReason string `json:"overrideReason,omitempty"` // books the worker despite the hard constraints they break (supervisors, admins; audited)
 }
 
 // CancelBody cancels a visit, or takes its worker away (unassign).
@@ -277,14 +279,14 @@ func (a *API) getVisit(c *fiber.Ctx) error {
 func (a *API) rescheduleVisit(c *fiber.Ctx) error {
 	var in RescheduleBody
 	return a.visitAction(c, &in, func() office.VisitAction {
-		return office.VisitAction{Kind: office.ActReschedule, Version: in.Version, ScheduledStart: in.ScheduledStart, ScheduledEnd: in.ScheduledEnd, Reason: in.Reason}
+		return office.VisitAction{Kind: office.ActReschedule, Version: in.Version, ScheduledStart: in.ScheduledStart, ScheduledEnd: in.ScheduledEnd, Reason: in.Reason, OverrideReason: in.OverrideReason}
 	})
 }
 
 func (a *API) reassignVisit(c *fiber.Ctx) error {
 	var in ReassignBody
 	return a.visitAction(c, &in, func() office.VisitAction {
-		return office.VisitAction{Kind: office.ActReassign, Version: in.Version, WorkerID: in.WorkerID, Reason: in.Reason}
+		return office.VisitAction{Kind: office.ActReassign, Version: in.Version, WorkerID: in.WorkerID, Reason: in.Reason, OverrideReason: in.OverrideReason}
 	})
 }
 
@@ -356,13 +358,13 @@ func (a *API) getSchedule(c *fiber.Ctx) error {
 }
 
 func (a *API) putSchedule(c *fiber.Ctx) error {
-	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in SchedulePut) (*schemas.Schedule, error) {
+	return replaceByID(a, c, func(ctx context.Context, act *schemas.Actor, id string, in SchedulePut) (*office.ScheduleView, error) {
 		return a.office.UpdateSchedule(ctx, act, id, in.Version, in.ScheduleInput)
 	})
 }
 
 func (a *API) endSchedule(c *fiber.Ctx) error {
-	return withIDBody(a, c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ScheduleEnd) (*schemas.Schedule, error) {
+	return withIDBody(a, c, http.StatusOK, func(ctx context.Context, act *schemas.Actor, id string, in ScheduleEnd) (*office.ScheduleView, error) {
 		return a.office.EndSchedule(ctx, act, id, in.Version, in.EndsOn)
 	})
 }

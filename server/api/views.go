@@ -107,7 +107,7 @@ func (a *API) view(c *fiber.Ctx, v any) (any, error) {
 
 	// Records only the office sees: whole, and never to anyone else (the
 	// route table admits office roles only; this says so again).
-	case *schemas.Alert, *schemas.FollowUp, *schemas.Schedule, *office.ReflowResult, *office.Candidate,
+	case *schemas.Alert, *schemas.FollowUp, *schemas.Schedule, *office.ScheduleView, *office.ReflowResult, *office.Candidate,
 		*office.MonthlyFigures, *schemas.AuditEntry, *fsync.Device, *push.Notification:
 		return office.OfficeOnly(act, v)
 

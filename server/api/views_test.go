@@ -105,7 +105,7 @@ func (m *mx) next() int { m.n++; return m.n }
 func (m *mx) visit(start time.Time) *schemas.Visit {
 	m.t.Helper()
 	vv, err := m.f.office.CreateVisit(m.t.Context(), sysAdmin, schemas.NewVisit{CustomerID: m.c1.ID, AddressID: m.c1.Addresses[0].ID,
-		ServiceTypeID: m.st.ID, ScheduledStart: start, WorkerID: m.w1.ID})
+		ServiceTypeID: m.st.ID, ScheduledStart: start, WorkerID: m.w1.ID, OverrideReason: "fixture: w1's visits may overlap"})
 	m.must(err)
 	return &vv.Visit
 }
@@ -214,7 +214,7 @@ func (m *mx) scheduleInput() schemas.ScheduleInput {
 func (m *mx) schedule() *schemas.Schedule {
 	s, err := m.f.office.CreateSchedule(m.t.Context(), sysAdmin, m.scheduleInput())
 	m.must(err)
-	return s
+	return &s.Schedule
 }
 
 func (m *mx) phone() string { return fmt.Sprintf("+86137%08d", m.next()) }
@@ -225,7 +225,7 @@ func (m *mx) customer() *schemas.Customer {
 	c, err := m.f.office.CreateCustomer(ctx, sysAdmin, customerInput("赵女士", "team-1", m.phone(), "上海市长宁区示范路9号"))
 	m.must(err)
 	_, err = m.f.office.CreateVisit(ctx, sysAdmin, schemas.NewVisit{CustomerID: c.ID, AddressID: c.Addresses[0].ID, ServiceTypeID: m.st.ID,
-		ScheduledStart: m.f.clock.Now().Add(48 * time.Hour).Truncate(time.Hour), WorkerID: m.w2.ID})
+		ScheduledStart: m.f.clock.Now().Add(48 * time.Hour).Truncate(time.Hour), WorkerID: m.w2.ID, OverrideReason: "fixture: w2's visits may overlap"})
 	m.must(err)
 	return c
 }
@@ -347,15 +347,15 @@ func (m *mx) rows() map[string]mxRow {
 		"GET /v1/visits": {kind: "page:visit", want: ruleAnyone, make: mxFixed("/v1/visits", nil)},
 		"POST /v1/visits": {kind: "visit", want: mxExpect{okay, okay, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits", body: map[string]any{"customerId": m.c1.ID, "addressId": m.c1.Addresses[0].ID, "serviceTypeId": m.st.ID,
-				"scheduledStart": now.Add(50 * time.Hour).Truncate(time.Hour), "workerId": m.w1.ID}}
+				"scheduledStart": now.Add(50 * time.Hour).Truncate(time.Hour), "workerId": m.w1.ID, "overrideReason": "the matrix books w1 many times at once"}}
 		}},
 		"GET /v1/visits/{id}": {kind: "visit", want: ruleVisitReaders, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/visits/" + m.upcoming().ID} }},
 		"POST /v1/visits/{id}/reschedule": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			later := now.Add(72 * time.Hour).Truncate(time.Hour)
-			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reschedule", body: map[string]any{"scheduledStart": later, "scheduledEnd": later.Add(2 * time.Hour)}}
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reschedule", body: map[string]any{"scheduledStart": later, "scheduledEnd": later.Add(2 * time.Hour), "overrideReason": "the matrix books w1 many times at once"}}
 		}},
 		"POST /v1/visits/{id}/reassign": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
-			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reassign", body: map[string]any{"workerId": m.w3.ID}}
+			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/reassign", body: map[string]any{"workerId": m.w3.ID, "overrideReason": "the matrix books w3 many times at once"}}
 		}},
 		"POST /v1/visits/{id}/unassign": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/unassign", body: map[string]any{"reason": "服务师请假"}}
@@ -700,7 +700,7 @@ func roleViews(role schemas.Role) map[string]pathSet {
 		own = map[string]pathSet{
 			"visit": wholeOf(office.VisitView{}), "customer": wholeOf(schemas.Customer{}), "worker": wholeOf(schemas.Worker{}),
 			"complaint": wholeOf(schemas.Complaint{}), "incident": wholeOf(schemas.Incident{}), "alert": wholeOf(schemas.Alert{}),
-			"followup": wholeOf(schemas.FollowUp{}), "schedule": wholeOf(schemas.Schedule{}), "candidate": wholeOf(office.Candidate{}),
+			"followup": wholeOf(schemas.FollowUp{}), "schedule": wholeOf(office.ScheduleView{}), "candidate": wholeOf(office.Candidate{}),
 			"audit": wholeOf(schemas.AuditEntry{}), "device": wholeOf(fsync.Device{}), "notification": wholeOf(push.Notification{}),
 			"figures": wholeOf(office.MonthlyFigures{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
 		}

@@ -12,9 +12,6 @@ import (
 	"fieldsync/store"
 )
 
-// TravelBuffer is kept free between two visits of one worker.
-const TravelBuffer = 30 * time.Minute
-
 // Reason is one constraint checked for a candidate.
 type Reason struct {
 	Code   string  `json:"code"`
@@ -40,15 +37,17 @@ type MatchInput struct {
 	Customer *schemas.Customer
 	Workers  []schemas.Worker
 	Busy     map[string][]schemas.Visit // other visits of each worker around the visit
+	Buffer   time.Duration              // kept free before and after each visit
 }
 
-// Rank scores every worker for the visit. Hard constraints (active, skills,
-// certificates valid on the visit's date, background check, day off,
-// working hours, no overlapping visit with travel buffer) exclude; soft ones
+// Rank scores every worker for the visit. Hard constraints (those of
+// assignment, schemas.Rules: active, certificates valid on the visit's
+// date, background check, days off, no visit within the travel buffer, the
+// household's do-not-send list and required gender; and skills and
+// working hours) exclude, with the reason; soft ones
 // (customer's preferences, rating, distance) order. Eligible workers come
 // first by score, then the excluded ones so the dispatcher sees why.
 func Rank(in MatchInput) []Candidate {
-	date := in.Visit.LocalDate()
 	out := make([]Candidate, 0, len(in.Workers))
 	for i := range in.Workers {
 		w := &in.Workers[i]
@@ -60,27 +59,26 @@ func Rank(in MatchInput) []Candidate {
 			rs = append(rs, Reason{Code: code, OK: ok, Points: math.Round(points*10) / 10, Detail: detail})
 		}
 
-		hard("active", w.Status == schemas.WorkerActive, string(w.Status))
-		var missing []schemas.Skill
-		for _, sk := range in.Service.RequiredSkills {
-			if !w.HasSkill(sk) {
-				missing = append(missing, sk)
+		// The hard constraints of assignment (schemas.Rules), with the
+		// skills and working hours that matching also requires, in order.
+		as := &schemas.Assignment{Worker: w, Customer: in.Customer, Service: in.Service, Visit: in.Visit, Busy: in.Busy[w.ID], Buffer: in.Buffer}
+		for _, r := range schemas.Rules {
+			ok, detail := r.Check(as)
+			hard(r.Code, ok, detail)
+			switch r.Code {
+			case schemas.ConstraintActive:
+				var missing []schemas.Skill
+				for _, sk := range in.Service.RequiredSkills {
+					if !w.HasSkill(sk) {
+						missing = append(missing, sk)
+					}
+				}
+				hard("skills", len(missing) == 0, detailList("missing", missing))
+			case schemas.ConstraintDayOff:
+				inHours, hoursDetail := withinHours(w, in.Visit)
+				hard("working_hours", inHours, hoursDetail)
 			}
 		}
-		hard("skills", len(missing) == 0, detailList("missing", missing))
-		var certs []string
-		for _, c := range in.Service.RequiredCertificates {
-			if !w.CertificateOn(c, date) {
-				certs = append(certs, c)
-			}
-		}
-		hard("certificates", len(certs) == 0, detailList("not valid on "+date, certs))
-		hard("background_check", w.BackgroundCheck.Status == schemas.CheckPassed, w.BackgroundCheck.Status)
-		hard("day_off", !slices.Contains(w.DaysOff, date), "")
-		inHours, hoursDetail := withinHours(w, in.Visit)
-		hard("working_hours", inHours, hoursDetail)
-		clash := overlapping(in.Visit, in.Busy[w.ID])
-		hard("free", clash == "", clash)
 
 		p := in.Customer.Preferences
 		if p.WorkerGender != "" {
@@ -138,17 +136,14 @@ func detailList[T ~string](prefix string, xs []T) string {
 	return fmt.Sprintf("%s: %v", prefix, xs)
 }
 
-// withinHours checks the visit against the worker's days and hours, in the
-// worker's zone.
+// withinHours checks the visit against the worker's hours, in the worker's
+// zone (whether it is a working day at all is the day_off constraint).
 func withinHours(w *schemas.Worker, v *schemas.Visit) (bool, string) {
 	loc, err := schemas.LoadZone(w.TimeZone)
 	if err != nil {
 		return false, "unknown zone"
 	}
 	s, e := v.ScheduledStart.In(loc), v.ScheduledEnd.In(loc)
-	if !slices.Contains(w.WorkingHours.Days, int(s.Weekday())) {
-		return false, "not a working day: " + s.Weekday().String()
-	}
 	from, _ := w.WorkingHours.Start.Minutes("")
 	to, _ := w.WorkingHours.End.Minutes("")
 	startMin := s.Hour()*60 + s.Minute()
@@ -157,20 +152,6 @@ func withinHours(w *schemas.Worker, v *schemas.Visit) (bool, string) {
 		return false, fmt.Sprintf("%s-%s outside %s-%s", s.Format("15:04"), e.Format("15:04"), w.WorkingHours.Start, w.WorkingHours.End)
 	}
 	return true, ""
-}
-
-// overlapping names a visit of the worker that clashes with v once the
-// travel buffer is added, or "".
-func overlapping(v *schemas.Visit, others []schemas.Visit) string {
-	for _, o := range others {
-		if o.ID == v.ID || o.Status == schemas.VisitCancelled || o.Status == schemas.VisitNoShow {
-			continue
-		}
-		if o.ScheduledStart.Before(v.ScheduledEnd.Add(TravelBuffer)) && v.ScheduledStart.Before(o.ScheduledEnd.Add(TravelBuffer)) {
-			return "visit " + o.ID + " at " + o.ScheduledStart.Format(time.RFC3339)
-		}
-	}
-	return ""
 }
 
 // Candidates ranks the workers the actor may assign for a visit.
@@ -202,7 +183,7 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 		return nil, err
 	}
 	// One query for everyone's visits around this one.
-	around, err := s.db.Visits.List(ctx, store.VisitFilter{From: v.ScheduledStart.Add(-24 * time.Hour), To: v.ScheduledEnd.Add(24 * time.Hour)})
+	around, err := s.db.Visits.List(ctx, store.VisitFilter{From: v.ScheduledStart.Add(-24*time.Hour - s.buffer), To: v.ScheduledEnd.Add(s.buffer)})
 	if err != nil {
 		return nil, err
 	}
@@ -212,5 +193,5 @@ func (s *Service) Candidates(ctx context.Context, a *schemas.Actor, visitID stri
 			busy[o.WorkerID] = append(busy[o.WorkerID], o)
 		}
 	}
-	return Rank(MatchInput{Visit: v, Service: st, Customer: c, Workers: workers, Busy: busy}), nil
+	return Rank(MatchInput{Visit: v, Service: st, Customer: c, Workers: workers, Busy: busy, Buffer: s.buffer}), nil
 }

@@ -31,6 +31,7 @@ func TestRank(t *testing.T) {
 		name     string
 		mut      func(*schemas.Worker)
 		busy     []schemas.Visit
+		cust     func(*schemas.Customer)
 		eligible bool
 		failed   string // the hard reason that excludes
 	}
@@ -43,7 +44,7 @@ func TestRank(t *testing.T) {
 		{name: "certificate valid on the day itself", mut: func(w *schemas.Worker) { w.Certificates[0].Expires = "2037-12-01" }, eligible: true},
 		{name: "background check pending", mut: func(w *schemas.Worker) { w.BackgroundCheck.Status = schemas.CheckPending }, failed: "background_check"},
 		{name: "day off", mut: func(w *schemas.Worker) { w.DaysOff = []string{"2037-12-01"} }, failed: "day_off"},
-		{name: "not a working day", mut: func(w *schemas.Worker) { w.WorkingHours.Days = []int{1, 3} }, failed: "working_hours"},
+		{name: "weekly day off", mut: func(w *schemas.Worker) { w.WorkingHours.Days = []int{1, 3} }, failed: "day_off"},
 		{name: "starts before hours", mut: func(w *schemas.Worker) { w.WorkingHours.Start = "09:30" }, failed: "working_hours"},
 		{name: "ends after hours", mut: func(w *schemas.Worker) { w.WorkingHours.End = "11:30" }, failed: "working_hours"},
 		{name: "overlapping visit", mut: func(*schemas.Worker) {}, busy: []schemas.Visit{{ID: "o", Status: schemas.VisitScheduled,
@@ -55,14 +56,24 @@ func TestRank(t *testing.T) {
 		{name: "cancelled visit does not block", mut: func(*schemas.Worker) {}, busy: []schemas.Visit{{ID: "o", Status: schemas.VisitCancelled,
 			ScheduledStart: start, ScheduledEnd: start.Add(time.Hour)}}, eligible: true},
 		{name: "wrong gender is soft", mut: func(w *schemas.Worker) { w.Gender = schemas.GenderMale }, eligible: true},
+		{name: "wrong gender when required", mut: func(w *schemas.Worker) { w.Gender = schemas.GenderMale },
+			cust: func(c *schemas.Customer) { c.Preferences.WorkerGenderRequired = true }, failed: "required_gender"},
+		{name: "right gender when required", mut: func(*schemas.Worker) {},
+			cust: func(c *schemas.Customer) { c.Preferences.WorkerGenderRequired = true }, eligible: true},
+		{name: "on the do-not-send list", mut: func(*schemas.Worker) {},
+			cust: func(c *schemas.Customer) { c.DoNotSend = []string{"x", "w"} }, failed: "do_not_send"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			w := base("w")
 			w.Certificates = append([]schemas.Certificate(nil), w.Certificates...)
 			c.mut(&w)
-			got := Rank(MatchInput{Visit: visit, Service: service, Customer: customer, Workers: []schemas.Worker{w},
-				Busy: map[string][]schemas.Visit{"w": c.busy}})[0]
+			cust := *customer
+			if c.cust != nil {
+				c.cust(&cust)
+			}
+			got := Rank(MatchInput{Visit: visit, Service: service, Customer: &cust, Workers: []schemas.Worker{w},
+				Busy: map[string][]schemas.Visit{"w": c.busy}, Buffer: 30 * time.Minute})[0]
 			if got.Eligible != c.eligible {
 				t.Fatalf("eligible=%v, want %v; reasons %+v", got.Eligible, c.eligible, got.Reasons)
 			}

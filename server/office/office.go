@@ -22,6 +22,7 @@ type Service struct {
 	calendar schemas.WorkCalendar
 	alerter  Alerter
 	alertWin time.Duration // alerts of one kind about one subject within it are one
+	buffer   time.Duration // kept free between two visits of a worker, for travel
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -71,7 +72,7 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 
 // New returns the office service.
 func New(db *store.Store, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute}
+	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute, buffer: DefaultTravelBuffer}
 }
 
 // errNotFound is what any record the actor may not see looks like: the

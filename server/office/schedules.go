@@ -2,6 +2,7 @@ package office
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -17,8 +18,15 @@ var System = &schemas.Actor{UserID: "system", Role: schemas.RoleAdmin}
 // schedule no longer asks for.
 const ReasonScheduleChanged = "schedule changed"
 
+// ScheduleView is a schedule as written, with the occurrences generating
+// its visits could not book its worker on.
+type ScheduleView struct {
+	schemas.Schedule
+	Unbooked []Unbooked `json:"unbooked"`
+}
+
 // CreateSchedule adds a recurring schedule and generates its visits.
-func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schemas.ScheduleInput) (*schemas.Schedule, error) {
+func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schemas.ScheduleInput) (*ScheduleView, error) {
 	if a.Role != schemas.RoleAdmin && a.Role != schemas.RoleSupervisor {
 		return nil, forbidden()
 	}
@@ -37,10 +45,18 @@ func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schem
 	if err := s.audit(ctx, a, schemas.EntitySchedule, sch.ID, "create", 1, nil, sch, nil, ""); err != nil {
 		return nil, err
 	}
-	if _, err := s.reflow(ctx, sch); err != nil {
+	return s.reflowView(ctx, sch)
+}
+
+func (s *Service) reflowView(ctx context.Context, sch *schemas.Schedule) (*ScheduleView, error) {
+	r, err := s.reflow(ctx, sch)
+	if err != nil {
 		return nil, err
 	}
-	return sch, nil
+	if r.Unbooked == nil {
+		r.Unbooked = []Unbooked{}
+	}
+	return &ScheduleView{Schedule: *sch, Unbooked: r.Unbooked}, nil
 }
 
 // Schedule returns a schedule the actor may manage.
@@ -80,7 +96,7 @@ func (s *Service) ListSchedules(ctx context.Context, a *schemas.Actor, after str
 // its future visits in line: visits nobody touched by hand follow the new
 // pattern, visits for dates it no longer has are cancelled, new dates get
 // visits. Visits the office edited one by one are left alone.
-func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.ScheduleInput) (*schemas.Schedule, error) {
+func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, in schemas.ScheduleInput) (*ScheduleView, error) {
 	before, err := s.Schedule(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -109,10 +125,7 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 	if err := s.audit(ctx, a, schemas.EntitySchedule, id, "update", after.Version, before, &after, nil, ""); err != nil {
 		return nil, err
 	}
-	if _, err := s.reflow(ctx, &after); err != nil {
-		return nil, err
-	}
-	return &after, nil
+	return s.reflowView(ctx, &after)
 }
 
 // canEditSchedule is the write rule of a schedule: admins any;
@@ -150,7 +163,7 @@ func (s *Service) canEditSchedule(ctx context.Context, a *schemas.Actor, sch *sc
 }
 
 // EndSchedule ends a schedule after the given date (today or later).
-func (s *Service) EndSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, endsOn string) (*schemas.Schedule, error) {
+func (s *Service) EndSchedule(ctx context.Context, a *schemas.Actor, id string, version int64, endsOn string) (*ScheduleView, error) {
 	before, err := s.Schedule(ctx, a, id)
 	if err != nil {
 		return nil, err
@@ -170,9 +183,21 @@ func (s *Service) EndSchedule(ctx context.Context, a *schemas.Actor, id string, 
 	return s.UpdateSchedule(ctx, a, id, version, in)
 }
 
-// ReflowResult counts what a generation run did.
+// ReflowResult counts what a generation run did, and lists the
+// occurrences it could not book the schedule's worker on safely: those
+// visits are generated without a worker, for the office to assign.
 type ReflowResult struct {
 	Created, Updated, Cancelled, Revived int
+	Unbooked                             []Unbooked `json:"unbooked"`
+}
+
+// Unbooked is an occurrence whose worker breaks hard constraints.
+type Unbooked struct {
+	VisitID    string              `json:"visitId"`
+	ScheduleID string              `json:"scheduleId"`
+	WorkerID   string              `json:"workerId"`
+	Start      time.Time           `json:"start"`
+	Violations []schemas.Violation `json:"violations"`
 }
 
 // reflow makes the schedule's visits from now to the horizon match it.
@@ -245,6 +270,10 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		}
 		if wanted {
 			fresh := newVisit(v.ID, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
+			fresh.Version = v.Version + 1
+			if err := s.bookOccurrence(ctx, sch, w, fresh, v.WorkerID == fresh.WorkerID && v.ScheduledStart.Equal(fresh.ScheduledStart) && v.ScheduledEnd.Equal(fresh.ScheduledEnd), &res); err != nil {
+				return res, err
+			}
 			fresh.OfficeStatus, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.OfficeStatus, after.CancelReason, sch.ID, v.CreatedAt
 			fresh.PastWorkerIDs, fresh.Field, fresh.Review = v.PastWorkerIDs, v.Field, v.Review
 			if fresh.WorkerID != v.WorkerID && v.WorkerID != "" && !slices.Contains(fresh.PastWorkerIDs, v.WorkerID) {
@@ -278,6 +307,9 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		}
 		v := newVisit(id, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
 		v.ScheduleID = sch.ID
+		if err := s.bookOccurrence(ctx, sch, w, v, false, &res); err != nil {
+			return res, err
+		}
 		err := s.db.Visits.Insert(ctx, v)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT {
 			continue // generated by an earlier or concurrent run
@@ -291,6 +323,40 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		}
 	}
 	return res, nil
+}
+
+// bookOccurrence books the schedule's worker on a generated visit, or,
+// when that breaks a hard constraint, takes the worker off it and reports
+// it in res. A visit the worker already holds at the same time is
+// checked again (a certificate may have expired since) but not claimed
+// again: its booking is already held.
+func (s *Service) bookOccurrence(ctx context.Context, sch *schemas.Schedule, w *schemas.Worker, v *schemas.Visit, held bool, res *ReflowResult) error {
+	if w == nil || v.WorkerID == "" {
+		return nil
+	}
+	var vs []schemas.Violation
+	if held {
+		as, err := s.assignment(ctx, w, v)
+		if err != nil {
+			return err
+		}
+		// Not free is not checked again: the clash came after the booking,
+		// by someone who overrode it.
+		vs = slices.DeleteFunc(as.Violations(), func(x schemas.Violation) bool { return x.Code == schemas.ConstraintFree })
+	} else if _, err := s.book(ctx, System, w, v, ""); err != nil {
+		var e *schemas.Error
+		if !errors.As(err, &e) || e.Details["reason"] != "assignment_unsafe" {
+			return err
+		}
+		vs, _ = e.Details["violations"].([]schemas.Violation)
+	}
+	if len(vs) == 0 {
+		return nil
+	}
+	v.WorkerID = ""
+	res.Unbooked = append(res.Unbooked, Unbooked{VisitID: v.ID, ScheduleID: sch.ID, WorkerID: w.ID, Start: v.ScheduledStart, Violations: vs})
+	s.log.Warn("schedule occurrence not booked: the worker breaks hard constraints", "schedule", sch.ID, "visit", v.ID, "worker", w.ID, "violations", vs)
+	return nil
 }
 
 // sameVisit reports whether regenerating changed nothing that matters.
@@ -325,6 +391,7 @@ func (s *Service) GenerateAll(ctx context.Context) (ReflowResult, error) {
 		total.Updated += r.Updated
 		total.Cancelled += r.Cancelled
 		total.Revived += r.Revived
+		total.Unbooked = append(total.Unbooked, r.Unbooked...)
 	}
 	return total, nil
 }
@@ -339,8 +406,8 @@ func (s *Service) RunGenerator(ctx context.Context, every time.Duration) {
 				return
 			}
 			s.log.Error("visit generation failed", "err", err)
-		} else if r != (ReflowResult{}) {
-			s.log.Info("visits generated", "created", r.Created, "updated", r.Updated, "cancelled", r.Cancelled, "revived", r.Revived)
+		} else if r.Created+r.Updated+r.Cancelled+r.Revived+len(r.Unbooked) > 0 {
+			s.log.Info("visits generated", "created", r.Created, "updated", r.Updated, "cancelled", r.Cancelled, "revived", r.Revived, "unbooked", len(r.Unbooked))
 		}
 		select {
 		case <-ctx.Done():

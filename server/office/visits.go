@@ -136,10 +136,16 @@ func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.
 	}
 	now := s.now().UTC()
 	v := newVisit(schemas.NewIDAt(now), c, addr, st, w, team, in.ScheduledStart, end, in.Notes, now)
+	var overridden []schemas.Violation
+	if w != nil {
+		if overridden, err = s.book(ctx, a, w, v, in.OverrideReason); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.db.Visits.Insert(ctx, v); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, ""); err != nil {
+	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, overrideNote(overridden, in.OverrideReason, "")); err != nil {
 		return nil, err
 	}
 	return &VisitView{Visit: *v}, nil
@@ -171,6 +177,7 @@ type VisitAction struct {
 	ScheduledEnd   time.Time `json:"scheduledEnd,omitempty"`
 	WorkerID       string    `json:"workerId,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
+	OverrideReason string    `json:"overrideReason,omitempty"` // books the worker despite hard constraints (audited)
 }
 
 // Office action kinds.
@@ -206,6 +213,10 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		}
 		after.Version = before.Version + 1
 		after.UpdatedAt = s.now().UTC()
+		overridden, err := s.bookChange(ctx, a, before, &after, act.OverrideReason)
+		if err != nil {
+			return nil, err
+		}
 		err = s.db.Visits.Replace(ctx, &after, before.Version)
 		if schemas.ErrorCode(err) == schemas.ECONFLICT && act.Version == 0 && attempt < 3 {
 			continue
@@ -213,11 +224,29 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		if err != nil {
 			return nil, err
 		}
-		if err := s.audit(ctx, a, schemas.EntityVisit, id, act.Kind, after.Version, before, &after, maskVisit, act.Reason); err != nil {
+		if before.WorkerID != after.WorkerID || after.Status == schemas.VisitCancelled {
+			s.unbook(ctx, before.WorkerID, id)
+		}
+		if err := s.audit(ctx, a, schemas.EntityVisit, id, act.Kind, after.Version, before, &after, maskVisit, overrideNote(overridden, act.OverrideReason, act.Reason)); err != nil {
 			return nil, err
 		}
 		return &VisitView{Visit: after}, nil
 	}
+}
+
+// bookChange books the worker of a changed visit when the change gives
+// it a worker or moves it (reassign, reschedule), so that every way a
+// worker comes to a time goes through the hard constraints.
+func (s *Service) bookChange(ctx context.Context, a *schemas.Actor, before, after *schemas.Visit, override string) ([]schemas.Violation, error) {
+	if after.WorkerID == "" || after.Status == schemas.VisitCancelled ||
+		after.WorkerID == before.WorkerID && after.ScheduledStart.Equal(before.ScheduledStart) && after.ScheduledEnd.Equal(before.ScheduledEnd) {
+		return nil, schemas.ValidateOverrideReason(override)
+	}
+	w, err := s.worker(ctx, after.WorkerID)
+	if err != nil {
+		return nil, err
+	}
+	return s.book(ctx, a, w, after, override)
 }
 
 func (s *Service) apply(ctx context.Context, a *schemas.Actor, v *schemas.Visit, act VisitAction) error {
