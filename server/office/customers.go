@@ -2,6 +2,7 @@ package office
 
 import (
 	"context"
+	"slices"
 
 	"fieldsync/schemas"
 	"fieldsync/store"
@@ -22,6 +23,9 @@ func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schem
 		return nil, forbidden()
 	}
 	if err := in.Validate(); err != nil {
+		return nil, err
+	}
+	if err := s.checkDoNotSend(ctx, a, nil, in.DoNotSend); err != nil {
 		return nil, err
 	}
 	now := s.now().UTC()
@@ -134,6 +138,9 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 	if err := in.Validate(); err != nil {
 		return nil, err
 	}
+	if err := s.checkDoNotSend(ctx, a, before.DoNotSend, in.DoNotSend); err != nil {
+		return nil, err
+	}
 	if version != before.Version {
 		return nil, staleVersion("customer", before.Version)
 	}
@@ -150,4 +157,19 @@ func (s *Service) UpdateCustomer(ctx context.Context, a *schemas.Actor, id strin
 		return nil, err
 	}
 	return &after, s.audit(ctx, a, schemas.EntityCustomer, id, "update", after.Version, before, &after, maskCustomer, "")
+}
+
+// checkDoNotSend checks that the workers added to a household's
+// do-not-send list are workers the actor can see; those already on it
+// stay, whoever added them.
+func (s *Service) checkDoNotSend(ctx context.Context, a *schemas.Actor, before, after []string) error {
+	for _, id := range after {
+		if slices.Contains(before, id) {
+			continue
+		}
+		if _, err := s.Worker(ctx, a, id); err != nil {
+			return asField(err, "doNotSend")
+		}
+	}
+	return nil
 }

@@ -83,7 +83,7 @@ func forbidden() error { return schemas.Errorf(schemas.EFORBIDDEN, "your role ma
 
 // Masked personal fields in audit trails.
 var (
-	maskCustomer = []string{"phone", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household"}
+	maskCustomer = []string{"phone", "addresses.*.text", "addresses.*.location", "addresses.*.accessNotes", "household", "doNotSend"}
 	maskWorker   = []string{"phone", "home"}
 	maskVisit    = []string{"address.text", "address.location", "address.accessNotes", "field.checkIn.location", "field.checkOut.location"}
 )
