@@ -81,6 +81,9 @@ const lateLookback = 2 * time.Hour
 // enqueue nothing twice, and Meta.Raise never moves the marks back.
 func (s *Scheduler) RunOnce(ctx context.Context) error {
 	now := s.now().UTC().Truncate(time.Millisecond)
+	if err := s.certificates(ctx, now); err != nil {
+		return err
+	}
 	last, err := s.db.Meta.Int(ctx, metaSchedWatermark)
 	if err != nil {
 		return err

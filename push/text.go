@@ -22,6 +22,7 @@ var texts = map[string]map[string][2]string{
 		"remind_customer_2h":    {"服务即将开始", "服务师将于 {time} 上门"},
 		"remind_worker_evening": {"明天的服务安排", "明天 {time} 有上门服务，请提前查看客户注意事项"},
 		"remind_worker_1h":      {"服务一小时后开始", "{time} 的服务即将开始，请准时出发"},
+		"certificate_expiring":  {"证书即将到期", "您的证书将于 {date} 到期，请尽快续办，到期后将无法安排相关服务"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -37,16 +38,17 @@ var texts = map[string]map[string][2]string{
 		"remind_customer_2h":    {"Visit soon", "Your worker comes at {time}"},
 		"remind_worker_evening": {"Tomorrow's visit", "You have a visit at {time} tomorrow; read the household notes"},
 		"remind_worker_1h":      {"Visit in one hour", "Your visit at {time} starts soon; leave on time"},
+		"certificate_expiring":  {"Certificate expiring", "Your certificate expires on {date}; renew it, or visits that need it cannot be given to you"},
 	},
 }
 
 var alertTitles = map[string]map[string]string{
 	"zh-CN": {"correction_disputed": "服务师对时间更正有异议", "customer_request_reschedule": "客户申请改期", "customer_request_cancel": "客户申请取消", "incident_escalated": "严重事故未及时响应", "complaint": "收到客户投诉", "complaint_sla_breach": "投诉超时未响应", "late": "服务师未按时签到", "missed": "服务师缺席", "incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
-		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定"},
+		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
-		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes"},
+		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days"},
 }
 
 // text returns the title and body of a kind in the locale (zh-CN default).
