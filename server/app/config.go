@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/store"
 )
 
@@ -58,6 +59,7 @@ type Config struct {
 	DataPreviousKeys  []string
 	ScheduleHorizon   time.Duration
 	GeneratorInterval time.Duration
+	TravelBuffer      time.Duration
 
 	SlowCommand     time.Duration
 	FirebaseProject string
@@ -154,6 +156,7 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		DataKeyFile:       str("DATA_KEY_FILE", ""),
 		ScheduleHorizon:   duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
 		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
+		TravelBuffer:      duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour),
 		GeofenceMeters:    integer("GEOFENCE_METERS", 300, 20, 100000),
 		SlowCommand:       duration("SLOW_COMMAND", 0, 0, time.Minute),
 		FirebaseProject:   str("FIREBASE_PROJECT_ID", ""),
@@ -260,6 +263,7 @@ func (c Config) LogValue() slog.Value {
 		slog.Duration("refreshTTL", c.RefreshTTL), slog.Duration("refreshGrace", c.RefreshGrace),
 		slog.Int("bodyLimit", c.BodyLimit),
 		slog.String("dataKey", mask(c.DataKey)), slog.Duration("scheduleHorizon", c.ScheduleHorizon),
+		slog.Duration("travelBuffer", c.TravelBuffer),
 	)
 }
 

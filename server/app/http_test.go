@@ -104,20 +104,20 @@ func TestLimitSettings(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Limits != api.DefaultLimits || cfg.DrainDelay != 5*time.Second || cfg.AlertWindow != 10*time.Minute || cfg.BindAddr != "127.0.0.1" {
-		t.Fatalf("defaults: %+v drain %s window %s bind %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.BindAddr)
+	if cfg.Limits != api.DefaultLimits || cfg.DrainDelay != 5*time.Second || cfg.AlertWindow != 10*time.Minute || cfg.BindAddr != "127.0.0.1" || cfg.TravelBuffer != 30*time.Minute {
+		t.Fatalf("defaults: %+v drain %s window %s bind %s buffer %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.BindAddr, cfg.TravelBuffer)
 	}
 	cfg, err = LoadConfig(env(map[string]string{"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "120", "RATE_WRITE_BURST": "5",
-		"RATE_READ_BURST": "7", "DRAIN_DELAY": "0", "ALERT_COALESCE_WINDOW": "0"}))
+		"RATE_READ_BURST": "7", "DRAIN_DELAY": "0", "ALERT_COALESCE_WINDOW": "0", "TRAVEL_BUFFER": "45m"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := api.Limits{Push: api.Budget{PerMinute: 0, Burst: 10}, Write: api.Budget{PerMinute: 120, Burst: 5}, Read: api.Budget{PerMinute: 300, Burst: 7}}
-	if cfg.Limits != want || cfg.DrainDelay != 0 || cfg.AlertWindow != 0 {
-		t.Fatalf("set: %+v drain %s window %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow)
+	if cfg.Limits != want || cfg.DrainDelay != 0 || cfg.AlertWindow != 0 || cfg.TravelBuffer != 45*time.Minute {
+		t.Fatalf("set: %+v drain %s window %s buffer %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.TravelBuffer)
 	}
-	_, err = LoadConfig(env(map[string]string{"RATE_READ_BURST": "0", "RATE_PUSH_PER_MINUTE": "-1", "DRAIN_DELAY": "1h"}))
-	for _, name := range []string{"RATE_READ_BURST", "RATE_PUSH_PER_MINUTE", "DRAIN_DELAY"} {
+	_, err = LoadConfig(env(map[string]string{"RATE_READ_BURST": "0", "RATE_PUSH_PER_MINUTE": "-1", "DRAIN_DELAY": "1h", "TRAVEL_BUFFER": "5h"}))
+	for _, name := range []string{"RATE_READ_BURST", "RATE_PUSH_PER_MINUTE", "DRAIN_DELAY", "TRAVEL_BUFFER"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s not reported: %v", name, err)
 		}
