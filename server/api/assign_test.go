@@ -337,3 +337,67 @@ func TestScheduleSkipsUnsafeOccurrences(t *testing.T) {
 		t.Fatalf("second run: %+v", r)
 	}
 }
+
+// TestBookingsFollowTheVisits: rescheduling an assigned visit onto the
+// worker's day off is refused like an assignment; a cancelled visit frees
+// its time; a claim whose visit never came (a writer that died between
+// its two writes) holds for a minute, then is stale.
+func TestBookingsFollowTheVisits(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	in := workerInput("王芳", "team-1", "+8613800000003")
+	in.DaysOff = []string{"2037-11-27"}
+	w3, err := w.f.office.CreateWorker(ctx, sysAdmin, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := w.f.clock.Now().Add(24 * time.Hour).Truncate(time.Hour) // 2037-11-25 17:00 in Shanghai
+	plan := func(at time.Time, worker string) *office.VisitView {
+		t.Helper()
+		v, err := w.f.office.CreateVisit(ctx, sysAdmin, schemas.NewVisit{CustomerID: w.c1.ID, AddressID: w.c1.Addresses[0].ID, ServiceTypeID: w.st.ID,
+			ScheduledStart: at, WorkerID: worker})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	a := plan(start, w3.ID)
+	res := w.f.do("POST", "/v1/visits/"+a.ID+"/reschedule", map[string]any{"scheduledStart": start.Add(48 * time.Hour), "scheduledEnd": start.Add(50 * time.Hour)}, w.s1).want(409)
+	if got := violationCodes(t, res.body); len(got) != 1 || got[0] != schemas.ConstraintDayOff {
+		t.Fatalf("reschedule onto a day off: %v", got)
+	}
+	w.f.do("POST", "/v1/visits/"+a.ID+"/reschedule", map[string]any{"scheduledStart": start.Add(24 * time.Hour), "scheduledEnd": start.Add(27 * time.Hour)}, w.s1).want(200)
+
+	// Cancelled, its time is free again.
+	b := plan(start.Add(24*time.Hour+time.Hour), "")
+	w.f.do("POST", "/v1/visits/"+b.ID+"/reassign", map[string]any{"workerId": w3.ID}, w.s1).want(409)
+	w.f.do("POST", "/v1/visits/"+a.ID+"/cancel", map[string]any{"reason": "the household is away"}, w.s1).want(200)
+	w.f.do("POST", "/v1/visits/"+b.ID+"/reassign", map[string]any{"workerId": w3.ID}, w.s1).want(200)
+
+	// A claim for a visit that was never written.
+	c := plan(start.Add(5*time.Hour), "")
+	ghost := w.f.newID()
+	if err := w.f.db.Bookings.Update(ctx, w3.ID, func(wb *schemas.WorkerBookings) error {
+		wb.Bookings = append(wb.Bookings, schemas.Booking{VisitID: ghost, Start: c.ScheduledStart, End: c.ScheduledEnd, Version: 1, At: w.f.clock.Now().UTC()})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	res = w.f.do("POST", "/v1/visits/"+c.ID+"/reassign", map[string]any{"workerId": w3.ID}, w.s1).want(409)
+	if got := violationCodes(t, res.body); len(got) != 1 || got[0] != schemas.ConstraintFree {
+		t.Fatalf("a fresh claim: %v", got)
+	}
+	w.f.clock.Add(2 * time.Minute)
+	w.f.do("POST", "/v1/visits/"+c.ID+"/reassign", map[string]any{"workerId": w3.ID}, w.s1).want(200)
+	wb, err := w.f.db.Bookings.Get(ctx, w3.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var held []string
+	for _, bk := range wb.Bookings {
+		held = append(held, bk.VisitID)
+	}
+	if strings.Join(held, ",") != b.ID+","+c.ID {
+		t.Fatalf("bookings %v, want %s,%s (the cancelled and the ghost gone)", held, b.ID, c.ID)
+	}
+}

@@ -31,25 +31,28 @@ func mayOverride(a *schemas.Actor) bool {
 	return a != System && (a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && a.Team != "")
 }
 
-// assignment gathers what the hard constraints of booking w on v are
-// checked against: v's customer and service, and w's visits around it.
-func (s *Service) assignment(ctx context.Context, w *schemas.Worker, v *schemas.Visit) (*schemas.Assignment, error) {
-	c, err := s.customer(ctx, v.CustomerID)
-	if err != nil {
-		return nil, err
+// assignment completes what the hard constraints of booking as.Worker on
+// as.Visit are checked against: the visit's customer and service (unless
+// the caller has them already) and the worker's visits around it.
+func (s *Service) assignment(ctx context.Context, as *schemas.Assignment) error {
+	var err error
+	if as.Customer == nil {
+		if as.Customer, err = s.customer(ctx, as.Visit.CustomerID); err != nil {
+			return err
+		}
 	}
-	st, err := s.serviceType(ctx, v.ServiceTypeID)
-	if err != nil {
-		return nil, err
+	if as.Service == nil {
+		if as.Service, err = s.serviceType(ctx, as.Visit.ServiceTypeID); err != nil {
+			return err
+		}
 	}
 	// A visit lasts at most 24 hours: one that starts a day and a buffer
 	// earlier cannot reach this one.
-	busy, err := s.db.Visits.List(ctx, store.VisitFilter{WorkerID: w.ID,
+	v := as.Visit
+	as.Busy, err = s.db.Visits.List(ctx, store.VisitFilter{WorkerID: as.Worker.ID,
 		From: v.ScheduledStart.Add(-24*time.Hour - s.buffer), To: v.ScheduledEnd.Add(s.buffer)})
-	if err != nil {
-		return nil, err
-	}
-	return &schemas.Assignment{Worker: w, Customer: c, Service: st, Visit: v, Busy: busy, Buffer: s.buffer}, nil
+	as.Buffer = s.buffer
+	return err
 }
 
 // book checks the hard constraints of w on v (v as it is about to be
@@ -60,14 +63,20 @@ func (s *Service) assignment(ctx context.Context, w *schemas.Worker, v *schemas.
 // worker's bookings document, so of two overlapping bookings made at once
 // only one lands; the other finds the first's claim and is refused.
 func (s *Service) book(ctx context.Context, a *schemas.Actor, w *schemas.Worker, v *schemas.Visit, override string) ([]schemas.Violation, error) {
+	return s.bookAs(ctx, a, &schemas.Assignment{Worker: w, Visit: v}, override)
+}
+
+// bookAs is book of an assignment whose customer and service the caller
+// may have loaded already.
+func (s *Service) bookAs(ctx context.Context, a *schemas.Actor, as *schemas.Assignment, override string) ([]schemas.Violation, error) {
+	w, v := as.Worker, as.Visit
 	if err := schemas.ValidateOverrideReason(override); err != nil {
 		return nil, err
 	}
 	if override != "" && !mayOverride(a) {
 		return nil, schemas.Errorf(schemas.EFORBIDDEN, "your role may not override the constraints of an assignment").With("reason", "override_forbidden")
 	}
-	as, err := s.assignment(ctx, w, v)
-	if err != nil {
+	if err := s.assignment(ctx, as); err != nil {
 		return nil, err
 	}
 	vs := as.Violations()
@@ -75,7 +84,7 @@ func (s *Service) book(ctx context.Context, a *schemas.Actor, w *schemas.Worker,
 		return nil, schemas.UnsafeAssignment(vs)
 	}
 	overridesFree := slices.ContainsFunc(vs, func(x schemas.Violation) bool { return x.Code == schemas.ConstraintFree })
-	err = s.db.Bookings.Update(ctx, w.ID, func(wb *schemas.WorkerBookings) error {
+	err := s.db.Bookings.Update(ctx, w.ID, func(wb *schemas.WorkerBookings) error {
 		now := s.now().UTC()
 		kept := wb.Bookings[:0:0]
 		for _, b := range wb.Bookings {

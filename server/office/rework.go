@@ -13,6 +13,7 @@ type ReworkBody struct {
 	ScheduledEnd   time.Time `json:"scheduledEnd,omitempty"` // default: start + 1 hour per disputed item, at least 1 hour
 	WorkerID       string    `json:"workerId,omitempty"`     // default: the same worker
 	Notes          string    `json:"notes,omitempty"`
+	OverrideReason string    `json:"overrideReason,omitempty"` // books the worker despite hard constraints (supervisors, admins; audited)
 }
 
 // PlanRework opens a follow-up visit for the items the customer disputed
@@ -70,10 +71,16 @@ func (s *Service) PlanRework(ctx context.Context, a *schemas.Actor, id string, i
 		return nil, err
 	}
 	rw.OfficeEdited = false
+	var overridden []schemas.Violation
+	if w != nil {
+		if overridden, err = s.book(ctx, a, w, rw, in.OverrideReason); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.db.Visits.Insert(ctx, rw); err != nil {
 		return nil, err
 	}
-	if err := s.audit(ctx, a, schemas.EntityVisit, rw.ID, "create", 1, nil, rw, maskVisit, "rework of "+orig.ID); err != nil {
+	if err := s.audit(ctx, a, schemas.EntityVisit, rw.ID, "create", 1, nil, rw, maskVisit, overrideNote(overridden, in.OverrideReason, "rework of "+orig.ID)); err != nil {
 		return nil, err
 	}
 	if _, err := s.changeVisit(ctx, a, orig.ID, "rework", "rework "+rw.ID, func(v *schemas.Visit) error {

@@ -271,7 +271,7 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		if wanted {
 			fresh := newVisit(v.ID, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
 			fresh.Version = v.Version + 1
-			if err := s.bookOccurrence(ctx, sch, w, fresh, v.WorkerID == fresh.WorkerID && v.ScheduledStart.Equal(fresh.ScheduledStart) && v.ScheduledEnd.Equal(fresh.ScheduledEnd), &res); err != nil {
+			if err := s.bookOccurrence(ctx, sch, c, st, w, fresh, v.WorkerID == fresh.WorkerID && v.ScheduledStart.Equal(fresh.ScheduledStart) && v.ScheduledEnd.Equal(fresh.ScheduledEnd), &res); err != nil {
 				return res, err
 			}
 			fresh.OfficeStatus, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.OfficeStatus, after.CancelReason, sch.ID, v.CreatedAt
@@ -307,7 +307,7 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 		}
 		v := newVisit(id, c, addr, st, w, team, o.Start, o.End, sch.Notes, now)
 		v.ScheduleID = sch.ID
-		if err := s.bookOccurrence(ctx, sch, w, v, false, &res); err != nil {
+		if err := s.bookOccurrence(ctx, sch, c, st, w, v, false, &res); err != nil {
 			return res, err
 		}
 		err := s.db.Visits.Insert(ctx, v)
@@ -330,20 +330,20 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 // it in res. A visit the worker already holds at the same time is
 // checked again (a certificate may have expired since) but not claimed
 // again: its booking is already held.
-func (s *Service) bookOccurrence(ctx context.Context, sch *schemas.Schedule, w *schemas.Worker, v *schemas.Visit, held bool, res *ReflowResult) error {
+func (s *Service) bookOccurrence(ctx context.Context, sch *schemas.Schedule, c *schemas.Customer, st *schemas.ServiceType, w *schemas.Worker, v *schemas.Visit, held bool, res *ReflowResult) error {
 	if w == nil || v.WorkerID == "" {
 		return nil
 	}
 	var vs []schemas.Violation
+	as := &schemas.Assignment{Worker: w, Visit: v, Customer: c, Service: st}
 	if held {
-		as, err := s.assignment(ctx, w, v)
-		if err != nil {
+		if err := s.assignment(ctx, as); err != nil {
 			return err
 		}
 		// Not free is not checked again: the clash came after the booking,
 		// by someone who overrode it.
 		vs = slices.DeleteFunc(as.Violations(), func(x schemas.Violation) bool { return x.Code == schemas.ConstraintFree })
-	} else if _, err := s.book(ctx, System, w, v, ""); err != nil {
+	} else if _, err := s.bookAs(ctx, System, as, ""); err != nil {
 		var e *schemas.Error
 		if !errors.As(err, &e) || e.Details["reason"] != "assignment_unsafe" {
 			return err
