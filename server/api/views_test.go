@@ -437,7 +437,7 @@ func (m *mx) rows() map[string]mxRow {
 				"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}}
 		}},
 		"POST /v1/visits/{id}/rework": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
-			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour)}}
+			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour), "overrideReason": "the matrix books w1 many times at once"}}
 		}},
 		"GET /v1/reports/monthly": {kind: "figures", want: ruleOfficeLists, make: mxFixed("/v1/reports/monthly", nil)},
 		"GET /v1/followups":       {kind: "page:followup", want: ruleOfficeLists, make: mxFixed("/v1/followups", nil)},
