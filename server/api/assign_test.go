@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"strings"
 	"sync"
@@ -67,11 +68,11 @@ func TestAssignmentHardConstraints(t *testing.T) {
 			c.Preferences = schemas.Preferences{WorkerGender: schemas.GenderMale, WorkerGenderRequired: true}
 		}, want: schemas.ConstraintRequiredGender},
 	}
-	for _, tc := range cases {
+	w := newWorld(t) // one world: each case has a worker and a household of its own
+	for i, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			w := newWorld(t)
 			ctx := t.Context()
-			in := workerInput("王芳", "team-1", "+8613800000003")
+			in := workerInput("王芳", "team-1", fmt.Sprintf("+86138000001%02d", i))
 			if tc.worker != nil {
 				tc.worker(&in)
 			}
@@ -79,7 +80,7 @@ func TestAssignmentHardConstraints(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			cin := customerInput("陈女士", "team-1", "+8613900000003", "上海市徐汇区示范路3号")
+			cin := customerInput("陈女士", "team-1", fmt.Sprintf("+86139000001%02d", i), "上海市徐汇区示范路3号")
 			if tc.customer != nil {
 				tc.customer(&cin, w3)
 			}
@@ -135,7 +136,7 @@ func TestAssignmentHardConstraints(t *testing.T) {
 			}
 
 			// Without the broken constraint, the same worker is booked.
-			ok, err := w.f.office.CreateWorker(ctx, sysAdmin, workerInput("李娟", "team-1", "+8613800000004"))
+			ok, err := w.f.office.CreateWorker(ctx, sysAdmin, workerInput("李娟", "team-1", fmt.Sprintf("+86138000002%02d", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
