@@ -60,12 +60,8 @@ func TestDataKeyCheck(t *testing.T) {
 	}
 }
 
-// TestOpenRefusesWrongDataKey: Open runs the check. (Not on the MongoDB
-// stand-in, which cannot open a database a second time.)
+// TestOpenRefusesWrongDataKey: Open runs the check.
 func TestOpenRefusesWrongDataKey(t *testing.T) {
-	if storetest.Mongo() {
-		t.Skip("FerretDB v1 fails to declare the indexes of a database opened before")
-	}
 	opts := storetest.Options(t, nil)
 	opts.Cipher = cipherOf(t, key(t, 0))
 	storetest.Open(t, opts)
