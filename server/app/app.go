@@ -88,12 +88,6 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		}
 		return nil, err
 	}
-	if generatedKey != "" {
-		log.Warn("NEW DATA KEY generated: back it up now, apart from the data",
-			"file", generatedKey,
-			"why", "it seals every customer's phone and address; without it a backup of the store cannot be read, and a start without it is refused",
-			"keep", "a copy of "+generatedKey+" (or set "+EnvPrefix+"DATA_KEY / "+EnvPrefix+"DATA_KEY_FILE from a secret store)")
-	}
 	s := &Server{Store: db, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
 	fail := func(err error) (*Server, error) {
 		if s.ln != nil {
@@ -132,6 +126,15 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Reminder.Run(bg, time.Minute) })
 	s.background.Go(func() { s.Office.RunSLA(bg, time.Minute) })
+	// The data key made for this store is announced once it serves (as the
+	// password): at its generation, or at the first admin's creation when
+	// the start that generated it failed after.
+	if generatedKey != "" || admin.created && cfg.DataKey == "" && cfg.DataKeyFile == "" {
+		log.Warn("NEW DATA KEY generated: back it up now, apart from the data",
+			"file", cfg.DataKeyFileOrDefault(),
+			"why", "it seals every customer's phone and address; without it a backup of the store cannot be read, and a start without it is refused",
+			"keep", "a copy of the file (or set "+EnvPrefix+"DATA_KEY / "+EnvPrefix+"DATA_KEY_FILE from a secret store)")
+	}
 	if admin.password != "" {
 		// Shown once, on the start that created the account; it is stored
 		// only as a hash (fieldsync reset-admin-password sets another).
@@ -147,7 +150,10 @@ func (c Config) usesDataDir() bool {
 	return c.MongoURI == "" || c.DataKey == "" && c.DataKeyFile == "" || c.JWTSecret == "" && c.JWTKeyFile == ""
 }
 
-type firstAdmin struct{ login, password string }
+type firstAdmin struct {
+	created         bool
+	login, password string
+}
 
 // firstStart creates the first admin when the store has none, and the
 // demo data when asked.
@@ -158,7 +164,7 @@ func (s *Server) firstStart(ctx context.Context, cfg Config, now func() time.Tim
 	}
 	var out firstAdmin
 	if admin != nil {
-		out = firstAdmin{login: admin.Login, password: generated}
+		out = firstAdmin{created: true, login: admin.Login, password: generated}
 		if generated == "" {
 			s.log.Info("first admin created", "login", admin.Login)
 		}
