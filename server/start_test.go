@@ -329,3 +329,37 @@ func TestHelpListsEverySetting(t *testing.T) {
 		}
 	}
 }
+
+// TestDockerfile: the image pins its base images by digest, builds with
+// cache mounts and a stamped version, sets only settings that exist (by
+// their new names), and declares a HEALTHCHECK through the program.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for _, m := range regexp.MustCompile(`(?m)^FROM (\S+)`).FindAllStringSubmatch(text, -1) {
+		if !regexp.MustCompile(`:[^@]+@sha256:[0-9a-f]{64}$`).MatchString(m[1]) {
+			t.Errorf("FROM %s: not pinned by digest (with its tag)", m[1])
+		}
+	}
+	for _, want := range []string{"--mount=type=cache,target=/go/pkg/mod", "--mount=type=cache,target=/root/.cache/go-build",
+		"-X main.version=${VERSION}", `HEALTHCHECK`, `CMD ["/fieldsync", "healthcheck"]`} {
+		if !strings.Contains(text, want) {
+			t.Errorf("the Dockerfile lacks %s", want)
+		}
+	}
+	known := map[string]bool{}
+	for _, s := range app.Settings() {
+		known[s.Name] = true
+	}
+	for _, m := range regexp.MustCompile(`(?m)^ENV (.*)$`).FindAllStringSubmatch(text, -1) {
+		for _, kv := range strings.Fields(m[1]) {
+			name, _, _ := strings.Cut(kv, "=")
+			if name != "GOTOOLCHAIN" && !known[name] {
+				t.Errorf("ENV %s is not a setting", name)
+			}
+		}
+	}
+}
