@@ -208,7 +208,9 @@ func healthcheck(ctx context.Context, cfg app.Config, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "fieldsync healthcheck:", err)
 		return 1
 	}
-	resp, err := http.DefaultClient.Do(req)
+	// Straight to the server, never through a proxy from the environment.
+	client := &http.Client{Transport: &http.Transport{Proxy: nil}}
+	resp, err := client.Do(req)
 	if err != nil {
 		fmt.Fprintln(stderr, "fieldsync healthcheck:", err)
 		return 1

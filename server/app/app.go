@@ -214,7 +214,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 		sender = fcm
 		s.log.Info("push through Firebase Cloud Messaging", "project", cfg.FirebaseProject)
 	} else {
-		s.log.Warn("push: no Firebase project configured; notifications are logged, not sent (set FIREBASE_PROJECT_ID)")
+		s.log.Warn("push: no Firebase project configured; notifications are logged, not sent (set FIELDSYNC_FIREBASE_PROJECT_ID)")
 	}
 	instance := cfg.InstanceID
 	if instance == "" {

@@ -500,7 +500,7 @@ func decodeDataKey(s string) ([]byte, error) {
 }
 
 // DataKeyFileOrDefault is where the data key is read from: DATA_KEY_FILE,
-// or DATA_DIR/data.key ("the DATA_KEY variable" when that is set).
+// or DATA_DIR/data.key ("the FIELDSYNC_DATA_KEY variable" when that is set).
 func (c Config) DataKeyFileOrDefault() string {
 	switch {
 	case c.DataKey != "":
