@@ -27,6 +27,14 @@ var (
 	buildErr  error
 )
 
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if binPath != "" {
+		os.RemoveAll(filepath.Dir(binPath))
+	}
+	os.Exit(code)
+}
+
 // binary builds the program once per test run, stamped as the Dockerfile
 // stamps it, in a directory any user may read (a test runs it as another).
 func binary(t *testing.T) string {
