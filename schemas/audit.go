@@ -45,6 +45,7 @@ const (
 	EntitySchedule    = "schedule"
 	EntityAlert       = "alert"
 	EntityComplaint   = "complaint"
+	EntityUser        = "user"
 )
 
 // AuditID is the id of the entry for a version of an entity; being derived,

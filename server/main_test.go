@@ -14,8 +14,13 @@ import (
 	"time"
 )
 
-func env(m map[string]string) func(string) string {
-	return func(k string) string { return m[k] }
+// env is an environment (as os.Environ) of the variables in m.
+func env(m map[string]string) []string {
+	var out []string
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
 }
 
 // syncBuffer is a log sink safe for concurrent writers.
@@ -130,7 +135,7 @@ func TestBackupWhileServing(t *testing.T) {
 	copyFile(t, file, filepath.Join(restored, "fieldsync.db"))
 	copyFile(t, filepath.Join(dir, "data.key"), filepath.Join(restored, "data.key"))
 	copyFile(t, filepath.Join(dir, "jwt.key"), filepath.Join(restored, "jwt.key"))
-	cfg, err := app.LoadConfig(env(map[string]string{"PORT": "0", "DATA_DIR": restored}))
+	cfg, err := app.LoadConfig(func(k string) string { return map[string]string{"PORT": "0", "DATA_DIR": restored}[k] })
 	if err != nil {
 		t.Fatal(err)
 	}

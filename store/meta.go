@@ -22,6 +22,7 @@ type Meta struct{ s *Store }
 type metaDoc struct {
 	Key string    `bson:"_id"`
 	N   int64     `bson:"n"`
+	S   string    `bson:"s,omitempty"` // a sealed value (the data key check)
 	At  time.Time `bson:"at"`
 }
 

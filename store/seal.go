@@ -60,6 +60,17 @@ func NewCipher(current DataKey, previous ...DataKey) (*Cipher, error) {
 	return c, nil
 }
 
+// KeyIDs are the ids of the cipher's keys, the current one first.
+func (c *Cipher) KeyIDs() []string {
+	ids := []string{c.current}
+	for kid := range c.keys {
+		if kid != c.current {
+			ids = append(ids, kid)
+		}
+	}
+	return ids
+}
+
 const sealPrefix = "enc1."
 
 // Seal encrypts plaintext bound to aad. The empty string stays empty, so

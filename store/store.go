@@ -45,6 +45,9 @@ type Options struct {
 	Cipher *Cipher
 	// Slow logs store calls slower than this (0: off).
 	Slow time.Duration
+	// KeyGenerated says the cipher's key was generated for this open: on
+	// a store that already holds data, that is a missing key (ErrDataKey).
+	KeyGenerated bool
 }
 
 // Store is an open store.
@@ -137,6 +140,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if err := s.migrate(ctx); err != nil {
 		_ = s.Close(context.WithoutCancel(ctx))
 		return nil, err
+	}
+	if s.cipher != nil {
+		if err := s.CheckDataKey(ctx, opts.KeyGenerated); err != nil {
+			_ = s.Close(context.WithoutCancel(ctx))
+			return nil, err
+		}
 	}
 	return s, nil
 }

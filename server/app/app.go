@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -53,28 +54,50 @@ type Server struct {
 	background     sync.WaitGroup
 }
 
-// Start opens the store, migrates it, makes the first admin (and the demo
-// data when asked) and starts serving. The store starts before HTTP and
-// stops after it.
+// Start opens the store, migrates it, starts listening, makes the first
+// admin (and the demo data when asked) and starts serving. The store
+// starts before HTTP and stops after it.
 func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Time) (*Server, error) {
 	log.Info("starting", "config", cfg)
+	for _, w := range cfg.Warnings {
+		log.Warn("configuration: " + w)
+	}
 	startCtx, cancel := context.WithTimeout(ctx, cfg.StoreStartTimeout)
 	defer cancel()
-	cipher, err := cfg.dataCipher()
+	if cfg.usesDataDir() {
+		if err := checkDataDir(cfg.DataDir); err != nil {
+			return nil, err
+		}
+	}
+	cipher, generatedKey, err := cfg.dataCipher()
 	if err != nil {
 		return nil, err
 	}
 	db, err := store.Open(startCtx, store.Options{
 		URI: cfg.MongoURI, DBName: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log,
-		Slow: cfg.SlowCommand, Now: now, Cipher: cipher,
+		Slow: cfg.SlowCommand, Now: now, Cipher: cipher, KeyGenerated: generatedKey != "",
 	})
 	if err != nil {
+		if generatedKey != "" {
+			// Moved aside, not deleted, and not left to be taken for the
+			// data's key by the next start.
+			_ = os.Rename(generatedKey, generatedKey+".unused")
+		}
+		if errors.Is(err, store.ErrDataKey) {
+			return nil, cfg.dataKeyError(err, generatedKey)
+		}
 		return nil, err
 	}
 	s := &Server{Store: db, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
-	if err := s.prepare(startCtx, cfg, cipher, now); err != nil {
+	fail := func(err error) (*Server, error) {
+		if s.ln != nil {
+			_ = s.ln.Close()
+		}
 		_ = db.Close(context.Background())
 		return nil, err
+	}
+	if err := s.prepare(startCtx, cfg, cipher, now); err != nil {
+		return fail(err)
 	}
 	network := "tcp"
 	if ip := net.ParseIP(cfg.BindAddr); ip != nil && ip.To4() != nil {
@@ -82,8 +105,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	}
 	s.ln, err = net.Listen(network, net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		_ = db.Close(context.Background())
-		return nil, fmt.Errorf("listen: %w", err)
+		return fail(fmt.Errorf("listen: %w", err))
+	}
+	if err := db.Health(startCtx); err != nil {
+		return fail(fmt.Errorf("store: %w", err))
+	}
+	// Ready: listening (connections wait in the backlog) on a healthy
+	// store. Only now the first admin, so that a start failing before it
+	// creates no account whose generated password nobody saw.
+	admin, err := s.firstStart(startCtx, cfg, now)
+	if err != nil {
+		return fail(err)
 	}
 	go func() { s.serveErr <- s.API.App().Listener(s.ln) }()
 	bg, stop := context.WithCancel(context.Background())
@@ -94,7 +126,55 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Reminder.Run(bg, time.Minute) })
 	s.background.Go(func() { s.Office.RunSLA(bg, time.Minute) })
+	// The data key made for this store is announced once it serves (as the
+	// password): at its generation, or at the first admin's creation when
+	// the start that generated it failed after.
+	if generatedKey != "" || admin.created && cfg.DataKey == "" && cfg.DataKeyFile == "" {
+		log.Warn("NEW DATA KEY generated: back it up now, apart from the data",
+			"file", cfg.DataKeyFileOrDefault(),
+			"why", "it seals every customer's phone and address; without it a backup of the store cannot be read, and a start without it is refused",
+			"keep", "a copy of the file (or set "+EnvPrefix+"DATA_KEY / "+EnvPrefix+"DATA_KEY_FILE from a secret store)")
+	}
+	if admin.password != "" {
+		// Shown once, on the start that created the account; it is stored
+		// only as a hash (fieldsync reset-admin-password sets another).
+		log.Warn("first admin created with a one-time password; sign in and change it",
+			"login", admin.login, "password", admin.password)
+	}
 	return s, nil
+}
+
+// usesDataDir reports whether anything lives in DATA_DIR: the embedded
+// store, or a generated key.
+func (c Config) usesDataDir() bool {
+	return c.MongoURI == "" || c.DataKey == "" && c.DataKeyFile == "" || c.JWTSecret == "" && c.JWTKeyFile == ""
+}
+
+type firstAdmin struct {
+	created         bool
+	login, password string
+}
+
+// firstStart creates the first admin when the store has none, and the
+// demo data when asked.
+func (s *Server) firstStart(ctx context.Context, cfg Config, now func() time.Time) (firstAdmin, error) {
+	admin, generated, err := s.Auth.EnsureAdmin(ctx, cfg.AdminLogin, cfg.AdminPass)
+	if err != nil {
+		return firstAdmin{}, err
+	}
+	var out firstAdmin
+	if admin != nil {
+		out = firstAdmin{created: true, login: admin.Login, password: generated}
+		if generated == "" {
+			s.log.Info("first admin created", "login", admin.Login)
+		}
+	}
+	if cfg.Demo {
+		if err := seedDemo(ctx, s.Store, s.Auth, s.Office, now, s.log); err != nil {
+			return firstAdmin{}, fmt.Errorf("demo data: %w", err)
+		}
+	}
+	return out, nil
 }
 
 func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, now func() time.Time) error {
@@ -135,7 +215,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 		sender = fcm
 		s.log.Info("push through Firebase Cloud Messaging", "project", cfg.FirebaseProject)
 	} else {
-		s.log.Warn("push: no Firebase project configured; notifications are logged, not sent (set FIREBASE_PROJECT_ID)")
+		s.log.Warn("push: no Firebase project configured; notifications are logged, not sent (set FIELDSYNC_FIREBASE_PROJECT_ID)")
 	}
 	instance := cfg.InstanceID
 	if instance == "" {
@@ -150,25 +230,6 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	s.Auth = auth.NewService(s.Store.Accounts, tokens, auth.Config{
 		RefreshTTL: cfg.RefreshTTL, RefreshGrace: cfg.RefreshGrace, LoginPerAccount: cfg.LoginPerAccount, LoginPerIP: cfg.LoginPerIP,
 	}, now, s.log)
-	admin, generated, err := s.Auth.EnsureAdmin(ctx, cfg.AdminLogin, cfg.AdminPass)
-	if err != nil {
-		return err
-	}
-	if admin != nil {
-		if generated != "" {
-			// Printed once, on the start that created the account; it is
-			// stored only as a hash.
-			s.log.Warn("first admin created with a one-time password; sign in and change it",
-				"login", admin.Login, "password", generated)
-		} else {
-			s.log.Info("first admin created", "login", admin.Login)
-		}
-	}
-	if cfg.Demo {
-		if err := seedDemo(ctx, s.Store, s.Auth, s.Office, now, s.log); err != nil {
-			return fmt.Errorf("demo data: %w", err)
-		}
-	}
 	s.API = api.New(api.Config{
 		BodyLimit: cfg.BodyLimit, ReadTimeout: cfg.ReadTimeout, WriteTimeout: cfg.WriteTimeout,
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
@@ -219,11 +280,8 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 // Backup writes a consistent copy of the embedded store under
 // cfg.DataDir to path, while a server may be serving from it.
 func Backup(ctx context.Context, cfg Config, path string) error {
-	cipher, err := cfg.dataCipher()
-	if err != nil {
-		return err
-	}
-	db, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, Logger: slog.New(slog.DiscardHandler), Cipher: cipher})
+	// No cipher: a copy opens nothing, and needs no data key here.
+	db, err := store.Open(ctx, store.Options{DataDir: cfg.DataDir, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		return err
 	}

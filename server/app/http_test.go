@@ -108,7 +108,7 @@ func TestLimitSettings(t *testing.T) {
 		t.Fatalf("defaults: %+v drain %s window %s bind %s buffer %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.BindAddr, cfg.TravelBuffer)
 	}
 	cfg, err = LoadConfig(env(map[string]string{"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "120", "RATE_WRITE_BURST": "5",
-		"RATE_READ_BURST": "7", "DRAIN_DELAY": "0", "ALERT_COALESCE_WINDOW": "0", "TRAVEL_BUFFER": "45m"}))
+		"RATE_READ_BURST": "7", "DRAIN_DELAY": "0", "ALERT_COALESCE_WINDOW": "0", "FIELDSYNC_TRAVEL_BUFFER": "45m"}))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,6 +8,7 @@
 package mongo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -83,6 +84,7 @@ func (db *DB) init(ctx context.Context, colls []doc.Collection) error {
 		}
 		mc := db.db.Collection(c.Name)
 		var models []driver.IndexModel
+		have := db.indexes(ctx, mc)
 		for _, ix := range c.Indexes {
 			keys := bson.D{}
 			// A non-unique index ends with _id, so ties are ordered and
@@ -90,6 +92,9 @@ func (db *DB) init(ctx context.Context, colls []doc.Collection) error {
 			fields := ix.Order()
 			for _, f := range fields {
 				keys = append(keys, bson.E{Key: f, Value: 1})
+			}
+			if have.has(ix.Name, keys, ix.Unique) {
+				continue
 			}
 			models = append(models, driver.IndexModel{Keys: keys, Options: options.Index().SetName(ix.Name).SetUnique(ix.Unique)})
 		}
@@ -101,6 +106,34 @@ func (db *DB) init(ctx context.Context, colls []doc.Collection) error {
 		db.colls[c.Name] = &collection{decl: c, c: mc}
 	}
 	return nil
+}
+
+// existing are a collection's indexes, to declare only those missing:
+// declaring an index that exists is a no-op on MongoDB, but it breaks the
+// connection to FerretDB v1, the tests' stand-in, so that a database
+// could not be opened twice there. An index of the same name but other
+// keys is declared again, for MongoDB to refuse as before.
+type existing []driver.IndexSpecification
+
+func (db *DB) indexes(ctx context.Context, mc *driver.Collection) existing {
+	specs, err := mc.Indexes().ListSpecifications(ctx)
+	if err != nil {
+		return nil // none listed: declare them all
+	}
+	return specs
+}
+
+func (e existing) has(name string, keys bson.D, unique bool) bool {
+	raw, err := bson.Marshal(keys)
+	if err != nil {
+		return false
+	}
+	for _, s := range e {
+		if s.Name == name && bytes.Equal(s.KeysDocument, raw) && (s.Unique != nil && *s.Unique) == unique {
+			return true
+		}
+	}
+	return false
 }
 
 // Name is the database's name.

@@ -153,7 +153,7 @@ func checkDir(dir string) error {
 	old := filepath.Join(dir, "ferretdb")
 	if _, err := os.Stat(old); err == nil {
 		return fmt.Errorf("sqlite: data dir %s holds a store of the old format (%s, from the FerretDB era), which this version does not read; "+
-			"move that folder away to start with an empty store, or point DATA_DIR at another folder", dir, old)
+			"move that folder away to start with an empty store, or point FIELDSYNC_DATA_DIR at another folder", dir, old)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("sqlite: create data dir: %w", err)
