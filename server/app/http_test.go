@@ -116,7 +116,7 @@ func TestLimitSettings(t *testing.T) {
 	if cfg.Limits != want || cfg.DrainDelay != 0 || cfg.AlertWindow != 0 || cfg.TravelBuffer != 45*time.Minute {
 		t.Fatalf("set: %+v drain %s window %s buffer %s", cfg.Limits, cfg.DrainDelay, cfg.AlertWindow, cfg.TravelBuffer)
 	}
-	_, err = LoadConfig(env(map[string]string{"RATE_READ_BURST": "0", "RATE_PUSH_PER_MINUTE": "-1", "DRAIN_DELAY": "1h", "TRAVEL_BUFFER": "5h"}))
+	_, err = LoadConfig(env(map[string]string{"RATE_READ_BURST": "0", "RATE_PUSH_PER_MINUTE": "-1", "DRAIN_DELAY": "1h", "FIELDSYNC_TRAVEL_BUFFER": "5h"}))
 	for _, name := range []string{"RATE_READ_BURST", "RATE_PUSH_PER_MINUTE", "DRAIN_DELAY", "TRAVEL_BUFFER"} {
 		if err == nil || !strings.Contains(err.Error(), name) {
 			t.Errorf("%s not reported: %v", name, err)
