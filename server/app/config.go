@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/store"
 )
 
@@ -70,6 +71,8 @@ type Config struct {
 	SyncMaxOps      int
 	ChangeRetention time.Duration
 	PresenceStep    time.Duration
+	Rating          office.RatingConfig
+	Figures         office.FiguresConfig
 
 	AttachmentPendingUploads int // unfinished attachment uploads per user
 	AttachmentPendingBytes   int
@@ -109,6 +112,18 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 			return def
 		}
 		return d
+	}
+	decimal := func(key string, def, min, max float64) float64 {
+		v := getenv(key)
+		if v == "" {
+			return def
+		}
+		x, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+		if err != nil || x < min || x > max {
+			errs = append(errs, fmt.Errorf("%s=%q: want a number from %g to %g", key, v, min, max))
+			return def
+		}
+		return x
 	}
 	boolean := func(key string) bool {
 		switch strings.ToLower(strings.TrimSpace(getenv(key))) {
@@ -168,6 +183,22 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AttachmentPendingUploads: integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
 		AttachmentPendingBytes:   integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
 		AttachmentUploadTTL:      duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour),
+	}
+	c.Rating = office.RatingConfig{
+		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour),
+		PriorMean:   decimal("RATING_PRIOR_MEAN", office.DefaultRatingConfig.PriorMean, 1, 5),
+		PriorWeight: decimal("RATING_PRIOR_WEIGHT", office.DefaultRatingConfig.PriorWeight, 0, 100),
+	}
+	rv := office.DefaultReviewThresholds
+	c.Figures = office.FiguresConfig{
+		EarlyLeaveSlack: duration("EARLY_LEAVE_SLACK", office.DefaultFiguresConfig.EarlyLeaveSlack, 0, 8*time.Hour),
+		Review: office.ReviewThresholds{
+			MinQuality:    decimal("REVIEW_MIN_QUALITY", rv.MinQuality, 0, 1),
+			MinOnTime:     decimal("REVIEW_MIN_ON_TIME", rv.MinOnTime, 0, 1),
+			MaxEarlyLeave: decimal("REVIEW_MAX_EARLY_LEAVE", rv.MaxEarlyLeave, 0, 1),
+			MinRating:     decimal("REVIEW_MIN_RATING", rv.MinRating, 1, 5),
+			MinSample:     integer("REVIEW_MIN_SAMPLE", rv.MinSample, 1, 1000),
+		},
 	}
 	budget := func(name string, def api.Budget) api.Budget {
 		return api.Budget{PerMinute: integer(name+"_PER_MINUTE", def.PerMinute, 0, 1_000_000), Burst: integer(name+"_BURST", def.Burst, 1, 1_000_000)}
