@@ -11,6 +11,7 @@ import (
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
 
@@ -424,5 +425,49 @@ func TestWorkerRatingFromSignOffs(t *testing.T) {
 	f.do("GET", "/v1/workers/"+m.w1.ID, nil, f.login("admin.o", "office").AccessToken).want(200).decode(&again)
 	if again.Rating != 4.13 || again.Version != w.Version {
 		t.Fatalf("recomputed later: %v (version %d, was %d)", again.Rating, again.Version, w.Version)
+	}
+}
+
+// TestRatingConcurrentSignOffs: the customer signs off four visits of one
+// worker at once in the app. Each sign-off recomputes the worker's rating;
+// whatever the interleaving, the stored rating counts all four.
+func TestRatingConcurrentSignOffs(t *testing.T) {
+	storetest.NeedsIsolation(t)
+	w := newWorld(t)
+	f := w.f
+	sh, _ := time.LoadLocation("Asia/Shanghai")
+	var vs []*office.VisitView
+	for day := 25; day <= 28; day++ {
+		v, err := f.office.CreateVisit(t.Context(), sysAdmin, schemas.NewVisit{CustomerID: w.c1.ID, AddressID: w.c1.Addresses[0].ID, ServiceTypeID: w.st.ID,
+			ScheduledStart: time.Date(2037, 11, day, 9, 0, 0, 0, sh), WorkerID: w.w1.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		vs = append(vs, v)
+	}
+	w = refreshTokensAfter(t, w, time.Date(2037, 11, 28, 18, 0, 0, 0, sh))
+	p := w.phone("wk.one", "phone-1")
+	var ops []opSpec
+	for _, v := range vs {
+		ops = append(ops, opSpec{fsync.KindCheckIn, v.ID, v.ScheduledStart, map[string]any{"location": near}},
+			opSpec{fsync.KindCheckOut, v.ID, v.ScheduledStart.Add(3 * time.Hour), map[string]any{"location": near}})
+	}
+	p.mustPush(p.ops(ops...))
+	done := make(chan int, len(vs))
+	for i, v := range vs {
+		body := map[string]any{"opId": f.newID(), "signerName": "林先生", "items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}},
+			"rating": map[string]any{"attitude": 5 - i, "quality": 5 - i, "efficiency": 5 - i, "price": 3}}
+		go func() { done <- f.do("POST", "/v1/visits/"+v.ID+"/signoff", body, w.cu1).status }()
+	}
+	for range vs {
+		if s := <-done; s != 200 {
+			t.Fatalf("sign-off: %d", s)
+		}
+	}
+	// All four at the same instant: (12 + 5 + 4 + 3 + 2) / 7 = 3.71.
+	var got schemas.Worker
+	f.do("GET", "/v1/workers/"+w.w1.ID, nil, w.admin).want(200).decode(&got)
+	if got.Rating != 3.71 || got.RatingCount != 4 {
+		t.Fatalf("rating %v of %d", got.Rating, got.RatingCount)
 	}
 }
