@@ -152,6 +152,9 @@ func TestMonthlyFigures(t *testing.T) {
 	if rep.Total.VisitsDue != 7 || rep.Total.Missed != 4 || rep.Total.OnTimeRate != 0.286 || rep.Total.Complaints != 3 || len(rep.Workers) != 2 || len(rep.Teams) != 2 {
 		t.Fatalf("total %+v", rep.Total)
 	}
+	if want := []office.EarlyLeave{{VisitID: m.b.ID, WorkerID: m.w1.ID, BookedMinutes: 180, WorkedMinutes: 160}}; !reflect.DeepEqual(rep.EarlyLeaves, want) {
+		t.Fatalf("early leaves %+v", rep.EarlyLeaves)
+	}
 	if rep.ComplaintsDue != 3 || rep.ComplaintsOnTime != 2 || rep.ComplaintAttainment != 0.667 {
 		t.Fatalf("SLA %d/%d %v", rep.ComplaintsOnTime, rep.ComplaintsDue, rep.ComplaintAttainment)
 	}
@@ -223,6 +226,9 @@ func TestReportConsistency(t *testing.T) {
 		if r.OnTime > r.CheckIns || r.CheckIns > r.VisitsDue || r.Missed != r.VisitsDue-r.CheckIns || r.EarlyLeaves > r.VisitsDone || r.ComplaintsNoWorker > r.Complaints {
 			t.Errorf("row does not add up: %+v", r)
 		}
+	}
+	if len(rep.EarlyLeaves) != rep.Total.EarlyLeaves {
+		t.Errorf("%d early leaves listed, %d counted", len(rep.EarlyLeaves), rep.Total.EarlyLeaves)
 	}
 	if rep.ComplaintsDue > rep.Total.Complaints || rep.ComplaintsOnTime > rep.ComplaintsDue {
 		t.Errorf("the SLA counts other complaints than the rows: %d/%d of %d", rep.ComplaintsOnTime, rep.ComplaintsDue, rep.Total.Complaints)

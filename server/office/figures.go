@@ -51,6 +51,8 @@ type MonthlyFigures struct {
 	Workers []WorkerFigures `json:"workers"`
 	Teams   []WorkerFigures `json:"teams"`
 	Total   WorkerFigures   `json:"total"` // the sum of the teams
+	// EarlyLeaves are the visits the rows count as early leaves.
+	EarlyLeaves []EarlyLeave `json:"earlyLeaves"`
 	// Complaint SLA, over the same complaints as the rows (received in
 	// the month): those whose deadline has passed (or that were
 	// acknowledged), and how many were acknowledged in time.
@@ -143,7 +145,7 @@ func (s *Service) loadPeriod(ctx context.Context, team string, from, to time.Tim
 
 // addVisit counts one visit's facts into f.
 func (s *Service) addVisit(f *WorkerFigures, v *schemas.Visit, now time.Time) {
-	in, out := v.EffectiveTime("checkIn"), v.EffectiveTime("checkOut") // a supervisor's correction counts over the phone's time
+	in := v.EffectiveTime("checkIn") // a supervisor's correction counts over the phone's time
 	cancelled := v.OfficeStatus == schemas.VisitCancelled
 	if in != nil || (!cancelled && !now.Before(v.ScheduledStart.Add(MissedAfter))) {
 		f.VisitsDue++
@@ -160,7 +162,7 @@ func (s *Service) addVisit(f *WorkerFigures, v *schemas.Visit, now time.Time) {
 	if v.Field.CheckOut != nil {
 		f.VisitsDone++
 	}
-	if in != nil && out != nil && out.Sub(*in) < v.ScheduledEnd.Sub(v.ScheduledStart)-s.figures.EarlyLeaveSlack {
+	if _, _, early := s.earlyLeave(v); early {
 		f.EarlyLeaves++
 	}
 	if so := v.Field.SignOff; so != nil {
@@ -180,6 +182,25 @@ func (s *Service) addVisit(f *WorkerFigures, v *schemas.Visit, now time.Time) {
 	if v.ReworkID != "" {
 		f.Reworks++
 	}
+}
+
+// earlyLeave reports whether the visit was worked (check-in to check-out,
+// corrected times) more than the slack short of its booked time.
+func (s *Service) earlyLeave(v *schemas.Visit) (booked, worked time.Duration, early bool) {
+	in, out := v.EffectiveTime("checkIn"), v.EffectiveTime("checkOut")
+	if in == nil || out == nil {
+		return 0, 0, false
+	}
+	booked, worked = v.ScheduledEnd.Sub(v.ScheduledStart), out.Sub(*in)
+	return booked, worked, worked < booked-s.figures.EarlyLeaveSlack
+}
+
+// EarlyLeave flags a visit left early.
+type EarlyLeave struct {
+	VisitID       string `json:"visitId"`
+	WorkerID      string `json:"workerId"`
+	BookedMinutes int    `json:"bookedMinutes"`
+	WorkedMinutes int    `json:"workedMinutes"`
 }
 
 // add sums o into f.
@@ -242,9 +263,15 @@ func (s *Service) figuresOf(ctx context.Context, r *periodRecords) *MonthlyFigur
 		}
 		return f
 	}
+	out := &MonthlyFigures{From: r.from, To: r.to, Workers: []WorkerFigures{}, Teams: []WorkerFigures{}, EarlyLeaves: []EarlyLeave{}}
 	for i := range r.visits {
-		if v := &r.visits[i]; v.WorkerID != "" { // a visit nobody was given is nobody's punctuality
-			s.addVisit(get(v.WorkerID, v.Team), v, now)
+		v := &r.visits[i]
+		if v.WorkerID == "" { // a visit nobody was given is nobody's punctuality
+			continue
+		}
+		s.addVisit(get(v.WorkerID, v.Team), v, now)
+		if booked, worked, early := s.earlyLeave(v); early {
+			out.EarlyLeaves = append(out.EarlyLeaves, EarlyLeave{VisitID: v.ID, WorkerID: v.WorkerID, BookedMinutes: int(booked / time.Minute), WorkedMinutes: int(worked / time.Minute)})
 		}
 	}
 	for _, i := range r.incidents {
@@ -254,7 +281,6 @@ func (s *Service) figuresOf(ctx context.Context, r *periodRecords) *MonthlyFigur
 			teamOf(i.Team).Incidents++
 		}
 	}
-	out := &MonthlyFigures{From: r.from, To: r.to, Workers: []WorkerFigures{}, Teams: []WorkerFigures{}}
 	for _, c := range r.complaints {
 		if c.WorkerID != "" {
 			get(c.WorkerID, c.Team).Complaints++
