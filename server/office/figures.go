@@ -88,6 +88,9 @@ func reportTeam(a *schemas.Actor, team string) (string, error) {
 	case schemas.RoleAdmin:
 		return team, nil
 	case schemas.RoleSupervisor:
+		if a.Team == "" { // not "every team"
+			return "", forbidden()
+		}
 		return a.Team, nil
 	}
 	return "", forbidden()
