@@ -170,6 +170,10 @@ func TestMonthlyFigures(t *testing.T) {
 	if len(mine.Teams) != 1 || mine.Teams[0] != team1 {
 		t.Fatalf("a supervisor sees only their team: %+v", mine.Teams)
 	}
+	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.none", Role: schemas.RoleSupervisor, Password: testPassword, Name: "sup.none"}); err != nil {
+		t.Fatal(err)
+	}
+	f.do("GET", "/v1/reports/monthly?month=2037-11", nil, f.login("sup.none", "office").AccessToken).wantError(403, schemas.EFORBIDDEN) // not every team's
 	f.do("GET", "/v1/reports/monthly?month=11-2037", nil, sup).wantError(400, schemas.EINVALID)
 	f.do("GET", "/v1/reports/monthly?format=xml", nil, sup).wantError(400, schemas.EINVALID)
 	f.do("GET", "/v1/reports/monthly", nil, f.login("wk.one", "x").AccessToken).wantError(403, schemas.EFORBIDDEN)
