@@ -73,8 +73,9 @@ type WorkerInput struct {
 type Worker struct {
 	ID          string `json:"id" bson:"_id"`
 	WorkerInput `bson:",inline"`
-	Rating      float64   `json:"rating" bson:"rating"` // average of sign-off ratings, 0 when none
-	Version     int64     `json:"version" bson:"-"`     // the store's
+	Rating      float64   `json:"rating" bson:"rating"`           // from trusted sign-offs, recent ones weighing more; 0 when none (office.ComputeRating)
+	RatingCount int       `json:"ratingCount" bson:"ratingCount"` // trusted ratings it counts
+	Version     int64     `json:"version" bson:"-"`               // the store's
 	CreatedAt   time.Time `json:"createdAt" bson:"createdAt"`
 	UpdatedAt   time.Time `json:"updatedAt" bson:"updatedAt"`
 }

@@ -556,28 +556,113 @@ func (a *API) monthlyReport(c *fiber.Ctx) error {
 	case "json":
 		return a.reply(c, http.StatusOK, rep)
 	case "csv":
-		var buf bytes.Buffer
-		w := csv.NewWriter(&buf)
-		_ = w.Write([]string{"month", "scope", "team", "workerId", "name", "visitsDone", "checkIns", "onTime", "onTimeRate", "rated",
-			"avgAttitude", "avgQuality", "avgEfficiency", "avgPrice", "disputes", "reworks", "complaints", "incidents"})
-		row := func(scope string, f office.WorkerFigures) {
-			n := func(x int) string { return strconv.Itoa(x) }
-			r := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
-			_ = w.Write([]string{rep.Month, scope, f.Team, f.WorkerID, f.Name, n(f.VisitsDone), n(f.CheckIns), n(f.OnTime), r(f.OnTimeRate), n(f.Rated),
-				r(f.AvgAttitude), r(f.AvgQuality), r(f.AvgEfficiency), r(f.AvgPrice), n(f.Disputes), n(f.Reworks), n(f.Complaints), n(f.Incidents)})
-		}
+		rows := [][]string{append([]string{"month", "scope"}, figuresHeader...)}
 		for _, f := range rep.Workers {
-			row("worker", f)
+			rows = append(rows, append([]string{rep.Month, "worker"}, figuresRow(f)...))
 		}
 		for _, f := range rep.Teams {
-			row("team", f)
+			rows = append(rows, append([]string{rep.Month, "team"}, figuresRow(f)...))
 		}
-		w.Flush()
-		c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
-		c.Set(fiber.HeaderContentDisposition, `attachment; filename="fieldsync-`+rep.Month+`.csv"`)
-		return c.Send(buf.Bytes())
+		rows = append(rows, append([]string{rep.Month, "total"}, figuresRow(rep.Total)...))
+		return sendCSV(c, "fieldsync-"+rep.Month+".csv", rows)
 	}
 	return schemas.FieldError("format", "format must be json or csv")
+}
+
+var figuresHeader = []string{"team", "workerId", "name", "visitsDue", "visitsDone", "checkIns", "onTime", "missed", "onTimeRate", "earlyLeaves",
+	"rated", "avgAttitude", "avgQuality", "avgEfficiency", "avgPrice", "avgScore", "selfEntered", "selfEnteredAvgScore",
+	"disputes", "reworks", "complaints", "complaintsNoWorker", "incidents"}
+
+func figuresRow(f office.WorkerFigures) []string {
+	n := strconv.Itoa
+	r := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+	return []string{f.Team, f.WorkerID, f.Name, n(f.VisitsDue), n(f.VisitsDone), n(f.CheckIns), n(f.OnTime), n(f.Missed), r(f.OnTimeRate), n(f.EarlyLeaves),
+		n(f.Rated), r(f.AvgAttitude), r(f.AvgQuality), r(f.AvgEfficiency), r(f.AvgPrice), r(f.AvgScore), n(f.SelfEntered), r(f.SelfEnteredAvgScore),
+		n(f.Disputes), n(f.Reworks), n(f.Complaints), n(f.ComplaintsNoWorker), n(f.Incidents)}
+}
+
+func sendCSV(c *fiber.Ctx, filename string, rows [][]string) error {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.WriteAll(rows)
+	c.Set(fiber.HeaderContentType, "text/csv; charset=utf-8")
+	c.Set(fiber.HeaderContentDisposition, `attachment; filename="`+filename+`"`)
+	return c.Send(buf.Bytes())
+}
+
+func (a *API) quarterlyReview(c *fiber.Ctx) error {
+	quarter := c.Query("quarter")
+	if quarter == "" {
+		quarter = office.QuarterOf(a.now())
+	}
+	rep, err := a.office.QuarterReview(c.UserContext(), actor(c), quarter, c.Query("team"))
+	if err != nil {
+		return err
+	}
+	switch c.Query("format", "json") {
+	case "json":
+		return a.reply(c, http.StatusOK, rep)
+	case "csv":
+		head := []string{"quarter", "team", "workerId", "name"}
+		checks := func(d office.ReviewDimension) {
+			for _, k := range d.Checks {
+				head = append(head, k.Metric, k.Metric+"Threshold", k.Metric+"Result")
+			}
+			head = append(head, d.Dimension)
+		}
+		var zero office.WorkerFigures
+		dims, _ := office.Assess(zero, rep.Thresholds)
+		for _, d := range dims {
+			checks(d)
+		}
+		head = append(head, "result", "previousQuarter", "previousResult", "secondFailureInRow")
+		rows := [][]string{head}
+		r := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
+		for _, w := range rep.Workers {
+			row := []string{rep.Quarter, w.Team, w.WorkerID, w.Name}
+			for _, d := range w.Dimensions {
+				for _, k := range d.Checks {
+					row = append(row, r(k.Value), r(k.Threshold), k.Result)
+				}
+				row = append(row, d.Result)
+			}
+			rows = append(rows, append(row, w.Result, w.PreviousQuarter, w.PreviousResult, strconv.FormatBool(w.SecondFailureInRow)))
+		}
+		return sendCSV(c, "fieldsync-review-"+rep.Quarter+".csv", rows)
+	}
+	return schemas.FieldError("format", "format must be json or csv")
+}
+
+func (a *API) breakdowns(c *fiber.Ctx) error {
+	month := c.Query("month")
+	if month == "" {
+		month = a.now().In(shanghai()).Format("2006-01")
+	}
+	rep, err := a.office.MonthBreakdowns(c.UserContext(), actor(c), month, c.Query("team"))
+	if err != nil {
+		return err
+	}
+	return a.reply(c, http.StatusOK, rep)
+}
+
+func (a *API) trends(c *fiber.Ctx) error {
+	to := c.Query("to")
+	if to == "" {
+		to = a.now().In(shanghai()).Format("2006-01")
+	}
+	from := c.Query("from")
+	if from == "" {
+		t, err := time.ParseInLocation("2006-01", to, shanghai())
+		if err != nil {
+			return schemas.FieldError("to", "to must look like 2026-11")
+		}
+		from = t.AddDate(0, -5, 0).Format("2006-01")
+	}
+	rep, err := a.office.MonthTrends(c.UserContext(), actor(c), from, to, c.Query("team"))
+	if err != nil {
+		return err
+	}
+	return a.reply(c, http.StatusOK, rep)
 }
 
 func shanghai() *time.Location {

@@ -108,7 +108,7 @@ func (a *API) view(c *fiber.Ctx, v any) (any, error) {
 	// Records only the office sees: whole, and never to anyone else (the
 	// route table admits office roles only; this says so again).
 	case *schemas.Alert, *schemas.FollowUp, *schemas.Schedule, *office.ScheduleView, *office.ReflowResult, *office.Candidate,
-		*office.MonthlyFigures, *schemas.AuditEntry, *fsync.Device, *push.Notification:
+		*office.MonthlyFigures, *office.QuarterlyReview, *office.Breakdowns, *office.Trends, *schemas.AuditEntry, *fsync.Device, *push.Notification:
 		return office.OfficeOnly(act, v)
 
 	// The same for every role the route admits: the catalog (signed-in

@@ -440,8 +440,11 @@ func (m *mx) rows() map[string]mxRow {
 		"POST /v1/visits/{id}/rework": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour), "overrideReason": "the matrix books w1 many times at once"}}
 		}},
-		"GET /v1/reports/monthly": {kind: "figures", want: ruleOfficeLists, make: mxFixed("/v1/reports/monthly", nil)},
-		"GET /v1/followups":       {kind: "page:followup", want: ruleOfficeLists, make: mxFixed("/v1/followups", nil)},
+		"GET /v1/reports/monthly":    {kind: "figures", want: ruleOfficeLists, make: mxFixed("/v1/reports/monthly", nil)},
+		"GET /v1/reports/quarterly":  {kind: "review", want: ruleOfficeLists, make: mxFixed("/v1/reports/quarterly", nil)},
+		"GET /v1/reports/breakdowns": {kind: "breakdowns", want: ruleOfficeLists, make: mxFixed("/v1/reports/breakdowns", nil)},
+		"GET /v1/reports/trends":     {kind: "trends", want: ruleOfficeLists, make: mxFixed("/v1/reports/trends", nil)},
+		"GET /v1/followups":          {kind: "page:followup", want: ruleOfficeLists, make: mxFixed("/v1/followups", nil)},
 		"POST /v1/followups/{id}/complete": {kind: "followup", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/followups/" + m.followUp().ID + "/complete", body: map[string]any{"outcome": "客户满意"}}
 		}},
@@ -703,7 +706,8 @@ func roleViews(role schemas.Role) map[string]pathSet {
 			"complaint": wholeOf(schemas.Complaint{}), "incident": wholeOf(schemas.Incident{}), "alert": wholeOf(schemas.Alert{}),
 			"followup": wholeOf(schemas.FollowUp{}), "schedule": wholeOf(office.ScheduleView{}), "candidate": wholeOf(office.Candidate{}),
 			"audit": wholeOf(schemas.AuditEntry{}), "device": wholeOf(fsync.Device{}), "notification": wholeOf(push.Notification{}),
-			"figures": wholeOf(office.MonthlyFigures{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
+			"figures": wholeOf(office.MonthlyFigures{}), "review": wholeOf(office.QuarterlyReview{}), "breakdowns": wholeOf(office.Breakdowns{}),
+			"trends": wholeOf(office.Trends{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
 		}
 	case schemas.RoleWorker:
 		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{}),

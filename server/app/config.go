@@ -60,6 +60,8 @@ type Config struct {
 	ScheduleHorizon   time.Duration
 	GeneratorInterval time.Duration
 	TravelBuffer      time.Duration
+	Rating            office.RatingConfig
+	Figures           office.FiguresConfig
 
 	SlowCommand     time.Duration
 	FirebaseProject string
@@ -203,6 +205,18 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 		define(name, FormatDuration(def), usage, false, FormatDuration(d))
 		return d
 	}
+	decimal := func(name string, def, min, max float64, usage string) float64 {
+		x := def
+		if v := lookup(name); v != "" {
+			var err error
+			if x, err = strconv.ParseFloat(strings.TrimSpace(v), 64); err != nil || x < min || x > max {
+				invalid(name, v, fmt.Sprintf("want a number from %g to %g", min, max))
+				x = def
+			}
+		}
+		define(name, strconv.FormatFloat(def, 'g', -1, 64), usage, false, strconv.FormatFloat(x, 'g', -1, 64))
+		return x
+	}
 	boolean := func(name, usage string) bool {
 		b := false
 		switch v := lookup(name); strings.ToLower(strings.TrimSpace(v)) {
@@ -283,6 +297,22 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	c.ScheduleHorizon = duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour, "how far ahead recurring schedules generate visits")
 	c.GeneratorInterval = duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour, "how often the schedule generator runs")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
+	c.Rating = office.RatingConfig{
+		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour, "a sign-off's rating weighs half as much this long before the worker's newest one"),
+		PriorMean:   decimal("RATING_PRIOR_MEAN", office.DefaultRatingConfig.PriorMean, 1, 5, "the score a worker's rating is pulled toward while it has few ratings"),
+		PriorWeight: decimal("RATING_PRIOR_WEIGHT", office.DefaultRatingConfig.PriorWeight, 0, 100, "how many ratings the prior counts as"),
+	}
+	rv := office.DefaultReviewThresholds
+	c.Figures = office.FiguresConfig{
+		EarlyLeaveSlack: duration("EARLY_LEAVE_SLACK", office.DefaultFiguresConfig.EarlyLeaveSlack, 0, 8*time.Hour, "worked time this much short of the booked time is an early leave"),
+		Review: office.ReviewThresholds{
+			MinQuality:    decimal("REVIEW_MIN_QUALITY", rv.MinQuality, 0, 1, "quarterly review: lowest share of visits without dispute or complaint that passes"),
+			MinOnTime:     decimal("REVIEW_MIN_ON_TIME", rv.MinOnTime, 0, 1, "quarterly review: lowest on-time rate that passes"),
+			MaxEarlyLeave: decimal("REVIEW_MAX_EARLY_LEAVE", rv.MaxEarlyLeave, 0, 1, "quarterly review: highest early-leave rate that passes"),
+			MinRating:     decimal("REVIEW_MIN_RATING", rv.MinRating, 1, 5, "quarterly review: lowest average trusted score that passes"),
+			MinSample:     integer("REVIEW_MIN_SAMPLE", rv.MinSample, 1, 1000, "quarterly review: fewest visits or ratings a dimension needs to be judged"),
+		},
+	}
 	c.AttachmentPendingUploads = integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000, "unfinished attachment uploads per user")
 	c.AttachmentPendingBytes = integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30, "bytes of unfinished attachment uploads per user")
 	c.AttachmentUploadTTL = duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour, "how long an unfinished upload is kept")

@@ -36,16 +36,15 @@ var (
 		skills []schemas.Skill
 		certs  []string
 		years  int
-		rating float64
 	}{
-		{"张桂兰", schemas.GenderFemale, []schemas.Skill{schemas.SkillDailyCleaning, schemas.SkillDeepCleaning, schemas.SkillLaundry}, []string{"health"}, 8, 4.8},
-		{"刘美华", schemas.GenderFemale, []schemas.Skill{schemas.SkillInfantCare, schemas.SkillCooking, schemas.SkillDailyCleaning}, []string{"health", "childcare"}, 6, 4.9},
-		{"陈玉梅", schemas.GenderFemale, []schemas.Skill{schemas.SkillMaternityCare, schemas.SkillInfantCare, schemas.SkillCooking}, []string{"health", "childcare", "maternity_nurse"}, 11, 4.7},
-		{"杨淑芬", schemas.GenderFemale, []schemas.Skill{schemas.SkillElderCare, schemas.SkillCooking, schemas.SkillDailyCleaning}, []string{"health", "elder_care"}, 9, 4.6},
-		{"赵春燕", schemas.GenderFemale, []schemas.Skill{schemas.SkillDailyCleaning, schemas.SkillPetCare, schemas.SkillLaundry}, []string{"health"}, 3, 4.4},
-		{"黄丽娟", schemas.GenderFemale, []schemas.Skill{schemas.SkillCooking, schemas.SkillDailyCleaning, schemas.SkillHousekeeping}, []string{"health"}, 5, 4.5},
-		{"周建华", schemas.GenderMale, []schemas.Skill{schemas.SkillDeepCleaning, schemas.SkillDailyCleaning}, []string{"health"}, 4, 4.3},
-		{"吴秀珍", schemas.GenderFemale, []schemas.Skill{schemas.SkillElderCare, schemas.SkillDailyCleaning, schemas.SkillCooking}, []string{"health", "elder_care"}, 12, 4.9},
+		{"张桂兰", schemas.GenderFemale, []schemas.Skill{schemas.SkillDailyCleaning, schemas.SkillDeepCleaning, schemas.SkillLaundry}, []string{"health"}, 8},
+		{"刘美华", schemas.GenderFemale, []schemas.Skill{schemas.SkillInfantCare, schemas.SkillCooking, schemas.SkillDailyCleaning}, []string{"health", "childcare"}, 6},
+		{"陈玉梅", schemas.GenderFemale, []schemas.Skill{schemas.SkillMaternityCare, schemas.SkillInfantCare, schemas.SkillCooking}, []string{"health", "childcare", "maternity_nurse"}, 11},
+		{"杨淑芬", schemas.GenderFemale, []schemas.Skill{schemas.SkillElderCare, schemas.SkillCooking, schemas.SkillDailyCleaning}, []string{"health", "elder_care"}, 9},
+		{"赵春燕", schemas.GenderFemale, []schemas.Skill{schemas.SkillDailyCleaning, schemas.SkillPetCare, schemas.SkillLaundry}, []string{"health"}, 3},
+		{"黄丽娟", schemas.GenderFemale, []schemas.Skill{schemas.SkillCooking, schemas.SkillDailyCleaning, schemas.SkillHousekeeping}, []string{"health"}, 5},
+		{"周建华", schemas.GenderMale, []schemas.Skill{schemas.SkillDeepCleaning, schemas.SkillDailyCleaning}, []string{"health"}, 4},
+		{"吴秀珍", schemas.GenderFemale, []schemas.Skill{schemas.SkillElderCare, schemas.SkillDailyCleaning, schemas.SkillCooking}, []string{"health", "elder_care"}, 12},
 	}
 	demoCustomers = []string{
 		"林先生", "徐女士", "孙先生", "马女士", "朱先生", "胡女士", "郭先生", "何女士", "高先生", "罗女士",
@@ -165,7 +164,7 @@ func seedDemo(ctx context.Context, db *store.Store, svc *auth.Service, off *offi
 		if err := in.Validate(); err != nil {
 			return err
 		}
-		w := &schemas.Worker{ID: demoID("worker", i), WorkerInput: in, Rating: dw.rating, Version: 1, CreatedAt: t, UpdatedAt: t}
+		w := &schemas.Worker{ID: demoID("worker", i), WorkerInput: in, Version: 1, CreatedAt: t, UpdatedAt: t}
 		if err := insert(schemas.EntityWorker, w.ID, w, func() error { return db.Office.InsertWorker(ctx, w) }); err != nil {
 			return err
 		}

@@ -12,8 +12,8 @@ import (
 )
 
 // SignedOff is told about a visit the customer signed off (through either
-// path): it schedules the follow-up and, for a rework visit accepted,
-// closes the disputed visit. Doing it twice changes nothing.
+// path): it schedules the follow-up, recomputes the worker's rating and,
+// for a rework visit accepted, closes the disputed visit. Doing it twice changes nothing.
 func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 	so := v.Field.SignOff
 	if so == nil {
@@ -23,6 +23,11 @@ func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 		WorkerID: v.WorkerID, Team: v.Team, DueAt: so.At.Add(24 * time.Hour), LatestAt: so.At.Add(7 * 24 * time.Hour), Version: 1}
 	if _, err := s.cases().RecordFollowUp(ctx, f); err != nil {
 		return err
+	}
+	if so.Rating != nil && v.WorkerID != "" {
+		if err := s.RefreshRating(ctx, v.WorkerID); err != nil {
+			return err
+		}
 	}
 	return s.ReworkAccepted(ctx, v)
 }

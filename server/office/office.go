@@ -23,6 +23,8 @@ type Service struct {
 	alerter  Alerter
 	alertWin time.Duration // alerts of one kind about one subject within it are one
 	buffer   time.Duration // kept free between two visits of a worker, for travel
+	rating   RatingConfig
+	figures  FiguresConfig
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -72,7 +74,8 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 
 // New returns the office service.
 func New(db *store.Store, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
-	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute, buffer: DefaultTravelBuffer}
+	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute,
+		buffer: DefaultTravelBuffer, rating: DefaultRatingConfig, figures: DefaultFiguresConfig}
 }
 
 // errNotFound is what any record the actor may not see looks like: the
