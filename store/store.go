@@ -45,11 +45,14 @@ type Options struct {
 	Cipher *Cipher
 	// Slow logs store calls slower than this (0: off).
 	Slow time.Duration
+	// Observer watches every engine call and new alert (nil: none).
+	Observer Observer
 }
 
 // Store is an open store.
 type Store struct {
 	engine   doc.Engine
+	obs      Observer
 	now      func() time.Time
 	log      *slog.Logger
 	cipher   *Cipher
@@ -119,6 +122,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.Slow > 0 {
 		s.engine = slowEngine{e: s.engine, log: log, limit: opts.Slow}
+	}
+	if opts.Observer != nil {
+		s.obs = opts.Observer
+		s.engine = observedEngine{e: s.engine, obs: opts.Observer}
 	}
 	s.Meta = &Meta{s: s}
 	s.Accounts = &Accounts{s: s}

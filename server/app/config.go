@@ -74,6 +74,9 @@ type Config struct {
 	AttachmentPendingUploads int // unfinished attachment uploads per user
 	AttachmentPendingBytes   int
 	AttachmentUploadTTL      time.Duration
+
+	MetricsAddr   string // host:port of the /metrics listener; empty: off
+	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
 }
 
 // LoadConfig reads the configuration; getenv is os.Getenv outside tests.
@@ -168,7 +171,10 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 		AttachmentPendingUploads: integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
 		AttachmentPendingBytes:   integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
 		AttachmentUploadTTL:      duration("ATTACHMENT_UPLOAD_TTL", 24*time.Hour, 10*time.Minute, 30*24*time.Hour),
+
+		MetricsAddr: str("METRICS_ADDR", ""),
 	}
+	errs = append(errs, c.loadTelemetry(getenv)...)
 	budget := func(name string, def api.Budget) api.Budget {
 		return api.Budget{PerMinute: integer(name+"_PER_MINUTE", def.PerMinute, 0, 1_000_000), Burst: integer(name+"_BURST", def.Burst, 1, 1_000_000)}
 	}

@@ -22,6 +22,7 @@ type Service struct {
 	calendar schemas.WorkCalendar
 	alerter  Alerter
 	alertWin time.Duration // alerts of one kind about one subject within it are one
+	observer Observer
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -35,6 +36,16 @@ type Alerter interface {
 
 // SetAlerter makes the office tell supervisors and admins about alerts.
 func (s *Service) SetAlerter(a Alerter) { s.alerter = a }
+
+// Observer watches the office's escalations for the program's metrics.
+type Observer interface {
+	// ComplaintBreached is called once per complaint marked as having
+	// missed its response SLA.
+	ComplaintBreached(category string)
+}
+
+// SetObserver sets the observer of escalations.
+func (s *Service) SetObserver(o Observer) { s.observer = o }
 
 // SetCalendar sets the office's working hours, for response-time SLAs.
 func (s *Service) SetCalendar(c schemas.WorkCalendar) { s.calendar = c }
