@@ -3,7 +3,6 @@ package app
 import (
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -34,6 +33,7 @@ type storm struct {
 	deadToken      string
 	workerLogin    string
 	workerPassword string
+	logs           *syncBuffer
 	opMu           sync.Mutex
 	opIDs          map[string]string // device/seq: the operation's id, the same when sent again
 }
@@ -50,7 +50,7 @@ func (st *storm) opID(device string, seq int64) string {
 
 func newStorm(t *testing.T, extra map[string]string) *storm {
 	t.Helper()
-	st := &storm{clk: &testClock{t: storetest.Epoch}, deadToken: "dead-fcm-token-0123456789abcdef", workerLogin: "wk.1", workerPassword: "worker password", opIDs: map[string]string{}}
+	st := &storm{clk: &testClock{t: storetest.Epoch}, deadToken: "dead-fcm-token-0123456789abcdef", workerLogin: "wk.1", workerPassword: "worker password", opIDs: map[string]string{}, logs: &syncBuffer{}}
 	fcm := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
 		st.fcmMu.Lock()
@@ -72,7 +72,7 @@ func newStorm(t *testing.T, extra map[string]string) *storm {
 		m[k] = v
 	}
 	cfg := testConfig(t, t.TempDir(), m)
-	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), st.clk.Now)
+	srv, err := Start(t.Context(), cfg, NewLogger(cfg, st.logs), st.clk.Now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -322,6 +322,20 @@ func TestMetricsAfterPushStorm(t *testing.T) {
 	}
 	if code, _ := call(t, "GET", st.base+"/metrics", "", nil); code != 404 {
 		t.Errorf("/metrics on the API's listener: %d, want 404", code)
+	}
+
+	// The access lines of sync calls name the device; 4xx lines the code.
+	var pushLine, badLine string
+	for _, l := range strings.Split(st.logs.String(), "\n") {
+		switch {
+		case strings.Contains(l, "route=/v1/sync/push") && strings.Contains(l, "status=200"):
+			pushLine = l
+		case strings.Contains(l, "route=/v1/sync/push") && strings.Contains(l, "status=400"):
+			badLine = l
+		}
+	}
+	if !strings.Contains(pushLine, "device=phone-") || !strings.Contains(badLine, "code=invalid") || !strings.Contains(badLine, "device=phone-c") {
+		t.Errorf("access lines:\n%s\n%s", pushLine, badLine)
 	}
 
 	// Every metric the sample dashboard and alert rules name is one the
