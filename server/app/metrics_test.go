@@ -228,6 +228,9 @@ func TestMetricsAfterPushStorm(t *testing.T) {
 	if code, _ := call(t, "GET", st.base+"/v1/sync/pull", toks["phone-c"], nil); code != 200 {
 		t.Fatalf("pull: %d", code)
 	}
+	if code, _ := call(t, "GET", st.base+"/v1/no/such/"+schemas.NewID(), "", nil); code != 404 {
+		t.Fatalf("unknown path: %d", code)
+	}
 
 	// Devices of the supervisor: one live, one dead; a critical incident alerts them.
 	sup := st.token(t, "sup", "supervisor password", "sup-phone")
@@ -295,6 +298,7 @@ func TestMetricsAfterPushStorm(t *testing.T) {
 		{"fieldsync_sync_operations_total", map[string]string{"status": "rejected", "code": "unknown_visit"}, 1},
 		{"fieldsync_sync_operations_total", map[string]string{"status": "skipped", "code": "gap"}, 1},
 		{"fieldsync_sync_gaps_total", nil, 1},
+		{"fieldsync_http_requests_total", map[string]string{"route": "unmatched", "status": "404"}, 1},
 		{"fieldsync_sync_resyncs_total", map[string]string{"reason": "first_sync"}, 1},
 		{"fieldsync_alerts_raised_total", map[string]string{"kind": "incident"}, 1},
 		{"fieldsync_alerts_raised_total", map[string]string{"kind": "complaint_sla_breach"}, 1},
