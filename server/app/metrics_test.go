@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/store/storetest"
@@ -247,6 +248,12 @@ func TestMetricsAfterPushStorm(t *testing.T) {
 	if code != 200 {
 		t.Fatalf("incident: %d %v", code, out)
 	}
+	// A second notice to the supervisor in the same pass: the dead token
+	// fails twice and is removed once.
+	if _, err := st.srv.Outbox.Enqueue(ctx, &push.Notification{DedupeKey: "metrics-test/notice", UserID: mustUser(t, st.srv, "sup"),
+		Kind: "visit_changed", Data: map[string]string{}, TTL: time.Hour}); err != nil {
+		t.Fatal(err)
+	}
 	// The outbox gauges see what waits before the dispatcher runs.
 	if err := st.srv.Telemetry.ReadOutbox(ctx, st.srv.Store.Push.Backlog, st.clk.Now); err != nil {
 		t.Fatal(err)
@@ -304,7 +311,8 @@ func TestMetricsAfterPushStorm(t *testing.T) {
 		{"fieldsync_alerts_raised_total", map[string]string{"kind": "complaint_sla_breach"}, 1},
 		{"fieldsync_complaint_sla_breaches_total", map[string]string{"category": "safety"}, 1},
 		{"fieldsync_push_notifications_total", map[string]string{"channel": "fcm", "kind": "alert", "outcome": "sent"}, 1},
-		{"fieldsync_push_send_errors_total", map[string]string{"channel": "fcm", "code": "UNREGISTERED"}, 1},
+		{"fieldsync_push_notifications_total", map[string]string{"channel": "fcm", "kind": "visit_changed", "outcome": "sent"}, 1},
+		{"fieldsync_push_send_errors_total", map[string]string{"channel": "fcm", "code": "UNREGISTERED"}, 2},
 		{"fieldsync_push_tokens_removed_total", map[string]string{"channel": "fcm"}, 1},
 		{"fieldsync_push_outbox_due", nil, 0},
 		{"fieldsync_push_outbox_oldest_due_age_seconds", nil, 0},
