@@ -20,6 +20,19 @@ type Metrics struct {
 	Sent, Failed, Retried, Dropped, TokensRemoved atomic.Int64
 }
 
+// Observer watches deliveries for the program's metrics (push imports no
+// metrics library). channel is the Sender's Name.
+type Observer interface {
+	// Delivered is called once per notification and pass with its
+	// outcome: sent, failed, retried or dropped.
+	Delivered(channel, kind, outcome string)
+	// SendFailed is called once per message the channel refused, with the
+	// channel's error code.
+	SendFailed(channel, code string)
+	// TokenRemoved is called once per dead token forgotten.
+	TokenRemoved(channel string)
+}
+
 // Dispatcher sends due notifications. Several dispatchers (one per server
 // instance) can run on one store: each notification is claimed with a
 // lease by one of them, and a claim left by a dispatcher that died runs
@@ -36,6 +49,7 @@ type Dispatcher struct {
 	MaxAttempts int
 	Batch       int
 	Metrics     Metrics
+	Observer    Observer // nil: none
 	rng         *rand.Rand
 
 	abandoned   context.Context // ends when Abandon is called
@@ -163,6 +177,7 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 			o.accepted++
 			ns[s.n].SentTokens = append(ns[s.n].SentTokens, m.Target.Token)
 		case r.Permanent:
+			d.sendFailed(r)
 			o.permanent++
 			o.lastErr = r.Err.Error()
 			if r.Unregistered {
@@ -173,6 +188,9 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 				}
 				if removed {
 					d.Metrics.TokensRemoved.Add(1)
+					if d.Observer != nil {
+						d.Observer.TokenRemoved(d.sender.Name())
+					}
 				}
 			}
 			if r.Config {
@@ -185,6 +203,7 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 				}
 			}
 		default:
+			d.sendFailed(r)
 			o.transient++
 			o.lastErr = r.Err.Error()
 			o.retryAfter = max(o.retryAfter, r.RetryAfter)
@@ -197,23 +216,38 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 		if o.lastErr != "" {
 			n.LastError = o.lastErr
 		}
+		outcome := ""
 		switch {
 		case o.transient > 0 && n.Attempts < d.MaxAttempts:
 			d.Metrics.Retried.Add(1)
 			n.NotBefore = d.now().UTC().Add(d.backoff(n.Attempts, o.retryAfter))
+			outcome = "retried"
 		case len(n.SentTokens) > 0:
 			d.Metrics.Sent.Add(1)
-			n.State = StateSent
+			n.State, outcome = StateSent, "sent"
 		case len(targets[i]) == 0 && o.permanent == 0:
 			d.Metrics.Dropped.Add(1)
-			n.LastError, n.State = "no device to send to", StateDropped
+			n.LastError, n.State, outcome = "no device to send to", StateDropped, "dropped"
 		default:
 			d.Metrics.Failed.Add(1)
-			n.State = StateFailed
+			n.State, outcome = StateFailed, "failed"
+		}
+		if d.Observer != nil {
+			d.Observer.Delivered(d.sender.Name(), n.Kind, outcome)
 		}
 		done = append(done, n)
 	}
 	return done, nil
+}
+
+func (d *Dispatcher) sendFailed(r Result) {
+	if d.Observer != nil {
+		code := r.Code
+		if code == "" {
+			code = "UNKNOWN"
+		}
+		d.Observer.SendFailed(d.sender.Name(), code)
+	}
 }
 
 // backoff is exponential from 10 s, capped at an hour, with jitter, and

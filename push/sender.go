@@ -26,6 +26,7 @@ type Result struct {
 	Unregistered bool          // the token is dead: forget it
 	Config       bool          // our configuration is wrong: tell an admin
 	RetryAfter   time.Duration // the channel asked to wait this long
+	Code         string        // the channel's error code (FCM: UNREGISTERED, QUOTA_EXCEEDED, ...), for metrics
 }
 
 // Sender delivers messages through one channel. FCM needs Google Play
@@ -136,7 +137,7 @@ func toFCM(m Message, now time.Time) *messaging.Message {
 // classify sorts an FCM error: the SDK retries only network errors and
 // 503; 429 and 500 are ours to retry, some errors never succeed.
 func classify(err error, now time.Time) Result {
-	r := Result{Err: err}
+	r := Result{Err: err, Code: fcmCode(err)}
 	if resp := errorutils.HTTPResponse(err); resp != nil {
 		r.RetryAfter = retryAfter(resp, now)
 	}
@@ -151,6 +152,37 @@ func classify(err error, now time.Time) Result {
 		r.RetryAfter = max(r.RetryAfter, time.Minute) // FCM asks for at least a minute
 	}
 	return r
+}
+
+// fcmCode names an FCM error by FCM's own error codes (the SDK exposes
+// them only as predicates), else by the platform's status, else the
+// transport's failure.
+func fcmCode(err error) string {
+	for _, c := range []struct {
+		code string
+		is   func(error) bool
+	}{
+		{"UNREGISTERED", messaging.IsUnregistered},
+		{"SENDER_ID_MISMATCH", messaging.IsSenderIDMismatch},
+		{"QUOTA_EXCEEDED", messaging.IsQuotaExceeded},
+		{"THIRD_PARTY_AUTH_ERROR", messaging.IsThirdPartyAuthError},
+		{"INVALID_ARGUMENT", messaging.IsInvalidArgument},
+		{"UNAVAILABLE", messaging.IsUnavailable},
+		{"INTERNAL", messaging.IsInternal},
+		{"PERMISSION_DENIED", errorutils.IsPermissionDenied},
+		{"UNAUTHENTICATED", errorutils.IsUnauthenticated},
+		{"NOT_FOUND", errorutils.IsNotFound},
+		{"DEADLINE_EXCEEDED", errorutils.IsDeadlineExceeded},
+		{"CANCELLED", errorutils.IsCancelled},
+	} {
+		if c.is(err) {
+			return c.code
+		}
+	}
+	if errorutils.HTTPResponse(err) == nil {
+		return "TRANSPORT" // no answer from FCM: network, TLS, deadline
+	}
+	return "UNKNOWN"
 }
 
 // retryAfter reads Retry-After: seconds, or an HTTP date (taken against now).

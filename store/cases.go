@@ -203,6 +203,7 @@ func (c *Cases) count(ctx context.Context, a *schemas.Alert, id, group, cause st
 	switch {
 	case err == nil:
 		*a = d.Alert
+		c.s.alertRaised(a.Kind)
 		return false, nil
 	case errors.Is(err, errCounted):
 		*a = seen.Alert
@@ -217,6 +218,7 @@ func (c *Cases) count(ctx context.Context, a *schemas.Alert, id, group, cause st
 		return false, err
 	}
 	*a = nd.Alert
+	c.s.alertRaised(a.Kind)
 	return true, nil
 }
 
@@ -250,6 +252,7 @@ func (c *Cases) RecordAlert(ctx context.Context, a *schemas.Alert) (bool, error)
 		return false, fmt.Errorf("record alert: %w", err)
 	}
 	*a = d.Alert
+	c.s.alertRaised(a.Kind)
 	return true, nil
 }
 

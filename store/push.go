@@ -481,3 +481,31 @@ func (p *Push) changeTargets(ctx context.Context, userID string, create bool, f 
 		// Someone created it meanwhile: change theirs.
 	}
 }
+
+// Backlog counts the pending notifications due now and not under a live
+// lease, up to max (a count of max means max or more), and returns when
+// the longest due of them fell due (zero if none): the outbox's depth and
+// how far behind it is, read from the range of the index "due" that claims
+// read, without decoding more than its first document.
+func (p *Push) Backlog(ctx context.Context, max int) (due int, oldest time.Time, err error) {
+	q := doc.Query{Index: ixDue, Eq: []any{schemas.NotificationPending}, Range: doc.Range{Lte: ms(p.s.now())}, Limit: min(max, 1000)}
+	for due < max {
+		page, err := p.s.engine.Scan(ctx, colNotifications, q)
+		if err != nil {
+			return 0, time.Time{}, fmt.Errorf("read the outbox's backlog: %w", err)
+		}
+		if due == 0 && len(page.Docs) > 0 {
+			var nd notificationDoc
+			if err := page.Docs[0].Decode(&nd); err != nil {
+				return 0, time.Time{}, err
+			}
+			oldest = nd.Due.UTC()
+		}
+		due += len(page.Docs)
+		if page.Next == "" {
+			break
+		}
+		q.After, q.Limit = page.Next, min(max-due, 1000)
+	}
+	return min(due, max), oldest, nil
+}

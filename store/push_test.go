@@ -356,3 +356,39 @@ func TestPushTargets(t *testing.T) {
 		t.Fatalf("stale devices not pruned: %+v", ts)
 	}
 }
+
+// TestPushBacklog: the outbox's depth counts what is due and unleased, up
+// to the cap, and its oldest due time is the longest waiting one's.
+func TestPushBacklog(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	p := s.Push
+	if n, oldest, err := p.Backlog(ctx, 100); err != nil || n != 0 || !oldest.IsZero() {
+		t.Fatalf("empty outbox: %d, %v, %v", n, oldest, err)
+	}
+	start := c.t
+	for i := range 5 {
+		if _, err := p.Enqueue(ctx, note(fmt.Sprint("b", i), "u1", "v1", start.Add(time.Duration(i)*time.Minute))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := p.Enqueue(ctx, note("later", "u1", "v1", start.Add(time.Hour))); err != nil {
+		t.Fatal(err)
+	}
+	c.advance(10 * time.Minute)
+	n, oldest, err := p.Backlog(ctx, 100)
+	if err != nil || n != 5 || !oldest.Equal(start.UTC()) {
+		t.Fatalf("backlog %d, oldest %v, %v; want 5 due since %v", n, oldest, err, start.UTC())
+	}
+	if n, _, _ := p.Backlog(ctx, 3); n != 3 {
+		t.Fatalf("capped backlog %d, want 3", n)
+	}
+	// Leased ones are not due: the next oldest is.
+	due, _ := p.Due(ctx, 1)
+	if _, _, err := p.Lease(ctx, due, "a", time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if n, oldest, _ := p.Backlog(ctx, 100); n != 4 || !oldest.Equal(start.Add(time.Minute).UTC()) {
+		t.Fatalf("after a lease: %d since %v", n, oldest)
+	}
+}

@@ -48,11 +48,14 @@ type Options struct {
 	// KeyGenerated says the cipher's key was generated for this open: on
 	// a store that already holds data, that is a missing key (ErrDataKey).
 	KeyGenerated bool
+	// Observer watches every engine call and new alert (nil: none).
+	Observer Observer
 }
 
 // Store is an open store.
 type Store struct {
 	engine   doc.Engine
+	obs      Observer
 	now      func() time.Time
 	log      *slog.Logger
 	cipher   *Cipher
@@ -124,6 +127,10 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	}
 	if opts.Slow > 0 {
 		s.engine = slowEngine{e: s.engine, log: log, limit: opts.Slow}
+	}
+	if opts.Observer != nil {
+		s.obs = opts.Observer
+		s.engine = observedEngine{e: s.engine, obs: opts.Observer}
 	}
 	s.Meta = &Meta{s: s}
 	s.Accounts = &Accounts{s: s}

@@ -70,6 +70,22 @@ type Deps struct {
 	Store    *store.Store
 	Log      *slog.Logger
 	Now      func() time.Time
+	Observer Observer // nil: none
+}
+
+// Observer watches requests and syncs for the program's metrics and traces
+// (server/telemetry).
+type Observer interface {
+	// Request is called as a request starts, with its headers and request
+	// id; the context it returns is the request's. The function it
+	// returns is called as the request ends, with the route pattern it
+	// matched, the status and the error code ("" for none).
+	Request(ctx context.Context, header func(string) string, method, requestID string) (context.Context, func(route string, status int, code string))
+	// SyncPushed is called for each push applied (its envelope accepted),
+	// with the number of operations it carried.
+	SyncPushed(ops int, resp *fsync.PushResponse, d time.Duration)
+	// SyncPulled is called for each pull answered.
+	SyncPulled(resp *fsync.PullResponse, d time.Duration)
 }
 
 // API holds what the handlers need.
@@ -85,6 +101,8 @@ type API struct {
 	store    *store.Store
 	log      *slog.Logger
 	now      func() time.Time
+	obs      Observer
+	routeSet map[string]bool // method+" "+path of every route, for metric labels
 	app      *fiber.App
 	limiters map[string]*auth.Limiter // by budget: push, write, read
 	draining atomic.Bool              // shutting down: readyz says 503
@@ -92,7 +110,7 @@ type API struct {
 
 // New builds the Fiber app with every route registered.
 func New(cfg Config, d Deps) *API {
-	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, outbox: d.Outbox, targets: d.Targets, metrics: d.Metrics, store: d.Store, log: d.Log, now: d.Now}
+	a := &API{cfg: cfg, auth: d.Auth, office: d.Office, sync: d.Sync, presence: d.Presence, outbox: d.Outbox, targets: d.Targets, metrics: d.Metrics, store: d.Store, log: d.Log, now: d.Now, obs: d.Observer}
 	a.app = fiber.New(fiber.Config{
 		AppName:               "fieldsync",
 		BodyLimit:             cfg.BodyLimit,
@@ -111,8 +129,10 @@ func New(cfg Config, d Deps) *API {
 	for name, b := range map[string]Budget{budgetPush: cfg.Limits.Push, budgetWrite: cfg.Limits.Write, budgetRead: cfg.Limits.Read} {
 		a.limiters[name] = auth.NewLimiter(b.PerMinute, b.Burst, time.Minute, d.Now)
 	}
-	a.app.Use(a.headers, a.requestID, a.accessLog, a.recover, a.deadline)
+	a.app.Use(a.headers, a.requestID, a.observe, a.accessLog, a.recover, a.deadline)
+	a.routeSet = map[string]bool{}
 	for _, r := range a.routes() {
+		a.routeSet[r.method+" "+r.path] = true
 		handlers := []fiber.Handler{}
 		if !r.public {
 			handlers = append(handlers, a.authenticate, a.limit(r.budget()), requireRole(r.roles...))
@@ -185,6 +205,7 @@ func (a *API) limit(budget string) fiber.Handler {
 const (
 	localRequestID = "requestId"
 	localPrincipal = "principal"
+	localErrorCode = "errorCode" // set by errorHandler
 )
 
 var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -206,6 +227,30 @@ func requestID(c *fiber.Ctx) string {
 	return id
 }
 
+// observe reports each request to the observer (metrics, a span) once its
+// final status is known: accessLog inside it renders errors.
+func (a *API) observe(c *fiber.Ctx) error {
+	if a.obs == nil {
+		return c.Next()
+	}
+	ctx, done := a.obs.Request(c.UserContext(), func(k string) string { return c.Get(k) }, c.Method(), requestID(c))
+	c.SetUserContext(ctx)
+	err := c.Next()
+	code, _ := c.Locals(localErrorCode).(string)
+	done(a.routeLabel(c), c.Response().StatusCode(), code)
+	return err
+}
+
+// routeLabel is the route pattern the request matched, or "unmatched":
+// raw paths would make a series per id.
+func (a *API) routeLabel(c *fiber.Ctx) string {
+	r := c.Route()
+	if r == nil || !a.routeSet[r.Method+" "+r.Path] {
+		return "unmatched"
+	}
+	return r.Path
+}
+
 // accessLog writes one structured line per request: no bodies, no query
 // strings, no tokens, no personal data. Errors are rendered here so the
 // line carries the final status.
@@ -221,10 +266,16 @@ func (a *API) accessLog(c *fiber.Ctx) error {
 		"status", c.Response().StatusCode(), "ms", time.Since(start).Milliseconds(),
 		"bytes", len(c.Response().Body()),
 	}
+	if code, ok := c.Locals(localErrorCode).(string); ok {
+		attrs = append(attrs, "code", code)
+	}
 	if p := principal(c); p != nil {
 		attrs = append(attrs, "user", p.User.ID, "role", p.User.Role)
+		if p.DeviceID != "" && strings.HasPrefix(c.Path(), "/v1/sync/") {
+			attrs = append(attrs, "device", p.DeviceID)
+		}
 	}
-	a.log.Info("http", attrs...)
+	a.log.InfoContext(c.UserContext(), "http", attrs...)
 	return nil
 }
 

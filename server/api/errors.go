@@ -88,6 +88,11 @@ func (a *API) errorHandler(c *fiber.Ctx, err error) error {
 		c.Set(fiber.HeaderXRequestID, rid)
 		c.Set(fiber.HeaderXContentTypeOptions, "nosniff")
 	}
+	c.Locals(localErrorCode, code)
+	if requestID(c) == "" && status < 500 {
+		// No access line will be written for it: say it here.
+		a.log.InfoContext(c.UserContext(), "http", "requestId", rid, "method", c.Method(), "status", status, "code", code)
+	}
 	body := ErrorBody{Error: ErrorDetail{Code: code, Message: schemas.ErrorMessage(err), RequestID: rid}}
 	var e *schemas.Error
 	if errors.As(err, &e) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"time"
+
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
@@ -29,17 +31,25 @@ func (a *API) syncPush(c *fiber.Ctx) error {
 	if err := decode(c, &b); err != nil {
 		return err
 	}
+	start := time.Now()
 	resp, err := a.sync.Push(c.UserContext(), actor(c), &b)
 	if err != nil {
 		return err
+	}
+	if a.obs != nil {
+		a.obs.SyncPushed(len(b.Ops), resp, time.Since(start))
 	}
 	return a.reply(c, fiber.StatusOK, resp)
 }
 
 func (a *API) syncPull(c *fiber.Ctx) error {
+	start := time.Now()
 	resp, err := a.sync.Pull(c.UserContext(), actor(c), c.Query("cursor"), a.office)
 	if err != nil {
 		return err
+	}
+	if a.obs != nil {
+		a.obs.SyncPulled(resp, time.Since(start))
 	}
 	return a.reply(c, fiber.StatusOK, resp)
 }

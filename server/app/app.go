@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"os"
 	"strconv"
 	"sync"
@@ -21,6 +22,7 @@ import (
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
+	"fieldsync/server/telemetry"
 	"fieldsync/store"
 	fsync "fieldsync/sync"
 )
@@ -28,10 +30,11 @@ import (
 // NewLogger is the structured logger the configuration asks for.
 func NewLogger(cfg Config, w io.Writer) *slog.Logger {
 	opts := &slog.HandlerOptions{Level: cfg.LogLevel}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	return slog.New(telemetry.LogHandler(h)) // the trace id on lines of traced requests
 }
 
 // Server is a running fieldsync: the store, the HTTP API and its listener.
@@ -45,10 +48,14 @@ type Server struct {
 	Push     *push.Dispatcher
 	Relay    *push.Relay
 	Reminder *push.Scheduler
-	log      *slog.Logger
-	ln       net.Listener
-	serveErr chan error
-	drain    time.Duration
+	// Telemetry holds the metrics (served on METRICS_ADDR) and the tracer.
+	Telemetry *telemetry.Telemetry
+	metrics   *http.Server
+	metricsLn net.Listener
+	log       *slog.Logger
+	ln        net.Listener
+	serveErr  chan error
+	drain     time.Duration
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
@@ -73,11 +80,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	if err != nil {
 		return nil, err
 	}
+	tel, err := telemetry.New(startCtx, telemetry.Options{TraceEndpoint: cfg.TraceEndpoint, Instance: cfg.InstanceID})
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(startCtx, store.Options{
 		URI: cfg.MongoURI, DBName: cfg.MongoDB, DataDir: cfg.DataDir, Logger: log,
-		Slow: cfg.SlowCommand, Now: now, Cipher: cipher, KeyGenerated: generatedKey != "",
+		Slow: cfg.SlowCommand, Now: now, Cipher: cipher, KeyGenerated: generatedKey != "", Observer: tel,
 	})
 	if err != nil {
+		_ = tel.Shutdown(context.Background())
 		if generatedKey != "" {
 			// Moved aside, not deleted, and not left to be taken for the
 			// data's key by the next start.
@@ -88,11 +100,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		}
 		return nil, err
 	}
-	s := &Server{Store: db, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
+	s := &Server{Store: db, Telemetry: tel, log: log, serveErr: make(chan error, 1), drain: cfg.DrainDelay}
 	fail := func(err error) (*Server, error) {
 		if s.ln != nil {
 			_ = s.ln.Close()
 		}
+		_ = s.stopTelemetry(context.Background())
 		_ = db.Close(context.Background())
 		return nil, err
 	}
@@ -104,6 +117,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		network = "tcp4" // 0.0.0.0 means IPv4's interfaces, not IPv6's too
 	}
 	s.ln, err = net.Listen(network, net.JoinHostPort(cfg.BindAddr, strconv.Itoa(cfg.Port)))
+	if err == nil && cfg.MetricsAddr != "" {
+		if err = s.serveMetrics(cfg.MetricsAddr); err != nil {
+			_ = s.ln.Close()
+		}
+	}
 	if err != nil {
 		return fail(fmt.Errorf("listen: %w", err))
 	}
@@ -141,6 +159,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 		log.Warn("first admin created with a one-time password; sign in and change it",
 			"login", admin.login, "password", admin.password)
 	}
+	s.background.Go(func() { s.watchOutbox(bg, 15*time.Second, now) })
 	return s, nil
 }
 
@@ -179,6 +198,7 @@ func (s *Server) firstStart(ctx context.Context, cfg Config, now func() time.Tim
 
 func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, now func() time.Time) error {
 	s.Office = office.New(s.Store, now, s.log, cfg.ScheduleHorizon)
+	s.Office.SetObserver(s.Telemetry)
 	presence := fsync.NewPresence(cipher.Derived("presence"), cfg.PresenceStep)
 	rules := fsync.DefaultRules
 	rules.GeofenceM = float64(cfg.GeofenceMeters)
@@ -224,6 +244,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 		instance = rand.Text() // a name, not a time
 	}
 	s.Push = push.NewDispatcher(s.Store, targets, sender, instance, now, s.log)
+	s.Push.Observer = s.Telemetry
 	current, previous, err := cfg.signingKeys()
 	if err != nil {
 		return err
@@ -237,7 +258,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 		IdleTimeout: 2 * time.Minute, RequestTimeout: cfg.RequestTimeout, ProxyHeader: cfg.ProxyHeader,
 		Limits: cfg.Limits,
 	}, api.Deps{Auth: s.Auth, Office: s.Office, Sync: s.Sync, Presence: presence, Outbox: s.Outbox, Targets: targets, Metrics: &s.Push.Metrics,
-		Store: s.Store, Log: s.log, Now: now})
+		Store: s.Store, Log: s.log, Now: now, Observer: s.Telemetry})
 	return nil
 }
 
@@ -275,8 +296,9 @@ func (s *Server) Shutdown(timeout time.Duration) error {
 		<-done
 		pushErr = fmt.Errorf("shutdown: push sends under way cut short after %s; they are sent again once their lease runs out", timeout)
 	}
+	telErr := s.stopTelemetry(ctx)
 	storeErr := s.Store.Close(ctx)
-	return errors.Join(httpErr, pushErr, storeErr)
+	return errors.Join(httpErr, pushErr, telErr, storeErr)
 }
 
 // Backup writes a consistent copy of the embedded store under

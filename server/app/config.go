@@ -63,6 +63,9 @@ type Config struct {
 	Rating            office.RatingConfig
 	Figures           office.FiguresConfig
 
+	MetricsAddr   string // host:port of the /metrics listener; empty: off
+	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
+
 	SlowCommand     time.Duration
 	FirebaseProject string
 	FirebaseCreds   string
@@ -302,6 +305,8 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 		PriorMean:   decimal("RATING_PRIOR_MEAN", office.DefaultRatingConfig.PriorMean, 1, 5, "the score a worker's rating is pulled toward while it has few ratings"),
 		PriorWeight: decimal("RATING_PRIOR_WEIGHT", office.DefaultRatingConfig.PriorWeight, 0, 100, "how many ratings the prior counts as"),
 	}
+	c.MetricsAddr = str("METRICS_ADDR", "", "host:port of the Prometheus /metrics listener, apart from the API (empty: off)")
+	errs = append(errs, c.loadTelemetry(getenv)...)
 	rv := office.DefaultReviewThresholds
 	c.Figures = office.FiguresConfig{
 		EarlyLeaveSlack: duration("EARLY_LEAVE_SLACK", office.DefaultFiguresConfig.EarlyLeaveSlack, 0, 8*time.Hour, "worked time this much short of the booked time is an early leave"),

@@ -199,6 +199,9 @@ func (s *Service) EscalateBreaches(ctx context.Context) (int, error) {
 			}
 			return n, err
 		}
+		if s.observer != nil { // counted once: the write above succeeds once per complaint
+			s.observer.ComplaintBreached(c.Category)
+		}
 		if err := s.audit(ctx, System, schemas.EntityComplaint, c.ID, "sla_breached", after.Version, c, &after, nil, ""); err != nil {
 			return n, err
 		}

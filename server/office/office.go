@@ -25,6 +25,7 @@ type Service struct {
 	buffer   time.Duration // kept free between two visits of a worker, for travel
 	rating   RatingConfig
 	figures  FiguresConfig
+	observer Observer
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -38,6 +39,16 @@ type Alerter interface {
 
 // SetAlerter makes the office tell supervisors and admins about alerts.
 func (s *Service) SetAlerter(a Alerter) { s.alerter = a }
+
+// Observer watches the office's escalations for the program's metrics.
+type Observer interface {
+	// ComplaintBreached is called once per complaint marked as having
+	// missed its response SLA.
+	ComplaintBreached(category string)
+}
+
+// SetObserver sets the observer of escalations.
+func (s *Service) SetObserver(o Observer) { s.observer = o }
 
 // SetCalendar sets the office's working hours, for response-time SLAs.
 func (s *Service) SetCalendar(c schemas.WorkCalendar) { s.calendar = c }
