@@ -113,6 +113,8 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	s.Office.SetAlerter(s.Relay)
 	s.Office.SetCalendar(cfg.WorkCalendar)
 	s.Office.SetAlertWindow(cfg.AlertWindow)
+	s.Office.SetCustomerTeller(s.Relay)
+	s.Office.SetComplaintAnswerWait(cfg.ComplaintAnswerWait)
 	s.Sync.SetReworkHook(s.Office)
 	s.Sync.SetVisitChecker(func(ctx context.Context, a *schemas.Actor, visitID string) (bool, error) {
 		_, err := s.Office.Visit(ctx, a, visitID)

@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
+	"fieldsync/server/office"
 	"fieldsync/store"
 )
 
@@ -52,6 +53,9 @@ type Config struct {
 	StoreStartTimeout time.Duration
 	Limits            api.Limits
 	AlertWindow       time.Duration
+	// ComplaintAnswerWait is how long a proposed remedy waits for the
+	// customer's answer before a supervisor may close the complaint.
+	ComplaintAnswerWait time.Duration
 
 	DataKey           string
 	DataKeyFile       string
@@ -123,47 +127,48 @@ func LoadConfig(getenv func(string) string) (Config, error) {
 	}
 
 	c := Config{
-		Port:              integer("PORT", 8080, 0, 65535),
-		BindAddr:          str("BIND_ADDR", "127.0.0.1"),
-		DataDir:           str("DATA_DIR", "./data"),
-		MongoURI:          str("MONGODB_URI", ""),
-		MongoDB:           str("MONGODB_DB", "fieldsync"),
-		LogFormat:         str("LOG_FORMAT", "text"),
-		Demo:              boolean("DEMO"),
-		AdminLogin:        str("ADMIN_LOGIN", ""),
-		AdminPass:         getenv("ADMIN_PASSWORD"),
-		ProxyHeader:       str("PROXY_HEADER", ""),
-		JWTSecret:         getenv("JWT_SECRET"),
-		JWTKeyFile:        str("JWT_KEY_FILE", ""),
-		JWTIssuer:         str("JWT_ISSUER", "fieldsync"),
-		JWTAudience:       str("JWT_AUDIENCE", "fieldsync-api"),
-		AccessTTL:         duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
-		RefreshTTL:        duration("REFRESH_TOKEN_TTL", 60*24*time.Hour, time.Hour, 365*24*time.Hour),
-		RefreshGrace:      duration("REFRESH_GRACE", 30*time.Second, 0, 5*time.Minute),
-		LoginPerAccount:   integer("LOGIN_RATE_PER_ACCOUNT", 10, 1, 10000),
-		LoginPerIP:        integer("LOGIN_RATE_PER_IP", 60, 1, 100000),
-		BodyLimit:         integer("BODY_LIMIT_BYTES", 4<<20, 1<<10, 256<<20),
-		ReadTimeout:       duration("READ_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
-		WriteTimeout:      duration("WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
-		RequestTimeout:    duration("REQUEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
-		ShutdownTimeout:   duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
-		DrainDelay:        duration("DRAIN_DELAY", 5*time.Second, 0, 5*time.Minute),
-		AlertWindow:       duration("ALERT_COALESCE_WINDOW", 10*time.Minute, 0, 24*time.Hour),
-		StoreStartTimeout: duration("STORE_START_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
-		DataKey:           getenv("DATA_KEY"),
-		DataKeyFile:       str("DATA_KEY_FILE", ""),
-		ScheduleHorizon:   duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
-		GeneratorInterval: duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
-		GeofenceMeters:    integer("GEOFENCE_METERS", 300, 20, 100000),
-		SlowCommand:       duration("SLOW_COMMAND", 0, 0, time.Minute),
-		FirebaseProject:   str("FIREBASE_PROJECT_ID", ""),
-		FirebaseCreds:     str("FIREBASE_CREDENTIALS", ""),
-		FCMEndpoint:       str("FCM_ENDPOINT", ""),
-		PushInterval:      duration("PUSH_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
-		InstanceID:        str("INSTANCE_ID", ""),
-		SyncMaxOps:        integer("SYNC_MAX_OPS", 500, 1, 10000),
-		ChangeRetention:   duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
-		PresenceStep:      duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
+		Port:                integer("PORT", 8080, 0, 65535),
+		BindAddr:            str("BIND_ADDR", "127.0.0.1"),
+		DataDir:             str("DATA_DIR", "./data"),
+		MongoURI:            str("MONGODB_URI", ""),
+		MongoDB:             str("MONGODB_DB", "fieldsync"),
+		LogFormat:           str("LOG_FORMAT", "text"),
+		Demo:                boolean("DEMO"),
+		AdminLogin:          str("ADMIN_LOGIN", ""),
+		AdminPass:           getenv("ADMIN_PASSWORD"),
+		ProxyHeader:         str("PROXY_HEADER", ""),
+		JWTSecret:           getenv("JWT_SECRET"),
+		JWTKeyFile:          str("JWT_KEY_FILE", ""),
+		JWTIssuer:           str("JWT_ISSUER", "fieldsync"),
+		JWTAudience:         str("JWT_AUDIENCE", "fieldsync-api"),
+		AccessTTL:           duration("ACCESS_TOKEN_TTL", 15*time.Minute, time.Minute, 24*time.Hour),
+		RefreshTTL:          duration("REFRESH_TOKEN_TTL", 60*24*time.Hour, time.Hour, 365*24*time.Hour),
+		RefreshGrace:        duration("REFRESH_GRACE", 30*time.Second, 0, 5*time.Minute),
+		LoginPerAccount:     integer("LOGIN_RATE_PER_ACCOUNT", 10, 1, 10000),
+		LoginPerIP:          integer("LOGIN_RATE_PER_IP", 60, 1, 100000),
+		BodyLimit:           integer("BODY_LIMIT_BYTES", 4<<20, 1<<10, 256<<20),
+		ReadTimeout:         duration("READ_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		WriteTimeout:        duration("WRITE_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		RequestTimeout:      duration("REQUEST_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		ShutdownTimeout:     duration("SHUTDOWN_TIMEOUT", 20*time.Second, time.Second, 10*time.Minute),
+		DrainDelay:          duration("DRAIN_DELAY", 5*time.Second, 0, 5*time.Minute),
+		AlertWindow:         duration("ALERT_COALESCE_WINDOW", 10*time.Minute, 0, 24*time.Hour),
+		ComplaintAnswerWait: duration("COMPLAINT_ANSWER_WAIT", office.DefaultComplaintAnswerWait, time.Hour, 90*24*time.Hour),
+		StoreStartTimeout:   duration("STORE_START_TIMEOUT", 30*time.Second, time.Second, 10*time.Minute),
+		DataKey:             getenv("DATA_KEY"),
+		DataKeyFile:         str("DATA_KEY_FILE", ""),
+		ScheduleHorizon:     duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour),
+		GeneratorInterval:   duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour),
+		GeofenceMeters:      integer("GEOFENCE_METERS", 300, 20, 100000),
+		SlowCommand:         duration("SLOW_COMMAND", 0, 0, time.Minute),
+		FirebaseProject:     str("FIREBASE_PROJECT_ID", ""),
+		FirebaseCreds:       str("FIREBASE_CREDENTIALS", ""),
+		FCMEndpoint:         str("FCM_ENDPOINT", ""),
+		PushInterval:        duration("PUSH_INTERVAL", time.Second, 100*time.Millisecond, time.Minute),
+		InstanceID:          str("INSTANCE_ID", ""),
+		SyncMaxOps:          integer("SYNC_MAX_OPS", 500, 1, 10000),
+		ChangeRetention:     duration("CHANGE_RETENTION", 30*24*time.Hour, 30*24*time.Hour, 3650*24*time.Hour),
+		PresenceStep:        duration("PRESENCE_STEP", 5*time.Minute, 30*time.Second, time.Hour),
 
 		AttachmentPendingUploads: integer("ATTACHMENT_PENDING_UPLOADS", 8, 1, 1000),
 		AttachmentPendingBytes:   integer("ATTACHMENT_PENDING_BYTES", 24<<20, 10<<20, 1<<30),
