@@ -373,8 +373,8 @@ type ComplaintQuery struct {
 	VisitID    string
 	OwnerID    string
 	Overdue    time.Time
-	// Unanswered: only remedies proposed before it that the customer has
-	// not answered.
+	// Unanswered: only remedies proposed at or before it that the
+	// customer has not answered.
 	Unanswered time.Time
 	From, To   time.Time // received
 	After      string
@@ -416,7 +416,7 @@ func (c *Cases) ListComplaints(ctx context.Context, q ComplaintQuery) (schemas.P
 		cp := &d.Complaint
 		return match(q.Team, cp.Team) && match(q.CustomerID, cp.CustomerID) && (!q.Open || d.Open) && match(q.State, cp.State) &&
 			match(q.Category, cp.Category) && match(q.WorkerID, cp.WorkerID) && match(q.VisitID, cp.VisitID) && match(q.OwnerID, cp.OwnerID) &&
-			(q.Unanswered.IsZero() || cp.State == schemas.ComplaintRemedyProposed && cp.RemedyProposedAt().Before(q.Unanswered)) && received(cp)
+			(q.Unanswered.IsZero() || cp.State == schemas.ComplaintRemedyProposed && !cp.RemedyProposedAt().After(q.Unanswered)) && received(cp)
 	}
 	return filtered(ctx, c.s.engine, colComplaints, doc.Query{Index: ix, Eq: eq, Range: rng, Desc: desc, After: q.After},
 		q.Limit, keep, func(d complaintDoc, v int64) (schemas.Complaint, error) { d.Version = v; return d.Complaint, nil })
