@@ -643,23 +643,30 @@ func list[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Query,
 	return filtered(ctx, e, coll, q, limit, nil, func(d D, v int64) (T, error) { return out(d, v), nil })
 }
 
+// scanBudget is how many records one page of a filtered list reads at
+// most: past it, the page ends short (even empty) with the cursor of the
+// last record read, so a filter that matches little never holds a request
+// for a scan of a whole range.
+var scanBudget = 5000
+
 // filtered is list keeping only the records keep accepts (nil: all), for
 // what a query asks beyond the index's prefix and range. The next cursor
 // is that of the last record kept, so paging stays exact whatever is
 // inserted meanwhile, and it is given only when another record is kept
-// after the page.
+// after the page, or when the page read scanBudget records.
 func filtered[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Query, limit int, keep func(*D) bool, out func(D, int64) (T, error)) (schemas.Page[T], error) {
 	ix, err := declaredIndex(coll, q.Index)
 	if err != nil {
 		return schemas.Page[T]{}, err
 	}
 	all := limit <= 0
-	q.Limit = 500
+	q.Limit = min(500, scanBudget)
 	if !all && keep == nil {
 		q.Limit = limit + 1 // the one past the page says there is more
 	}
 	p := schemas.Page[T]{Items: []T{}}
 	var last doc.Doc
+	scanned := 0
 	for {
 		page, err := e.Scan(ctx, coll, q)
 		if err != nil {
@@ -687,6 +694,10 @@ func filtered[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Qu
 			last = d
 		}
 		if page.Next == "" {
+			return p, nil
+		}
+		if scanned += len(page.Docs); !all && keep != nil && scanned >= scanBudget {
+			p.NextCursor = page.Next
 			return p, nil
 		}
 		q.After = page.Next
@@ -717,7 +728,7 @@ func phased[D, T any](ctx context.Context, e doc.Engine, coll string, scans []do
 				if err != nil {
 					return schemas.Page[T]{}, err
 				}
-				if len(more.Items) > 0 {
+				if len(more.Items) > 0 || more.NextCursor != "" {
 					p.NextCursor = strconv.Itoa(at) + "."
 					return p, nil
 				}

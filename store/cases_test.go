@@ -533,3 +533,41 @@ func pagesOf(page func(after string) (schemas.Page[string], error)) ([]string, e
 		}
 	}
 }
+
+// TestFilteredListsScanABoundedRange: a page of a filtered list reads at
+// most scanBudget records; a filter matching little gives short pages
+// with a cursor, and paging still reads every match once.
+func TestFilteredListsScanABoundedRange(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	defer func(b int) { scanBudget = b }(scanBudget)
+	scanBudget = 3
+	var want []string
+	for i := range 20 {
+		id := fmt.Sprintf("c%02d", i)
+		worker := "w2"
+		if i%7 == 0 {
+			worker = "w1"
+			want = append([]string{id[1:]}, want...) // newest first
+		}
+		if err := s.Cases.InsertComplaint(ctx, &schemas.Complaint{ID: id, CustomerID: "cust", Team: "team-1", WorkerID: worker, Category: "quality",
+			State: schemas.ComplaintReceived, ReceivedAt: epoch.Add(time.Duration(i) * time.Minute), History: []schemas.ComplaintEvent{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	pages := 0
+	for after := ""; ; pages++ {
+		p, err := s.Cases.ListComplaints(ctx, ComplaintQuery{Team: "team-1", WorkerID: "w1", After: after, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(p, func(c schemas.Complaint) string { return c.ID })...)
+		if after = p.NextCursor; after == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) || pages < 5 {
+		t.Errorf("%d pages of %v, want %v in short pages", pages+1, got, want)
+	}
+}
