@@ -68,31 +68,32 @@ type ComplaintEvent struct {
 
 // Complaint is a customer's complaint and its handling.
 type Complaint struct {
-	ID         string     `json:"id" bson:"_id"`
-	CustomerID string     `json:"customerId" bson:"customerId"`
-	VisitID    string     `json:"visitId,omitempty" bson:"visitId,omitempty"`
-	WorkerID   string     `json:"workerId,omitempty" bson:"workerId,omitempty"`
-	Team       string     `json:"team" bson:"team"`
-	Category   string     `json:"category" bson:"category"`
-	Text       string     `json:"text" bson:"text"`
-	Urgent     bool       `json:"urgent" bson:"urgent"`
-	State      string     `json:"state" bson:"state"`
-	ReceivedAt time.Time  `json:"receivedAt" bson:"receivedAt"`
-	AckDueAt   time.Time  `json:"ackDueAt" bson:"ackDueAt"` // the response-time SLA
-	AckedAt    *time.Time `json:"ackedAt,omitempty" bson:"ackedAt,omitempty"`
-	Breached   bool       `json:"breached" bson:"breached"`
-	Remedy     *Remedy    `json:"remedy,omitempty" bson:"remedy,omitempty"`
-	// Channel is how it arrived: "app" (also when empty, on records from
-	// before channels) or one of OfficeChannels, with FiledBy the staff
-	// member who filed it.
-	Channel     string           `json:"channel,omitempty" bson:"channel,omitempty"`
-	FiledBy     string           `json:"filedBy,omitempty" bson:"filedBy,omitempty"`
-	OwnerID     string           `json:"ownerId,omitempty" bson:"ownerId,omitempty"`     // the office user answerable for it
-	RootCause   string           `json:"rootCause,omitempty" bson:"rootCause,omitempty"` // one of RootCauses, set when closed
+	ID          string           `json:"id" bson:"_id"`
+	CustomerID  string           `json:"customerId" bson:"customerId"`
+	VisitID     string           `json:"visitId,omitempty" bson:"visitId,omitempty"`
+	WorkerID    string           `json:"workerId,omitempty" bson:"workerId,omitempty"`
+	Team        string           `json:"team" bson:"team"`
+	Category    string           `json:"category" bson:"category"`
+	Text        string           `json:"text" bson:"text"`
+	Urgent      bool             `json:"urgent" bson:"urgent"`
+	State       string           `json:"state" bson:"state"`
+	ReceivedAt  time.Time        `json:"receivedAt" bson:"receivedAt"`
+	AckDueAt    time.Time        `json:"ackDueAt" bson:"ackDueAt"` // the response-time SLA
+	AckedAt     *time.Time       `json:"ackedAt,omitempty" bson:"ackedAt,omitempty"`
+	Breached    bool             `json:"breached" bson:"breached"`
+	Remedy      *Remedy          `json:"remedy,omitempty" bson:"remedy,omitempty"`
 	ClosedAt    *time.Time       `json:"closedAt,omitempty" bson:"closedAt,omitempty"`
 	FollowUpDue *time.Time       `json:"followUpDue,omitempty" bson:"followUpDue,omitempty"`
 	History     []ComplaintEvent `json:"history" bson:"history"`
 	Version     int64            `json:"version" bson:"-"` // the store's: 1 when recorded, one more each change
+
+	// Channel is how it arrived: "app" (also when empty, on records from
+	// before channels) or one of OfficeChannels, with FiledBy the staff
+	// member who filed it.
+	Channel   string `json:"channel,omitempty" bson:"channel,omitempty"`
+	FiledBy   string `json:"filedBy,omitempty" bson:"filedBy,omitempty"`
+	OwnerID   string `json:"ownerId,omitempty" bson:"ownerId,omitempty"`     // the office user answerable for it
+	RootCause string `json:"rootCause,omitempty" bson:"rootCause,omitempty"` // one of RootCauses, set when closed
 }
 
 // NewComplaint is what a customer files.
