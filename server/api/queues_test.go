@@ -128,6 +128,17 @@ func TestQueuesFilterAndPage(t *testing.T) {
 		}
 	}
 
+	// Another team's ids in a filter narrow to nothing, never widen the scope.
+	for _, q := range []string{"/v1/alerts?workerId=" + w.w2.ID, "/v1/incidents?workerId=" + w.w2.ID, "/v1/incidents?visitId=" + w.v2.ID,
+		"/v1/followups?customerId=" + w.c2.ID, "/v1/reviews?workerId=" + w.w2.ID, "/v1/complaints?visitId=" + w.v2.ID} {
+		if got := listAll(t, f, q, w.s1, 10); len(got) != 0 {
+			t.Errorf("%s as team-1: %v", q, got)
+		}
+	}
+	if got := listAll(t, f, "/v1/incidents?workerId="+w.w2.ID, w.wk1, 10); len(got) != 0 {
+		t.Errorf("worker w1 listing w2's incidents: %v", got)
+	}
+
 	// Alerts: each complaint raised one; the urgent one at high priority.
 	alerts := listAll(t, f, "/v1/alerts?kind=complaint", w.s1, 1)
 	if len(alerts) != 2 { // one customer's complaints coalesce into one alert per priority
