@@ -661,8 +661,11 @@ func filtered[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Qu
 	}
 	all := limit <= 0
 	q.Limit = min(500, scanBudget)
-	if !all && keep == nil {
+	switch {
+	case !all && keep == nil:
 		q.Limit = limit + 1 // the one past the page says there is more
+	case !all:
+		q.Limit = min(q.Limit, max(limit+1, 100)) // room for what the filter drops
 	}
 	p := schemas.Page[T]{Items: []T{}}
 	var last doc.Doc
