@@ -242,6 +242,20 @@ func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
 	}
 }
 
+// TellCustomer tells a customer something about their complaint, once per
+// key; a customer without an account is told nothing. It implements the
+// office's customer teller.
+func (r *Relay) TellCustomer(ctx context.Context, customerID, kind, key string, data map[string]string) error {
+	u, err := r.customerUser(ctx, customerID)
+	if u == nil || err != nil || u.Disabled {
+		return err
+	}
+	title, body := text(u.Locale, kind, time.Time{})
+	_, err = r.outbox.Enqueue(ctx, &Notification{DedupeKey: key + "/" + u.ID, UserID: u.ID, Kind: kind, Data: data,
+		Title: title, Body: body, TTL: 7 * 24 * time.Hour})
+	return err
+}
+
 // Run relays until ctx ends.
 func (r *Relay) Run(ctx context.Context, every time.Duration) {
 	for {

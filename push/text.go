@@ -23,6 +23,9 @@ var texts = map[string]map[string][2]string{
 		"remind_worker_evening": {"明天的服务安排", "明天 {time} 有上门服务，请提前查看客户注意事项"},
 		"remind_worker_1h":      {"服务一小时后开始", "{time} 的服务即将开始，请准时出发"},
 		"certificate_expiring":  {"证书即将到期", "您的证书将于 {date} 到期，请尽快续办，到期后将无法安排相关服务"},
+
+		// A complaint closed without the customer's answer to the remedy.
+		"complaint_closed_unanswered": {"投诉已结案", "我们提出的解决方案未收到您的答复，投诉已结案；我们会再联系您回访"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -39,6 +42,8 @@ var texts = map[string]map[string][2]string{
 		"remind_worker_evening": {"Tomorrow's visit", "You have a visit at {time} tomorrow; read the household notes"},
 		"remind_worker_1h":      {"Visit in one hour", "Your visit at {time} starts soon; leave on time"},
 		"certificate_expiring":  {"Certificate expiring", "Your certificate expires on {date}; renew it, or visits that need it cannot be given to you"},
+
+		"complaint_closed_unanswered": {"Complaint closed", "We had no answer to the remedy we proposed, so the complaint is closed; we will call you to follow up"},
 	},
 }
 

@@ -34,6 +34,20 @@ var complaintTransitions = map[string][]string{
 // ComplaintCanMove reports whether a complaint may go from one state to another.
 func ComplaintCanMove(from, to string) bool { return slices.Contains(complaintTransitions[from], to) }
 
+// Channels a complaint arrives by: the customer's own app, or one of the
+// office's channels (the seeds' 服务热线, 微信公众号, 官方网站, 电子邮件,
+// 现场接待, 专属客服), through which staff file it on the customer's behalf.
+const ChannelApp = "app"
+
+var OfficeChannels = []string{"hotline", "wechat", "website", "email", "in_person", "account_manager"}
+
+// Root causes a complaint is closed with, from the seeds' root-cause
+// analysis (根源分析): the worker's skill (技能不足) or attitude (态度问题),
+// a gap in the service process (服务流程存在漏洞), management (管理不到位),
+// the customer's expectation differing from the service (客户对服务预期存在
+// 偏差), or none found (other, said in the note).
+var RootCauses = []string{"worker_skill", "worker_attitude", "process_gap", "management", "customer_expectation", "other"}
+
 // Remedies the company can propose.
 var Remedies = []string{"revisit", "extra_time", "fee_reduction", "refund", "voucher"}
 
@@ -72,6 +86,14 @@ type Complaint struct {
 	FollowUpDue *time.Time       `json:"followUpDue,omitempty" bson:"followUpDue,omitempty"`
 	History     []ComplaintEvent `json:"history" bson:"history"`
 	Version     int64            `json:"version" bson:"-"` // the store's: 1 when recorded, one more each change
+
+	// Channel is how it arrived: "app" (also when empty, on records from
+	// before channels) or one of OfficeChannels, with FiledBy the staff
+	// member who filed it.
+	Channel   string `json:"channel,omitempty" bson:"channel,omitempty"`
+	FiledBy   string `json:"filedBy,omitempty" bson:"filedBy,omitempty"`
+	OwnerID   string `json:"ownerId,omitempty" bson:"ownerId,omitempty"`     // the office user answerable for it
+	RootCause string `json:"rootCause,omitempty" bson:"rootCause,omitempty"` // one of RootCauses, set when closed
 }
 
 // NewComplaint is what a customer files.
@@ -79,6 +101,36 @@ type NewComplaint struct {
 	Category string `json:"category"`
 	Text     string `json:"text"`
 	VisitID  string `json:"visitId,omitempty"`
+}
+
+// RemedyProposedAt is when the remedy standing now was proposed (zero if
+// none): the last "propose" step.
+func (c *Complaint) RemedyProposedAt() time.Time {
+	for i := len(c.History) - 1; i >= 0; i-- {
+		if c.History[i].Action == "propose" {
+			return c.History[i].At
+		}
+	}
+	return time.Time{}
+}
+
+// OfficeComplaint is a complaint staff file for a customer who phoned or
+// messaged it in.
+type OfficeComplaint struct {
+	NewComplaint
+	Channel string `json:"channel"`           // one of OfficeChannels
+	OwnerID string `json:"ownerId,omitempty"` // default: whoever files it
+}
+
+// Validate checks the complaint.
+func (n *OfficeComplaint) Validate() error {
+	if !slices.Contains(OfficeChannels, n.Channel) {
+		return FieldError("channel", "channel must be one of %s", strings.Join(OfficeChannels, ", "))
+	}
+	if n.OwnerID != "" && !ValidID(n.OwnerID) {
+		return FieldError("ownerId", "ownerId must be an id")
+	}
+	return n.NewComplaint.Validate()
 }
 
 // Validate checks the complaint.

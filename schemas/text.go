@@ -66,6 +66,7 @@ var textClasses = map[string]TextClass{
 	"date": TextCode, "issued": TextCode, "expires": TextCode, "daysOff": TextCode, "start": TextCode, "end": TextCode,
 	"startTime": TextCode, "endTime": TextCode, "startsOn": TextCode, "endsOn": TextCode, "code": TextCode,
 	"currency": TextCode, "kind": TextCode, "action": TextCode, "category": TextCode, "severity": TextCode,
+	"ownerId": TextCode, "rootCause": TextCode, "channel": TextCode,
 	"field": TextCode, "reasonCode": TextCode, "appVersion": TextCode, "platform": TextCode, "contentType": TextCode,
 	"sha256": TextCode, "signatureRef": TextCode, "photos": TextCode, "method": TextCode, "presenceCode": TextCode,
 	"doNotSend": TextCode,

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/google/uuid"
@@ -22,9 +24,13 @@ const (
 )
 
 // caseCollections are the collections Cases writes. Every list is a scan
-// of one index: its scope (a team, a customer, a worker, a visit, or all),
-// optionally only the open ones, then the time it sorts by, so a date
-// range is a range on the last field and every page resumes by cursor.
+// of one index: its scope (a team, a customer, a worker, a visit, a
+// category, or all), optionally only the open ones, then the time it sorts
+// by, so a date range is a range on the last field and every page resumes
+// by cursor. What a query asks for beyond the index it scans (a worker
+// within a team's complaints, a kind of alert) is filtered from that
+// index's range, which its prefix keeps small; fields a record may lack
+// (a complaint's visit) cannot be indexed (see doc.Index).
 var caseCollections = []doc.Collection{
 	{Name: colAlerts, Indexes: []doc.Index{
 		{Name: "created", Fields: []string{"createdAt"}},
@@ -41,8 +47,13 @@ var caseCollections = []doc.Collection{
 		{Name: "customer_received", Fields: []string{"customerId", "receivedAt"}},
 		{Name: "open_received", Fields: []string{"open", "receivedAt"}},
 		{Name: "team_open_received", Fields: []string{"team", "open", "receivedAt"}},
+		{Name: "category_received", Fields: []string{"category", "receivedAt"}},
+		{Name: "team_category_received", Fields: []string{"team", "category", "receivedAt"}},
 		// The response-time sweep: received, not yet breached, by due time.
 		{Name: "sla", Fields: []string{"state", "breached", "ackDueAt"}},
+		// The overdue queue: still only received, by answer due time.
+		{Name: "state_due", Fields: []string{"state", "ackDueAt"}},
+		{Name: "team_state_due", Fields: []string{"team", "state", "ackDueAt"}},
 	}},
 	{Name: colIncidents, Indexes: []doc.Index{
 		{Name: "reported", Fields: []string{"reportedAt"}},
@@ -290,6 +301,10 @@ type AlertQuery struct {
 	AllTeams bool   // every team's and those of no team (admins)
 	Team     string // else this team's ("": those of no team)
 	Open     bool   // only those not resolved
+	Kind     string // only this kind
+	Priority string // only this priority
+	WorkerID string // only those about this worker
+	VisitID  string // only those about this visit
 	From, To time.Time
 	After    string // a page's NextCursor
 	Limit    int    // <= 0: every match
@@ -305,9 +320,15 @@ func (c *Cases) ListAlerts(ctx context.Context, q AlertQuery) (schemas.Page[sche
 	if q.Open {
 		ix, eq = ix[:len(ix)-len("created")]+"open_created", append(eq, true)
 	}
-	return list(ctx, c.s.engine, colAlerts, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), Desc: true, After: q.After},
-		q.Limit, func(d alertDoc, _ int64) schemas.Alert { return d.Alert })
+	keep := func(d *alertDoc) bool {
+		return match(q.Kind, d.Kind) && match(q.Priority, d.Priority) && match(q.WorkerID, d.WorkerID) && match(q.VisitID, d.VisitID)
+	}
+	return filtered(ctx, c.s.engine, colAlerts, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), Desc: true, After: q.After},
+		q.Limit, keep, func(d alertDoc, _ int64) (schemas.Alert, error) { return d.Alert, nil })
 }
+
+// match reports whether want is unset or is have.
+func match(want, have string) bool { return want == "" || want == have }
 
 // ---- Complaints ----
 
@@ -343,12 +364,22 @@ func (c *Cases) ReplaceComplaint(ctx context.Context, cp *schemas.Complaint, ver
 }
 
 // ComplaintQuery selects a page of complaints, newest first: a customer's,
-// or a team's, or all (both empty).
+// or a team's, or all (both empty). With Overdue, only those still not
+// acknowledged by their answer due time at Overdue, the most overdue first.
 type ComplaintQuery struct {
 	CustomerID string
 	Team       string
-	Open       bool // only those not closed; not with CustomerID
-	From, To   time.Time
+	Open       bool   // only those not closed
+	State      string // only those in this state
+	Category   string
+	WorkerID   string
+	VisitID    string
+	OwnerID    string
+	Overdue    time.Time
+	// Unanswered: only remedies proposed at or before it that the
+	// customer has not answered.
+	Unanswered time.Time
+	From, To   time.Time // received
 	After      string
 	Limit      int // <= 0: every match
 }
@@ -357,11 +388,24 @@ type ComplaintQuery struct {
 func (c *Cases) ListComplaints(ctx context.Context, q ComplaintQuery) (schemas.Page[schemas.Complaint], error) {
 	var ix string
 	var eq []any
+	rng, desc := timeRange(q.From, q.To), true
+	received := func(*schemas.Complaint) bool { return true }
 	switch {
-	case q.CustomerID != "" && (q.Team != "" || q.Open):
-		return schemas.Page[schemas.Complaint]{}, fmt.Errorf("%w: complaints of a customer by team or state", doc.ErrInvalid)
+	case !q.Overdue.IsZero():
+		// By due time: the range is on ackDueAt, the received range filters.
+		ix, eq, rng, desc = "state_due", []any{schemas.ComplaintReceived}, doc.Range{Lt: q.Overdue.UTC()}, false
+		if q.Team != "" {
+			ix, eq = "team_state_due", []any{q.Team, schemas.ComplaintReceived}
+		}
+		received = func(cp *schemas.Complaint) bool {
+			return (q.From.IsZero() || !cp.ReceivedAt.Before(q.From)) && (q.To.IsZero() || cp.ReceivedAt.Before(q.To))
+		}
 	case q.CustomerID != "":
 		ix, eq = "customer_received", []any{q.CustomerID}
+	case q.Category != "" && q.Team != "":
+		ix, eq = "team_category_received", []any{q.Team, q.Category}
+	case q.Category != "":
+		ix, eq = "category_received", []any{q.Category}
 	case q.Team != "" && q.Open:
 		ix, eq = "team_open_received", []any{q.Team, true}
 	case q.Team != "":
@@ -371,8 +415,14 @@ func (c *Cases) ListComplaints(ctx context.Context, q ComplaintQuery) (schemas.P
 	default:
 		ix = "received"
 	}
-	return list(ctx, c.s.engine, colComplaints, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), Desc: true, After: q.After},
-		q.Limit, func(d complaintDoc, v int64) schemas.Complaint { d.Version = v; return d.Complaint })
+	keep := func(d *complaintDoc) bool {
+		cp := &d.Complaint
+		return match(q.Team, cp.Team) && match(q.CustomerID, cp.CustomerID) && (!q.Open || d.Open) && match(q.State, cp.State) &&
+			match(q.Category, cp.Category) && match(q.WorkerID, cp.WorkerID) && match(q.VisitID, cp.VisitID) && match(q.OwnerID, cp.OwnerID) &&
+			(q.Unanswered.IsZero() || cp.State == schemas.ComplaintRemedyProposed && !cp.RemedyProposedAt().After(q.Unanswered)) && received(cp)
+	}
+	return filtered(ctx, c.s.engine, colComplaints, doc.Query{Index: ix, Eq: eq, Range: rng, Desc: desc, After: q.After},
+		q.Limit, keep, func(d complaintDoc, v int64) (schemas.Complaint, error) { d.Version = v; return d.Complaint, nil })
 }
 
 // ComplaintsPastDue returns complaints still only received, not yet marked
@@ -445,12 +495,16 @@ func (c *Cases) ReplaceIncident(ctx context.Context, i *schemas.Incident, versio
 }
 
 // IncidentQuery selects a page of incidents, newest reported first: a
-// team's, a worker's, a visit's, or all (all empty; give at most one).
+// visit's, a worker's or a team's (the first given is the index scanned,
+// the others filter it), or all.
 type IncidentQuery struct {
 	Team     string
 	WorkerID string
 	VisitID  string
-	Open     bool // only those not resolved; with Team or all
+	Open     bool   // only those not resolved
+	Status   string // only those in this state
+	Category string
+	Severity string
 	From, To time.Time
 	After    string
 	Limit    int // <= 0: every match
@@ -460,19 +514,11 @@ type IncidentQuery struct {
 func (c *Cases) ListIncidents(ctx context.Context, q IncidentQuery) (schemas.Page[schemas.Incident], error) {
 	var ix string
 	var eq []any
-	scopes := 0
-	for _, s := range []string{q.Team, q.WorkerID, q.VisitID} {
-		if s != "" {
-			scopes++
-		}
-	}
 	switch {
-	case scopes > 1 || q.Open && (q.WorkerID != "" || q.VisitID != ""):
-		return schemas.Page[schemas.Incident]{}, fmt.Errorf("%w: incidents by more than one of team, worker, visit and state", doc.ErrInvalid)
-	case q.WorkerID != "":
-		ix, eq = "worker_reported", []any{q.WorkerID}
 	case q.VisitID != "":
 		ix, eq = "visit_reported", []any{q.VisitID}
+	case q.WorkerID != "":
+		ix, eq = "worker_reported", []any{q.WorkerID}
 	case q.Team != "" && q.Open:
 		ix, eq = "team_open_reported", []any{q.Team, true}
 	case q.Team != "":
@@ -482,8 +528,13 @@ func (c *Cases) ListIncidents(ctx context.Context, q IncidentQuery) (schemas.Pag
 	default:
 		ix = "reported"
 	}
-	return list(ctx, c.s.engine, colIncidents, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), Desc: true, After: q.After},
-		q.Limit, func(d incidentDoc, v int64) schemas.Incident { d.Version = v; return d.Incident })
+	keep := func(d *incidentDoc) bool {
+		i := &d.Incident
+		return match(q.Team, i.Team) && match(q.WorkerID, i.WorkerID) && match(q.VisitID, i.VisitID) && (!q.Open || d.Open) &&
+			match(q.Status, i.Status) && match(q.Category, i.Category) && match(q.Severity, i.Severity)
+	}
+	return filtered(ctx, c.s.engine, colIncidents, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), Desc: true, After: q.After},
+		q.Limit, keep, func(d incidentDoc, v int64) (schemas.Incident, error) { d.Version = v; return d.Incident, nil })
 }
 
 // IncidentsToEscalate returns critical incidents still open and not yet
@@ -532,28 +583,48 @@ func (c *Cases) ReplaceFollowUp(ctx context.Context, f *schemas.FollowUp, versio
 	return nil
 }
 
-// FollowUpQuery selects a page of follow-ups, soonest due first: a team's,
-// or all ("").
+// FollowUpQuery selects a page of follow-ups: the open ones first, soonest
+// due first, then the done ones, soonest due first (so a new one is never
+// behind every finished one); a team's, or all ("").
 type FollowUpQuery struct {
-	Team     string
-	Open     bool // only those not done
-	From, To time.Time
-	After    string
-	Limit    int // <= 0: every match
+	Team       string
+	Open       bool      // only those not done
+	Done       bool      // only those done
+	Overdue    time.Time // non-zero: only open ones past their latest time at it
+	WorkerID   string
+	CustomerID string
+	VisitID    string
+	From, To   time.Time // due
+	After      string
+	Limit      int // <= 0: every match
 }
 
 // ListFollowUps returns a page of follow-ups.
 func (c *Cases) ListFollowUps(ctx context.Context, q FollowUpQuery) (schemas.Page[schemas.FollowUp], error) {
-	ix := "due"
-	var eq []any
-	if q.Team != "" {
-		ix, eq = "team_due", append(eq, q.Team)
+	if q.Done && (q.Open || !q.Overdue.IsZero()) {
+		return schemas.Page[schemas.FollowUp]{}, fmt.Errorf("%w: follow-ups both open and done", doc.ErrInvalid)
 	}
-	if q.Open {
-		ix, eq = ix[:len(ix)-len("due")]+"open_due", append(eq, false)
+	scan := func(done bool) doc.Query {
+		if q.Team != "" {
+			return doc.Query{Index: "team_open_due", Eq: []any{q.Team, done}, Range: timeRange(q.From, q.To)}
+		}
+		return doc.Query{Index: "open_due", Eq: []any{done}, Range: timeRange(q.From, q.To)}
 	}
-	return list(ctx, c.s.engine, colFollowUps, doc.Query{Index: ix, Eq: eq, Range: timeRange(q.From, q.To), After: q.After},
-		q.Limit, func(f schemas.FollowUp, v int64) schemas.FollowUp { f.Version = v; return f })
+	var scans []doc.Query
+	switch {
+	case q.Done:
+		scans = []doc.Query{scan(true)}
+	case q.Open || !q.Overdue.IsZero():
+		scans = []doc.Query{scan(false)}
+	default:
+		scans = []doc.Query{scan(false), scan(true)}
+	}
+	keep := func(f *schemas.FollowUp) bool {
+		return match(q.WorkerID, f.WorkerID) && match(q.CustomerID, f.CustomerID) && match(q.VisitID, f.VisitID) &&
+			(q.Overdue.IsZero() || q.Overdue.After(f.LatestAt))
+	}
+	return phased(ctx, c.s.engine, colFollowUps, scans, q.After, q.Limit, keep,
+		func(f schemas.FollowUp, v int64) (schemas.FollowUp, error) { f.Version = v; return f, nil })
 }
 
 // ---- Scans ----
@@ -572,12 +643,36 @@ func timeRange(from, to time.Time) doc.Range {
 // list reads one page of q of at most limit records, or with limit <= 0
 // every match, page by page.
 func list[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Query, limit int, out func(D, int64) T) (schemas.Page[T], error) {
+	return filtered(ctx, e, coll, q, limit, nil, func(d D, v int64) (T, error) { return out(d, v), nil })
+}
+
+// scanBudget is how many records one page of a filtered list reads at
+// most: past it, the page ends short (even empty) with the cursor of the
+// last record read, so a filter that matches little never holds a request
+// for a scan of a whole range.
+var scanBudget = 5000
+
+// filtered is list keeping only the records keep accepts (nil: all), for
+// what a query asks beyond the index's prefix and range. The next cursor
+// is that of the last record kept, so paging stays exact whatever is
+// inserted meanwhile, and it is given only when another record is kept
+// after the page, or when the page read scanBudget records.
+func filtered[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Query, limit int, keep func(*D) bool, out func(D, int64) (T, error)) (schemas.Page[T], error) {
+	ix, err := declaredIndex(coll, q.Index)
+	if err != nil {
+		return schemas.Page[T]{}, err
+	}
 	all := limit <= 0
-	q.Limit = limit
-	if all {
-		q.Limit = 500
+	q.Limit = min(500, scanBudget)
+	switch {
+	case !all && keep == nil:
+		q.Limit = limit + 1 // the one past the page says there is more
+	case !all:
+		q.Limit = min(q.Limit, max(limit+1, 100)) // room for what the filter drops
 	}
 	p := schemas.Page[T]{Items: []T{}}
+	var last doc.Doc
+	scanned := 0
 	for {
 		page, err := e.Scan(ctx, coll, q)
 		if err != nil {
@@ -588,15 +683,83 @@ func list[D, T any](ctx context.Context, e doc.Engine, coll string, q doc.Query,
 			if err := d.Decode(&v); err != nil {
 				return schemas.Page[T]{}, fmt.Errorf("list %s: %w", coll, err)
 			}
-			p.Items = append(p.Items, out(v, d.Version))
+			if keep != nil && !keep(&v) {
+				continue
+			}
+			if !all && len(p.Items) == limit {
+				if p.NextCursor, err = doc.CursorAt(ix, last); err != nil {
+					return schemas.Page[T]{}, fmt.Errorf("list %s: %w", coll, err)
+				}
+				return p, nil
+			}
+			t, err := out(v, d.Version)
+			if err != nil {
+				return schemas.Page[T]{}, err
+			}
+			p.Items = append(p.Items, t)
+			last = d
 		}
-		if all && page.Next != "" {
-			q.After = page.Next
-			continue
+		if page.Next == "" {
+			return p, nil
 		}
-		if !all {
+		if scanned += len(page.Docs); !all && keep != nil && scanned >= scanBudget {
 			p.NextCursor = page.Next
+			return p, nil
 		}
-		return p, nil
+		q.After = page.Next
 	}
+}
+
+// phased reads scans one after the other as one list (the open follow-ups,
+// then the done ones). Its cursor is the scan's number and that scan's
+// cursor; a page that ends a scan names the next one, if it holds more.
+func phased[D, T any](ctx context.Context, e doc.Engine, coll string, scans []doc.Query, after string, limit int, keep func(*D) bool, out func(D, int64) (T, error)) (schemas.Page[T], error) {
+	at := 0
+	if after != "" {
+		n, rest, ok := strings.Cut(after, ".")
+		var err error
+		if at, err = strconv.Atoi(n); !ok || err != nil || at < 0 || at >= len(scans) || n != strconv.Itoa(at) {
+			return schemas.Page[T]{}, fmt.Errorf("list %s: %w: not a cursor of this list", coll, doc.ErrCursor)
+		}
+		scans[at].After = rest
+	}
+	p := schemas.Page[T]{Items: []T{}}
+	for ; at < len(scans); at++ {
+		left := 0
+		if limit > 0 {
+			if left = limit - len(p.Items); left == 0 {
+				// The page is full at the end of a scan: say where the
+				// next page starts only if something is there.
+				more, err := filtered(ctx, e, coll, scans[at], 1, keep, out)
+				if err != nil {
+					return schemas.Page[T]{}, err
+				}
+				if len(more.Items) > 0 || more.NextCursor != "" {
+					p.NextCursor = strconv.Itoa(at) + "."
+					return p, nil
+				}
+				continue
+			}
+		}
+		got, err := filtered(ctx, e, coll, scans[at], left, keep, out)
+		if err != nil {
+			return schemas.Page[T]{}, err
+		}
+		p.Items = append(p.Items, got.Items...)
+		if got.NextCursor != "" {
+			p.NextCursor = strconv.Itoa(at) + "." + got.NextCursor
+			return p, nil
+		}
+	}
+	return p, nil
+}
+
+// declaredIndex is the index of coll as declared.
+func declaredIndex(coll, name string) (doc.Index, error) {
+	for _, c := range collections() {
+		if c.Name == coll {
+			return c.Index(name)
+		}
+	}
+	return doc.Index{}, fmt.Errorf("%w: no collection %s", doc.ErrInvalid, coll)
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"sync"
 	"testing"
@@ -248,7 +249,20 @@ func TestCaseListsPage(t *testing.T) {
 		{"open incidents", incidentPages(ctx, s, IncidentQuery{Open: true}), want(true, open)},
 		{"incidents of a worker", incidentPages(ctx, s, IncidentQuery{WorkerID: "w1"}), want(true, func(i int) bool { return i%3 == 1 })},
 		{"incidents of a visit", incidentPages(ctx, s, IncidentQuery{VisitID: "v0"}), want(true, func(i int) bool { return i%2 == 0 })},
-		{"follow-ups, soonest due first", followUpPages(ctx, s, FollowUpQuery{}), want(true, func(int) bool { return true })},
+		{"follow-ups, open ones first, soonest due first", followUpPages(ctx, s, FollowUpQuery{}), append(want(true, open), want(true, func(i int) bool { return !open(i) })...)},
+		{"done follow-ups", followUpPages(ctx, s, FollowUpQuery{Done: true}), want(true, func(i int) bool { return !open(i) })},
+		{"follow-ups of a visit", followUpPages(ctx, s, FollowUpQuery{VisitID: "v04"}), []string{"04"}},
+		{"follow-ups due in a range, open first", followUpPages(ctx, s, FollowUpQuery{Team: "team-1", From: epoch.Add(3 * time.Hour), To: epoch.Add(9 * time.Hour)}),
+			append(want(true, func(i int) bool { return inTeam1(i) && open(i) && n-i >= 3 && n-i < 9 }), want(true, func(i int) bool { return inTeam1(i) && !open(i) && n-i >= 3 && n-i < 9 })...)},
+		{"alerts of a kind", alertPages(ctx, s, AlertQuery{AllTeams: true, Kind: "missed"}), nil},
+		{"open complaints of team-1 of a customer", complaintPages(ctx, s, ComplaintQuery{Team: "team-1", CustomerID: "cust-1", Open: true}),
+			want(true, func(i int) bool { return inTeam1(i) && open(i) && i%2 == 1 })},
+		{"complaints of a category in team-2", complaintPages(ctx, s, ComplaintQuery{Team: "team-2", Category: "quality"}), want(true, func(i int) bool { return !inTeam1(i) })},
+		// Due an hour after receipt, at epoch+1h: those received before epoch+5m are overdue, the most overdue first.
+		{"overdue complaints of team-1", complaintPages(ctx, s, ComplaintQuery{Team: "team-1", Overdue: epoch.Add(65 * time.Minute)}),
+			want(false, func(i int) bool { return inTeam1(i) && open(i) && i < 5 })},
+		{"open incidents of a worker in team-1", incidentPages(ctx, s, IncidentQuery{Team: "team-1", WorkerID: "w1", Open: true}),
+			want(true, func(i int) bool { return inTeam1(i) && open(i) && i%3 == 1 })},
 		{"open follow-ups of team-1", followUpPages(ctx, s, FollowUpQuery{Team: "team-1", Open: true}), want(true, func(i int) bool { return inTeam1(i) && open(i) })},
 	}
 	for _, tc := range cases {
@@ -396,5 +410,164 @@ func TestCaseVersionsAndSweeps(t *testing.T) {
 	got, err := s.Cases.IncidentsByID(ctx, []string{"i3", "nope", "i0"})
 	if err != nil || len(got) != 2 || got[0].ID != "i3" || got[1].ID != "i0" || got[1].Version != 2 {
 		t.Fatalf("by id: %+v %v", got, err)
+	}
+}
+
+// TestCaseListsPageUnderInserts: records written between two pages, ahead
+// of the cursor or behind it, never make a page repeat or skip one that was
+// there; those ahead of the cursor show.
+// The follow-ups' list spans two scans (open, then done) and the
+// complaints' one filters a worker out of the team's range.
+func TestCaseListsPageUnderInserts(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	at := func(i int) time.Time { return epoch.Add(time.Duration(i) * time.Minute) }
+	n := 0
+	follow := func(due time.Time, done bool) string {
+		n++
+		id := fmt.Sprintf("f%03d", n)
+		if _, err := s.Cases.RecordFollowUp(ctx, &schemas.FollowUp{ID: id, VisitID: "v" + id, CustomerID: "cust", Team: "team-1",
+			DueAt: due, LatestAt: due.Add(6 * 24 * time.Hour), Done: done}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	complain := func(received time.Time, worker string) string {
+		n++
+		id := fmt.Sprintf("c%03d", n)
+		if err := s.Cases.InsertComplaint(ctx, &schemas.Complaint{ID: id, CustomerID: "cust", Team: "team-1", WorkerID: worker, Category: "quality",
+			State: schemas.ComplaintReceived, ReceivedAt: received, AckDueAt: received.Add(time.Hour), History: []schemas.ComplaintEvent{}}); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	for i := range 6 {
+		follow(at(i), i%2 == 0)
+		complain(at(i), []string{"w1", "w2"}[i%2])
+	}
+	for _, tc := range []struct {
+		name  string
+		page  func(after string) (schemas.Page[string], error)
+		write func(k int) (string, bool) // the k-th insert between pages, and whether it is after the cursor
+	}{
+		{"follow-ups", func(after string) (schemas.Page[string], error) {
+			p, err := s.Cases.ListFollowUps(ctx, FollowUpQuery{Team: "team-1", After: after, Limit: 2})
+			return pageIDs(p, func(f schemas.FollowUp) string { return f.ID }), err
+		}, func(k int) (string, bool) {
+			// Behind the cursor (open, due first), or ahead of it (done,
+			// due last: the very end of the list).
+			if k%2 == 0 {
+				return follow(at(-1-k), false), false
+			}
+			return follow(at(100+k), true), true
+		}},
+		{"complaints of a worker", func(after string) (schemas.Page[string], error) {
+			p, err := s.Cases.ListComplaints(ctx, ComplaintQuery{Team: "team-1", WorkerID: "w1", After: after, Limit: 2})
+			return pageIDs(p, func(c schemas.Complaint) string { return c.ID }), err
+		}, func(k int) (string, bool) {
+			// Newest first: a newer one is behind the cursor, an older one ahead.
+			switch k % 3 {
+			case 0:
+				return complain(at(100+k), "w1"), false
+			case 1:
+				return complain(at(-10-k), "w1"), true
+			}
+			return complain(at(-10-k), "w2"), false // another worker's: never listed
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first, err := tc.page("")
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string // everything listed at first, then what was written ahead
+			all, err := pagesOf(tc.page)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want = append(want, all...)
+			got := slices.Clone(first.Items)
+			after := first.NextCursor
+			for k := 0; after != ""; k++ {
+				if k > 50 {
+					t.Fatal("paging does not end")
+				}
+				id, ahead := tc.write(k)
+				if ahead {
+					want = append(want, id)
+				}
+				p, err := tc.page(after)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, p.Items...)
+				after = p.NextCursor
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Errorf("paged through %v, want %v", got, want)
+			}
+		})
+	}
+}
+
+func pageIDs[T any](p schemas.Page[T], id func(T) string) schemas.Page[string] {
+	out := schemas.Page[string]{Items: []string{}, NextCursor: p.NextCursor}
+	for _, x := range p.Items {
+		out.Items = append(out.Items, id(x))
+	}
+	return out
+}
+
+func pagesOf(page func(after string) (schemas.Page[string], error)) ([]string, error) {
+	var out []string
+	for after := ""; ; {
+		p, err := page(after)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, p.Items...)
+		if after = p.NextCursor; after == "" {
+			return out, nil
+		}
+	}
+}
+
+// TestFilteredListsScanABoundedRange: a page of a filtered list reads at
+// most scanBudget records; a filter matching little gives short pages
+// with a cursor, and paging still reads every match once.
+func TestFilteredListsScanABoundedRange(t *testing.T) {
+	s, _ := openTest(t)
+	ctx := t.Context()
+	defer func(b int) { scanBudget = b }(scanBudget)
+	scanBudget = 3
+	var want []string
+	for i := range 20 {
+		id := fmt.Sprintf("c%02d", i)
+		worker := "w2"
+		if i%7 == 0 {
+			worker = "w1"
+			want = append([]string{id[1:]}, want...) // newest first
+		}
+		if err := s.Cases.InsertComplaint(ctx, &schemas.Complaint{ID: id, CustomerID: "cust", Team: "team-1", WorkerID: worker, Category: "quality",
+			State: schemas.ComplaintReceived, ReceivedAt: epoch.Add(time.Duration(i) * time.Minute), History: []schemas.ComplaintEvent{}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	pages := 0
+	for after := ""; ; pages++ {
+		p, err := s.Cases.ListComplaints(ctx, ComplaintQuery{Team: "team-1", WorkerID: "w1", After: after, Limit: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, ids(p, func(c schemas.Complaint) string { return c.ID })...)
+		if after = p.NextCursor; after == "" {
+			break
+		}
+	}
+	if !slices.Equal(got, want) || pages < 5 {
+		t.Errorf("%d pages of %v, want %v in short pages", pages+1, got, want)
 	}
 }

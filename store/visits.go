@@ -34,8 +34,10 @@ var visitCollections = []doc.Collection{
 		{Name: "by_status", Fields: []string{"status", "startKey"}},
 		{Name: "by_start", Fields: []string{"startKey"}},
 		{Name: "team_customers", Fields: []string{"team", "customerId"}},
-		{Name: "review", Fields: []string{"needsReview", "updatedAt"}},
-		{Name: "review_team", Fields: []string{"needsReview", "team", "updatedAt"}},
+		// The review queue, by the visit's start (which a fact that needs
+		// review no longer moves), the longest waiting first.
+		{Name: "review_start", Fields: []string{"needsReview", "startKey"}},
+		{Name: "review_team_start", Fields: []string{"needsReview", "team", "startKey"}},
 		{Name: "dirty", Fields: []string{"dirty", "updatedAt"}},
 	}},
 }
@@ -582,18 +584,38 @@ func (a *Visits) TeamHasCustomer(ctx context.Context, team, customerID string) (
 	return len(p.Docs) > 0, nil
 }
 
-// NeedingReview lists visits with unresolved review items, newest update
-// first, of one team or of all ("").
-func (a *Visits) NeedingReview(ctx context.Context, team string, limit int) ([]schemas.Visit, error) {
-	q := doc.Query{Index: "review", Eq: []any{true}, Desc: true, Limit: max(limit, 1)}
-	if team != "" {
-		q.Index, q.Eq = "review_team", []any{true, team}
+// ReviewQuery selects a page of the visits with unresolved review items,
+// the earliest start first: a team's, or all.
+type ReviewQuery struct {
+	AllTeams   bool
+	Team       string // else this team's
+	WorkerID   string
+	CustomerID string
+	From, To   time.Time // scheduled start
+	After      string
+	Limit      int // <= 0: every match
+}
+
+// ReviewQueue returns a page of the visits that need review.
+func (a *Visits) ReviewQueue(ctx context.Context, q ReviewQuery) (schemas.Page[schemas.Visit], error) {
+	dq := doc.Query{Index: "review_start", Eq: []any{true}, After: q.After}
+	if !q.AllTeams {
+		dq.Index, dq.Eq = "review_team_start", []any{true, q.Team}
 	}
-	p, err := a.s.engine.Scan(ctx, colVisits, q)
-	if err != nil {
-		return nil, fmt.Errorf("review queue: %w", err)
+	if !q.From.IsZero() {
+		dq.Range.Gte = startBound(ceilMs(q.From))
 	}
-	return a.openAll(p.Docs)
+	if !q.To.IsZero() {
+		dq.Range.Lt = startBound(ceilMs(q.To))
+	}
+	keep := func(d *visitDoc) bool { return match(q.WorkerID, d.WorkerID) && match(q.CustomerID, d.CustomerID) }
+	return filtered(ctx, a.s.engine, colVisits, dq, q.Limit, keep, func(d visitDoc, _ int64) (schemas.Visit, error) {
+		v, err := a.open(&d)
+		if err != nil {
+			return schemas.Visit{}, err
+		}
+		return *v, nil
+	})
 }
 
 // Log appends one change-log entry for the visits just written and clears

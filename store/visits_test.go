@@ -295,14 +295,22 @@ func TestVisitTeamCustomersAndReview(t *testing.T) {
 			t.Errorf("TeamHasCustomer(%s, %s) = %v, %v", tc.team, tc.customer, has, err)
 		}
 	}
+	// One start: the id orders them.
 	for _, tc := range []struct {
-		team  string
-		limit int
-		want  []string
-	}{{"", 10, []string{"v5", "v4", "v1"}}, {"t1", 10, []string{"v5", "v1"}}, {"", 1, []string{"v5"}}, {"t3", 10, []string{}}} {
-		got, err := s.Visits.NeedingReview(ctx, tc.team, tc.limit)
-		if err != nil || !slices.Equal(visitIDsOf(got), tc.want) {
-			t.Errorf("NeedingReview(%q, %d) = %v, %v; want %v", tc.team, tc.limit, visitIDsOf(got), err, tc.want)
+		q    ReviewQuery
+		want []string
+		next bool
+	}{
+		{ReviewQuery{AllTeams: true, Limit: 10}, []string{"v1", "v4", "v5"}, false},
+		{ReviewQuery{Team: "t1", Limit: 10}, []string{"v1", "v5"}, false},
+		{ReviewQuery{AllTeams: true, Limit: 1}, []string{"v1"}, true},
+		{ReviewQuery{Team: "t1", CustomerID: "c4", Limit: 10}, []string{"v5"}, false},
+		{ReviewQuery{Team: "t1", Limit: 10, From: epoch.Add(time.Millisecond)}, []string{}, false},
+		{ReviewQuery{Team: "t3", Limit: 10}, []string{}, false},
+	} {
+		got, err := s.Visits.ReviewQueue(ctx, tc.q)
+		if err != nil || !slices.Equal(visitIDsOf(got.Items), tc.want) || (got.NextCursor != "") != tc.next {
+			t.Errorf("ReviewQueue(%+v) = %v next %q, %v; want %v", tc.q, visitIDsOf(got.Items), got.NextCursor, err, tc.want)
 		}
 	}
 }

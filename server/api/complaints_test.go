@@ -91,11 +91,15 @@ func TestComplaintLifecycleAndSLA(t *testing.T) {
 	act(cu, "reject", map[string]any{"note": "希望换一位服务师"}, 200)
 	act(sup, "propose", map[string]any{"remedy": map[string]any{"kind": "fee_reduction", "detail": "本次服务费减半"}}, 200)
 	act(cu, "accept", nil, 200)
-	closed := act(sup, "close", nil, 200)
+	act(sup, "close", nil, 400) // with its root cause
+	closed := act(sup, "close", map[string]any{"rootCause": "worker_skill"}, 200)
 	if closed.State != schemas.ComplaintClosed || closed.FollowUpDue == nil || len(closed.History) != 8 {
 		t.Fatalf("closed: %+v", closed)
 	}
-	act(sup, "close", nil, 409)
+	if closed.RootCause != "worker_skill" {
+		t.Fatalf("closed without its root cause: %+v", closed)
+	}
+	act(sup, "close", map[string]any{"rootCause": "worker_skill"}, 409)
 	var trail struct {
 		Items []schemas.AuditEntry `json:"items"`
 	}

@@ -432,7 +432,7 @@ type AlertNote struct {
 }
 
 func (a *API) listAlerts(c *fiber.Ctx) error {
-	p, err := casePage(c)
+	p, err := queuePage(c, alertFilter)
 	if err != nil {
 		return err
 	}
@@ -484,8 +484,12 @@ func (a *API) fileComplaint(c *fiber.Ctx) error {
 	return withBody(a, c, http.StatusCreated, a.office.FileComplaint)
 }
 
+func (a *API) fileComplaintFor(c *fiber.Ctx) error {
+	return withIDBody(a, c, http.StatusCreated, a.office.FileComplaintFor)
+}
+
 func (a *API) listComplaints(c *fiber.Ctx) error {
-	p, err := casePage(c)
+	p, err := queuePage(c, complaintFilter)
 	if err != nil {
 		return err
 	}
@@ -505,7 +509,7 @@ func (a *API) actOnComplaint(c *fiber.Ctx) error {
 }
 
 func (a *API) listIncidents(c *fiber.Ctx) error {
-	p, err := casePage(c)
+	p, err := queuePage(c, incidentFilter)
 	if err != nil {
 		return err
 	}
@@ -676,7 +680,7 @@ type FollowUpBody struct {
 }
 
 func (a *API) listFollowUps(c *fiber.Ctx) error {
-	p, err := casePage(c)
+	p, err := queuePage(c, followUpFilter)
 	if err != nil {
 		return err
 	}

@@ -89,15 +89,15 @@ func (a *API) presenceSecret(c *fiber.Ctx) error {
 }
 
 func (a *API) listReviews(c *fiber.Ctx) error {
-	limit, err := pageLimit(c)
+	p, err := queuePage(c, reviewFilter)
 	if err != nil {
 		return err
 	}
-	vs, err := a.office.Reviews(c.UserContext(), actor(c), limit)
+	vs, err := a.office.Reviews(c.UserContext(), actor(c), p)
 	if err != nil {
 		return err
 	}
-	return replyPage(a, c, schemas.Page[schemas.Visit]{Items: vs})
+	return replyPage(a, c, vs)
 }
 
 func (a *API) resolveReview(c *fiber.Ctx) error {

@@ -3,6 +3,7 @@ package api
 import (
 	"fmt"
 	"reflect"
+	"strings"
 
 	"github.com/gofiber/fiber/v2"
 
@@ -54,8 +55,54 @@ type SignOffView struct {
 	Visit *office.CustomerVisit `json:"visit"`
 }
 
-// view picks the view of v for the caller.
+// view picks the view of v for the caller, with every array it carries
+// [] rather than null (a record just made or changed carries nil slices
+// the store's reads fill in; clients must see the same shape both ways).
 func (a *API) view(c *fiber.Ctx, v any) (any, error) {
+	out, err := a.viewOf(c, v)
+	if err == nil {
+		emptySlices(reflect.ValueOf(out))
+	}
+	return out, err
+}
+
+// emptySlices sets the nil slices reachable from v through pointers,
+// structs, slices and interfaces to empty ones, but those a field's
+// omitempty leaves out anyway. Maps are left as they are.
+func emptySlices(v reflect.Value) {
+	switch v.Kind() {
+	case reflect.Pointer, reflect.Interface:
+		if !v.IsNil() {
+			emptySlices(v.Elem())
+		}
+	case reflect.Struct:
+		t := v.Type()
+		for i := range t.NumField() {
+			f := t.Field(i)
+			if !f.IsExported() || f.Tag.Get("json") == "-" {
+				continue
+			}
+			fv := v.Field(i)
+			if fv.Kind() == reflect.Slice && fv.IsNil() {
+				if _, opts, _ := strings.Cut(f.Tag.Get("json"), ","); !strings.Contains(opts, "omitempty") && fv.CanSet() {
+					fv.Set(reflect.MakeSlice(fv.Type(), 0, 0))
+				}
+				continue
+			}
+			emptySlices(fv)
+		}
+	case reflect.Slice:
+		if v.Type().Elem().Kind() == reflect.Uint8 {
+			return // []byte is a string in JSON
+		}
+		for i := range v.Len() {
+			emptySlices(v.Index(i))
+		}
+	}
+}
+
+// viewOf picks the view of v for the caller.
+func (a *API) viewOf(c *fiber.Ctx, v any) (any, error) {
 	if rv := reflect.ValueOf(v); rv.Kind() != reflect.Pointer {
 		p := reflect.New(rv.Type())
 		p.Elem().Set(rv)

@@ -467,6 +467,10 @@ func (m *mx) rows() map[string]mxRow {
 		"POST /v1/complaints": {kind: "complaint", want: mxExpect{403, 403, 403, 403, 403, okay, 400}, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/complaints", body: map[string]any{"category": "quality", "text": "没有打扫干净", "visitId": m.upcoming().ID}}
 		}},
+		// The office files what a customer phoned in; another team's supervisor files only their own team's.
+		"POST /v1/customers/{id}/complaints": {kind: "complaint", want: mxExpect{okay, okay, 400, 403, 403, 403, 403}, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/customers/" + m.customer().ID + "/complaints", body: map[string]any{"category": "quality", "text": "电话投诉：迟到一小时", "channel": "hotline"}}
+		}},
 		"GET /v1/complaints": {kind: "page:complaint", want: mxExpect{okay, okay, okay, 403, 403, okay, okay}, make: mxFixed("/v1/complaints", nil)},
 		"GET /v1/complaints/{id}": {kind: "complaint", want: mxExpect{okay, okay, 404, 403, 403, okay, 404}, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/complaints/" + m.complaint(schemas.ComplaintReceived).ID}

@@ -62,6 +62,9 @@ type Config struct {
 	TravelBuffer      time.Duration
 	Rating            office.RatingConfig
 	Figures           office.FiguresConfig
+	// ComplaintAnswerWait is how long a proposed remedy waits for the
+	// customer's answer before a supervisor may close the complaint.
+	ComplaintAnswerWait time.Duration
 
 	MetricsAddr   string // host:port of the /metrics listener; empty: off
 	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
@@ -307,6 +310,7 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	}
 	c.MetricsAddr = str("METRICS_ADDR", "", "host:port of the Prometheus /metrics listener, apart from the API (empty: off)")
 	errs = append(errs, c.loadTelemetry(getenv)...)
+	c.ComplaintAnswerWait = duration("COMPLAINT_ANSWER_WAIT", office.DefaultComplaintAnswerWait, time.Hour, 90*24*time.Hour, "how long a proposed remedy waits for the customer's answer before a supervisor may close the complaint without it")
 	rv := office.DefaultReviewThresholds
 	c.Figures = office.FiguresConfig{
 		EarlyLeaveSlack: duration("EARLY_LEAVE_SLACK", office.DefaultFiguresConfig.EarlyLeaveSlack, 0, 8*time.Hour, "worked time this much short of the booked time is an early leave"),

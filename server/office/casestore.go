@@ -46,8 +46,29 @@ func caseErr(err error, what string) error {
 }
 
 // Page asks for one page of a list: after a page's nextCursor, at most
-// Limit items.
+// Limit items, narrowed by Filter.
 type Page struct {
-	After string
-	Limit int
+	After  string
+	Limit  int
+	Filter Filter
+}
+
+// Filter is what a supervisor narrows a queue to. Each list reads the
+// fields that apply to its records (the API declares which, per list);
+// the caller's scope (their team) always applies on top.
+type Filter struct {
+	Open       bool // not closed, resolved or done
+	Done       bool // follow-ups: only those done
+	Overdue    bool // past what is due: a complaint's answer, a follow-up's latest time
+	Unanswered bool // complaints: a remedy the customer has not answered for the answer wait
+	State      string
+	Kind       string
+	Priority   string
+	Category   string
+	Severity   string
+	WorkerID   string
+	CustomerID string
+	VisitID    string
+	OwnerID    string
+	From, To   time.Time
 }

@@ -17,7 +17,9 @@ import (
 // conflicts), newest first. Admins see every team's and their own (push
 // configuration, escalations).
 func (s *Service) Alerts(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Alert], error) {
-	q := store.AlertQuery{After: p.After, Limit: p.Limit}
+	f := p.Filter
+	q := store.AlertQuery{Open: f.Open, Kind: f.Kind, Priority: f.Priority, WorkerID: f.WorkerID, VisitID: f.VisitID, From: f.From, To: f.To,
+		After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
 		q.AllTeams = true

@@ -32,10 +32,15 @@ func (s *Service) SignedOff(ctx context.Context, v *schemas.Visit) error {
 	return s.ReworkAccepted(ctx, v)
 }
 
-// FollowUps lists follow-ups, soonest due first: supervisors their
-// team's, admins all.
+// FollowUps lists follow-ups, the open ones first, each part soonest due
+// first: supervisors their team's, admins all.
 func (s *Service) FollowUps(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.FollowUp], error) {
-	q := store.FollowUpQuery{After: p.After, Limit: p.Limit}
+	f := p.Filter
+	q := store.FollowUpQuery{Open: f.Open, Done: f.Done, WorkerID: f.WorkerID, CustomerID: f.CustomerID, VisitID: f.VisitID, From: f.From, To: f.To,
+		After: p.After, Limit: p.Limit}
+	if f.Overdue {
+		q.Overdue = s.now().UTC()
+	}
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:

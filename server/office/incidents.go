@@ -16,7 +16,9 @@ import (
 // Incidents lists incidents: admins all, supervisors their team's, workers
 // their own.
 func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Incident], error) {
-	q := store.IncidentQuery{After: p.After, Limit: p.Limit}
+	f := p.Filter
+	q := store.IncidentQuery{Open: f.Open, Status: f.State, Category: f.Category, Severity: f.Severity, WorkerID: f.WorkerID, VisitID: f.VisitID,
+		From: f.From, To: f.To, After: p.After, Limit: p.Limit}
 	none := schemas.Page[schemas.Incident]{Items: []schemas.Incident{}}
 	switch a.Role {
 	case schemas.RoleAdmin:
@@ -26,7 +28,7 @@ func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, p Page) (sche
 		}
 		q.Team = a.Team
 	case schemas.RoleWorker:
-		if a.WorkerID == "" {
+		if a.WorkerID == "" || q.WorkerID != "" && q.WorkerID != a.WorkerID {
 			return none, nil
 		}
 		q.WorkerID = a.WorkerID

@@ -26,6 +26,10 @@ type Service struct {
 	rating   RatingConfig
 	figures  FiguresConfig
 	observer Observer
+	teller   CustomerTeller
+	// answerWait is how long a proposed remedy waits for the customer's
+	// answer before a supervisor may close the complaint without it.
+	answerWait time.Duration
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -36,6 +40,23 @@ type Service struct {
 type Alerter interface {
 	Alert(ctx context.Context, a *schemas.Alert) error
 }
+
+// CustomerTeller tells a customer about their complaint (the push relay).
+// Telling twice with one key must be a no-op.
+type CustomerTeller interface {
+	TellCustomer(ctx context.Context, customerID, kind, key string, data map[string]string) error
+}
+
+// SetCustomerTeller makes the office tell customers what became of their
+// complaints.
+func (s *Service) SetCustomerTeller(t CustomerTeller) { s.teller = t }
+
+// SetComplaintAnswerWait sets how long a proposed remedy waits for the
+// customer's answer before a supervisor may close the complaint.
+func (s *Service) SetComplaintAnswerWait(d time.Duration) { s.answerWait = d }
+
+// DefaultComplaintAnswerWait is COMPLAINT_ANSWER_WAIT's default.
+const DefaultComplaintAnswerWait = 72 * time.Hour
 
 // SetAlerter makes the office tell supervisors and admins about alerts.
 func (s *Service) SetAlerter(a Alerter) { s.alerter = a }
@@ -86,7 +107,7 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 // New returns the office service.
 func New(db *store.Store, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
 	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute,
-		buffer: DefaultTravelBuffer, rating: DefaultRatingConfig, figures: DefaultFiguresConfig}
+		buffer: DefaultTravelBuffer, rating: DefaultRatingConfig, figures: DefaultFiguresConfig, answerWait: DefaultComplaintAnswerWait}
 }
 
 // errNotFound is what any record the actor may not see looks like: the

@@ -5,21 +5,28 @@ import (
 	"strings"
 
 	"fieldsync/schemas"
+	"fieldsync/store"
 )
 
 // Reviews lists the visits whose facts need a decision (conflicts with the
-// office's plan, far or outside-window check-ins, disputes), newest first:
-// supervisors their team's, admins all.
-func (s *Service) Reviews(ctx context.Context, a *schemas.Actor, limit int) ([]schemas.Visit, error) {
-	team := ""
+// office's plan, far or outside-window check-ins, disputes), the earliest
+// visit first (it has waited longest): supervisors their team's, admins all.
+func (s *Service) Reviews(ctx context.Context, a *schemas.Actor, p Page) (schemas.Page[schemas.Visit], error) {
+	f := p.Filter
+	q := store.ReviewQuery{WorkerID: f.WorkerID, CustomerID: f.CustomerID, From: f.From, To: f.To, After: p.After, Limit: p.Limit}
 	switch a.Role {
 	case schemas.RoleAdmin:
+		q.AllTeams = true
 	case schemas.RoleSupervisor:
-		team = a.Team
+		if a.Team == "" {
+			return schemas.Page[schemas.Visit]{Items: []schemas.Visit{}}, nil
+		}
+		q.Team = a.Team
 	default:
-		return nil, forbidden()
+		return schemas.Page[schemas.Visit]{}, forbidden()
 	}
-	return s.db.Visits.NeedingReview(ctx, team, limit)
+	vs, err := s.db.Visits.ReviewQueue(ctx, q)
+	return vs, caseErr(err, "visit")
 }
 
 // ResolveReview records a supervisor's decision on everything that needed

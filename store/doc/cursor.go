@@ -65,3 +65,8 @@ func bsonString(s string) []byte {
 	_, b, _ := bson.MarshalValue(s)
 	return b
 }
+
+// CursorAt is the cursor that continues a scan of ix after d, as a page's
+// Next does: for a caller that drops documents of a page (a filter not in
+// the index) and must resume after the last one it kept.
+func CursorAt(ix Index, d Doc) (string, error) { return writeCursor(ix, d) }
