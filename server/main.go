@@ -12,27 +12,36 @@ import (
 	"syscall"
 	"time"
 
+	"fieldsync/server/api"
 	"fieldsync/server/app"
 )
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
 }
 
 // run is main with its dependencies passed in; it returns the exit code.
-func run(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fieldsync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: fieldsync [-demo]        serve (configuration: environment, see README.md)")
 		fmt.Fprintln(stderr, "       fieldsync backup FILE    copy the embedded store, while it serves, to FILE")
+		fmt.Fprintln(stderr, "       fieldsync openapi        print the OpenAPI document (JSON) and exit")
 		fs.PrintDefaults()
 	}
 	demo := fs.Bool("demo", false, "seed a small demo company once (same as DEMO=1)")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	if fs.Arg(0) == "openapi" { // needs no configuration and opens no store
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return 2
+		}
+		return printOpenAPI(stdout, stderr)
 	}
 	cfg, err := app.LoadConfig(getenv)
 	if err != nil {
@@ -90,5 +99,19 @@ func backup(ctx context.Context, cfg app.Config, path string, stderr io.Writer) 
 		"  (or of DATA_KEY) apart from the backup; without it they cannot be read.\n"+
 		"  To restore: stop the server, put the file in an empty DATA_DIR as fieldsync.db, with the data key, and start.\n",
 		path, cfg.DataKeyFileOrDefault())
+	return 0
+}
+
+// printOpenAPI writes the API's OpenAPI document to stdout, as GET
+// /openapi.json serves it, for code generators and linters in CI.
+func printOpenAPI(stdout, stderr io.Writer) int {
+	b, err := api.OpenAPIJSON()
+	if err == nil {
+		_, err = stdout.Write(append(b, '\n'))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "fieldsync openapi:", err)
+		return 1
+	}
 	return 0
 }

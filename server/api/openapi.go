@@ -213,3 +213,9 @@ func operationID(method, path string) string {
 	}
 	return b.String()
 }
+
+// OpenAPIJSON is the document as served at /openapi.json, built from the
+// route table alone: no store, no configuration.
+func OpenAPIJSON() ([]byte, error) {
+	return json.MarshalIndent((&API{}).Document(), "", "  ")
+}
