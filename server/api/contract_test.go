@@ -203,7 +203,6 @@ func oneLine(err error) string {
 	return s
 }
 
-
 // inlinedDocument is the document as JSON with every schema $ref replaced
 // by its component (a cycle is cut at its second visit), for tests that
 // walk request bodies.
