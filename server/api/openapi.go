@@ -187,10 +187,10 @@ func (b *docBuilder) customize(name string, t reflect.Type, tag reflect.StructTa
 			continue
 		}
 		if ref.Value != nil && !isComponent {
-			applyFieldRules(b.typeName(t), p, ref.Value)
 			if b.inputs[t] && ref.Value.Type.Is("array") && slices.Contains(required, p) {
 				ref.Value.Nullable = true // a request's list may be null: none
 			}
+			applyFieldRules(b.typeName(t), p, ref.Value)
 		}
 	}
 	if d, ok := descriptions[b.typeName(t)]; ok {
@@ -339,7 +339,7 @@ func (b *docBuilder) route(r route) {
 	for _, status := range errorStatuses(r) {
 		op.Responses.Set(strconv.Itoa(status), &openapi3.ResponseRef{Ref: "#/components/responses/" + errorResponseName[status]})
 	}
-	op.Responses.Set("default", &openapi3.ResponseRef{Ref: "#/components/responses/Internal"})
+	op.Responses.Set("default", &openapi3.ResponseRef{Ref: "#/components/responses/ErrorInternal"})
 	if r.public {
 		op.Security = &openapi3.SecurityRequirements{} // security: [] — no token
 	} else {

@@ -190,7 +190,7 @@ var fieldRules = map[string][]rule{
 	"Conflict.rule":         {enum(syncRules...)},
 	"Exception.code":        {enum(syncRules...)},
 	"Batch.appVersion":      {maxLen(40)},
-	"Batch.ops":             {describe("the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH")},
+	"Batch.ops":             {notNull, describe("the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH")},
 	"Batch.schemaVersion": {
 		between(fsync.MinSchemaVersion, fsync.SchemaVersion),
 		describe(fmt.Sprintf("the push protocol the app speaks: below minSchemaVersion (%d) the push is refused with 426 upgrade_required; above the server's (%d) with 400", fsync.MinSchemaVersion, fsync.SchemaVersion)),
@@ -281,6 +281,7 @@ func nonBlank(field string) rule {
 }
 
 func nullable(s *openapi3.Schema) { s.Nullable = true }
+func notNull(s *openapi3.Schema)  { s.Nullable = false }
 
 // componentNames renames Go types whose name says little out of their
 // package.
@@ -452,17 +453,17 @@ var extraContent = map[string]map[string]*openapi3.Schema{
 
 // Error answers: one component per status, each naming its codes.
 var errorResponseName = map[int]string{
-	http.StatusBadRequest:            "BadRequest",
-	http.StatusUnauthorized:          "Unauthorized",
-	http.StatusForbidden:             "Forbidden",
-	http.StatusNotFound:              "NotFound",
-	http.StatusConflict:              "Conflict",
-	http.StatusRequestEntityTooLarge: "TooLarge",
-	http.StatusUnsupportedMediaType:  "UnsupportedMedia",
-	http.StatusUpgradeRequired:       "UpgradeRequired",
-	http.StatusTooManyRequests:       "RateLimited",
-	http.StatusServiceUnavailable:    "Unavailable",
-	http.StatusInternalServerError:   "Internal",
+	http.StatusBadRequest:            "ErrorBadRequest",
+	http.StatusUnauthorized:          "ErrorUnauthorized",
+	http.StatusForbidden:             "ErrorForbidden",
+	http.StatusNotFound:              "ErrorNotFound",
+	http.StatusConflict:              "ErrorConflict",
+	http.StatusRequestEntityTooLarge: "ErrorTooLarge",
+	http.StatusUnsupportedMediaType:  "ErrorUnsupportedMedia",
+	http.StatusUpgradeRequired:       "ErrorUpgradeRequired",
+	http.StatusTooManyRequests:       "ErrorRateLimited",
+	http.StatusServiceUnavailable:    "ErrorUnavailable",
+	http.StatusInternalServerError:   "ErrorInternal",
 }
 
 func (b *docBuilder) errorResponses() {
@@ -555,6 +556,7 @@ func (b *docBuilder) operationKinds() {
 				continue
 			}
 			c := *src.Value
+			c.Nullable = false // omitted when empty, never null
 			if f == "method" {
 				c.Enum = toAny(methods)
 				c.Description = "gps (the default) needs a location; manual needs a reason"
