@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
@@ -257,4 +258,80 @@ func inlinedDocument(t *testing.T) []byte {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestDocumentStatesTheRules: the rules the server applied without saying
+// (issue 14: 24% of requests valid by the old document were refused) are
+// in the document now: each of these requests is refused by the document
+// and by the server.
+func TestDocumentStatesTheRules(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	_, router, err := loadContract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	push := func(op map[string]any) map[string]any {
+		op0 := map[string]any{"seq": 1, "opId": "0192d6a4-0000-7000-8000-000000000001", "kind": "note", "visitId": w.v1.ID,
+			"at": f.clock.Now().UTC().Format(time.RFC3339), "payload": map[string]any{"text": "ok"}}
+		for k, v := range op {
+			op0[k] = v
+		}
+		return map[string]any{"deviceId": "phone", "schemaVersion": fsync.SchemaVersion, "deviceClock": f.clock.Now().UTC().Format(time.RFC3339), "ops": []any{op0}}
+	}
+	for _, c := range []struct {
+		name, method, path string
+		body               any
+		token              string
+		pushRejected       bool // a push answers in the operation's result
+	}{
+		{"limit below 1", "GET", "/v1/users?limit=0", nil, w.admin, false},
+		{"limit above 200", "GET", "/v1/users?limit=201", nil, w.admin, false},
+		{"day not a date", "GET", "/v1/visits?day=24.11.2037", nil, w.admin, false},
+		{"from not a time", "GET", "/v1/visits?from=yesterday", nil, w.admin, false},
+		{"workerId not an id", "GET", "/v1/sync/devices?workerId=w1", nil, w.admin, false},
+		{"FCM token too short", "POST", "/v1/devices", map[string]any{"token": "short", "platform": "android"}, w.wk1, false},
+		{"unknown platform", "POST", "/v1/devices", map[string]any{"token": strings.Repeat("t", 40), "platform": "windows"}, w.wk1, false},
+		{"deviceId too long", "POST", "/v1/auth/login", map[string]any{"login": "x", "password": "y", "deviceId": strings.Repeat("d", 129)}, "", false},
+		{"control character in a name", "POST", "/v1/users", map[string]any{"login": "new.user", "password": testPassword, "name": "a\x00b", "role": "worker"}, w.admin, false},
+		{"name over its class", "POST", "/v1/users", map[string]any{"login": "new.user", "password": testPassword, "name": strings.Repeat("名", 101), "role": "worker"}, w.admin, false},
+		{"unknown role", "POST", "/v1/users", map[string]any{"login": "new.user", "password": testPassword, "name": "N", "role": "owner"}, w.admin, false},
+		{"push schemaVersion above the server's", "POST", "/v1/sync/push", func() any { b := push(nil); b["schemaVersion"] = fsync.SchemaVersion + 1; return b }(), w.wk1, false},
+		{"opId not a UUID", "POST", "/v1/sync/push", push(map[string]any{"opId": "op-1"}), w.wk1, true},
+		{"note without text", "POST", "/v1/sync/push", push(map[string]any{"payload": map[string]any{"text": "  "}}), w.wk1, true},
+		{"rating out of range", "POST", "/v1/sync/push", push(map[string]any{"kind": "signOff", "payload": map[string]any{"signerName": "L",
+			"items": []any{map[string]any{"itemId": "kitchen", "accepted": true}}, "rating": map[string]any{"attitude": 6, "quality": 5, "efficiency": 5, "price": 5}}}), w.wk1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f.t = t
+			var raw []byte
+			if c.body != nil {
+				raw, _ = json.Marshal(c.body)
+			}
+			req := httptest.NewRequest(c.method, c.path, bytes.NewReader(raw))
+			if c.body != nil {
+				req.Header.Set("Content-Type", "application/json")
+			}
+			route, params, err := router.FindRoute(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = openapi3filter.ValidateRequest(context.Background(), &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route,
+				Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc}})
+			if err == nil {
+				t.Errorf("the document accepts it")
+			}
+			r := f.do(c.method, c.path, c.body, c.token)
+			if !c.pushRejected {
+				r.wantError(400, "invalid")
+				return
+			}
+			var resp fsync.PushResponse
+			r.want(200).decode(&resp)
+			if len(resp.Results) != 1 || resp.Results[0].Status != fsync.StatusRejected {
+				t.Errorf("the server answers %s", r.body)
+			}
+		})
+	}
+	f.t = t
 }
