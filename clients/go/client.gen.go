@@ -163,42 +163,18 @@ func (e AlertState) Valid() bool {
 	}
 }
 
-// Defines values for AuditEntryRole.
-const (
-	AuditEntryRoleAdmin      AuditEntryRole = "admin"
-	AuditEntryRoleCustomer   AuditEntryRole = "customer"
-	AuditEntryRoleSupervisor AuditEntryRole = "supervisor"
-	AuditEntryRoleWorker     AuditEntryRole = "worker"
-)
-
-// Valid indicates whether the value is a known member of the AuditEntryRole enum.
-func (e AuditEntryRole) Valid() bool {
-	switch e {
-	case AuditEntryRoleAdmin:
-		return true
-	case AuditEntryRoleCustomer:
-		return true
-	case AuditEntryRoleSupervisor:
-		return true
-	case AuditEntryRoleWorker:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ChangeRequestKind.
 const (
-	Cancel     ChangeRequestKind = "cancel"
-	Reschedule ChangeRequestKind = "reschedule"
+	ChangeRequestKindCancel     ChangeRequestKind = "cancel"
+	ChangeRequestKindReschedule ChangeRequestKind = "reschedule"
 )
 
 // Valid indicates whether the value is a known member of the ChangeRequestKind enum.
 func (e ChangeRequestKind) Valid() bool {
 	switch e {
-	case Cancel:
+	case ChangeRequestKindCancel:
 		return true
-	case Reschedule:
+	case ChangeRequestKindReschedule:
 		return true
 	default:
 		return false
@@ -328,30 +304,6 @@ func (e ComplaintActionAction) Valid() bool {
 	case ComplaintActionActionPropose:
 		return true
 	case ComplaintActionActionReject:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ComplaintEventRole.
-const (
-	ComplaintEventRoleAdmin      ComplaintEventRole = "admin"
-	ComplaintEventRoleCustomer   ComplaintEventRole = "customer"
-	ComplaintEventRoleSupervisor ComplaintEventRole = "supervisor"
-	ComplaintEventRoleWorker     ComplaintEventRole = "worker"
-)
-
-// Valid indicates whether the value is a known member of the ComplaintEventRole enum.
-func (e ComplaintEventRole) Valid() bool {
-	switch e {
-	case ComplaintEventRoleAdmin:
-		return true
-	case ComplaintEventRoleCustomer:
-		return true
-	case ComplaintEventRoleSupervisor:
-		return true
-	case ComplaintEventRoleWorker:
 		return true
 	default:
 		return false
@@ -592,48 +544,6 @@ func (e CustomerSelfLocale) Valid() bool {
 	}
 }
 
-// Defines values for CustomerVisitStatus.
-const (
-	CustomerVisitStatusCancelled  CustomerVisitStatus = "cancelled"
-	CustomerVisitStatusCheckedIn  CustomerVisitStatus = "checked_in"
-	CustomerVisitStatusCheckedOut CustomerVisitStatus = "checked_out"
-	CustomerVisitStatusConfirmed  CustomerVisitStatus = "confirmed"
-	CustomerVisitStatusDisputed   CustomerVisitStatus = "disputed"
-	CustomerVisitStatusEnRoute    CustomerVisitStatus = "en_route"
-	CustomerVisitStatusNoShow     CustomerVisitStatus = "no_show"
-	CustomerVisitStatusRework     CustomerVisitStatus = "rework"
-	CustomerVisitStatusScheduled  CustomerVisitStatus = "scheduled"
-	CustomerVisitStatusSignedOff  CustomerVisitStatus = "signed_off"
-)
-
-// Valid indicates whether the value is a known member of the CustomerVisitStatus enum.
-func (e CustomerVisitStatus) Valid() bool {
-	switch e {
-	case CustomerVisitStatusCancelled:
-		return true
-	case CustomerVisitStatusCheckedIn:
-		return true
-	case CustomerVisitStatusCheckedOut:
-		return true
-	case CustomerVisitStatusConfirmed:
-		return true
-	case CustomerVisitStatusDisputed:
-		return true
-	case CustomerVisitStatusEnRoute:
-		return true
-	case CustomerVisitStatusNoShow:
-		return true
-	case CustomerVisitStatusRework:
-		return true
-	case CustomerVisitStatusScheduled:
-		return true
-	case CustomerVisitStatusSignedOff:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for DeviceBodyLocale.
 const (
 	DeviceBodyLocaleEmpty DeviceBodyLocale = ""
@@ -657,16 +567,16 @@ func (e DeviceBodyLocale) Valid() bool {
 
 // Defines values for DeviceBodyPlatform.
 const (
-	Android DeviceBodyPlatform = "android"
-	Ios     DeviceBodyPlatform = "ios"
+	DeviceBodyPlatformAndroid DeviceBodyPlatform = "android"
+	DeviceBodyPlatformIos     DeviceBodyPlatform = "ios"
 )
 
 // Valid indicates whether the value is a known member of the DeviceBodyPlatform enum.
 func (e DeviceBodyPlatform) Valid() bool {
 	switch e {
-	case Android:
+	case DeviceBodyPlatformAndroid:
 		return true
-	case Ios:
+	case DeviceBodyPlatformIos:
 		return true
 	default:
 		return false
@@ -793,42 +703,18 @@ func (e ExceptionCode) Valid() bool {
 	}
 }
 
-// Defines values for FieldStateFactStatus.
+// Defines values for Gender.
 const (
-	FieldStateFactStatusCancelled  FieldStateFactStatus = "cancelled"
-	FieldStateFactStatusCheckedIn  FieldStateFactStatus = "checked_in"
-	FieldStateFactStatusCheckedOut FieldStateFactStatus = "checked_out"
-	FieldStateFactStatusConfirmed  FieldStateFactStatus = "confirmed"
-	FieldStateFactStatusDisputed   FieldStateFactStatus = "disputed"
-	FieldStateFactStatusEnRoute    FieldStateFactStatus = "en_route"
-	FieldStateFactStatusNoShow     FieldStateFactStatus = "no_show"
-	FieldStateFactStatusRework     FieldStateFactStatus = "rework"
-	FieldStateFactStatusScheduled  FieldStateFactStatus = "scheduled"
-	FieldStateFactStatusSignedOff  FieldStateFactStatus = "signed_off"
+	GenderFemale Gender = "female"
+	GenderMale   Gender = "male"
 )
 
-// Valid indicates whether the value is a known member of the FieldStateFactStatus enum.
-func (e FieldStateFactStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the Gender enum.
+func (e Gender) Valid() bool {
 	switch e {
-	case FieldStateFactStatusCancelled:
+	case GenderFemale:
 		return true
-	case FieldStateFactStatusCheckedIn:
-		return true
-	case FieldStateFactStatusCheckedOut:
-		return true
-	case FieldStateFactStatusConfirmed:
-		return true
-	case FieldStateFactStatusDisputed:
-		return true
-	case FieldStateFactStatusEnRoute:
-		return true
-	case FieldStateFactStatusNoShow:
-		return true
-	case FieldStateFactStatusRework:
-		return true
-	case FieldStateFactStatusScheduled:
-		return true
-	case FieldStateFactStatusSignedOff:
+	case GenderMale:
 		return true
 	default:
 		return false
@@ -1014,22 +900,22 @@ func (e NewCorrectionReasonCode) Valid() bool {
 
 // Defines values for NewUploadContentType.
 const (
-	Imageheic NewUploadContentType = "image/heic"
-	Imagejpeg NewUploadContentType = "image/jpeg"
-	Imagepng  NewUploadContentType = "image/png"
-	Imagewebp NewUploadContentType = "image/webp"
+	NewUploadContentTypeImageheic NewUploadContentType = "image/heic"
+	NewUploadContentTypeImagejpeg NewUploadContentType = "image/jpeg"
+	NewUploadContentTypeImagepng  NewUploadContentType = "image/png"
+	NewUploadContentTypeImagewebp NewUploadContentType = "image/webp"
 )
 
 // Valid indicates whether the value is a known member of the NewUploadContentType enum.
 func (e NewUploadContentType) Valid() bool {
 	switch e {
-	case Imageheic:
+	case NewUploadContentTypeImageheic:
 		return true
-	case Imagejpeg:
+	case NewUploadContentTypeImagejpeg:
 		return true
-	case Imagepng:
+	case NewUploadContentTypeImagepng:
 		return true
-	case Imagewebp:
+	case NewUploadContentTypeImagewebp:
 		return true
 	default:
 		return false
@@ -1057,30 +943,6 @@ func (e NewUserLocale) Valid() bool {
 	}
 }
 
-// Defines values for NewUserRole.
-const (
-	NewUserRoleAdmin      NewUserRole = "admin"
-	NewUserRoleCustomer   NewUserRole = "customer"
-	NewUserRoleSupervisor NewUserRole = "supervisor"
-	NewUserRoleWorker     NewUserRole = "worker"
-)
-
-// Valid indicates whether the value is a known member of the NewUserRole enum.
-func (e NewUserRole) Valid() bool {
-	switch e {
-	case NewUserRoleAdmin:
-		return true
-	case NewUserRoleCustomer:
-		return true
-	case NewUserRoleSupervisor:
-		return true
-	case NewUserRoleWorker:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for NoteOpKind.
 const (
 	NoteOpKindNote NoteOpKind = "note"
@@ -1096,90 +958,15 @@ func (e NoteOpKind) Valid() bool {
 	}
 }
 
-// Defines values for PreferencesWorkerGender.
-const (
-	PreferencesWorkerGenderFemale PreferencesWorkerGender = "female"
-	PreferencesWorkerGenderMale   PreferencesWorkerGender = "male"
-)
-
-// Valid indicates whether the value is a known member of the PreferencesWorkerGender enum.
-func (e PreferencesWorkerGender) Valid() bool {
-	switch e {
-	case PreferencesWorkerGenderFemale:
-		return true
-	case PreferencesWorkerGenderMale:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for ProgressOpKind.
 const (
-	Progress ProgressOpKind = "progress"
+	ProgressOpKindProgress ProgressOpKind = "progress"
 )
 
 // Valid indicates whether the value is a known member of the ProgressOpKind enum.
 func (e ProgressOpKind) Valid() bool {
 	switch e {
-	case Progress:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PublicWorkerGender.
-const (
-	PublicWorkerGenderFemale PublicWorkerGender = "female"
-	PublicWorkerGenderMale   PublicWorkerGender = "male"
-)
-
-// Valid indicates whether the value is a known member of the PublicWorkerGender enum.
-func (e PublicWorkerGender) Valid() bool {
-	switch e {
-	case PublicWorkerGenderFemale:
-		return true
-	case PublicWorkerGenderMale:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for PublicWorkerSkills.
-const (
-	PublicWorkerSkillsCooking       PublicWorkerSkills = "cooking"
-	PublicWorkerSkillsDailyCleaning PublicWorkerSkills = "daily_cleaning"
-	PublicWorkerSkillsDeepCleaning  PublicWorkerSkills = "deep_cleaning"
-	PublicWorkerSkillsElderCare     PublicWorkerSkills = "elder_care"
-	PublicWorkerSkillsHousekeeping  PublicWorkerSkills = "housekeeping"
-	PublicWorkerSkillsInfantCare    PublicWorkerSkills = "infant_care"
-	PublicWorkerSkillsLaundry       PublicWorkerSkills = "laundry"
-	PublicWorkerSkillsMaternityCare PublicWorkerSkills = "maternity_care"
-	PublicWorkerSkillsPetCare       PublicWorkerSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the PublicWorkerSkills enum.
-func (e PublicWorkerSkills) Valid() bool {
-	switch e {
-	case PublicWorkerSkillsCooking:
-		return true
-	case PublicWorkerSkillsDailyCleaning:
-		return true
-	case PublicWorkerSkillsDeepCleaning:
-		return true
-	case PublicWorkerSkillsElderCare:
-		return true
-	case PublicWorkerSkillsHousekeeping:
-		return true
-	case PublicWorkerSkillsInfantCare:
-		return true
-	case PublicWorkerSkillsLaundry:
-		return true
-	case PublicWorkerSkillsMaternityCare:
-		return true
-	case PublicWorkerSkillsPetCare:
+	case ProgressOpKindProgress:
 		return true
 	default:
 		return false
@@ -1188,25 +975,25 @@ func (e PublicWorkerSkills) Valid() bool {
 
 // Defines values for RemedyKind.
 const (
-	ExtraTime    RemedyKind = "extra_time"
-	FeeReduction RemedyKind = "fee_reduction"
-	Refund       RemedyKind = "refund"
-	Revisit      RemedyKind = "revisit"
-	Voucher      RemedyKind = "voucher"
+	RemedyKindExtraTime    RemedyKind = "extra_time"
+	RemedyKindFeeReduction RemedyKind = "fee_reduction"
+	RemedyKindRefund       RemedyKind = "refund"
+	RemedyKindRevisit      RemedyKind = "revisit"
+	RemedyKindVoucher      RemedyKind = "voucher"
 )
 
 // Valid indicates whether the value is a known member of the RemedyKind enum.
 func (e RemedyKind) Valid() bool {
 	switch e {
-	case ExtraTime:
+	case RemedyKindExtraTime:
 		return true
-	case FeeReduction:
+	case RemedyKindFeeReduction:
 		return true
-	case Refund:
+	case RemedyKindRefund:
 		return true
-	case Revisit:
+	case RemedyKindRevisit:
 		return true
-	case Voucher:
+	case RemedyKindVoucher:
 		return true
 	default:
 		return false
@@ -1215,13 +1002,13 @@ func (e RemedyKind) Valid() bool {
 
 // Defines values for ReportIncidentOpKind.
 const (
-	ReportIncident ReportIncidentOpKind = "reportIncident"
+	ReportIncidentOpKindReportIncident ReportIncidentOpKind = "reportIncident"
 )
 
 // Valid indicates whether the value is a known member of the ReportIncidentOpKind enum.
 func (e ReportIncidentOpKind) Valid() bool {
 	switch e {
-	case ReportIncident:
+	case ReportIncidentOpKindReportIncident:
 		return true
 	default:
 		return false
@@ -1506,13 +1293,37 @@ func (e ResultStatus) Valid() bool {
 
 // Defines values for RetireOpKind.
 const (
-	Retire RetireOpKind = "retire"
+	RetireOpKindRetire RetireOpKind = "retire"
 )
 
 // Valid indicates whether the value is a known member of the RetireOpKind enum.
 func (e RetireOpKind) Valid() bool {
 	switch e {
-	case Retire:
+	case RetireOpKindRetire:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Role.
+const (
+	RoleAdmin      Role = "admin"
+	RoleCustomer   Role = "customer"
+	RoleSupervisor Role = "supervisor"
+	RoleWorker     Role = "worker"
+)
+
+// Valid indicates whether the value is a known member of the Role enum.
+func (e Role) Valid() bool {
+	switch e {
+	case RoleAdmin:
+		return true
+	case RoleCustomer:
+		return true
+	case RoleSupervisor:
+		return true
+	case RoleWorker:
 		return true
 	default:
 		return false
@@ -1521,130 +1332,13 @@ func (e RetireOpKind) Valid() bool {
 
 // Defines values for RunningLateOpKind.
 const (
-	RunningLate RunningLateOpKind = "runningLate"
+	RunningLateOpKindRunningLate RunningLateOpKind = "runningLate"
 )
 
 // Valid indicates whether the value is a known member of the RunningLateOpKind enum.
 func (e RunningLateOpKind) Valid() bool {
 	switch e {
-	case RunningLate:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ServiceTypeRequiredSkills.
-const (
-	ServiceTypeRequiredSkillsCooking       ServiceTypeRequiredSkills = "cooking"
-	ServiceTypeRequiredSkillsDailyCleaning ServiceTypeRequiredSkills = "daily_cleaning"
-	ServiceTypeRequiredSkillsDeepCleaning  ServiceTypeRequiredSkills = "deep_cleaning"
-	ServiceTypeRequiredSkillsElderCare     ServiceTypeRequiredSkills = "elder_care"
-	ServiceTypeRequiredSkillsHousekeeping  ServiceTypeRequiredSkills = "housekeeping"
-	ServiceTypeRequiredSkillsInfantCare    ServiceTypeRequiredSkills = "infant_care"
-	ServiceTypeRequiredSkillsLaundry       ServiceTypeRequiredSkills = "laundry"
-	ServiceTypeRequiredSkillsMaternityCare ServiceTypeRequiredSkills = "maternity_care"
-	ServiceTypeRequiredSkillsPetCare       ServiceTypeRequiredSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the ServiceTypeRequiredSkills enum.
-func (e ServiceTypeRequiredSkills) Valid() bool {
-	switch e {
-	case ServiceTypeRequiredSkillsCooking:
-		return true
-	case ServiceTypeRequiredSkillsDailyCleaning:
-		return true
-	case ServiceTypeRequiredSkillsDeepCleaning:
-		return true
-	case ServiceTypeRequiredSkillsElderCare:
-		return true
-	case ServiceTypeRequiredSkillsHousekeeping:
-		return true
-	case ServiceTypeRequiredSkillsInfantCare:
-		return true
-	case ServiceTypeRequiredSkillsLaundry:
-		return true
-	case ServiceTypeRequiredSkillsMaternityCare:
-		return true
-	case ServiceTypeRequiredSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ServiceTypeInputRequiredSkills.
-const (
-	ServiceTypeInputRequiredSkillsCooking       ServiceTypeInputRequiredSkills = "cooking"
-	ServiceTypeInputRequiredSkillsDailyCleaning ServiceTypeInputRequiredSkills = "daily_cleaning"
-	ServiceTypeInputRequiredSkillsDeepCleaning  ServiceTypeInputRequiredSkills = "deep_cleaning"
-	ServiceTypeInputRequiredSkillsElderCare     ServiceTypeInputRequiredSkills = "elder_care"
-	ServiceTypeInputRequiredSkillsHousekeeping  ServiceTypeInputRequiredSkills = "housekeeping"
-	ServiceTypeInputRequiredSkillsInfantCare    ServiceTypeInputRequiredSkills = "infant_care"
-	ServiceTypeInputRequiredSkillsLaundry       ServiceTypeInputRequiredSkills = "laundry"
-	ServiceTypeInputRequiredSkillsMaternityCare ServiceTypeInputRequiredSkills = "maternity_care"
-	ServiceTypeInputRequiredSkillsPetCare       ServiceTypeInputRequiredSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the ServiceTypeInputRequiredSkills enum.
-func (e ServiceTypeInputRequiredSkills) Valid() bool {
-	switch e {
-	case ServiceTypeInputRequiredSkillsCooking:
-		return true
-	case ServiceTypeInputRequiredSkillsDailyCleaning:
-		return true
-	case ServiceTypeInputRequiredSkillsDeepCleaning:
-		return true
-	case ServiceTypeInputRequiredSkillsElderCare:
-		return true
-	case ServiceTypeInputRequiredSkillsHousekeeping:
-		return true
-	case ServiceTypeInputRequiredSkillsInfantCare:
-		return true
-	case ServiceTypeInputRequiredSkillsLaundry:
-		return true
-	case ServiceTypeInputRequiredSkillsMaternityCare:
-		return true
-	case ServiceTypeInputRequiredSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for ServiceTypePutRequiredSkills.
-const (
-	ServiceTypePutRequiredSkillsCooking       ServiceTypePutRequiredSkills = "cooking"
-	ServiceTypePutRequiredSkillsDailyCleaning ServiceTypePutRequiredSkills = "daily_cleaning"
-	ServiceTypePutRequiredSkillsDeepCleaning  ServiceTypePutRequiredSkills = "deep_cleaning"
-	ServiceTypePutRequiredSkillsElderCare     ServiceTypePutRequiredSkills = "elder_care"
-	ServiceTypePutRequiredSkillsHousekeeping  ServiceTypePutRequiredSkills = "housekeeping"
-	ServiceTypePutRequiredSkillsInfantCare    ServiceTypePutRequiredSkills = "infant_care"
-	ServiceTypePutRequiredSkillsLaundry       ServiceTypePutRequiredSkills = "laundry"
-	ServiceTypePutRequiredSkillsMaternityCare ServiceTypePutRequiredSkills = "maternity_care"
-	ServiceTypePutRequiredSkillsPetCare       ServiceTypePutRequiredSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the ServiceTypePutRequiredSkills enum.
-func (e ServiceTypePutRequiredSkills) Valid() bool {
-	switch e {
-	case ServiceTypePutRequiredSkillsCooking:
-		return true
-	case ServiceTypePutRequiredSkillsDailyCleaning:
-		return true
-	case ServiceTypePutRequiredSkillsDeepCleaning:
-		return true
-	case ServiceTypePutRequiredSkillsElderCare:
-		return true
-	case ServiceTypePutRequiredSkillsHousekeeping:
-		return true
-	case ServiceTypePutRequiredSkillsInfantCare:
-		return true
-	case ServiceTypePutRequiredSkillsLaundry:
-		return true
-	case ServiceTypePutRequiredSkillsMaternityCare:
-		return true
-	case ServiceTypePutRequiredSkillsPetCare:
+	case RunningLateOpKindRunningLate:
 		return true
 	default:
 		return false
@@ -1660,6 +1354,45 @@ const (
 func (e SignOffOpKind) Valid() bool {
 	switch e {
 	case SignOffOpKindSignOff:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for Skill.
+const (
+	SkillCooking       Skill = "cooking"
+	SkillDailyCleaning Skill = "daily_cleaning"
+	SkillDeepCleaning  Skill = "deep_cleaning"
+	SkillElderCare     Skill = "elder_care"
+	SkillHousekeeping  Skill = "housekeeping"
+	SkillInfantCare    Skill = "infant_care"
+	SkillLaundry       Skill = "laundry"
+	SkillMaternityCare Skill = "maternity_care"
+	SkillPetCare       Skill = "pet_care"
+)
+
+// Valid indicates whether the value is a known member of the Skill enum.
+func (e Skill) Valid() bool {
+	switch e {
+	case SkillCooking:
+		return true
+	case SkillDailyCleaning:
+		return true
+	case SkillDeepCleaning:
+		return true
+	case SkillElderCare:
+		return true
+	case SkillHousekeeping:
+		return true
+	case SkillInfantCare:
+		return true
+	case SkillLaundry:
+		return true
+	case SkillMaternityCare:
+		return true
+	case SkillPetCare:
 		return true
 	default:
 		return false
@@ -1687,30 +1420,6 @@ func (e UserLocale) Valid() bool {
 	}
 }
 
-// Defines values for UserRole.
-const (
-	UserRoleAdmin      UserRole = "admin"
-	UserRoleCustomer   UserRole = "customer"
-	UserRoleSupervisor UserRole = "supervisor"
-	UserRoleWorker     UserRole = "worker"
-)
-
-// Valid indicates whether the value is a known member of the UserRole enum.
-func (e UserRole) Valid() bool {
-	switch e {
-	case UserRoleAdmin:
-		return true
-	case UserRoleCustomer:
-		return true
-	case UserRoleSupervisor:
-		return true
-	case UserRoleWorker:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for UserUpdateLocale.
 const (
 	UserUpdateLocaleEmpty UserUpdateLocale = ""
@@ -1732,162 +1441,42 @@ func (e UserUpdateLocale) Valid() bool {
 	}
 }
 
-// Defines values for VisitViewOfficeStatus.
+// Defines values for VisitStatus.
 const (
-	VisitViewOfficeStatusCancelled  VisitViewOfficeStatus = "cancelled"
-	VisitViewOfficeStatusCheckedIn  VisitViewOfficeStatus = "checked_in"
-	VisitViewOfficeStatusCheckedOut VisitViewOfficeStatus = "checked_out"
-	VisitViewOfficeStatusConfirmed  VisitViewOfficeStatus = "confirmed"
-	VisitViewOfficeStatusDisputed   VisitViewOfficeStatus = "disputed"
-	VisitViewOfficeStatusEnRoute    VisitViewOfficeStatus = "en_route"
-	VisitViewOfficeStatusNoShow     VisitViewOfficeStatus = "no_show"
-	VisitViewOfficeStatusRework     VisitViewOfficeStatus = "rework"
-	VisitViewOfficeStatusScheduled  VisitViewOfficeStatus = "scheduled"
-	VisitViewOfficeStatusSignedOff  VisitViewOfficeStatus = "signed_off"
+	VisitStatusCancelled  VisitStatus = "cancelled"
+	VisitStatusCheckedIn  VisitStatus = "checked_in"
+	VisitStatusCheckedOut VisitStatus = "checked_out"
+	VisitStatusConfirmed  VisitStatus = "confirmed"
+	VisitStatusDisputed   VisitStatus = "disputed"
+	VisitStatusEnRoute    VisitStatus = "en_route"
+	VisitStatusNoShow     VisitStatus = "no_show"
+	VisitStatusRework     VisitStatus = "rework"
+	VisitStatusScheduled  VisitStatus = "scheduled"
+	VisitStatusSignedOff  VisitStatus = "signed_off"
 )
 
-// Valid indicates whether the value is a known member of the VisitViewOfficeStatus enum.
-func (e VisitViewOfficeStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the VisitStatus enum.
+func (e VisitStatus) Valid() bool {
 	switch e {
-	case VisitViewOfficeStatusCancelled:
+	case VisitStatusCancelled:
 		return true
-	case VisitViewOfficeStatusCheckedIn:
+	case VisitStatusCheckedIn:
 		return true
-	case VisitViewOfficeStatusCheckedOut:
+	case VisitStatusCheckedOut:
 		return true
-	case VisitViewOfficeStatusConfirmed:
+	case VisitStatusConfirmed:
 		return true
-	case VisitViewOfficeStatusDisputed:
+	case VisitStatusDisputed:
 		return true
-	case VisitViewOfficeStatusEnRoute:
+	case VisitStatusEnRoute:
 		return true
-	case VisitViewOfficeStatusNoShow:
+	case VisitStatusNoShow:
 		return true
-	case VisitViewOfficeStatusRework:
+	case VisitStatusRework:
 		return true
-	case VisitViewOfficeStatusScheduled:
+	case VisitStatusScheduled:
 		return true
-	case VisitViewOfficeStatusSignedOff:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for VisitViewStatus.
-const (
-	VisitViewStatusCancelled  VisitViewStatus = "cancelled"
-	VisitViewStatusCheckedIn  VisitViewStatus = "checked_in"
-	VisitViewStatusCheckedOut VisitViewStatus = "checked_out"
-	VisitViewStatusConfirmed  VisitViewStatus = "confirmed"
-	VisitViewStatusDisputed   VisitViewStatus = "disputed"
-	VisitViewStatusEnRoute    VisitViewStatus = "en_route"
-	VisitViewStatusNoShow     VisitViewStatus = "no_show"
-	VisitViewStatusRework     VisitViewStatus = "rework"
-	VisitViewStatusScheduled  VisitViewStatus = "scheduled"
-	VisitViewStatusSignedOff  VisitViewStatus = "signed_off"
-)
-
-// Valid indicates whether the value is a known member of the VisitViewStatus enum.
-func (e VisitViewStatus) Valid() bool {
-	switch e {
-	case VisitViewStatusCancelled:
-		return true
-	case VisitViewStatusCheckedIn:
-		return true
-	case VisitViewStatusCheckedOut:
-		return true
-	case VisitViewStatusConfirmed:
-		return true
-	case VisitViewStatusDisputed:
-		return true
-	case VisitViewStatusEnRoute:
-		return true
-	case VisitViewStatusNoShow:
-		return true
-	case VisitViewStatusRework:
-		return true
-	case VisitViewStatusScheduled:
-		return true
-	case VisitViewStatusSignedOff:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerGender.
-const (
-	WorkerGenderFemale WorkerGender = "female"
-	WorkerGenderMale   WorkerGender = "male"
-)
-
-// Valid indicates whether the value is a known member of the WorkerGender enum.
-func (e WorkerGender) Valid() bool {
-	switch e {
-	case WorkerGenderFemale:
-		return true
-	case WorkerGenderMale:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerSkills.
-const (
-	WorkerSkillsCooking       WorkerSkills = "cooking"
-	WorkerSkillsDailyCleaning WorkerSkills = "daily_cleaning"
-	WorkerSkillsDeepCleaning  WorkerSkills = "deep_cleaning"
-	WorkerSkillsElderCare     WorkerSkills = "elder_care"
-	WorkerSkillsHousekeeping  WorkerSkills = "housekeeping"
-	WorkerSkillsInfantCare    WorkerSkills = "infant_care"
-	WorkerSkillsLaundry       WorkerSkills = "laundry"
-	WorkerSkillsMaternityCare WorkerSkills = "maternity_care"
-	WorkerSkillsPetCare       WorkerSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the WorkerSkills enum.
-func (e WorkerSkills) Valid() bool {
-	switch e {
-	case WorkerSkillsCooking:
-		return true
-	case WorkerSkillsDailyCleaning:
-		return true
-	case WorkerSkillsDeepCleaning:
-		return true
-	case WorkerSkillsElderCare:
-		return true
-	case WorkerSkillsHousekeeping:
-		return true
-	case WorkerSkillsInfantCare:
-		return true
-	case WorkerSkillsLaundry:
-		return true
-	case WorkerSkillsMaternityCare:
-		return true
-	case WorkerSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerStatus.
-const (
-	WorkerStatusActive    WorkerStatus = "active"
-	WorkerStatusLeft      WorkerStatus = "left"
-	WorkerStatusSuspended WorkerStatus = "suspended"
-)
-
-// Valid indicates whether the value is a known member of the WorkerStatus enum.
-func (e WorkerStatus) Valid() bool {
-	switch e {
-	case WorkerStatusActive:
-		return true
-	case WorkerStatusLeft:
-		return true
-	case WorkerStatusSuspended:
+	case VisitStatusSignedOff:
 		return true
 	default:
 		return false
@@ -1969,63 +1558,6 @@ func (e WorkerIncidentStatus) Valid() bool {
 	}
 }
 
-// Defines values for WorkerInputGender.
-const (
-	WorkerInputGenderFemale WorkerInputGender = "female"
-	WorkerInputGenderMale   WorkerInputGender = "male"
-)
-
-// Valid indicates whether the value is a known member of the WorkerInputGender enum.
-func (e WorkerInputGender) Valid() bool {
-	switch e {
-	case WorkerInputGenderFemale:
-		return true
-	case WorkerInputGenderMale:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerInputSkills.
-const (
-	WorkerInputSkillsCooking       WorkerInputSkills = "cooking"
-	WorkerInputSkillsDailyCleaning WorkerInputSkills = "daily_cleaning"
-	WorkerInputSkillsDeepCleaning  WorkerInputSkills = "deep_cleaning"
-	WorkerInputSkillsElderCare     WorkerInputSkills = "elder_care"
-	WorkerInputSkillsHousekeeping  WorkerInputSkills = "housekeeping"
-	WorkerInputSkillsInfantCare    WorkerInputSkills = "infant_care"
-	WorkerInputSkillsLaundry       WorkerInputSkills = "laundry"
-	WorkerInputSkillsMaternityCare WorkerInputSkills = "maternity_care"
-	WorkerInputSkillsPetCare       WorkerInputSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the WorkerInputSkills enum.
-func (e WorkerInputSkills) Valid() bool {
-	switch e {
-	case WorkerInputSkillsCooking:
-		return true
-	case WorkerInputSkillsDailyCleaning:
-		return true
-	case WorkerInputSkillsDeepCleaning:
-		return true
-	case WorkerInputSkillsElderCare:
-		return true
-	case WorkerInputSkillsHousekeeping:
-		return true
-	case WorkerInputSkillsInfantCare:
-		return true
-	case WorkerInputSkillsLaundry:
-		return true
-	case WorkerInputSkillsMaternityCare:
-		return true
-	case WorkerInputSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
 // Defines values for WorkerInputStatus.
 const (
 	WorkerInputStatusActive    WorkerInputStatus = "active"
@@ -2050,198 +1582,21 @@ func (e WorkerInputStatus) Valid() bool {
 	}
 }
 
-// Defines values for WorkerPutGender.
+// Defines values for WorkerStatus.
 const (
-	WorkerPutGenderFemale WorkerPutGender = "female"
-	WorkerPutGenderMale   WorkerPutGender = "male"
+	WorkerStatusActive    WorkerStatus = "active"
+	WorkerStatusLeft      WorkerStatus = "left"
+	WorkerStatusSuspended WorkerStatus = "suspended"
 )
 
-// Valid indicates whether the value is a known member of the WorkerPutGender enum.
-func (e WorkerPutGender) Valid() bool {
+// Valid indicates whether the value is a known member of the WorkerStatus enum.
+func (e WorkerStatus) Valid() bool {
 	switch e {
-	case WorkerPutGenderFemale:
+	case WorkerStatusActive:
 		return true
-	case WorkerPutGenderMale:
+	case WorkerStatusLeft:
 		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerPutSkills.
-const (
-	WorkerPutSkillsCooking       WorkerPutSkills = "cooking"
-	WorkerPutSkillsDailyCleaning WorkerPutSkills = "daily_cleaning"
-	WorkerPutSkillsDeepCleaning  WorkerPutSkills = "deep_cleaning"
-	WorkerPutSkillsElderCare     WorkerPutSkills = "elder_care"
-	WorkerPutSkillsHousekeeping  WorkerPutSkills = "housekeeping"
-	WorkerPutSkillsInfantCare    WorkerPutSkills = "infant_care"
-	WorkerPutSkillsLaundry       WorkerPutSkills = "laundry"
-	WorkerPutSkillsMaternityCare WorkerPutSkills = "maternity_care"
-	WorkerPutSkillsPetCare       WorkerPutSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the WorkerPutSkills enum.
-func (e WorkerPutSkills) Valid() bool {
-	switch e {
-	case WorkerPutSkillsCooking:
-		return true
-	case WorkerPutSkillsDailyCleaning:
-		return true
-	case WorkerPutSkillsDeepCleaning:
-		return true
-	case WorkerPutSkillsElderCare:
-		return true
-	case WorkerPutSkillsHousekeeping:
-		return true
-	case WorkerPutSkillsInfantCare:
-		return true
-	case WorkerPutSkillsLaundry:
-		return true
-	case WorkerPutSkillsMaternityCare:
-		return true
-	case WorkerPutSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerPutStatus.
-const (
-	WorkerPutStatusActive    WorkerPutStatus = "active"
-	WorkerPutStatusLeft      WorkerPutStatus = "left"
-	WorkerPutStatusSuspended WorkerPutStatus = "suspended"
-)
-
-// Valid indicates whether the value is a known member of the WorkerPutStatus enum.
-func (e WorkerPutStatus) Valid() bool {
-	switch e {
-	case WorkerPutStatusActive:
-		return true
-	case WorkerPutStatusLeft:
-		return true
-	case WorkerPutStatusSuspended:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerSelfGender.
-const (
-	WorkerSelfGenderFemale WorkerSelfGender = "female"
-	WorkerSelfGenderMale   WorkerSelfGender = "male"
-)
-
-// Valid indicates whether the value is a known member of the WorkerSelfGender enum.
-func (e WorkerSelfGender) Valid() bool {
-	switch e {
-	case WorkerSelfGenderFemale:
-		return true
-	case WorkerSelfGenderMale:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerSelfSkills.
-const (
-	WorkerSelfSkillsCooking       WorkerSelfSkills = "cooking"
-	WorkerSelfSkillsDailyCleaning WorkerSelfSkills = "daily_cleaning"
-	WorkerSelfSkillsDeepCleaning  WorkerSelfSkills = "deep_cleaning"
-	WorkerSelfSkillsElderCare     WorkerSelfSkills = "elder_care"
-	WorkerSelfSkillsHousekeeping  WorkerSelfSkills = "housekeeping"
-	WorkerSelfSkillsInfantCare    WorkerSelfSkills = "infant_care"
-	WorkerSelfSkillsLaundry       WorkerSelfSkills = "laundry"
-	WorkerSelfSkillsMaternityCare WorkerSelfSkills = "maternity_care"
-	WorkerSelfSkillsPetCare       WorkerSelfSkills = "pet_care"
-)
-
-// Valid indicates whether the value is a known member of the WorkerSelfSkills enum.
-func (e WorkerSelfSkills) Valid() bool {
-	switch e {
-	case WorkerSelfSkillsCooking:
-		return true
-	case WorkerSelfSkillsDailyCleaning:
-		return true
-	case WorkerSelfSkillsDeepCleaning:
-		return true
-	case WorkerSelfSkillsElderCare:
-		return true
-	case WorkerSelfSkillsHousekeeping:
-		return true
-	case WorkerSelfSkillsInfantCare:
-		return true
-	case WorkerSelfSkillsLaundry:
-		return true
-	case WorkerSelfSkillsMaternityCare:
-		return true
-	case WorkerSelfSkillsPetCare:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerSelfStatus.
-const (
-	WorkerSelfStatusActive    WorkerSelfStatus = "active"
-	WorkerSelfStatusLeft      WorkerSelfStatus = "left"
-	WorkerSelfStatusSuspended WorkerSelfStatus = "suspended"
-)
-
-// Valid indicates whether the value is a known member of the WorkerSelfStatus enum.
-func (e WorkerSelfStatus) Valid() bool {
-	switch e {
-	case WorkerSelfStatusActive:
-		return true
-	case WorkerSelfStatusLeft:
-		return true
-	case WorkerSelfStatusSuspended:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for WorkerVisitStatus.
-const (
-	WorkerVisitStatusCancelled  WorkerVisitStatus = "cancelled"
-	WorkerVisitStatusCheckedIn  WorkerVisitStatus = "checked_in"
-	WorkerVisitStatusCheckedOut WorkerVisitStatus = "checked_out"
-	WorkerVisitStatusConfirmed  WorkerVisitStatus = "confirmed"
-	WorkerVisitStatusDisputed   WorkerVisitStatus = "disputed"
-	WorkerVisitStatusEnRoute    WorkerVisitStatus = "en_route"
-	WorkerVisitStatusNoShow     WorkerVisitStatus = "no_show"
-	WorkerVisitStatusRework     WorkerVisitStatus = "rework"
-	WorkerVisitStatusScheduled  WorkerVisitStatus = "scheduled"
-	WorkerVisitStatusSignedOff  WorkerVisitStatus = "signed_off"
-)
-
-// Valid indicates whether the value is a known member of the WorkerVisitStatus enum.
-func (e WorkerVisitStatus) Valid() bool {
-	switch e {
-	case WorkerVisitStatusCancelled:
-		return true
-	case WorkerVisitStatusCheckedIn:
-		return true
-	case WorkerVisitStatusCheckedOut:
-		return true
-	case WorkerVisitStatusConfirmed:
-		return true
-	case WorkerVisitStatusDisputed:
-		return true
-	case WorkerVisitStatusEnRoute:
-		return true
-	case WorkerVisitStatusNoShow:
-		return true
-	case WorkerVisitStatusRework:
-		return true
-	case WorkerVisitStatusScheduled:
-		return true
-	case WorkerVisitStatusSignedOff:
+	case WorkerStatusSuspended:
 		return true
 	default:
 		return false
@@ -2286,16 +1641,16 @@ func (e GetV1AuditEntityIdParamsEntity) Valid() bool {
 
 // Defines values for GetV1ReportsMonthlyParamsFormat.
 const (
-	Csv  GetV1ReportsMonthlyParamsFormat = "csv"
-	Json GetV1ReportsMonthlyParamsFormat = "json"
+	GetV1ReportsMonthlyParamsFormatCsv  GetV1ReportsMonthlyParamsFormat = "csv"
+	GetV1ReportsMonthlyParamsFormatJson GetV1ReportsMonthlyParamsFormat = "json"
 )
 
 // Valid indicates whether the value is a known member of the GetV1ReportsMonthlyParamsFormat enum.
 func (e GetV1ReportsMonthlyParamsFormat) Valid() bool {
 	switch e {
-	case Csv:
+	case GetV1ReportsMonthlyParamsFormatCsv:
 		return true
-	case Json:
+	case GetV1ReportsMonthlyParamsFormatJson:
 		return true
 	default:
 		return false
@@ -2439,17 +1794,14 @@ type AuditEntry struct {
 	Changes []FieldChange `json:"changes"`
 
 	// DeviceId the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID)
-	DeviceId *string        `json:"deviceId,omitempty"`
-	Entity   string         `json:"entity"`
-	EntityId string         `json:"entityId"`
-	Id       string         `json:"id"`
-	Note     *string        `json:"note,omitempty"`
-	Role     AuditEntryRole `json:"role"`
-	Version  int64          `json:"version"`
+	DeviceId *string `json:"deviceId,omitempty"`
+	Entity   string  `json:"entity"`
+	EntityId string  `json:"entityId"`
+	Id       string  `json:"id"`
+	Note     *string `json:"note,omitempty"`
+	Role     Role    `json:"role"`
+	Version  int64   `json:"version"`
 }
-
-// AuditEntryRole defines model for AuditEntry.Role.
-type AuditEntryRole string
 
 // BackgroundCheck defines model for BackgroundCheck.
 type BackgroundCheck struct {
@@ -2618,15 +1970,12 @@ type ComplaintActionAction string
 
 // ComplaintEvent defines model for ComplaintEvent.
 type ComplaintEvent struct {
-	Action string             `json:"action"`
-	At     time.Time          `json:"at"`
-	By     string             `json:"by"`
-	Note   *string            `json:"note,omitempty"`
-	Role   ComplaintEventRole `json:"role"`
+	Action string    `json:"action"`
+	At     time.Time `json:"at"`
+	By     string    `json:"by"`
+	Note   *string   `json:"note,omitempty"`
+	Role   Role      `json:"role"`
 }
-
-// ComplaintEventRole defines model for ComplaintEvent.Role.
-type ComplaintEventRole string
 
 // Conflict defines model for Conflict.
 type Conflict struct {
@@ -2819,8 +2168,8 @@ type CustomerVisit struct {
 	ScheduledStart time.Time     `json:"scheduledStart"`
 
 	// ServiceTypeId an id, or empty for none
-	ServiceTypeId string              `json:"serviceTypeId"`
-	Status        CustomerVisitStatus `json:"status"`
+	ServiceTypeId string      `json:"serviceTypeId"`
+	Status        VisitStatus `json:"status"`
 
 	// TimeZone an IANA time zone, like Asia/Shanghai
 	TimeZone  string        `json:"timeZone"`
@@ -2828,9 +2177,6 @@ type CustomerVisit struct {
 	Version   int64         `json:"version"`
 	Worker    *PublicWorker `json:"worker,omitempty"`
 }
-
-// CustomerVisitStatus defines model for CustomerVisit.Status.
-type CustomerVisitStatus string
 
 // DeviceBody defines model for DeviceBody.
 type DeviceBody struct {
@@ -2967,23 +2313,20 @@ type FieldNote struct {
 
 // FieldState defines model for FieldState.
 type FieldState struct {
-	CheckIn           *Attendance           `json:"checkIn,omitempty"`
-	CheckOut          *Attendance           `json:"checkOut,omitempty"`
-	Conflicts         *[]Conflict           `json:"conflicts"`
-	CustomerConfirmed bool                  `json:"customerConfirmed"`
-	EnRouteAt         *time.Time            `json:"enRouteAt,omitempty"`
-	Eta               *time.Time            `json:"eta,omitempty"`
-	Exceptions        *[]Exception          `json:"exceptions"`
-	FactStatus        *FieldStateFactStatus `json:"factStatus,omitempty"`
-	Incidents         *[]string             `json:"incidents"`
-	Notes             *[]FieldNote          `json:"notes"`
-	Ops               int                   `json:"ops"`
-	Progress          *[]ItemProgress       `json:"progress"`
-	SignOff           *SignOff              `json:"signOff,omitempty"`
+	CheckIn           *Attendance     `json:"checkIn,omitempty"`
+	CheckOut          *Attendance     `json:"checkOut,omitempty"`
+	Conflicts         *[]Conflict     `json:"conflicts"`
+	CustomerConfirmed bool            `json:"customerConfirmed"`
+	EnRouteAt         *time.Time      `json:"enRouteAt,omitempty"`
+	Eta               *time.Time      `json:"eta,omitempty"`
+	Exceptions        *[]Exception    `json:"exceptions"`
+	FactStatus        *VisitStatus    `json:"factStatus,omitempty"`
+	Incidents         *[]string       `json:"incidents"`
+	Notes             *[]FieldNote    `json:"notes"`
+	Ops               int             `json:"ops"`
+	Progress          *[]ItemProgress `json:"progress"`
+	SignOff           *SignOff        `json:"signOff,omitempty"`
 }
-
-// FieldStateFactStatus defines model for FieldState.FactStatus.
-type FieldStateFactStatus string
 
 // FollowUp defines model for FollowUp.
 type FollowUp struct {
@@ -3011,6 +2354,9 @@ type FollowUp struct {
 type FollowUpBody struct {
 	Outcome string `json:"outcome"`
 }
+
+// Gender defines model for Gender.
+type Gender string
 
 // GeoFix defines model for GeoFix.
 type GeoFix struct {
@@ -3158,11 +2504,11 @@ type NewUser struct {
 	Locale *NewUserLocale `json:"locale,omitempty"`
 
 	// Login 3-64 letters (ASCII, any case, or Chinese; fullwidth forms are folded), digits and . _ - @ +; stored in lower case
-	Login    string      `json:"login"`
-	Name     string      `json:"name"`
-	Password string      `json:"password"`
-	Role     NewUserRole `json:"role"`
-	Team     *string     `json:"team,omitempty"`
+	Login    string  `json:"login"`
+	Name     string  `json:"name"`
+	Password string  `json:"password"`
+	Role     Role    `json:"role"`
+	Team     *string `json:"team,omitempty"`
 
 	// WorkerId an id, or empty for none
 	WorkerId *string `json:"workerId,omitempty"`
@@ -3170,9 +2516,6 @@ type NewUser struct {
 
 // NewUserLocale empty: the default, zh-CN
 type NewUserLocale string
-
-// NewUserRole defines model for NewUser.Role.
-type NewUserRole string
 
 // NewVisit defines model for NewVisit.
 type NewVisit struct {
@@ -3245,13 +2588,10 @@ type Op struct {
 
 // Preferences defines model for Preferences.
 type Preferences struct {
-	Language           *string                  `json:"language,omitempty"`
-	MinExperienceYears *int                     `json:"minExperienceYears,omitempty"`
-	WorkerGender       *PreferencesWorkerGender `json:"workerGender,omitempty"`
+	Language           *string `json:"language,omitempty"`
+	MinExperienceYears *int    `json:"minExperienceYears,omitempty"`
+	WorkerGender       *Gender `json:"workerGender,omitempty"`
 }
-
-// PreferencesWorkerGender defines model for Preferences.WorkerGender.
-type PreferencesWorkerGender string
 
 // PresenceSecret defines model for PresenceSecret.
 type PresenceSecret struct {
@@ -3311,22 +2651,16 @@ type PublicCertificate struct {
 
 // PublicWorker defines model for PublicWorker.
 type PublicWorker struct {
-	Certificates    []PublicCertificate  `json:"certificates"`
-	ExperienceYears int                  `json:"experienceYears"`
-	Gender          PublicWorkerGender   `json:"gender"`
-	Id              string               `json:"id"`
-	Languages       []string             `json:"languages"`
-	Name            string               `json:"name"`
-	PhotoRef        *string              `json:"photoRef,omitempty"`
-	Rating          float64              `json:"rating"`
-	Skills          []PublicWorkerSkills `json:"skills"`
+	Certificates    []PublicCertificate `json:"certificates"`
+	ExperienceYears int                 `json:"experienceYears"`
+	Gender          Gender              `json:"gender"`
+	Id              string              `json:"id"`
+	Languages       []string            `json:"languages"`
+	Name            string              `json:"name"`
+	PhotoRef        *string             `json:"photoRef,omitempty"`
+	Rating          float64             `json:"rating"`
+	Skills          []Skill             `json:"skills"`
 }
-
-// PublicWorkerGender defines model for PublicWorker.Gender.
-type PublicWorkerGender string
-
-// PublicWorkerSkills defines model for PublicWorker.Skills.
-type PublicWorkerSkills string
 
 // PullView What changed in the phone's scope since the cursor; visits and incidents in the worker's view.
 type PullView struct {
@@ -3520,6 +2854,9 @@ type ReworkBody struct {
 	WorkerId *string `json:"workerId,omitempty"`
 }
 
+// Role defines model for Role.
+type Role string
+
 // RunningLateOp The worker will be late: the new estimated arrival
 type RunningLateOp struct {
 	// At when it happened, by the phone's clock
@@ -3633,56 +2970,47 @@ type SchedulePut struct {
 
 // ServiceType defines model for ServiceType.
 type ServiceType struct {
-	Active               bool                        `json:"active"`
-	Checklist            []ChecklistItem             `json:"checklist"`
-	Code                 string                      `json:"code"`
-	CreatedAt            time.Time                   `json:"createdAt"`
-	DefaultMinutes       int                         `json:"defaultMinutes"`
-	Description          *string                     `json:"description,omitempty"`
-	Id                   string                      `json:"id"`
-	Name                 string                      `json:"name"`
-	Pricing              Pricing                     `json:"pricing"`
-	RequiredCertificates []string                    `json:"requiredCertificates"`
-	RequiredSkills       []ServiceTypeRequiredSkills `json:"requiredSkills"`
-	UpdatedAt            time.Time                   `json:"updatedAt"`
-	Version              int64                       `json:"version"`
+	Active               bool            `json:"active"`
+	Checklist            []ChecklistItem `json:"checklist"`
+	Code                 string          `json:"code"`
+	CreatedAt            time.Time       `json:"createdAt"`
+	DefaultMinutes       int             `json:"defaultMinutes"`
+	Description          *string         `json:"description,omitempty"`
+	Id                   string          `json:"id"`
+	Name                 string          `json:"name"`
+	Pricing              Pricing         `json:"pricing"`
+	RequiredCertificates []string        `json:"requiredCertificates"`
+	RequiredSkills       []Skill         `json:"requiredSkills"`
+	UpdatedAt            time.Time       `json:"updatedAt"`
+	Version              int64           `json:"version"`
 }
-
-// ServiceTypeRequiredSkills defines model for ServiceType.RequiredSkills.
-type ServiceTypeRequiredSkills string
 
 // ServiceTypeInput defines model for ServiceTypeInput.
 type ServiceTypeInput struct {
-	Active               bool                              `json:"active"`
-	Checklist            *[]ChecklistItem                  `json:"checklist"`
-	Code                 string                            `json:"code"`
-	DefaultMinutes       int                               `json:"defaultMinutes"`
-	Description          *string                           `json:"description,omitempty"`
-	Name                 string                            `json:"name"`
-	Pricing              Pricing                           `json:"pricing"`
-	RequiredCertificates *[]string                         `json:"requiredCertificates"`
-	RequiredSkills       *[]ServiceTypeInputRequiredSkills `json:"requiredSkills"`
+	Active               bool             `json:"active"`
+	Checklist            *[]ChecklistItem `json:"checklist"`
+	Code                 string           `json:"code"`
+	DefaultMinutes       int              `json:"defaultMinutes"`
+	Description          *string          `json:"description,omitempty"`
+	Name                 string           `json:"name"`
+	Pricing              Pricing          `json:"pricing"`
+	RequiredCertificates *[]string        `json:"requiredCertificates"`
+	RequiredSkills       *[]Skill         `json:"requiredSkills"`
 }
-
-// ServiceTypeInputRequiredSkills defines model for ServiceTypeInput.RequiredSkills.
-type ServiceTypeInputRequiredSkills string
 
 // ServiceTypePut defines model for ServiceTypePut.
 type ServiceTypePut struct {
-	Active               bool                            `json:"active"`
-	Checklist            *[]ChecklistItem                `json:"checklist"`
-	Code                 string                          `json:"code"`
-	DefaultMinutes       int                             `json:"defaultMinutes"`
-	Description          string                          `json:"description"`
-	Name                 string                          `json:"name"`
-	Pricing              Pricing                         `json:"pricing"`
-	RequiredCertificates *[]string                       `json:"requiredCertificates"`
-	RequiredSkills       *[]ServiceTypePutRequiredSkills `json:"requiredSkills"`
-	Version              int64                           `json:"version"`
+	Active               bool             `json:"active"`
+	Checklist            *[]ChecklistItem `json:"checklist"`
+	Code                 string           `json:"code"`
+	DefaultMinutes       int              `json:"defaultMinutes"`
+	Description          string           `json:"description"`
+	Name                 string           `json:"name"`
+	Pricing              Pricing          `json:"pricing"`
+	RequiredCertificates *[]string        `json:"requiredCertificates"`
+	RequiredSkills       *[]Skill         `json:"requiredSkills"`
+	Version              int64            `json:"version"`
 }
-
-// ServiceTypePutRequiredSkills defines model for ServiceTypePut.RequiredSkills.
-type ServiceTypePutRequiredSkills string
 
 // SignOff defines model for SignOff.
 type SignOff struct {
@@ -3744,6 +3072,9 @@ type SignOffView struct {
 	Visit   *CustomerVisit `json:"visit,omitempty"`
 }
 
+// Skill defines model for Skill.
+type Skill string
+
 // Status defines model for Status.
 type Status struct {
 	Status string `json:"status"`
@@ -3804,7 +3135,7 @@ type User struct {
 	Locale    *UserLocale `json:"locale,omitempty"`
 	Login     string      `json:"login"`
 	Name      string      `json:"name"`
-	Role      UserRole    `json:"role"`
+	Role      Role        `json:"role"`
 	Team      *string     `json:"team,omitempty"`
 	UpdatedAt time.Time   `json:"updatedAt"`
 
@@ -3814,9 +3145,6 @@ type User struct {
 
 // UserLocale empty: the default, zh-CN
 type UserLocale string
-
-// UserRole defines model for User.Role.
-type UserRole string
 
 // UserPage defines model for UserPage.
 type UserPage struct {
@@ -3861,6 +3189,9 @@ type VisitCustomer struct {
 	Preferences Preferences `json:"preferences"`
 }
 
+// VisitStatus defines model for VisitStatus.
+type VisitStatus string
+
 // VisitView defines model for VisitView.
 type VisitView struct {
 	Address       VisitAddress         `json:"address"`
@@ -3871,26 +3202,26 @@ type VisitView struct {
 	CreatedAt     time.Time            `json:"createdAt"`
 
 	// CustomerId an id, or empty for none
-	CustomerId     string                `json:"customerId"`
-	Field          FieldState            `json:"field"`
-	Id             string                `json:"id"`
-	NeedsReview    bool                  `json:"needsReview"`
-	Notes          *string               `json:"notes,omitempty"`
-	OfficeEdited   bool                  `json:"officeEdited"`
-	OfficeStatus   VisitViewOfficeStatus `json:"officeStatus"`
-	PastWorkerIds  *[]string             `json:"pastWorkerIds,omitempty"`
-	Review         ReviewState           `json:"review"`
-	ReworkAccepted *bool                 `json:"reworkAccepted,omitempty"`
-	ReworkId       *string               `json:"reworkId,omitempty"`
-	ReworkOf       *string               `json:"reworkOf,omitempty"`
-	ScheduleId     *string               `json:"scheduleId,omitempty"`
-	ScheduledEnd   time.Time             `json:"scheduledEnd"`
-	ScheduledStart time.Time             `json:"scheduledStart"`
+	CustomerId     string      `json:"customerId"`
+	Field          FieldState  `json:"field"`
+	Id             string      `json:"id"`
+	NeedsReview    bool        `json:"needsReview"`
+	Notes          *string     `json:"notes,omitempty"`
+	OfficeEdited   bool        `json:"officeEdited"`
+	OfficeStatus   VisitStatus `json:"officeStatus"`
+	PastWorkerIds  *[]string   `json:"pastWorkerIds,omitempty"`
+	Review         ReviewState `json:"review"`
+	ReworkAccepted *bool       `json:"reworkAccepted,omitempty"`
+	ReworkId       *string     `json:"reworkId,omitempty"`
+	ReworkOf       *string     `json:"reworkOf,omitempty"`
+	ScheduleId     *string     `json:"scheduleId,omitempty"`
+	ScheduledEnd   time.Time   `json:"scheduledEnd"`
+	ScheduledStart time.Time   `json:"scheduledStart"`
 
 	// ServiceTypeId an id, or empty for none
-	ServiceTypeId string          `json:"serviceTypeId"`
-	Status        VisitViewStatus `json:"status"`
-	Team          string          `json:"team"`
+	ServiceTypeId string      `json:"serviceTypeId"`
+	Status        VisitStatus `json:"status"`
+	Team          string      `json:"team"`
 
 	// TimeZone an IANA time zone, like Asia/Shanghai
 	TimeZone  string    `json:"timeZone"`
@@ -3901,12 +3232,6 @@ type VisitView struct {
 	WorkerId *string `json:"workerId,omitempty"`
 }
 
-// VisitViewOfficeStatus defines model for VisitView.OfficeStatus.
-type VisitViewOfficeStatus string
-
-// VisitViewStatus defines model for VisitView.Status.
-type VisitViewStatus string
-
 // Worker defines model for Worker.
 type Worker struct {
 	BackgroundCheck BackgroundCheck `json:"backgroundCheck"`
@@ -3914,7 +3239,7 @@ type Worker struct {
 	CreatedAt       time.Time       `json:"createdAt"`
 	DaysOff         []string        `json:"daysOff"`
 	ExperienceYears int             `json:"experienceYears"`
-	Gender          WorkerGender    `json:"gender"`
+	Gender          Gender          `json:"gender"`
 	Home            LatLng          `json:"home"`
 	Id              string          `json:"id"`
 	Languages       []string        `json:"languages"`
@@ -3922,7 +3247,7 @@ type Worker struct {
 	Phone           string          `json:"phone"`
 	PhotoRef        *string         `json:"photoRef,omitempty"`
 	Rating          float64         `json:"rating"`
-	Skills          []WorkerSkills  `json:"skills"`
+	Skills          []Skill         `json:"skills"`
 	Status          WorkerStatus    `json:"status"`
 
 	// SupervisorId an id, or empty for none
@@ -3938,15 +3263,6 @@ type Worker struct {
 	Version      int64        `json:"version"`
 	WorkingHours WorkingHours `json:"workingHours"`
 }
-
-// WorkerGender defines model for Worker.Gender.
-type WorkerGender string
-
-// WorkerSkills defines model for Worker.Skills.
-type WorkerSkills string
-
-// WorkerStatus defines model for Worker.Status.
-type WorkerStatus string
 
 // WorkerAttendance defines model for WorkerAttendance.
 type WorkerAttendance struct {
@@ -4039,17 +3355,17 @@ type WorkerIncidentStatus string
 
 // WorkerInput defines model for WorkerInput.
 type WorkerInput struct {
-	BackgroundCheck BackgroundCheck      `json:"backgroundCheck"`
-	Certificates    *[]Certificate       `json:"certificates"`
-	DaysOff         *[]string            `json:"daysOff"`
-	ExperienceYears int                  `json:"experienceYears"`
-	Gender          WorkerInputGender    `json:"gender"`
-	Home            LatLng               `json:"home"`
-	Languages       *[]string            `json:"languages"`
-	Name            string               `json:"name"`
-	Phone           string               `json:"phone"`
-	PhotoRef        *string              `json:"photoRef,omitempty"`
-	Skills          *[]WorkerInputSkills `json:"skills"`
+	BackgroundCheck BackgroundCheck `json:"backgroundCheck"`
+	Certificates    *[]Certificate  `json:"certificates"`
+	DaysOff         *[]string       `json:"daysOff"`
+	ExperienceYears int             `json:"experienceYears"`
+	Gender          Gender          `json:"gender"`
+	Home            LatLng          `json:"home"`
+	Languages       *[]string       `json:"languages"`
+	Name            string          `json:"name"`
+	Phone           string          `json:"phone"`
+	PhotoRef        *string         `json:"photoRef,omitempty"`
+	Skills          *[]Skill        `json:"skills"`
 
 	// Status empty: active
 	Status WorkerInputStatus `json:"status"`
@@ -4066,12 +3382,6 @@ type WorkerInput struct {
 	WorkingHours WorkingHours `json:"workingHours"`
 }
 
-// WorkerInputGender defines model for WorkerInput.Gender.
-type WorkerInputGender string
-
-// WorkerInputSkills defines model for WorkerInput.Skills.
-type WorkerInputSkills string
-
 // WorkerInputStatus empty: active
 type WorkerInputStatus string
 
@@ -4086,18 +3396,18 @@ type WorkerProgress struct {
 
 // WorkerPut defines model for WorkerPut.
 type WorkerPut struct {
-	BackgroundCheck BackgroundCheck    `json:"backgroundCheck"`
-	Certificates    *[]Certificate     `json:"certificates"`
-	DaysOff         *[]string          `json:"daysOff"`
-	ExperienceYears int                `json:"experienceYears"`
-	Gender          WorkerPutGender    `json:"gender"`
-	Home            LatLng             `json:"home"`
-	Languages       *[]string          `json:"languages"`
-	Name            string             `json:"name"`
-	Phone           string             `json:"phone"`
-	PhotoRef        string             `json:"photoRef"`
-	Skills          *[]WorkerPutSkills `json:"skills"`
-	Status          WorkerPutStatus    `json:"status"`
+	BackgroundCheck BackgroundCheck `json:"backgroundCheck"`
+	Certificates    *[]Certificate  `json:"certificates"`
+	DaysOff         *[]string       `json:"daysOff"`
+	ExperienceYears int             `json:"experienceYears"`
+	Gender          Gender          `json:"gender"`
+	Home            LatLng          `json:"home"`
+	Languages       *[]string       `json:"languages"`
+	Name            string          `json:"name"`
+	Phone           string          `json:"phone"`
+	PhotoRef        string          `json:"photoRef"`
+	Skills          *[]Skill        `json:"skills"`
+	Status          WorkerStatus    `json:"status"`
 
 	// SupervisorId an id, or empty for none
 	SupervisorId string `json:"supervisorId"`
@@ -4112,46 +3422,31 @@ type WorkerPut struct {
 	WorkingHours WorkingHours `json:"workingHours"`
 }
 
-// WorkerPutGender defines model for WorkerPut.Gender.
-type WorkerPutGender string
-
-// WorkerPutSkills defines model for WorkerPut.Skills.
-type WorkerPutSkills string
-
-// WorkerPutStatus defines model for WorkerPut.Status.
-type WorkerPutStatus string
-
 // WorkerSelf defines model for WorkerSelf.
 type WorkerSelf struct {
-	BackgroundCheck BackgroundCheck    `json:"backgroundCheck"`
-	Certificates    []Certificate      `json:"certificates"`
-	DaysOff         []string           `json:"daysOff"`
-	ExperienceYears int                `json:"experienceYears"`
-	Gender          WorkerSelfGender   `json:"gender"`
-	Home            LatLng             `json:"home"`
-	Id              string             `json:"id"`
-	Languages       []string           `json:"languages"`
-	Name            string             `json:"name"`
-	Phone           string             `json:"phone"`
-	PhotoRef        *string            `json:"photoRef,omitempty"`
-	Rating          float64            `json:"rating"`
-	Skills          []WorkerSelfSkills `json:"skills"`
-	Status          WorkerSelfStatus   `json:"status"`
-	Team            string             `json:"team"`
+	BackgroundCheck BackgroundCheck `json:"backgroundCheck"`
+	Certificates    []Certificate   `json:"certificates"`
+	DaysOff         []string        `json:"daysOff"`
+	ExperienceYears int             `json:"experienceYears"`
+	Gender          Gender          `json:"gender"`
+	Home            LatLng          `json:"home"`
+	Id              string          `json:"id"`
+	Languages       []string        `json:"languages"`
+	Name            string          `json:"name"`
+	Phone           string          `json:"phone"`
+	PhotoRef        *string         `json:"photoRef,omitempty"`
+	Rating          float64         `json:"rating"`
+	Skills          []Skill         `json:"skills"`
+	Status          WorkerStatus    `json:"status"`
+	Team            string          `json:"team"`
 
 	// TimeZone an IANA time zone, like Asia/Shanghai
 	TimeZone     string       `json:"timeZone"`
 	WorkingHours WorkingHours `json:"workingHours"`
 }
 
-// WorkerSelfGender defines model for WorkerSelf.Gender.
-type WorkerSelfGender string
-
-// WorkerSelfSkills defines model for WorkerSelf.Skills.
-type WorkerSelfSkills string
-
-// WorkerSelfStatus defines model for WorkerSelf.Status.
-type WorkerSelfStatus string
+// WorkerStatus defines model for WorkerStatus.
+type WorkerStatus string
 
 // WorkerVisit defines model for WorkerVisit.
 type WorkerVisit struct {
@@ -4172,8 +3467,8 @@ type WorkerVisit struct {
 	ScheduledStart time.Time   `json:"scheduledStart"`
 
 	// ServiceTypeId an id, or empty for none
-	ServiceTypeId string            `json:"serviceTypeId"`
-	Status        WorkerVisitStatus `json:"status"`
+	ServiceTypeId string      `json:"serviceTypeId"`
+	Status        VisitStatus `json:"status"`
 
 	// TimeZone an IANA time zone, like Asia/Shanghai
 	TimeZone  string    `json:"timeZone"`
@@ -4183,9 +3478,6 @@ type WorkerVisit struct {
 	// WorkerId an id, or empty for none
 	WorkerId string `json:"workerId"`
 }
-
-// WorkerVisitStatus defines model for WorkerVisit.Status.
-type WorkerVisitStatus string
 
 // WorkingHours defines model for WorkingHours.
 type WorkingHours struct {

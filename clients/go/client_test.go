@@ -60,7 +60,7 @@ func TestGeneratedClientSyncsAVisit(t *testing.T) {
 	}
 	var visit client.WorkerVisit
 	for _, v := range pull.JSON200.Visits {
-		if v.Status == client.WorkerVisitStatusScheduled && len(v.Checklist) > 0 {
+		if v.Status == client.VisitStatusScheduled && len(v.Checklist) > 0 {
 			visit = v
 			break
 		}
@@ -147,7 +147,7 @@ func TestGeneratedClientSyncsAVisit(t *testing.T) {
 		t.Fatalf("the visit is not in the pull")
 	}
 	got := again.JSON200.Visits[i]
-	if got.Status != client.WorkerVisitStatusSignedOff || got.Field.SignOff == nil || got.Field.CheckIn == nil {
+	if got.Status != client.VisitStatusSignedOff || got.Field.SignOff == nil || got.Field.CheckIn == nil {
 		t.Fatalf("visit after the push: status %s, sign-off %v, check-in %v", got.Status, got.Field.SignOff, got.Field.CheckIn)
 	}
 	if len(got.Field.Notes) != 1 || got.Field.Notes[0].Text != "The balcony door sticks." || len(got.Field.Incidents) != 1 {

@@ -151,6 +151,7 @@ var (
 func (b *docBuilder) customize(name string, t reflect.Type, tag reflect.StructTag, s *openapi3.Schema) error {
 	if enum, ok := typeEnums[t]; ok {
 		s.Enum = enum
+		s.Extensions = map[string]any{extEnumType: b.typeName(t)} // hoisted to a component by finish
 	}
 	if f, ok := typeFormats[t]; ok {
 		f(s)
@@ -388,33 +389,13 @@ func errorStatuses(r route) []int {
 	return out
 }
 
+// extEnumType marks, while the document is built, a schema that is a
+// named Go enum type: finish makes it a component of that name.
+const extEnumType = "x-fieldsync-enum"
+
 func (b *docBuilder) finish() {
-	// Components the generator made for types only seen embedded or
-	// shadowed are not referenced: drop them (Redocly warns on unused).
-	raw, _ := json.Marshal(b.doc.Paths)
-	used := string(raw)
-	for _, r := range b.doc.Components.Responses {
-		j, _ := json.Marshal(r)
-		used += string(j)
-	}
-	for changed := true; changed; {
-		changed = false
-		for name, s := range b.doc.Components.Schemas {
-			if !strings.Contains(used, `"#/components/schemas/`+name+`"`) {
-				continue
-			}
-			j, _ := json.Marshal(s)
-			if !strings.Contains(used, string(j)) {
-				used += string(j)
-				changed = true
-			}
-		}
-	}
-	for name := range b.doc.Components.Schemas {
-		if !strings.Contains(used, `"#/components/schemas/`+name+`"`) {
-			delete(b.doc.Components.Schemas, name)
-		}
-	}
+	b.hoistEnums()
+	b.dropUnused()
 	tags := map[string]bool{}
 	for _, item := range b.doc.Paths.Map() {
 		for _, op := range item.Operations() {
@@ -472,4 +453,99 @@ func anyValue() *openapi3.Schema {
 	str := of("string")
 	str.Value.Nullable = true
 	return &openapi3.Schema{Description: "any JSON value, null included", AnyOf: openapi3.SchemaRefs{str, of("number"), of("boolean"), of("object"), of("array")}}
+}
+
+var schemaRefRE = regexp.MustCompile(`"#/components/schemas/([^"]+)"`)
+
+// dropUnused removes the components nothing refers to: the generator
+// makes some for types only seen embedded or shadowed (Redocly warns on
+// unused components).
+func (b *docBuilder) dropUnused() {
+	comps := b.doc.Components.Schemas
+	b.doc.Components.Schemas = nil
+	root, _ := json.Marshal(b.doc)
+	b.doc.Components.Schemas = comps
+	refs := func(j []byte) (out []string) {
+		for _, m := range schemaRefRE.FindAllSubmatch(j, -1) {
+			out = append(out, string(m[1]))
+		}
+		return out
+	}
+	used := map[string]bool{}
+	for queue := refs(root); len(queue) > 0; queue = queue[1:] {
+		if n := queue[0]; !used[n] {
+			used[n] = true
+			j, _ := json.Marshal(comps[n])
+			queue = append(queue, refs(j)...)
+		}
+	}
+	for n := range comps {
+		if !used[n] {
+			delete(comps, n)
+		}
+	}
+}
+
+// hoistEnums replaces each use of a named enum type (Role, VisitStatus,
+// ...) by a $ref to one component, so generated clients have one type
+// for it rather than one per field.
+func (b *docBuilder) hoistEnums() {
+	seen := map[*openapi3.Schema]bool{}
+	var walk func(ref *openapi3.SchemaRef)
+	walk = func(ref *openapi3.SchemaRef) {
+		if ref == nil || ref.Value == nil || strings.HasPrefix(ref.Ref, "#/") {
+			return
+		}
+		s := ref.Value
+		if name, ok := s.Extensions[extEnumType].(string); ok {
+			delete(s.Extensions, extEnumType)
+			if len(s.Extensions) == 0 {
+				s.Extensions = nil
+			}
+			if !slices.Equal(s.Enum, typeEnums[b.names[name]]) {
+				return // a field's own set (an input that also takes "")
+			}
+			if _, done := b.doc.Components.Schemas[name]; !done {
+				b.doc.Components.Schemas[name] = &openapi3.SchemaRef{Value: &openapi3.Schema{Type: &openapi3.Types{"string"}, Enum: s.Enum}}
+			}
+			ref.Ref = "#/components/schemas/" + name
+			return
+		}
+		if seen[s] {
+			return
+		}
+		seen[s] = true
+		for _, p := range s.Properties {
+			walk(p)
+		}
+		walk(s.Items)
+		walk(s.AdditionalProperties.Schema)
+		for _, group := range []openapi3.SchemaRefs{s.OneOf, s.AnyOf, s.AllOf} {
+			for _, r := range group {
+				walk(r)
+			}
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(b.doc.Components.Schemas)) {
+		walk(b.doc.Components.Schemas[name])
+	}
+	for _, item := range b.doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			for _, p := range op.Parameters {
+				walk(p.Value.Schema)
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for _, mt := range op.RequestBody.Value.Content {
+					walk(mt.Schema)
+				}
+			}
+			for _, r := range op.Responses.Map() {
+				if r.Value != nil {
+					for _, mt := range r.Value.Content {
+						walk(mt.Schema)
+					}
+				}
+			}
+		}
+	}
 }

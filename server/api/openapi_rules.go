@@ -181,7 +181,6 @@ var fieldRules = map[string][]rule{
 	"sha256":                hash,
 	"photos":                {maxItems(20), items(hash...)},
 	"signatureRef":          hash,
-	"photoRef":              nil,
 	"Result.status":         {enum(resultStatus...)},
 	"Result.opId":           {describe("the operation's opId as sent (an invalid one is echoed, rejected)")},
 	"Result.code":           {enum(resultCodes...), describe("rejected: " + strings.Join(rejectedCodes, ", ") + "; skipped: " + strings.Join(skippedCodes, ", ") + "; duplicate: the first outcome (applied, conflict, unknown or a rejected code)")},
@@ -198,7 +197,6 @@ var fieldRules = map[string][]rule{
 	"Alert.kind":                 {enum(alertKinds...)},
 	"Alert.priority":             {enum("normal", "high")},
 	"Alert.state":                {enum(schemas.AlertOpen, schemas.AlertAcknowledged, schemas.AlertResolved)},
-	"AlertNote.note":             nil,
 	"Complaint.category":         {enum(schemas.ComplaintCategories...)},
 	"NewComplaint.category":      {enum(schemas.ComplaintCategories...)},
 	"CustomerComplaint.category": {enum(schemas.ComplaintCategories...)},
@@ -408,18 +406,14 @@ func headerRef(name string) *openapi3.HeaderRef {
 // routeHeaders are the headers of a route's success answer, beside
 // X-Request-ID.
 var routeHeaders = map[string][]string{
-	"POST /v1/attachments":               {hdrUploadOffset, hdrTusResumable, hdrLocation},
-	"HEAD /v1/attachments/:sha/upload":   {hdrUploadOffset, hdrUploadLength, hdrTusResumable},
-	"PATCH /v1/attachments/:sha/upload":  {hdrUploadOffset, hdrTusResumable},
-	"PATCH /v1/attachments/:sha/upload?": {hdrUploadDone},
+	"POST /v1/attachments":              {hdrUploadOffset, hdrTusResumable, hdrLocation},
+	"HEAD /v1/attachments/:sha/upload":  {hdrUploadOffset, hdrUploadLength, hdrTusResumable},
+	"PATCH /v1/attachments/:sha/upload": {hdrUploadOffset, hdrTusResumable, hdrUploadDone},
 }
 
 func (b *docBuilder) responseHeaders(key string) openapi3.Headers {
 	hs := openapi3.Headers{hdrRequestID: headerRef(hdrRequestID)}
 	for _, n := range routeHeaders[key] {
-		hs[n] = headerRef(n)
-	}
-	for _, n := range routeHeaders[key+"?"] {
 		hs[n] = headerRef(n)
 	}
 	return hs
