@@ -20,6 +20,7 @@ import (
 	"syscall"
 	"time"
 
+	"fieldsync/server/api"
 	"fieldsync/server/app"
 )
 
@@ -29,12 +30,12 @@ var version = "dev"
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stderr))
+	os.Exit(run(ctx, os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 
 // run is main with its dependencies passed in (environ as os.Environ);
 // it returns the exit code.
-func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("fieldsync", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() { usage(stderr, fs) }
@@ -47,8 +48,15 @@ func run(ctx context.Context, args, environ []string, stderr io.Writer) int {
 		return 2
 	}
 	if *showVersion {
-		fmt.Fprintln(os.Stdout, "fieldsync", versionString())
+		fmt.Fprintln(stdout, "fieldsync", versionString())
 		return 0
+	}
+	if fs.Arg(0) == "openapi" { // needs no configuration and opens no store
+		if fs.NArg() != 1 {
+			fs.Usage()
+			return 2
+		}
+		return printOpenAPI(stdout, stderr)
 	}
 	cfg, err := app.LoadConfig(lookupIn(environ))
 	if err == nil {
@@ -110,6 +118,7 @@ func usage(w io.Writer, fs *flag.FlagSet) {
        fieldsync reset-admin-password [-login LOGIN] [-stdin]
                                          set a new password on an admin account (generated and
                                          printed, or read from stdin); audited
+       fieldsync openapi                 print the OpenAPI document (JSON) and exit
        fieldsync healthcheck             GET /readyz on the configured address: exit 0 when ready
        fieldsync -version                print the version
 
@@ -267,4 +276,18 @@ func operator() string {
 	}
 	host, _ := os.Hostname()
 	return who + " on " + host
+}
+
+// printOpenAPI writes the API's OpenAPI document to stdout, as GET
+// /openapi.json serves it, for code generators and linters in CI.
+func printOpenAPI(stdout, stderr io.Writer) int {
+	b, err := api.OpenAPIJSON()
+	if err == nil {
+		_, err = stdout.Write(append(b, '\n'))
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "fieldsync openapi:", err)
+		return 1
+	}
+	return 0
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fieldsync/server/app"
+	"io"
 	"log/slog"
 	"os"
 	"os/exec"
@@ -38,7 +40,7 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 
 func TestRunRefusesBadConfig(t *testing.T) {
 	var out bytes.Buffer
-	if code := run(t.Context(), nil, env(map[string]string{"PORT": "x"}), &out); code != 2 {
+	if code := run(t.Context(), nil, env(map[string]string{"PORT": "x"}), io.Discard, &out); code != 2 {
 		t.Fatalf("run with bad config = %d, want 2", code)
 	}
 	if !strings.Contains(out.String(), "PORT") {
@@ -52,7 +54,9 @@ func TestRunStopsCleanlyOnSignal(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var logs syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, env(map[string]string{"PORT": "0", "DATA_DIR": t.TempDir()}), &logs) }()
+	go func() {
+		done <- run(ctx, nil, env(map[string]string{"PORT": "0", "DATA_DIR": t.TempDir()}), io.Discard, &logs)
+	}()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(logs.String(), "fieldsync listening") {
 		if time.Now().After(deadline) {
@@ -108,7 +112,7 @@ func TestBackupWhileServing(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	var logs syncBuffer
 	done := make(chan int, 1)
-	go func() { done <- run(ctx, nil, env(vars), &logs) }()
+	go func() { done <- run(ctx, nil, env(vars), io.Discard, &logs) }()
 	defer func() { cancel(); <-done }()
 	deadline := time.Now().Add(60 * time.Second)
 	for !strings.Contains(logs.String(), "fieldsync listening") {
@@ -120,13 +124,13 @@ func TestBackupWhileServing(t *testing.T) {
 
 	file := filepath.Join(t.TempDir(), "copy.db")
 	var out bytes.Buffer
-	if code := run(t.Context(), []string{"backup", file}, env(vars), &out); code != 0 {
+	if code := run(t.Context(), []string{"backup", file}, env(vars), io.Discard, &out); code != 0 {
 		t.Fatalf("backup = %d:\n%s", code, out.String())
 	}
 	if !strings.Contains(out.String(), filepath.Join(dir, "data.key")) {
 		t.Errorf("backup does not name the data key to keep:\n%s", out.String())
 	}
-	if code := run(t.Context(), []string{"backup", file}, env(vars), &out); code != 1 {
+	if code := run(t.Context(), []string{"backup", file}, env(vars), io.Discard, &out); code != 1 {
 		t.Errorf("a backup over an existing file = %d, want 1", code)
 	}
 
@@ -158,5 +162,25 @@ func copyFile(t *testing.T, from, to string) {
 	}
 	if err := os.WriteFile(to, b, 0o600); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunOpenAPI: `fieldsync openapi` prints the document and opens no
+// store (DATA_DIR points nowhere writable).
+func TestRunOpenAPI(t *testing.T) {
+	var out, errs bytes.Buffer
+	vars := env(map[string]string{"DATA_DIR": "/nonexistent/fieldsync", "PORT": "x"})
+	if code := run(t.Context(), []string{"openapi"}, vars, &out, &errs); code != 0 {
+		t.Fatalf("openapi = %d: %s", code, errs.String())
+	}
+	var doc struct {
+		OpenAPI string         `json:"openapi"`
+		Paths   map[string]any `json:"paths"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &doc); err != nil {
+		t.Fatalf("output is not JSON: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Paths["/v1/sync/push"] == nil {
+		t.Fatalf("not the document: openapi=%q, %d paths", doc.OpenAPI, len(doc.Paths))
 	}
 }

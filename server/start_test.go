@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -319,7 +320,7 @@ func TestVersionAndHealthcheck(t *testing.T) {
 // what it is for, and exits 0.
 func TestHelpListsEverySetting(t *testing.T) {
 	var out bytes.Buffer
-	if code := run(t.Context(), []string{"-h"}, nil, &out); code != 0 {
+	if code := run(t.Context(), []string{"-h"}, nil, io.Discard, &out); code != 0 {
 		t.Fatalf("-h = %d", code)
 	}
 	for _, s := range app.Settings() {
