@@ -282,12 +282,14 @@ func (e ComplaintCategory) Valid() bool {
 
 // Defines values for ComplaintActionAction.
 const (
-	ComplaintActionActionAccept      ComplaintActionAction = "accept"
-	ComplaintActionActionAcknowledge ComplaintActionAction = "acknowledge"
-	ComplaintActionActionClose       ComplaintActionAction = "close"
-	ComplaintActionActionInvestigate ComplaintActionAction = "investigate"
-	ComplaintActionActionPropose     ComplaintActionAction = "propose"
-	ComplaintActionActionReject      ComplaintActionAction = "reject"
+	ComplaintActionActionAccept          ComplaintActionAction = "accept"
+	ComplaintActionActionAcknowledge     ComplaintActionAction = "acknowledge"
+	ComplaintActionActionAssign          ComplaintActionAction = "assign"
+	ComplaintActionActionClose           ComplaintActionAction = "close"
+	ComplaintActionActionCloseUnanswered ComplaintActionAction = "close_unanswered"
+	ComplaintActionActionInvestigate     ComplaintActionAction = "investigate"
+	ComplaintActionActionPropose         ComplaintActionAction = "propose"
+	ComplaintActionActionReject          ComplaintActionAction = "reject"
 )
 
 // Valid indicates whether the value is a known member of the ComplaintActionAction enum.
@@ -297,13 +299,50 @@ func (e ComplaintActionAction) Valid() bool {
 		return true
 	case ComplaintActionActionAcknowledge:
 		return true
+	case ComplaintActionActionAssign:
+		return true
 	case ComplaintActionActionClose:
+		return true
+	case ComplaintActionActionCloseUnanswered:
 		return true
 	case ComplaintActionActionInvestigate:
 		return true
 	case ComplaintActionActionPropose:
 		return true
 	case ComplaintActionActionReject:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ComplaintActionRootCause.
+const (
+	ComplaintActionRootCauseCustomerExpectation ComplaintActionRootCause = "customer_expectation"
+	ComplaintActionRootCauseEmpty               ComplaintActionRootCause = ""
+	ComplaintActionRootCauseManagement          ComplaintActionRootCause = "management"
+	ComplaintActionRootCauseOther               ComplaintActionRootCause = "other"
+	ComplaintActionRootCauseProcessGap          ComplaintActionRootCause = "process_gap"
+	ComplaintActionRootCauseWorkerAttitude      ComplaintActionRootCause = "worker_attitude"
+	ComplaintActionRootCauseWorkerSkill         ComplaintActionRootCause = "worker_skill"
+)
+
+// Valid indicates whether the value is a known member of the ComplaintActionRootCause enum.
+func (e ComplaintActionRootCause) Valid() bool {
+	switch e {
+	case ComplaintActionRootCauseCustomerExpectation:
+		return true
+	case ComplaintActionRootCauseEmpty:
+		return true
+	case ComplaintActionRootCauseManagement:
+		return true
+	case ComplaintActionRootCauseOther:
+		return true
+	case ComplaintActionRootCauseProcessGap:
+		return true
+	case ComplaintActionRootCauseWorkerAttitude:
+		return true
+	case ComplaintActionRootCauseWorkerSkill:
 		return true
 	default:
 		return false
@@ -958,6 +997,69 @@ func (e NoteOpKind) Valid() bool {
 	}
 }
 
+// Defines values for OfficeComplaintCategory.
+const (
+	OfficeComplaintCategoryAttitude   OfficeComplaintCategory = "attitude"
+	OfficeComplaintCategoryFees       OfficeComplaintCategory = "fees"
+	OfficeComplaintCategoryMisconduct OfficeComplaintCategory = "misconduct"
+	OfficeComplaintCategoryOther      OfficeComplaintCategory = "other"
+	OfficeComplaintCategoryPrivacy    OfficeComplaintCategory = "privacy"
+	OfficeComplaintCategoryQuality    OfficeComplaintCategory = "quality"
+	OfficeComplaintCategorySafety     OfficeComplaintCategory = "safety"
+)
+
+// Valid indicates whether the value is a known member of the OfficeComplaintCategory enum.
+func (e OfficeComplaintCategory) Valid() bool {
+	switch e {
+	case OfficeComplaintCategoryAttitude:
+		return true
+	case OfficeComplaintCategoryFees:
+		return true
+	case OfficeComplaintCategoryMisconduct:
+		return true
+	case OfficeComplaintCategoryOther:
+		return true
+	case OfficeComplaintCategoryPrivacy:
+		return true
+	case OfficeComplaintCategoryQuality:
+		return true
+	case OfficeComplaintCategorySafety:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for OfficeComplaintChannel.
+const (
+	OfficeComplaintChannelAccountManager OfficeComplaintChannel = "account_manager"
+	OfficeComplaintChannelEmail          OfficeComplaintChannel = "email"
+	OfficeComplaintChannelHotline        OfficeComplaintChannel = "hotline"
+	OfficeComplaintChannelInPerson       OfficeComplaintChannel = "in_person"
+	OfficeComplaintChannelWebsite        OfficeComplaintChannel = "website"
+	OfficeComplaintChannelWechat         OfficeComplaintChannel = "wechat"
+)
+
+// Valid indicates whether the value is a known member of the OfficeComplaintChannel enum.
+func (e OfficeComplaintChannel) Valid() bool {
+	switch e {
+	case OfficeComplaintChannelAccountManager:
+		return true
+	case OfficeComplaintChannelEmail:
+		return true
+	case OfficeComplaintChannelHotline:
+		return true
+	case OfficeComplaintChannelInPerson:
+		return true
+	case OfficeComplaintChannelWebsite:
+		return true
+	case OfficeComplaintChannelWechat:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProgressOpKind.
 const (
 	ProgressOpKindProgress ProgressOpKind = "progress"
@@ -1600,6 +1702,27 @@ func (e WorkerStatus) Valid() bool {
 	}
 }
 
+// Defines values for GetV1AlertsParamsPriority.
+const (
+	GetV1AlertsParamsPriorityEmpty  GetV1AlertsParamsPriority = ""
+	GetV1AlertsParamsPriorityHigh   GetV1AlertsParamsPriority = "high"
+	GetV1AlertsParamsPriorityNormal GetV1AlertsParamsPriority = "normal"
+)
+
+// Valid indicates whether the value is a known member of the GetV1AlertsParamsPriority enum.
+func (e GetV1AlertsParamsPriority) Valid() bool {
+	switch e {
+	case GetV1AlertsParamsPriorityEmpty:
+		return true
+	case GetV1AlertsParamsPriorityHigh:
+		return true
+	case GetV1AlertsParamsPriorityNormal:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GetV1AuditEntityIdParamsEntity.
 const (
 	GetV1AuditEntityIdParamsEntityAlert       GetV1AuditEntityIdParamsEntity = "alert"
@@ -1630,6 +1753,159 @@ func (e GetV1AuditEntityIdParamsEntity) Valid() bool {
 	case GetV1AuditEntityIdParamsEntityVisit:
 		return true
 	case GetV1AuditEntityIdParamsEntityWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetV1ComplaintsParamsState.
+const (
+	GetV1ComplaintsParamsStateAccepted       GetV1ComplaintsParamsState = "accepted"
+	GetV1ComplaintsParamsStateAcknowledged   GetV1ComplaintsParamsState = "acknowledged"
+	GetV1ComplaintsParamsStateClosed         GetV1ComplaintsParamsState = "closed"
+	GetV1ComplaintsParamsStateEmpty          GetV1ComplaintsParamsState = ""
+	GetV1ComplaintsParamsStateInvestigating  GetV1ComplaintsParamsState = "investigating"
+	GetV1ComplaintsParamsStateReceived       GetV1ComplaintsParamsState = "received"
+	GetV1ComplaintsParamsStateRemedyProposed GetV1ComplaintsParamsState = "remedy_proposed"
+)
+
+// Valid indicates whether the value is a known member of the GetV1ComplaintsParamsState enum.
+func (e GetV1ComplaintsParamsState) Valid() bool {
+	switch e {
+	case GetV1ComplaintsParamsStateAccepted:
+		return true
+	case GetV1ComplaintsParamsStateAcknowledged:
+		return true
+	case GetV1ComplaintsParamsStateClosed:
+		return true
+	case GetV1ComplaintsParamsStateEmpty:
+		return true
+	case GetV1ComplaintsParamsStateInvestigating:
+		return true
+	case GetV1ComplaintsParamsStateReceived:
+		return true
+	case GetV1ComplaintsParamsStateRemedyProposed:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetV1ComplaintsParamsCategory.
+const (
+	GetV1ComplaintsParamsCategoryAttitude   GetV1ComplaintsParamsCategory = "attitude"
+	GetV1ComplaintsParamsCategoryEmpty      GetV1ComplaintsParamsCategory = ""
+	GetV1ComplaintsParamsCategoryFees       GetV1ComplaintsParamsCategory = "fees"
+	GetV1ComplaintsParamsCategoryMisconduct GetV1ComplaintsParamsCategory = "misconduct"
+	GetV1ComplaintsParamsCategoryOther      GetV1ComplaintsParamsCategory = "other"
+	GetV1ComplaintsParamsCategoryPrivacy    GetV1ComplaintsParamsCategory = "privacy"
+	GetV1ComplaintsParamsCategoryQuality    GetV1ComplaintsParamsCategory = "quality"
+	GetV1ComplaintsParamsCategorySafety     GetV1ComplaintsParamsCategory = "safety"
+)
+
+// Valid indicates whether the value is a known member of the GetV1ComplaintsParamsCategory enum.
+func (e GetV1ComplaintsParamsCategory) Valid() bool {
+	switch e {
+	case GetV1ComplaintsParamsCategoryAttitude:
+		return true
+	case GetV1ComplaintsParamsCategoryEmpty:
+		return true
+	case GetV1ComplaintsParamsCategoryFees:
+		return true
+	case GetV1ComplaintsParamsCategoryMisconduct:
+		return true
+	case GetV1ComplaintsParamsCategoryOther:
+		return true
+	case GetV1ComplaintsParamsCategoryPrivacy:
+		return true
+	case GetV1ComplaintsParamsCategoryQuality:
+		return true
+	case GetV1ComplaintsParamsCategorySafety:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetV1IncidentsParamsStatus.
+const (
+	GetV1IncidentsParamsStatusAcknowledged  GetV1IncidentsParamsStatus = "acknowledged"
+	GetV1IncidentsParamsStatusEmpty         GetV1IncidentsParamsStatus = ""
+	GetV1IncidentsParamsStatusInvestigating GetV1IncidentsParamsStatus = "investigating"
+	GetV1IncidentsParamsStatusOpen          GetV1IncidentsParamsStatus = "open"
+	GetV1IncidentsParamsStatusResolved      GetV1IncidentsParamsStatus = "resolved"
+)
+
+// Valid indicates whether the value is a known member of the GetV1IncidentsParamsStatus enum.
+func (e GetV1IncidentsParamsStatus) Valid() bool {
+	switch e {
+	case GetV1IncidentsParamsStatusAcknowledged:
+		return true
+	case GetV1IncidentsParamsStatusEmpty:
+		return true
+	case GetV1IncidentsParamsStatusInvestigating:
+		return true
+	case GetV1IncidentsParamsStatusOpen:
+		return true
+	case GetV1IncidentsParamsStatusResolved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetV1IncidentsParamsCategory.
+const (
+	GetV1IncidentsParamsCategoryCustomerBehaviour GetV1IncidentsParamsCategory = "customer_behaviour"
+	GetV1IncidentsParamsCategoryEmpty             GetV1IncidentsParamsCategory = ""
+	GetV1IncidentsParamsCategoryInjury            GetV1IncidentsParamsCategory = "injury"
+	GetV1IncidentsParamsCategoryOther             GetV1IncidentsParamsCategory = "other"
+	GetV1IncidentsParamsCategoryPropertyDamage    GetV1IncidentsParamsCategory = "property_damage"
+	GetV1IncidentsParamsCategorySafety            GetV1IncidentsParamsCategory = "safety"
+)
+
+// Valid indicates whether the value is a known member of the GetV1IncidentsParamsCategory enum.
+func (e GetV1IncidentsParamsCategory) Valid() bool {
+	switch e {
+	case GetV1IncidentsParamsCategoryCustomerBehaviour:
+		return true
+	case GetV1IncidentsParamsCategoryEmpty:
+		return true
+	case GetV1IncidentsParamsCategoryInjury:
+		return true
+	case GetV1IncidentsParamsCategoryOther:
+		return true
+	case GetV1IncidentsParamsCategoryPropertyDamage:
+		return true
+	case GetV1IncidentsParamsCategorySafety:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GetV1IncidentsParamsSeverity.
+const (
+	GetV1IncidentsParamsSeverityCritical GetV1IncidentsParamsSeverity = "critical"
+	GetV1IncidentsParamsSeverityEmpty    GetV1IncidentsParamsSeverity = ""
+	GetV1IncidentsParamsSeverityHigh     GetV1IncidentsParamsSeverity = "high"
+	GetV1IncidentsParamsSeverityLow      GetV1IncidentsParamsSeverity = "low"
+	GetV1IncidentsParamsSeverityMedium   GetV1IncidentsParamsSeverity = "medium"
+)
+
+// Valid indicates whether the value is a known member of the GetV1IncidentsParamsSeverity enum.
+func (e GetV1IncidentsParamsSeverity) Valid() bool {
+	switch e {
+	case GetV1IncidentsParamsSeverityCritical:
+		return true
+	case GetV1IncidentsParamsSeverityEmpty:
+		return true
+	case GetV1IncidentsParamsSeverityHigh:
+		return true
+	case GetV1IncidentsParamsSeverityLow:
+		return true
+	case GetV1IncidentsParamsSeverityMedium:
 		return true
 	default:
 		return false
@@ -1989,15 +2265,22 @@ type ComplaintCategory string
 
 // ComplaintAction defines model for ComplaintAction.
 type ComplaintAction struct {
-	Action    ComplaintActionAction `json:"action"`
-	Note      *string               `json:"note,omitempty"`
-	OwnerId   *string               `json:"ownerId,omitempty"`
-	Remedy    *Remedy               `json:"remedy,omitempty"`
-	RootCause *string               `json:"rootCause,omitempty"`
+	Action ComplaintActionAction `json:"action"`
+	Note   *string               `json:"note,omitempty"`
+
+	// OwnerId an id, or empty for none
+	OwnerId *string `json:"ownerId,omitempty"`
+	Remedy  *Remedy `json:"remedy,omitempty"`
+
+	// RootCause required to close: one of worker_skill, worker_attitude, process_gap, management, customer_expectation, other
+	RootCause *ComplaintActionRootCause `json:"rootCause,omitempty"`
 }
 
 // ComplaintActionAction defines model for ComplaintAction.Action.
 type ComplaintActionAction string
+
+// ComplaintActionRootCause required to close: one of worker_skill, worker_attitude, process_gap, management, customer_expectation, other
+type ComplaintActionRootCause string
 
 // ComplaintEvent defines model for ComplaintEvent.
 type ComplaintEvent struct {
@@ -2119,8 +2402,10 @@ type CustomerField struct {
 // CustomerInput defines model for CustomerInput.
 type CustomerInput struct {
 	Addresses *[]Address `json:"addresses"`
-	DoNotSend *[]string  `json:"doNotSend,omitempty"`
-	Household Household  `json:"household"`
+
+	// DoNotSend workers this household does not want sent again: distinct worker ids
+	DoNotSend *[]openapi_types.UUID `json:"doNotSend,omitempty"`
+	Household Household             `json:"household"`
 
 	// Locale empty: the default, zh-CN
 	Locale      *CustomerInputLocale `json:"locale,omitempty"`
@@ -2654,14 +2939,20 @@ type Notification struct {
 
 // OfficeComplaint defines model for OfficeComplaint.
 type OfficeComplaint struct {
-	Category string  `json:"category"`
-	Channel  string  `json:"channel"`
-	OwnerId  *string `json:"ownerId,omitempty"`
-	Text     string  `json:"text"`
+	Category OfficeComplaintCategory `json:"category"`
+	Channel  OfficeComplaintChannel  `json:"channel"`
+	OwnerId  *string                 `json:"ownerId,omitempty"`
+	Text     string                  `json:"text"`
 
 	// VisitId an id, or empty for none
 	VisitId *string `json:"visitId,omitempty"`
 }
+
+// OfficeComplaintCategory defines model for OfficeComplaint.Category.
+type OfficeComplaintCategory string
+
+// OfficeComplaintChannel defines model for OfficeComplaint.Channel.
+type OfficeComplaintChannel string
 
 // Op One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation.
 type Op struct {
@@ -3778,13 +4069,13 @@ type GetV1AlertsParams struct {
 	Kind *string `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// Priority one of normal, high
-	Priority *string `form:"priority,omitempty" json:"priority,omitempty"`
+	Priority *GetV1AlertsParamsPriority `form:"priority,omitempty" json:"priority,omitempty"`
 
 	// WorkerId only those of this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// VisitId only those about this visit
-	VisitId *openapi_types.UUID `form:"visitId,omitempty" json:"visitId,omitempty"`
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
 
 	// From RFC 3339: raised at or after
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
@@ -3798,6 +4089,9 @@ type GetV1AlertsParams struct {
 	// Limit page size, 1-200 (default 50)
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetV1AlertsParamsPriority defines parameters for GetV1Alerts.
+type GetV1AlertsParamsPriority string
 
 // PatchV1AttachmentsShaUploadParams defines parameters for PatchV1AttachmentsShaUpload.
 type PatchV1AttachmentsShaUploadParams struct {
@@ -3829,19 +4123,19 @@ type GetV1ComplaintsParams struct {
 	Unanswered *bool `form:"unanswered,omitempty" json:"unanswered,omitempty"`
 
 	// State one of received, acknowledged, investigating, remedy_proposed, accepted, closed
-	State *string `form:"state,omitempty" json:"state,omitempty"`
+	State *GetV1ComplaintsParamsState `form:"state,omitempty" json:"state,omitempty"`
 
 	// Category one of attitude, quality, safety, fees, privacy, misconduct, other
-	Category *string `form:"category,omitempty" json:"category,omitempty"`
+	Category *GetV1ComplaintsParamsCategory `form:"category,omitempty" json:"category,omitempty"`
 
 	// WorkerId only those of this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// CustomerId only those of this customer
-	CustomerId *openapi_types.UUID `form:"customerId,omitempty" json:"customerId,omitempty"`
+	CustomerId *string `form:"customerId,omitempty" json:"customerId,omitempty"`
 
 	// VisitId only those about this visit
-	VisitId *openapi_types.UUID `form:"visitId,omitempty" json:"visitId,omitempty"`
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
 
 	// OwnerId only those this office user owns
 	OwnerId *string `form:"ownerId,omitempty" json:"ownerId,omitempty"`
@@ -3858,6 +4152,12 @@ type GetV1ComplaintsParams struct {
 	// Limit page size, 1-200 (default 50)
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
+
+// GetV1ComplaintsParamsState defines parameters for GetV1Complaints.
+type GetV1ComplaintsParamsState string
+
+// GetV1ComplaintsParamsCategory defines parameters for GetV1Complaints.
+type GetV1ComplaintsParamsCategory string
 
 // GetV1Complaints200JSONResponseBody_Items_Item defines parameters for GetV1Complaints.
 type GetV1Complaints200JSONResponseBody_Items_Item struct {
@@ -3906,13 +4206,13 @@ type GetV1FollowupsParams struct {
 	Overdue *bool `form:"overdue,omitempty" json:"overdue,omitempty"`
 
 	// WorkerId only those of this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// CustomerId only those of this customer
-	CustomerId *openapi_types.UUID `form:"customerId,omitempty" json:"customerId,omitempty"`
+	CustomerId *string `form:"customerId,omitempty" json:"customerId,omitempty"`
 
 	// VisitId only those about this visit
-	VisitId *openapi_types.UUID `form:"visitId,omitempty" json:"visitId,omitempty"`
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
 
 	// From RFC 3339: due at or after
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
@@ -3933,19 +4233,19 @@ type GetV1IncidentsParams struct {
 	Open *bool `form:"open,omitempty" json:"open,omitempty"`
 
 	// Status one of open, acknowledged, investigating, resolved
-	Status *string `form:"status,omitempty" json:"status,omitempty"`
+	Status *GetV1IncidentsParamsStatus `form:"status,omitempty" json:"status,omitempty"`
 
 	// Category one of injury, property_damage, safety, customer_behaviour, other
-	Category *string `form:"category,omitempty" json:"category,omitempty"`
+	Category *GetV1IncidentsParamsCategory `form:"category,omitempty" json:"category,omitempty"`
 
 	// Severity one of low, medium, high, critical
-	Severity *string `form:"severity,omitempty" json:"severity,omitempty"`
+	Severity *GetV1IncidentsParamsSeverity `form:"severity,omitempty" json:"severity,omitempty"`
 
 	// WorkerId only those of this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// VisitId only those about this visit
-	VisitId *openapi_types.UUID `form:"visitId,omitempty" json:"visitId,omitempty"`
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
 
 	// From RFC 3339: reported at or after
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
@@ -3960,6 +4260,15 @@ type GetV1IncidentsParams struct {
 	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
 }
 
+// GetV1IncidentsParamsStatus defines parameters for GetV1Incidents.
+type GetV1IncidentsParamsStatus string
+
+// GetV1IncidentsParamsCategory defines parameters for GetV1Incidents.
+type GetV1IncidentsParamsCategory string
+
+// GetV1IncidentsParamsSeverity defines parameters for GetV1Incidents.
+type GetV1IncidentsParamsSeverity string
+
 // GetV1Incidents200JSONResponseBody_Items_Item defines parameters for GetV1Incidents.
 type GetV1Incidents200JSONResponseBody_Items_Item struct {
 	union json.RawMessage
@@ -3973,10 +4282,10 @@ type GetV1IncidentsId200JSONResponseBody struct {
 // GetV1NotificationsParams defines parameters for GetV1Notifications.
 type GetV1NotificationsParams struct {
 	// VisitId only this visit
-	VisitId *openapi_types.UUID `form:"visitId,omitempty" json:"visitId,omitempty"`
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
 
 	// UserId only this recipient (admins)
-	UserId *openapi_types.UUID `form:"userId,omitempty" json:"userId,omitempty"`
+	UserId *string `form:"userId,omitempty" json:"userId,omitempty"`
 
 	// After opaque cursor from the previous page's nextCursor
 	After *string `form:"after,omitempty" json:"after,omitempty"`
@@ -4027,10 +4336,10 @@ type GetV1ReportsQuarterlyParamsFormat string
 // GetV1ReportsTrendsParams defines parameters for GetV1ReportsTrends.
 type GetV1ReportsTrendsParams struct {
 	// From first month, like 2026-06 (default: five months before to)
-	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
+	From *string `form:"from,omitempty" json:"from,omitempty"`
 
 	// To last month, inclusive (default: this month); at most 24 months
-	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
+	To *string `form:"to,omitempty" json:"to,omitempty"`
 
 	// Team admins: only this team
 	Team *string `form:"team,omitempty" json:"team,omitempty"`
@@ -4039,10 +4348,10 @@ type GetV1ReportsTrendsParams struct {
 // GetV1ReviewsParams defines parameters for GetV1Reviews.
 type GetV1ReviewsParams struct {
 	// WorkerId only those of this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// CustomerId only those of this customer
-	CustomerId *openapi_types.UUID `form:"customerId,omitempty" json:"customerId,omitempty"`
+	CustomerId *string `form:"customerId,omitempty" json:"customerId,omitempty"`
 
 	// From RFC 3339: visits starting at or after
 	From *time.Time `form:"from,omitempty" json:"from,omitempty"`
@@ -4078,7 +4387,7 @@ type GetV1ServiceTypesParams struct {
 // GetV1SyncDevicesParams defines parameters for GetV1SyncDevices.
 type GetV1SyncDevicesParams struct {
 	// WorkerId only this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 }
 
 // GetV1SyncPullParams defines parameters for GetV1SyncPull.
@@ -4117,10 +4426,10 @@ type GetV1VisitsParams struct {
 	To *time.Time `form:"to,omitempty" json:"to,omitempty"`
 
 	// WorkerId only this worker
-	WorkerId *openapi_types.UUID `form:"workerId,omitempty" json:"workerId,omitempty"`
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
 
 	// CustomerId only this customer
-	CustomerId *openapi_types.UUID `form:"customerId,omitempty" json:"customerId,omitempty"`
+	CustomerId *string `form:"customerId,omitempty" json:"customerId,omitempty"`
 
 	// Status comma-separated statuses
 	Status *string `form:"status,omitempty" json:"status,omitempty"`
@@ -8791,7 +9100,7 @@ func NewGetV1AlertsRequest(server string, params *GetV1AlertsParams) (*http.Requ
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -8803,7 +9112,7 @@ func NewGetV1AlertsRequest(server string, params *GetV1AlertsParams) (*http.Requ
 
 		if params.VisitId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9403,7 +9712,7 @@ func NewGetV1ComplaintsRequest(server string, params *GetV1ComplaintsParams) (*h
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9415,7 +9724,7 @@ func NewGetV1ComplaintsRequest(server string, params *GetV1ComplaintsParams) (*h
 
 		if params.CustomerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9427,7 +9736,7 @@ func NewGetV1ComplaintsRequest(server string, params *GetV1ComplaintsParams) (*h
 
 		if params.VisitId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -9996,7 +10305,7 @@ func NewGetV1FollowupsRequest(server string, params *GetV1FollowupsParams) (*htt
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10008,7 +10317,7 @@ func NewGetV1FollowupsRequest(server string, params *GetV1FollowupsParams) (*htt
 
 		if params.CustomerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10020,7 +10329,7 @@ func NewGetV1FollowupsRequest(server string, params *GetV1FollowupsParams) (*htt
 
 		if params.VisitId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10217,7 +10526,7 @@ func NewGetV1IncidentsRequest(server string, params *GetV1IncidentsParams) (*htt
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10229,7 +10538,7 @@ func NewGetV1IncidentsRequest(server string, params *GetV1IncidentsParams) (*htt
 
 		if params.VisitId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10439,7 +10748,7 @@ func NewGetV1NotificationsRequest(server string, params *GetV1NotificationsParam
 
 		if params.VisitId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10451,7 +10760,7 @@ func NewGetV1NotificationsRequest(server string, params *GetV1NotificationsParam
 
 		if params.UserId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "userId", *params.UserId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10778,7 +11087,7 @@ func NewGetV1ReportsTrendsRequest(server string, params *GetV1ReportsTrendsParam
 
 		if params.From != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "from", *params.From, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10790,7 +11099,7 @@ func NewGetV1ReportsTrendsRequest(server string, params *GetV1ReportsTrendsParam
 
 		if params.To != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date-time"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "to", *params.To, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10856,7 +11165,7 @@ func NewGetV1ReviewsRequest(server string, params *GetV1ReviewsParams) (*http.Re
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -10868,7 +11177,7 @@ func NewGetV1ReviewsRequest(server string, params *GetV1ReviewsParams) (*http.Re
 
 		if params.CustomerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11445,7 +11754,7 @@ func NewGetV1SyncDevicesRequest(server string, params *GetV1SyncDevicesParams) (
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11840,7 +12149,7 @@ func NewGetV1VisitsRequest(server string, params *GetV1VisitsParams) (*http.Requ
 
 		if params.WorkerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -11852,7 +12161,7 @@ func NewGetV1VisitsRequest(server string, params *GetV1VisitsParams) (*http.Requ
 
 		if params.CustomerId != nil {
 
-			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "uuid"}); err != nil {
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "customerId", *params.CustomerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
 				return nil, err
 			} else {
 				for _, qp := range strings.Split(queryFrag, "&") {
@@ -34817,6 +35126,9 @@ func ParseGetV1ReportsQuarterlyResponse(rsp *http.Response) (*GetV1ReportsQuarte
 			return nil, err
 		}
 		response.JSONDefault = &dest
+
+	case rsp.StatusCode == 200:
+		// Content-type (text/csv) unsupported
 
 	}
 

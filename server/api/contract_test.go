@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -136,13 +137,17 @@ func pushAnsweredInResults(path string, status int, body []byte) bool {
 		return false
 	}
 	var resp struct {
-		Results []struct{ Status string } `json:"results"`
+		Results []struct{ Status, Code string } `json:"results"`
 	}
 	if json.Unmarshal(body, &resp) != nil {
 		return false
 	}
 	for _, r := range resp.Results {
 		if r.Status == fsync.StatusRejected || r.Status == fsync.StatusSkipped {
+			return true
+		}
+		// Sent again, a refused operation answers duplicate with its code.
+		if r.Status == fsync.StatusDuplicate && slices.Contains(fsync.RejectCodes, r.Code) {
 			return true
 		}
 	}
@@ -190,6 +195,14 @@ var stateRules = []string{
 	"say why when the reason is other",   // required with reasonCode other
 	"a remedy of kind",                   // required when the action is propose
 	"is required",                        // required by another field's value (a manual check-in's reason, ...)
+	"must be after",                      // to after from: two parameters
+	"goes with neither",                  // done excludes open and overdue
+	"rootCause must be one of",           // required when the action is close
+	"must name an active",                // the owner must be an active office user of the team
+	"is another team's",                  // a record of another team
+	"ownerId must be an id",              // required when the action is assign
+	"say why it is closed",               // a note, required when closing without the customer's answer
+	"months after from",                  // a range of at most 24 months: two parameters
 }
 
 // lenient are parameters the document closes (an enum) while the server
@@ -279,6 +292,7 @@ func TestDocumentStatesTheRules(t *testing.T) {
 		}
 		return map[string]any{"deviceId": "phone", "schemaVersion": fsync.SchemaVersion, "deviceClock": f.clock.Now().UTC().Format(time.RFC3339), "ops": []any{op0}}
 	}
+	seq := 0
 	for _, c := range []struct {
 		name, method, path string
 		body               any
@@ -304,6 +318,15 @@ func TestDocumentStatesTheRules(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			f.t = t
+			if c.pushRejected {
+				// Each its own seq and opId: a refused operation still takes its seq.
+				seq++
+				op := c.body.(map[string]any)["ops"].([]any)[0].(map[string]any)
+				op["seq"] = seq
+				if op["opId"] == "0192d6a4-0000-7000-8000-000000000001" {
+					op["opId"] = fmt.Sprintf("0192d6a4-0000-7000-8000-%012d", seq)
+				}
+			}
 			var raw []byte
 			if c.body != nil {
 				raw, _ = json.Marshal(c.body)

@@ -204,30 +204,35 @@ var fieldRules = map[string][]rule{
 		schemas.ComplaintRemedyProposed, schemas.ComplaintAccepted, schemas.ComplaintClosed)},
 	"CustomerComplaint.status": {enum(schemas.ComplaintReceived, schemas.ComplaintAcknowledged, schemas.ComplaintInvestigating,
 		schemas.ComplaintRemedyProposed, schemas.ComplaintAccepted, schemas.ComplaintClosed)},
-	"Remedy.kind":              {enum(schemas.Remedies...)},
-	"ComplaintAction.action":   {enum("acknowledge", "investigate", "propose", "close", "accept", "reject")},
-	"IncidentAction.action":    {enum("acknowledge", "investigate", "note", "resolve")},
-	"ChangeRequest.kind":       {enum("reschedule", "cancel")},
-	"Incident.category":        {enum(fsync.IncidentCategories...)},
-	"Incident.severity":        {enum(fsync.Severities...)},
-	"WorkerIncident.category":  {enum(fsync.IncidentCategories...)},
-	"WorkerIncident.severity":  {enum(fsync.Severities...)},
-	"Incident.status":          {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
-	"WorkerIncident.status":    {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
-	"NewCorrection.reasonCode": {enum(schemas.CorrectionReasons...)},
-	"Correction.reasonCode":    {enum(schemas.CorrectionReasons...)},
-	"NewCorrection.field":      {enum(fsync.KindCheckIn, fsync.KindCheckOut)},
-	"Correction.field":         {enum(fsync.KindCheckIn, fsync.KindCheckOut)},
-	"Notification.status":      {enum(schemas.NotificationPending, schemas.NotificationSent, schemas.NotificationFailed, schemas.NotificationDropped)},
-	"ErrorDetail.code":         {enum(errorCodes...)},
-	"NewUpload.contentType":    {enum(fsync.AttachmentTypes...)},
-	"GeoFix.accuracyM":         {between(0, 100000)},
-	"lat":                      {between(-90, 90)},
-	"lng":                      {between(-180, 180)},
-	"Rating.attitude":          {between(1, 5)},
-	"Rating.quality":           {between(1, 5)},
-	"Rating.efficiency":        {between(1, 5)},
-	"Rating.price":             {between(1, 5)},
+	"Remedy.kind":               {enum(schemas.Remedies...)},
+	"ComplaintAction.action":    {enum("acknowledge", "investigate", "propose", "close", "accept", "reject", "assign", "close_unanswered")},
+	"ComplaintAction.rootCause": {enum(append([]string{""}, schemas.RootCauses...)...), describe("required to close: one of " + strings.Join(schemas.RootCauses, ", "))},
+	"ComplaintAction.ownerId":   idRef,
+	"OfficeComplaint.channel":   {enum(schemas.OfficeChannels...)},
+	"OfficeComplaint.category":  {enum(schemas.ComplaintCategories...)},
+	"CustomerInput.doNotSend":   {nullable, unique, items(uuid...), describe("workers this household does not want sent again: distinct worker ids")},
+	"IncidentAction.action":     {enum("acknowledge", "investigate", "note", "resolve")},
+	"ChangeRequest.kind":        {enum("reschedule", "cancel")},
+	"Incident.category":         {enum(fsync.IncidentCategories...)},
+	"Incident.severity":         {enum(fsync.Severities...)},
+	"WorkerIncident.category":   {enum(fsync.IncidentCategories...)},
+	"WorkerIncident.severity":   {enum(fsync.Severities...)},
+	"Incident.status":           {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
+	"WorkerIncident.status":     {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
+	"NewCorrection.reasonCode":  {enum(schemas.CorrectionReasons...)},
+	"Correction.reasonCode":     {enum(schemas.CorrectionReasons...)},
+	"NewCorrection.field":       {enum(fsync.KindCheckIn, fsync.KindCheckOut)},
+	"Correction.field":          {enum(fsync.KindCheckIn, fsync.KindCheckOut)},
+	"Notification.status":       {enum(schemas.NotificationPending, schemas.NotificationSent, schemas.NotificationFailed, schemas.NotificationDropped)},
+	"ErrorDetail.code":          {enum(errorCodes...)},
+	"NewUpload.contentType":     {enum(fsync.AttachmentTypes...)},
+	"GeoFix.accuracyM":          {between(0, 100000)},
+	"lat":                       {between(-90, 90)},
+	"lng":                       {between(-180, 180)},
+	"Rating.attitude":           {between(1, 5)},
+	"Rating.quality":            {between(1, 5)},
+	"Rating.efficiency":         {between(1, 5)},
+	"Rating.price":              {between(1, 5)},
 }
 
 // applyFieldRules gives a property of a component its rules: the free-text
@@ -279,6 +284,7 @@ func nonBlank(field string) rule {
 }
 
 func nullable(s *openapi3.Schema) { s.Nullable = true }
+func unique(s *openapi3.Schema)   { s.UniqueItems = true }
 func notNull(s *openapi3.Schema)  { s.Nullable = false }
 
 // componentNames renames Go types whose name says little out of their
@@ -327,21 +333,24 @@ func pathParam(name string) *openapi3.Parameter {
 
 // queryParams are the rules of query parameters by name, or by "path name".
 var queryParams = map[string]*openapi3.Schema{
-	"limit":              {Type: &openapi3.Types{"integer"}, Min: openapi3.Ptr(1.0), Max: openapi3.Ptr(float64(maxPageLimit)), Default: defaultPageLimit},
-	"after":              {Type: &openapi3.Types{"string"}, MaxLength: openapi3.Ptr(uint64(256))},
-	"role":               {Type: &openapi3.Types{"string"}, Enum: toAny(strs(roles))},
-	"/v1/workers status": {Type: &openapi3.Types{"string"}, Enum: toAny(strs(workerStates))},
-	"/v1/visits status":  {Type: &openapi3.Types{"string"}, Pattern: "^(" + visitStatusAlt() + ")(,(" + visitStatusAlt() + "))*$"},
-	"skill":              {Type: &openapi3.Types{"string"}, MaxLength: openapi3.Ptr(uint64(256)), Description: "one of " + strings.Join(strs(schemas.Skills), ", ")},
-	"day":                {Type: &openapi3.Types{"string"}, Format: "date"},
-	"from":               {Type: &openapi3.Types{"string"}, Format: "date-time"},
-	"to":                 {Type: &openapi3.Types{"string"}, Format: "date-time"},
-	"workerId":           {Type: &openapi3.Types{"string"}, Format: "uuid", Pattern: uuidPattern},
-	"customerId":         {Type: &openapi3.Types{"string"}, Format: "uuid", Pattern: uuidPattern},
-	"visitId":            {Type: &openapi3.Types{"string"}, Format: "uuid", Pattern: uuidPattern},
-	"userId":             {Type: &openapi3.Types{"string"}, Format: "uuid", Pattern: uuidPattern},
-	"month":              {Type: &openapi3.Types{"string"}, Pattern: `^[0-9]{4}-(0[1-9]|1[0-2])$`},
-	"format":             {Type: &openapi3.Types{"string"}, Enum: []any{"json", "csv"}, Default: "json"},
+	"limit":                   {Type: &openapi3.Types{"integer"}, Min: openapi3.Ptr(1.0), Max: openapi3.Ptr(float64(maxPageLimit)), Default: defaultPageLimit},
+	"after":                   {Type: &openapi3.Types{"string"}, MaxLength: openapi3.Ptr(uint64(256))},
+	"role":                    {Type: &openapi3.Types{"string"}, Enum: toAny(strs(roles))},
+	"/v1/workers status":      {Type: &openapi3.Types{"string"}, Enum: toAny(strs(workerStates))},
+	"/v1/visits status":       {Type: &openapi3.Types{"string"}, Pattern: "^(" + visitStatusAlt() + ")(,(" + visitStatusAlt() + "))*$"},
+	"skill":                   {Type: &openapi3.Types{"string"}, MaxLength: openapi3.Ptr(uint64(256)), Description: "one of " + strings.Join(strs(schemas.Skills), ", ")},
+	"day":                     {Type: &openapi3.Types{"string"}, Format: "date"},
+	"from":                    {Type: &openapi3.Types{"string"}, Format: "date-time"},
+	"to":                      {Type: &openapi3.Types{"string"}, Format: "date-time"},
+	"workerId":                {Type: &openapi3.Types{"string"}, Pattern: "^(" + uuidPattern[1:len(uuidPattern)-1] + ")?$", Description: "an id; empty: no filter"},
+	"customerId":              {Type: &openapi3.Types{"string"}, Pattern: "^(" + uuidPattern[1:len(uuidPattern)-1] + ")?$", Description: "an id; empty: no filter"},
+	"visitId":                 {Type: &openapi3.Types{"string"}, Pattern: "^(" + uuidPattern[1:len(uuidPattern)-1] + ")?$", Description: "an id; empty: no filter"},
+	"userId":                  {Type: &openapi3.Types{"string"}, Pattern: "^(" + uuidPattern[1:len(uuidPattern)-1] + ")?$", Description: "an id; empty: no filter"},
+	"month":                   {Type: &openapi3.Types{"string"}, Pattern: `^[0-9]{4}-(0[1-9]|1[0-2])$`},
+	"/v1/reports/trends from": {Type: &openapi3.Types{"string"}, Pattern: `^[0-9]{4}-(0[1-9]|1[0-2])$`},
+	"/v1/reports/trends to":   {Type: &openapi3.Types{"string"}, Pattern: `^[0-9]{4}-(0[1-9]|1[0-2])$`},
+	"quarter":                 {Type: &openapi3.Types{"string"}, Pattern: `^[0-9]{4}-Q[1-4]$`},
+	"format":                  {Type: &openapi3.Types{"string"}, Enum: []any{"json", "csv"}, Default: "json"},
 }
 
 func visitStatusAlt() string { return strings.Join(strs(schemas.VisitStatuses), "|") }
@@ -442,7 +451,8 @@ var extraContent = map[string]map[string]*openapi3.Schema{
 		}
 		return m
 	}(),
-	"GET /v1/reports/monthly": {"text/csv": {Type: &openapi3.Types{"string"}, Description: "with ?format=csv: one row per worker and team"}},
+	"GET /v1/reports/monthly":   {"text/csv": {Type: &openapi3.Types{"string"}, Description: "with ?format=csv: one row per worker and team"}},
+	"GET /v1/reports/quarterly": {"text/csv": {Type: &openapi3.Types{"string"}, Description: "with ?format=csv: one row per worker"}},
 }
 
 // Error answers: one component per status, each naming its codes.
@@ -619,7 +629,7 @@ var requestExamples = map[string]any{
 }
 
 var responseExamples = map[string]any{
-	"postV1AuthLogin": map[string]any{"accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "refreshToken": "c2Vzc2lvbi1pZC5zZWNyZXQ", "expiresIn": 900, "tokenType": "Bearer"},
+	"postV1AuthLogin": map[string]any{"accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "refreshToken": "c2Vzc2lvbi1pZC5zZWNyZXQ", "expiresIn": 900, "tokenType": "Bearer", "nextSeq": 58},
 	"postV1SyncPush": map[string]any{
 		"results": []any{
 			map[string]any{"seq": 41, "opId": "0192d6a4-0000-7000-8000-000000000041", "status": "applied"},

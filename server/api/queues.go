@@ -3,9 +3,11 @@ package api
 import (
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
@@ -17,18 +19,32 @@ import (
 // is documented and how it is read into the office's filter.
 type filterParam struct {
 	param
-	set func(f *office.Filter, v string) error
+	set    func(f *office.Filter, v string) error
+	schema *openapi3.Schema // what the document says of it; nil: by its name
+}
+
+// The document states each filter's rule (see queryParams).
+func init() {
+	for path, fs := range map[string][]filterParam{"/v1/alerts": alertFilter, "/v1/complaints": complaintFilter,
+		"/v1/incidents": incidentFilter, "/v1/reviews": reviewFilter, "/v1/followups": followUpFilter} {
+		for _, f := range fs {
+			if f.schema != nil {
+				queryParams[path+" "+f.name] = f.schema
+			}
+		}
+	}
 }
 
 func boolParam(name, desc string, dst func(*office.Filter) *bool) filterParam {
 	return filterParam{param{name, desc + " (true or false)", "boolean"}, func(f *office.Filter, v string) error {
-		switch v {
-		case "true", "false":
-			*dst(f) = v == "true"
-			return nil
+		// What a boolean query parameter is to OpenAPI tools: strconv's.
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return schemas.FieldError(name, "%s must be true or false", name)
 		}
-		return schemas.FieldError(name, "%s must be true or false", name)
-	}}
+		*dst(f) = b
+		return nil
+	}, nil}
 }
 
 func idParam(name, desc string, dst func(*office.Filter) *string) filterParam {
@@ -38,7 +54,7 @@ func idParam(name, desc string, dst func(*office.Filter) *string) filterParam {
 		}
 		*dst(f) = v
 		return nil
-	}}
+	}, &openapi3.Schema{Type: &openapi3.Types{"string"}, Pattern: "^(" + uuidPattern[1:len(uuidPattern)-1] + ")?$", Description: "an id; empty: no filter"}}
 }
 
 func enumParam(name string, values []string, dst func(*office.Filter) *string) filterParam {
@@ -48,7 +64,7 @@ func enumParam(name string, values []string, dst func(*office.Filter) *string) f
 		}
 		*dst(f) = v
 		return nil
-	}}
+	}, &openapi3.Schema{Type: &openapi3.Types{"string"}, Enum: toAny(append([]string{""}, values...))}}
 }
 
 func timeParam(name, desc string, dst func(*office.Filter) *time.Time) filterParam {
@@ -59,7 +75,7 @@ func timeParam(name, desc string, dst func(*office.Filter) *time.Time) filterPar
 		}
 		*dst(f) = t
 		return nil
-	}}
+	}, nil}
 }
 
 var alertKind = regexp.MustCompile(`^[a-z][a-z_]{0,63}$`)
@@ -86,7 +102,7 @@ var (
 			}
 			f.Kind = v
 			return nil
-		}},
+		}, &openapi3.Schema{Type: &openapi3.Types{"string"}, Pattern: alertKind.String()}},
 		enumParam("priority", []string{"normal", "high"}, func(f *office.Filter) *string { return &f.Priority }),
 		fWorker, fVisit, fFrom("raised"), fTo("raised"),
 	}

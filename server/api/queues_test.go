@@ -166,7 +166,7 @@ func TestQueuesRefuseBadInput(t *testing.T) {
 	}
 	perList := map[string]map[string]string{
 		"/v1/alerts":     {"open=yes": "open", "priority=urgent": "priority", "kind=" + url.QueryEscape("$where"): "kind", "workerId=" + url.QueryEscape("$gt"): "workerId", "from=yesterday": "from"},
-		"/v1/complaints": {"overdue=1": "overdue", "category=noise": "category", "state=open": "state", "visitId=" + url.QueryEscape(`{"$ne":1}`): "visitId", "ownerId=x": "ownerId", "unanswered=maybe": "unanswered"},
+		"/v1/complaints": {"overdue=yes": "overdue", "category=noise": "category", "state=open": "state", "visitId=" + url.QueryEscape(`{"$ne":1}`): "visitId", "ownerId=x": "ownerId", "unanswered=maybe": "unanswered"},
 		"/v1/incidents":  {"open=2": "open", "severity=huge": "severity", "status=closed": "status", "category=fire": "category", "visitId=1": "visitId"},
 		"/v1/reviews":    {"customerId=" + url.QueryEscape("$ne"): "customerId", "to=2037-13-01T00:00:00Z": "to", "workerId=": ""},
 		"/v1/followups":  {"done=true&open=true": "done", "done=true&overdue=true": "done", "overdue=no": "overdue", "customerId=a.b": "customerId"},
@@ -213,7 +213,7 @@ func TestFollowUpsOpenFirst(t *testing.T) {
 	for i := range done {
 		due := start.Add(time.Duration(i) * time.Minute)
 		at := due.Add(time.Hour)
-		if _, err := f.db.Cases.RecordFollowUp(ctx, &schemas.FollowUp{ID: fmt.Sprintf("f-done-%03d", i), VisitID: fmt.Sprintf("v-%03d", i), CustomerID: w.c1.ID,
+		if _, err := f.db.Cases.RecordFollowUp(ctx, &schemas.FollowUp{ID: fmt.Sprintf("f-done-%03d", i), VisitID: fmt.Sprintf("01f2e0d8-0000-7000-8000-000000000%03d", i), CustomerID: w.c1.ID,
 			Team: "team-1", DueAt: due, LatestAt: due.Add(6 * 24 * time.Hour), Done: true, DoneAt: &at, DoneBy: "sup", Outcome: "满意"}); err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +221,7 @@ func TestFollowUpsOpenFirst(t *testing.T) {
 	due := f.clock.Now().Add(24 * time.Hour)
 	for _, fu := range []schemas.FollowUp{
 		{ID: "f-new", VisitID: w.v1.ID, CustomerID: w.c1.ID, WorkerID: w.w1.ID, Team: "team-1", DueAt: due, LatestAt: due.Add(6 * 24 * time.Hour)},
-		{ID: "f-late", VisitID: "v-late", CustomerID: w.c1.ID, Team: "team-1", DueAt: start.Add(-7 * 24 * time.Hour), LatestAt: start.Add(-24 * time.Hour)},
+		{ID: "f-late", VisitID: "01f2e0d8-0000-7000-8000-00000000a7e0", CustomerID: w.c1.ID, Team: "team-1", DueAt: start.Add(-7 * 24 * time.Hour), LatestAt: start.Add(-24 * time.Hour)},
 		{ID: "f-other-team", VisitID: w.v2.ID, CustomerID: w.c2.ID, Team: "team-2", DueAt: due, LatestAt: due.Add(6 * 24 * time.Hour)},
 	} {
 		if _, err := f.db.Cases.RecordFollowUp(ctx, &fu); err != nil {
