@@ -61,3 +61,37 @@ func (e *Engine) Relay(ctx context.Context, every, retention time.Duration) {
 		}
 	}
 }
+
+// DeviceState is what a phone needs to know of its own sync state: where
+// its sequence stands and which protocol versions the server speaks.
+type DeviceState struct {
+	DeviceID         string `json:"deviceId"`
+	NextSeq          int64  `json:"nextSeq"` // the seq the server expects next from this device
+	LastSeq          int64  `json:"lastSeq"` // every operation up to here is recorded
+	PendingGap       *Gap   `json:"pendingGap,omitempty"`
+	SchemaVersion    int    `json:"schemaVersion"`    // the newest push protocol this server speaks
+	MinSchemaVersion int    `json:"minSchemaVersion"` // the oldest it still accepts
+}
+
+// NextSeq is the seq the server expects next from one device of a user:
+// 1 for a device never seen. A reinstalled phone learns it at sign-in.
+func (e *Engine) NextSeq(ctx context.Context, userID, deviceID string) (int64, error) {
+	d, err := e.device(ctx, &schemas.Actor{UserID: userID, DeviceID: deviceID})
+	if err != nil {
+		return 0, err
+	}
+	return d.LastSeq + 1, nil
+}
+
+// DeviceState answers a worker's phone about its own device.
+func (e *Engine) DeviceState(ctx context.Context, a *schemas.Actor) (*DeviceState, error) {
+	if a.Role != schemas.RoleWorker || a.WorkerID == "" {
+		return nil, schemas.Errorf(schemas.EFORBIDDEN, "only workers' phones sync")
+	}
+	d, err := e.device(ctx, a)
+	if err != nil {
+		return nil, err
+	}
+	return &DeviceState{DeviceID: a.DeviceID, NextSeq: d.LastSeq + 1, LastSeq: d.LastSeq, PendingGap: d.PendingGap,
+		SchemaVersion: SchemaVersion, MinSchemaVersion: MinSchemaVersion}, nil
+}

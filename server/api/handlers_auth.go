@@ -73,6 +73,9 @@ func (a *API) login(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
+	if pair.NextSeq, err = a.sync.NextSeq(c.UserContext(), pair.UserID(), req.DeviceID); err != nil {
+		return err
+	}
 	c.Set(fiber.HeaderCacheControl, "no-store")
 	return c.JSON(pair)
 }
@@ -84,6 +87,9 @@ func (a *API) refresh(c *fiber.Ctx) error {
 	}
 	pair, err := a.auth.Refresh(c.UserContext(), req.RefreshToken, req.DeviceID)
 	if err != nil {
+		return err
+	}
+	if pair.NextSeq, err = a.sync.NextSeq(c.UserContext(), pair.UserID(), req.DeviceID); err != nil {
 		return err
 	}
 	c.Set(fiber.HeaderCacheControl, "no-store")

@@ -44,6 +44,14 @@ func (a *API) syncPull(c *fiber.Ctx) error {
 	return a.reply(c, fiber.StatusOK, resp)
 }
 
+func (a *API) syncDevice(c *fiber.Ctx) error {
+	st, err := a.sync.DeviceState(c.UserContext(), actor(c))
+	if err != nil {
+		return err
+	}
+	return a.reply(c, fiber.StatusOK, st)
+}
+
 func (a *API) syncDevices(c *fiber.Ctx) error {
 	w := c.Query("workerId")
 	if w != "" && !schemas.ValidID(w) {

@@ -112,9 +112,9 @@ func (a *API) view(c *fiber.Ctx, v any) (any, error) {
 		return office.OfficeOnly(act, v)
 
 	// The same for every role the route admits: the catalog (signed-in
-	// users), a phone's own push results, a visit's presence secret (its
-	// customer).
-	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret:
+	// users), a phone's own push results and sync state, a visit's
+	// presence secret (its customer).
+	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret, *fsync.DeviceState:
 		return v, nil
 	}
 	return nil, fmt.Errorf("no view of %T for role %s", v, act.Role)

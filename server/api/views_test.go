@@ -398,6 +398,7 @@ func (m *mx) rows() map[string]mxRow {
 			}
 		}},
 		"GET /v1/sync/pull":    {kind: "pull", want: rulePhones, make: mxFixed("/v1/sync/pull", nil)},
+		"GET /v1/sync/device":  {kind: "syncDevice", want: rulePhones, make: mxFixed("/v1/sync/device", nil)},
 		"GET /v1/sync/devices": {kind: "page:device", want: ruleOfficeLists, make: mxFixed("/v1/sync/devices", nil)},
 		"GET /v1/visits/{id}/presence": {kind: "presence", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/presence"}
@@ -705,7 +706,8 @@ func roleViews(role schemas.Role) map[string]pathSet {
 			"figures": wholeOf(office.MonthlyFigures{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
 		}
 	case schemas.RoleWorker:
-		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{})}
+		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{}),
+			"syncDevice": wholeOf(fsync.DeviceState{})}
 	case schemas.RoleCustomer:
 		own = map[string]pathSet{"visit": allowCustomerVisit, "customer": allowCustomerSelf, "complaint": allowCustomerComplaint,
 			"signoff": pathSet{}.add("", "status rule message").under("visit", allowCustomerVisit), "presence": wholeOf(api.PresenceSecret{})}

@@ -76,7 +76,15 @@ type TokenPair struct {
 	RefreshToken string `json:"refreshToken"`
 	ExpiresIn    int    `json:"expiresIn"` // seconds until the access token expires
 	TokenType    string `json:"tokenType"`
+	// NextSeq is the sync seq the server expects next from this user's
+	// device (1 for one never seen), filled in by the transport: a
+	// reinstalled phone numbers its operations from it.
+	NextSeq int64 `json:"nextSeq"`
+	userID  string
 }
+
+// UserID is the signed-in user's id.
+func (p *TokenPair) UserID() string { return p.userID }
 
 // Principal is the authenticated caller of a request.
 type Principal struct {
@@ -233,7 +241,7 @@ func (s *Service) rotated(ctx context.Context, u *schemas.User, sess *schemas.Se
 		return nil, err
 	}
 	expiresIn := int(at.Add(s.tokens.TTL()).Sub(now).Seconds())
-	return &TokenPair{AccessToken: access, RefreshToken: next, ExpiresIn: expiresIn, TokenType: "Bearer"}, nil
+	return &TokenPair{AccessToken: access, RefreshToken: next, ExpiresIn: expiresIn, TokenType: "Bearer", userID: u.ID}, nil
 }
 
 // Logout ends the caller's session on this device.
@@ -296,7 +304,7 @@ func (s *Service) issue(ctx context.Context, u *schemas.User, sess *schemas.Sess
 	if err != nil {
 		return nil, err
 	}
-	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), TokenType: "Bearer"}, nil
+	return &TokenPair{AccessToken: access, RefreshToken: refresh, ExpiresIn: int(s.tokens.TTL().Seconds()), TokenType: "Bearer", userID: u.ID}, nil
 }
 
 // CreateUser creates an account with a hashed password.
