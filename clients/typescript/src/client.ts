@@ -50,6 +50,7 @@ export class FieldsyncClient {
   private lock: Promise<unknown> = Promise.resolve()
   private inflight = new Set<number>()
   private running?: Promise<void>
+  private runner?: () => Promise<void>
   private again = false
   private listeners = new Set<Listener>()
   private rejectedListeners = new Set<(o: Outcome) => void>()
@@ -134,8 +135,13 @@ export class FieldsyncClient {
   /** Handles an FCM data message; a "pull" one starts a sync. True when it was ours. */
   onDataMessage(data: Record<string, string | undefined>): boolean {
     if (data.kind !== 'pull') return false
-    this.sync().catch(() => undefined) // recorded in state.lastError
+    ;(this.runner ?? (() => this.sync()))().catch((e) => this.fail(e)) // shown in state.lastError
     return true
+  }
+
+  /** What onDataMessage runs: the app's synchronize() with WatermelonDB; sync() by default. */
+  useSyncRunner(run: () => Promise<void>): void {
+    this.runner = run
   }
 
   /**

@@ -608,6 +608,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/sync/device": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks */
+        get: operations["getV1SyncDevice"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/sync/devices": {
         parameters: {
             query?: never;
@@ -1420,6 +1437,7 @@ export interface operations {
                     "application/json": {
                         accessToken: string;
                         expiresIn: number;
+                        nextSeq: number;
                         refreshToken: string;
                         tokenType: string;
                     };
@@ -1472,6 +1490,7 @@ export interface operations {
                     "application/json": {
                         accessToken: string;
                         expiresIn: number;
+                        nextSeq: number;
                         refreshToken: string;
                         tokenType: string;
                     };
@@ -3341,6 +3360,37 @@ export interface operations {
                         /** Format: date-time */
                         updatedAt: string;
                         version: number;
+                    };
+                };
+            };
+            default: components["responses"]["Error"];
+        };
+    };
+    getV1SyncDevice: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        deviceId: string;
+                        lastSeq: number;
+                        minSchemaVersion: number;
+                        nextSeq: number;
+                        pendingGap?: {
+                            expected: number;
+                            got: number;
+                        };
+                        schemaVersion: number;
                     };
                 };
             };
