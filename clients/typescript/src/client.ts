@@ -161,9 +161,7 @@ export class FieldsyncClient {
           await this.push()
           await this.pull()
         } while (this.again)
-        const at = this.p.now().toISOString()
-        await this.storage.setMeta(LAST_SYNC, at)
-        this.setState({ lastSyncAt: at, lastError: undefined })
+        await this.succeeded()
       } catch (e) {
         this.fail(e)
         throw e
@@ -173,6 +171,18 @@ export class FieldsyncClient {
       }
     })()
     return this.running
+  }
+
+  /** Records a successful sync (shown as lastSyncAt); the WatermelonDB adapter calls it at the end of synchronize(). */
+  async succeeded(): Promise<void> {
+    const at = this.p.now().toISOString()
+    await this.storage.setMeta(LAST_SYNC, at)
+    this.setState({ lastSyncAt: at, lastError: undefined })
+  }
+
+  /** Records a failed sync (shown as lastError with its code). */
+  failed(e: unknown): void {
+    this.fail(e)
   }
 
   /** Sends every queued operation, in batches up to the server's limit. */

@@ -281,7 +281,7 @@ function toOp(r: Model): QueuedOp {
  */
 export function watermelonSync(client: FieldsyncClient, storage: WatermelonStorage) {
   return {
-    pullChanges: async ({ lastPulledAt }: { lastPulledAt?: number | null }) => {
+    pullChanges: ({ lastPulledAt }: { lastPulledAt?: number | null }) => tracked(client, async () => {
       await client.push()
       let cursor = lastPulledAt ? await storage.getMeta(`${CURSOR}@${lastPulledAt}`) : undefined
       const acc = new Map<string, Visit | null>()
@@ -310,17 +310,28 @@ export function watermelonSync(client: FieldsyncClient, storage: WatermelonStora
       const timestamp = Math.max(Date.now(), prev + 1, (lastPulledAt ?? 0) + 1)
       await storage.db.write(async () => {
         // Keep the cursor WatermelonDB has now and the new candidate; older ones are done with.
-        const rs = await storage.db.get<Model>(T.meta).query(Q.where('id', Q.like(`${Q.sanitizeLikeString(CURSOR + '@')}%`))).fetch()
-        const ps: Model[] = rs.filter((r) => r.id !== `${CURSOR}@${lastPulledAt}`).map((r) => r.prepareDestroyPermanently())
+        const rs = await storage.db.get<Model>(T.meta).query().fetch()
+        const stale = (id: string) => id.startsWith(CURSOR + '@') && id !== `${CURSOR}@${lastPulledAt}`
+        const ps: Model[] = rs.filter((r) => stale(r.id)).map((r) => r.prepareDestroyPermanently())
         ps.push(storage.db.get<Model>(T.meta).prepareCreateFromDirtyRaw({ id: `${CURSOR}@${timestamp}`, value: cursor }))
         const last = await storage.db.get<Model>(T.meta).query(Q.where('id', `${CURSOR}.lastTs`)).fetch()
         ps.push(last[0] ? last[0].prepareUpdate((m) => void (raw(m).value = String(timestamp))) : storage.db.get<Model>(T.meta).prepareCreateFromDirtyRaw({ id: `${CURSOR}.lastTs`, value: String(timestamp) }))
         await storage.db.batch(...ps)
       })
       return { changes, timestamp }
-    },
-    pushChanges: async () => {
+    }),
+    pushChanges: () => tracked(client, async () => {
       await client.push()
-    },
+      await client.succeeded()
+    }),
+  }
+}
+
+async function tracked<X>(client: FieldsyncClient, f: () => Promise<X>): Promise<X> {
+  try {
+    return await f()
+  } catch (e) {
+    client.failed(e)
+    throw e
   }
 }
