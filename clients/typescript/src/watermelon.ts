@@ -10,13 +10,14 @@ import type { FieldsyncClient } from './client'
 import type { Outcome, PulledChanges, QueuedOp, SyncStorage } from './storage'
 import type { Incident, PullResponse, ServiceType, Visit } from './types'
 
-export const T = {
+export const watermelonTables = {
   ops: 'fs_ops',
   meta: 'fs_meta',
   visits: 'fs_visits',
   incidents: 'fs_incidents',
   serviceTypes: 'fs_service_types',
 } as const
+const T = watermelonTables
 
 /** The tables to add to the app's appSchema. */
 export const fieldsyncTables = [

@@ -176,5 +176,11 @@ export async function signIn(base: string, login: string, deviceId: string) {
     if (res.status !== 200) throw new Error(`GET ${p}: ${res.status} ${text}`)
     return text ? JSON.parse(text) : undefined
   }
-  return { token: t.accessToken, nextSeq: t.nextSeq, get }
+  const post = async (p: string, body: unknown) => {
+    const res = await fetch(base + p, { method: 'POST', headers: { authorization: 'Bearer ' + t.accessToken, 'content-type': 'application/json' }, body: JSON.stringify(body) })
+    const text = await res.text()
+    if (res.status >= 300) throw new Error(`POST ${p}: ${res.status} ${text}`)
+    return text ? JSON.parse(text) : undefined
+  }
+  return { token: t.accessToken, nextSeq: t.nextSeq, get, post }
 }

@@ -10,6 +10,12 @@ export interface Phone {
   client: FieldsyncClient
   storage: SyncStorage
   sync: () => Promise<void>
+  /** The app started again on the same storage (a new client, nothing in memory kept). */
+  reopen: (maxAttempts?: number) => Phone
+  /** Spoils the stored cursor (so the next pull is a resync) and adds a visit the server never sent. */
+  spoil: () => Promise<void>
+  /** Storage-specific checks after the 2,000-operation sync (WatermelonDB: they are rows). */
+  checkRows?: (ops: number) => Promise<void>
 }
 
 export type MakePhone = (deviceId: string, proxyUrl: string, seed: number) => Promise<Phone>
@@ -117,6 +123,7 @@ export function scenarios(name: string, makePhone: MakePhone) {
       assert.equal(phone.client.state.pending, 0)
       assert.ok(phone.client.state.lastSyncAt, 'last successful sync is shown')
       assert.ok(states.includes(2000) && states.at(-1) === 0)
+      await phone.checkRows?.(2000)
     })
 
     test('the server is killed with SIGKILL mid-sync and restarted: nothing lost or duplicated', async () => {
@@ -286,6 +293,44 @@ export function scenarios(name: string, makePhone: MakePhone) {
       const got = new Uint8Array(await res.arrayBuffer())
       assert.equal(Buffer.from(await sha256(got)).toString('hex'), sha)
       await assertExactlyOnce('worker6', phone, ['w6 photo'])
+    })
+
+    test('the app is killed while its push is on the way: started again on the same storage, nothing lost or duplicated', async () => {
+      const { phone, visits } = await online('worker6', 'phone-w6k', 61)
+      const texts: string[] = []
+      for (let i = 0; i < 300; i++) {
+        texts.push(`w6k note ${i}`)
+        await phone.client.queue('note', visits[i % visits.length].id, { text: texts[i] })
+      }
+      const killedApp = phone.reopen(1)
+      proxy.decide = (req) => (req.url === '/v1/sync/push' ? 'drop-response' : 'pass')
+      await assert.rejects(killedApp.client.push()) // the server applied it; the app is gone before the answer
+      proxy.decide = () => 'pass'
+      const again = phone.reopen()
+      assert.equal(await again.client.init().then((s) => s.pending), 300, 'the queue survived')
+      await again.sync()
+      await assertExactlyOnce('worker6', again, texts)
+      assert.ok((await again.storage.outcomes()).some((o) => o.status === 'duplicate'))
+    })
+
+    test('a cancelled visit is removed locally; a resync replaces the local copy and keeps the queue', async () => {
+      const { phone, visits } = await online('worker7', 'phone-w7r', 71)
+      const admin = await signIn(server.url, 'demo.admin', 'office-pc')
+      const gone = visits[visits.length - 1]
+      await admin.post(`/v1/visits/${gone.id}/cancel`, { reason: 'customer away' })
+      await phone.sync()
+      assert.equal((await phone.storage.visits()).find((v) => v.id === gone.id), undefined, 'the removal deleted it')
+      proxy.decide = () => 'refuse'
+      const texts = ['w7 offline 1', 'w7 offline 2', 'w7 offline 3']
+      for (const t of texts) await phone.client.queue('note', visits[0].id, { text: t })
+      await phone.spoil()
+      assert.ok((await phone.storage.visits()).some((v) => v.id === 'ghost'))
+      proxy.decide = () => 'pass'
+      const pulls = proxy.count('GET /v1/sync/pull')
+      await phone.sync()
+      assert.ok(proxy.count('GET /v1/sync/pull') > pulls)
+      assert.equal((await phone.storage.visits()).find((v) => v.id === 'ghost'), undefined, 'the resync replaced the local copy')
+      await assertExactlyOnce('worker7', phone, texts)
     })
 
     test('the FCM "pull" data message starts a sync; being offline shows the error and its code', async () => {
