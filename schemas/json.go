@@ -30,6 +30,11 @@ func DecodeJSON(body []byte, dst any) error {
 	if err := checkKeys(body, reflect.TypeOf(dst)); err != nil {
 		return err
 	}
+	return decodeChecked(body, dst)
+}
+
+// decodeChecked is DecodeJSON after the checks of the keys.
+func decodeChecked(body []byte, dst any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(dst); err != nil {
@@ -39,6 +44,93 @@ func DecodeJSON(body []byte, dst any) error {
 		return Errorf(EINVALID, "request body must be a single JSON value")
 	}
 	return CleanText(dst)
+}
+
+// DecodeJSONExtra is DecodeJSON for an object a newer client may extend
+// (a sync operation's payload): top-level fields that dst does not name
+// are not refused but returned, raw and compacted, for the caller to keep.
+// Everything else is as strict: a key that names a field of dst only when
+// case is ignored, a key twice, "$" and NUL in keys, depth; the known
+// fields decode strictly, their objects included. Keys holding "." are
+// refused in the extra fields, at any depth, as "$" ones are: a stored
+// document could not keep them.
+func DecodeJSONExtra(body []byte, dst any) (extra map[string]json.RawMessage, err error) {
+	if !utf8.Valid(body) {
+		return nil, Errorf(EINVALID, "request body must be UTF-8").With("reason", "invalid_utf8")
+	}
+	unknown, err := checkKeysTop(body, reflect.TypeOf(dst))
+	if err != nil {
+		return nil, err
+	}
+	if !unknown { // the usual case: read once
+		return nil, decodeChecked(body, dst)
+	}
+	var top map[string]json.RawMessage
+	if err := json.Unmarshal(body, &top); err != nil {
+		return nil, jsonError(err)
+	}
+	fields := fieldsOf(reflect.TypeOf(dst))
+	for k, v := range top {
+		if _, ok := fields[k]; ok {
+			continue
+		}
+		if err := checkDots(k, v); err != nil {
+			return nil, err
+		}
+		var b bytes.Buffer
+		if err := json.Compact(&b, v); err != nil {
+			return nil, jsonError(err)
+		}
+		if extra == nil {
+			extra = map[string]json.RawMessage{}
+		}
+		extra[k] = b.Bytes()
+		delete(top, k)
+	}
+	if body, err = json.Marshal(top); err != nil {
+		return nil, Errorf(EINVALID, "malformed JSON")
+	}
+	if err := decodeChecked(body, dst); err != nil { // its keys were checked above
+		return nil, err
+	}
+	return extra, nil
+}
+
+// checkDots refuses a key holding "." in the field key: value, at any depth.
+func checkDots(key string, value json.RawMessage) error {
+	if strings.Contains(key, ".") {
+		return FieldError(key, "field names may not contain a dot: %q", key).With("reason", "dotted_key")
+	}
+	dec := json.NewDecoder(bytes.NewReader(value))
+	var objs []bool // per open container: is it an object
+	wantKey := false
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil // syntax errors are the decoder's to report
+		}
+		switch v := tok.(type) {
+		case json.Delim:
+			switch v {
+			case '{', '[':
+				objs = append(objs, v == '{')
+				wantKey = v == '{'
+				continue
+			default:
+				objs = objs[:len(objs)-1]
+			}
+		case string:
+			if wantKey {
+				if strings.Contains(v, ".") {
+					return FieldError(key, "field names may not contain a dot: %q", v).With("reason", "dotted_key")
+				}
+				wantKey = false
+				continue
+			}
+		}
+		// A value ended: in an object, a key comes next.
+		wantKey = len(objs) > 0 && objs[len(objs)-1]
+	}
 }
 
 func jsonError(err error) error {
@@ -152,6 +244,13 @@ func elemOf(t reflect.Type) reflect.Type {
 // not the whole request. Syntax errors are left for the real decoder to
 // report.
 func checkKeys(body []byte, t reflect.Type) error {
+	_, err := checkKeysTop(body, t)
+	return err
+}
+
+// checkKeysTop is checkKeys, and reports whether the top-level object has
+// a key that names no field of t.
+func checkKeysTop(body []byte, t reflect.Type) (unknownTop bool, err error) {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	type frame struct {
 		obj, wantKey bool
@@ -195,7 +294,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 	for {
 		tok, err := dec.Token()
 		if err != nil {
-			return nil
+			return unknownTop, nil
 		}
 		if n := len(stack); n > 0 {
 			if top := stack[n-1]; !top.obj {
@@ -209,7 +308,7 @@ func checkKeys(body []byte, t reflect.Type) error {
 			switch v {
 			case '{', '[':
 				if len(stack) >= MaxJSONDepth {
-					return Errorf(EINVALID, "request body nested deeper than %d levels", MaxJSONDepth)
+					return false, Errorf(EINVALID, "request body nested deeper than %d levels", MaxJSONDepth)
 				}
 				f := &frame{obj: v == '{', wantKey: v == '{', typ: next, raw: next == rawJSONType}
 				if n := len(stack); n > 0 && stack[n-1].raw {
@@ -234,10 +333,10 @@ func checkKeys(body []byte, t reflect.Type) error {
 				top := stack[n-1]
 				field := where(v)
 				if strings.HasPrefix(v, "$") || strings.ContainsRune(v, 0) {
-					return FieldError(field, "field names may not start with $ or contain NUL: %q", v).With("reason", "operator_key")
+					return false, FieldError(field, "field names may not start with $ or contain NUL: %q", v).With("reason", "operator_key")
 				}
 				if top.seen[v] && !top.raw {
-					return FieldError(field, "field %q appears twice", field).With("reason", "duplicate_key")
+					return false, FieldError(field, "field %q appears twice", field).With("reason", "duplicate_key")
 				}
 				top.seen[v] = true
 				top.child = nil
@@ -247,9 +346,10 @@ func checkKeys(body []byte, t reflect.Type) error {
 					} else {
 						for name := range top.fields {
 							if strings.EqualFold(name, v) {
-								return FieldError(field, "unknown field %q: the field is %q (names are case-sensitive)", v, name).With("reason", "case_mismatch")
+								return false, FieldError(field, "unknown field %q: the field is %q (names are case-sensitive)", v, name).With("reason", "case_mismatch")
 							}
 						}
+						unknownTop = unknownTop || n == 1
 					}
 				} else if mt := top.typ; mt != nil {
 					top.child = elemOf(mt)

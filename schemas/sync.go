@@ -1,6 +1,9 @@
 package schemas
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // SyncRecord is an operation as the sync engine recorded it: the phone's
 // operation plus what the server worked out on receipt (corrected times,
@@ -65,6 +68,10 @@ type SyncPayload struct {
 	// reportIncident
 	Category string `json:"category,omitempty" bson:"category,omitempty"`
 	Severity string `json:"severity,omitempty" bson:"severity,omitempty"`
+	// Extra are the payload's fields this server does not know (a newer
+	// app's), as sent: the fold ignores them, the record keeps them
+	// (sealed, as free text is), so a server upgraded later can read them.
+	Extra map[string]json.RawMessage `json:"-" bson:"-"`
 }
 
 // SyncDevice is the sync state of one phone of one user. (The sync

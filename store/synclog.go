@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -16,7 +17,7 @@ import (
 //   - sync_ops: every operation received, once, under an id derived from
 //     its cause (user/device/seq, or customer/user/opId for the
 //     customer's app), with the outcome it got; a duplicate is answered
-//     from it. Its personal parts are sealed (see sealSyncOp).
+//     from it, found by its seq or by its opId. Its personal parts are sealed (see sealSyncOp).
 //   - sync_devices: per phone of a user, the highest seq applied, a
 //     pending gap, versions and counters, changed only by conditional
 //     read-modify-replace, so racing pushes lose nothing and the seq never
@@ -36,6 +37,10 @@ var syncLogCollections = []doc.Collection{
 		{Name: "byVisit", Fields: []string{"visitId"}},
 		// A device's rejections of the last day, for its health view.
 		{Name: "byDeviceStatus", Fields: []string{"userId", "deviceId", "status", "receivedAt"}},
+		// A device's records of one operation: a phone that renumbered an
+		// operation (after seq_taken, or from nextSeq at sign-in) whose
+		// first send was recorded is answered from that record.
+		{Name: "byDeviceOp", Fields: []string{"userId", "deviceId", "opId"}},
 	}},
 	{Name: colSyncDevices, Indexes: []doc.Index{
 		{Name: "byPush", Fields: []string{"lastPushAt"}},
@@ -71,6 +76,9 @@ type syncSealed struct {
 	SignerName  string          `json:"s,omitempty"`
 	Comment     string          `json:"c,omitempty"`
 	ItemReasons []string        `json:"i,omitempty"` // per Items, in order
+	// The payload's fields the server did not know when it was recorded:
+	// they may be anything, so they are sealed.
+	Extra map[string]json.RawMessage `json:"x,omitempty"`
 }
 
 func syncOpAAD(id string) string { return colSyncOps + "/" + id + "/sealed" }
@@ -78,8 +86,8 @@ func syncOpAAD(id string) string { return colSyncOps + "/" + id + "/sealed" }
 // sealSyncOp returns the record as stored; r is left as it is.
 func (l *SyncLog) sealSyncOp(r *schemas.SyncRecord) (*syncOpDoc, error) {
 	p := r.Payload
-	s := syncSealed{Location: p.Location, Reason: p.Reason, Text: p.Text, SignerName: p.SignerName, Comment: p.Comment}
-	p.Location, p.Reason, p.Text, p.SignerName, p.Comment = nil, "", "", "", ""
+	s := syncSealed{Location: p.Location, Reason: p.Reason, Text: p.Text, SignerName: p.SignerName, Comment: p.Comment, Extra: p.Extra}
+	p.Location, p.Reason, p.Text, p.SignerName, p.Comment, p.Extra = nil, "", "", "", "", nil
 	if len(p.Items) > 0 {
 		p.Items = slices.Clone(p.Items)
 		for i := range p.Items {
@@ -91,7 +99,7 @@ func (l *SyncLog) sealSyncOp(r *schemas.SyncRecord) (*syncOpDoc, error) {
 	}
 	d := &syncOpDoc{SyncRecord: *r}
 	d.Payload = p
-	if s.Location != nil || s.Reason != "" || s.Text != "" || s.SignerName != "" || s.Comment != "" || len(s.ItemReasons) > 0 {
+	if s.Location != nil || s.Reason != "" || s.Text != "" || s.SignerName != "" || s.Comment != "" || len(s.ItemReasons) > 0 || len(s.Extra) > 0 {
 		if l.s.cipher == nil {
 			return nil, fmt.Errorf("seal operation %s: the store has no data key", r.ID)
 		}
@@ -118,7 +126,7 @@ func (l *SyncLog) openSyncOp(d *syncOpDoc) (*schemas.SyncRecord, error) {
 	}
 	p := &r.Payload
 	p.Location = s.Location
-	p.Reason, p.Text, p.SignerName, p.Comment = s.Reason, s.Text, s.SignerName, s.Comment
+	p.Reason, p.Text, p.SignerName, p.Comment, p.Extra = s.Reason, s.Text, s.SignerName, s.Comment, s.Extra
 	for i, reason := range s.ItemReasons {
 		if i < len(p.Items) && reason != "" {
 			p.Items[i].Reason = reason
@@ -237,6 +245,23 @@ func (l *SyncLog) Ops(ctx context.Context, ids []string) ([]*schemas.SyncRecord,
 		return nil, fmt.Errorf("read operations: %w", err)
 	}
 	return l.openSyncOps(got)
+}
+
+// DeviceOps reads the records of one device of a user that carry one of
+// opIDs, whatever their seq: one indexed lookup per id.
+func (l *SyncLog) DeviceOps(ctx context.Context, userID, deviceID string, opIDs []string) ([]*schemas.SyncRecord, error) {
+	var out []*schemas.SyncRecord
+	for _, id := range opIDs {
+		err := l.scan(ctx, colSyncOps, doc.Query{Index: "byDeviceOp", Eq: []any{userID, deviceID, id}}, func(docs []doc.Doc) error {
+			rs, err := l.openSyncOps(docs)
+			out = append(out, rs...)
+			return err
+		})
+		if err != nil {
+			return nil, fmt.Errorf("operations of %s/%s by opId: %w", userID, deviceID, err)
+		}
+	}
+	return out, nil
 }
 
 // SetOutcome stores r's outcome (status, code, rule, rules, message) on its

@@ -137,6 +137,7 @@ func TestSyncLogSealsPayload(t *testing.T) {
 	ctx := t.Context()
 	r := syncRec("u1", "phone", 1, "v1", c.now())
 	r.Payload.Reason, r.Payload.SignerName, r.Payload.Comment = "GPS坏了", "林先生", "宝宝在睡觉"
+	r.Payload.Extra = map[string]json.RawMessage{"mood": json.RawMessage(`"心情不好"`)} // a newer app's field
 	want := *r
 	if _, err := s.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{r}); err != nil {
 		t.Fatal(err)
@@ -148,7 +149,7 @@ func TestSyncLogSealsPayload(t *testing.T) {
 		if coll != colSyncOps {
 			return nil
 		}
-		for _, clear := range []string{"奶奶", "油渍", "GPS坏了", "林先生", "宝宝", "31.2036", "121.4501"} {
+		for _, clear := range []string{"奶奶", "油渍", "GPS坏了", "林先生", "宝宝", "31.2036", "121.4501", "心情", "mood"} {
 			if strings.Contains(d.String(), clear) {
 				t.Errorf("stored record shows %q: %s", clear, d)
 			}
@@ -162,7 +163,7 @@ func TestSyncLogSealsPayload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g, w := jsonOf(t, got.Payload), jsonOf(t, want.Payload); g != w {
+	if g, w := jsonOf(t, got.Payload), jsonOf(t, want.Payload); g != w || string(got.Payload.Extra["mood"]) != `"心情不好"` {
 		t.Fatalf("opens as %+v, want %+v", got.Payload, want.Payload)
 	}
 	many, err := s.SyncLog.Ops(ctx, []string{"missing", r.ID})
@@ -349,5 +350,33 @@ func TestSyncLogPresenceCount(t *testing.T) {
 	count(both[0])
 	if g2, _ := s.SyncLog.Presence(ctx, "v1"); g2.Wrong != 3 {
 		t.Fatalf("an old record counted again: %+v", g2)
+	}
+}
+
+// A device's records of one operation, under any seq, and no other
+// device's or user's.
+func TestSyncLogDeviceOps(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	first := syncRec("u1", "phone", 1, "v1", c.now())
+	marker := syncRec("u1", "phone", 2, "", c.now())
+	marker.OpID, marker.Status = first.OpID, "duplicate"
+	tablet := syncRec("u1", "tablet", 1, "v1", c.now())
+	tablet.OpID = first.OpID
+	other := syncRec("u2", "phone", 1, "v1", c.now())
+	other.OpID = first.OpID
+	if _, err := s.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{first, marker, tablet, other, syncRec("u1", "phone", 3, "v1", c.now())}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SyncLog.DeviceOps(ctx, "u1", "phone", []string{first.OpID, schemas.NewIDAt(c.now())})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, r := range got {
+		ids = append(ids, r.ID)
+	}
+	if strings.Join(ids, ",") != "u1/phone/1,u1/phone/2" {
+		t.Fatalf("DeviceOps = %v", ids)
 	}
 }

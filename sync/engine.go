@@ -177,35 +177,91 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	dev.WorkerID, dev.Team = a.WorkerID, a.Team
 	resp := &PushResponse{Results: make([]Result, len(b.Ops)), ServerTime: start, SkewMs: skew.Milliseconds()}
 
-	// Pass 1: sort each operation into duplicate, new, or after a gap.
+	// Pass 1: sort each operation, in the device's order, into seen
+	// before (by its seq or its opId), new, or not looked at (after a gap
+	// or a seq taken by another operation: the phone sends those again).
+	seen, err := e.seenBefore(ctx, a, dev, b.Ops)
+	if err != nil {
+		return nil, err
+	}
 	expected := dev.LastSeq + 1
-	var fresh []*Record
-	var dupIdx []int
+	var fresh, markers []*Record
+	batchSeq := map[int64]*Record{} // this batch's records by seq
+	batchOp := map[string]*Record{} // and by opId
+	// Results answered from a record once its outcome is final: the
+	// operation's own new record, or the one it repeats (dup).
+	type answer struct {
+		rec *Record
+		dup bool
+	}
+	answers := map[int]answer{}
+	markerOf := map[*Record]*Record{} // marker -> the record it repeats
 	stopped := false
 	for i := range b.Ops {
 		op := &b.Ops[i]
 		res := &resp.Results[i]
 		res.Seq, res.OpID = op.Seq, op.OpID
+		first := batchOp[op.OpID]
+		if first == nil {
+			first = seen.byOp[op.OpID]
+		}
+		if first != nil && first.Seq == op.Seq {
+			first = nil // its own record: an interrupted attempt's, or seen by its seq
+		}
 		switch {
 		case stopped:
-			res.Status, res.Code = StatusSkipped, "after_gap"
+			res.Status, res.Code = StatusSkipped, SkipAfterGap
 		case op.Seq < 1:
 			res.Status, res.Code, res.Message = StatusRejected, RejectInvalid, "seq must be 1 or more"
 		case op.Seq < expected:
-			dupIdx = append(dupIdx, i)
+			r := batchSeq[op.Seq]
+			if r == nil {
+				r = seen.bySeq[op.Seq]
+			}
+			switch {
+			case r != nil && r.OpID == op.OpID:
+				answers[i] = answer{r, true}
+			case first != nil:
+				answers[i] = answer{first, true} // renumbered, and its first send was recorded
+			case r == nil:
+				res.Status, res.Code = StatusDuplicate, DuplicateUnknown // pruned long ago
+			default:
+				// Never dropped: the phone renumbers it, and what follows, from nextSeq.
+				stopped = true
+				res.Status, res.Code, res.Message = StatusSkipped, SkipSeqTaken, fmt.Sprintf("seq %d is another operation's; renumber from nextSeq", op.Seq)
+			}
 		case op.Seq > expected:
 			stopped = true
 			resp.Gap = &Gap{Expected: expected, Got: op.Seq}
-			res.Status, res.Code, res.Message = StatusSkipped, "gap", fmt.Sprintf("expected seq %d first", expected)
+			res.Status, res.Code, res.Message = StatusSkipped, SkipGap, fmt.Sprintf("expected seq %d first", expected)
+		case first != nil:
+			// Renumbered, and its first send was recorded: answered as a
+			// duplicate, it still takes this seq (the phone counted it), so
+			// a marker is recorded there, never folded.
+			m := &Record{ID: recordID(a, op.Seq), UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: op.Seq,
+				OpID: op.OpID, Kind: op.Kind, DeviceAt: op.At.UTC(), ReceivedAt: start, SkewMs: skew.Milliseconds(), EffAt: dev.LastEffAt,
+				Status: StatusDuplicate}
+			markers = append(markers, m)
+			markerOf[m] = first
+			batchSeq[op.Seq] = m
+			answers[i] = answer{m, true}
+			expected++
 		default:
 			if len(fresh) > 0 && time.Now().After(deadline) {
 				stopped = true
-				res.Status, res.Code = StatusSkipped, "time_budget"
+				res.Status, res.Code = StatusSkipped, SkipTimeBudget
 				continue
 			}
 			r := e.newRecord(a, op, b, skew, start, dev)
-			dev.LastEffAt = r.EffAt
+			if r.Kind != KindRetire {
+				dev.LastEffAt = r.EffAt
+			}
 			fresh = append(fresh, r)
+			batchSeq[op.Seq] = r
+			if _, ok := batchOp[op.OpID]; !ok {
+				batchOp[op.OpID] = r
+			}
+			answers[i] = answer{r, false}
 			expected++
 		}
 	}
@@ -226,25 +282,25 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 			rejected++
 		}
 	}
-	// Duplicates answer with what was decided the first time.
-	if err := e.answerDuplicates(ctx, a, b, dupIdx, resp); err != nil {
+	// Markers carry their first record's outcome, final now.
+	for _, m := range markers {
+		m.Status, m.Code, m.Rule, m.Rules, m.Message = duplicateOf(markerOf[m])
+	}
+	if _, err := e.ops.InsertOps(ctx, markers); err != nil {
 		return nil, err
 	}
-	byOp := map[string]*Record{}
-	for _, r := range fresh {
-		byOp[r.ID] = r
-	}
-	for i := range b.Ops {
-		if r, ok := byOp[recordID(a, b.Ops[i].Seq)]; ok && resp.Results[i].Status == "" {
-			res := &resp.Results[i]
+	for i, x := range answers {
+		res, r := &resp.Results[i], x.rec
+		switch {
+		case r.OpID != b.Ops[i].OpID:
+			// Recorded meanwhile for another operation, by a racing push.
+			res.Status, res.Code, res.Message = StatusSkipped, SkipSeqTaken, fmt.Sprintf("seq %d is another operation's; renumber from nextSeq", r.Seq)
+		case x.dup:
+			res.Status, res.Code, res.Rule, res.Rules, res.Message = duplicateOf(r)
+		default:
 			res.Status, res.Code, res.Rule, res.Rules, res.Message = r.Status, r.Code, r.Rule, r.Rules, r.Message
-			if r.OpID != b.Ops[i].OpID {
-				// This seq was recorded for another operation before.
-				resp.Results[i] = Result{Seq: r.Seq, OpID: b.Ops[i].OpID, Status: StatusRejected, Code: RejectSeqReused, Message: "seq was used by operation " + r.OpID}
-			}
 		}
 	}
-
 	// Device state last: once lastSeq covers an operation, its effect is stored.
 	dev.LastSeq = expected - 1
 	if err := e.ops.RecordPush(ctx, dev, int64(len(fresh)), rejected); err != nil {
@@ -290,11 +346,18 @@ func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duratio
 		r.EffAt = dev.LastEffAt
 	}
 	err := validateOp(op)
+	if err == nil && op.Kind == KindRetire {
+		r.Status = StatusApplied // it only fills its seq
+		return r
+	}
 	if err == nil {
 		r.Payload, err = decodePayload(op)
 	}
 	if err != nil {
 		r.Status, r.Code, r.Message = StatusRejected, schemas.ErrorCode(err), schemas.ErrorMessage(err)
+	}
+	if r.Code == RejectUnknownKind && len(r.Kind) > 40 {
+		r.Kind = strings.ToValidUTF8(r.Kind[:40], "") // a kind is a short name; the record keeps no more
 	}
 	return r
 }
@@ -422,7 +485,7 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 	byVisit := map[string][]*Record{}
 	var ids []string
 	for _, r := range fresh {
-		if r.Status == StatusRejected {
+		if r.Status != StatusPending { // rejected, or a retire
 			continue
 		}
 		if _, ok := byVisit[r.VisitID]; !ok {
@@ -761,36 +824,65 @@ func (e *Engine) alert(ctx context.Context, v *schemas.Visit, kind, prio, detail
 	return e.notifier.Alert(ctx, a)
 }
 
-func (e *Engine) answerDuplicates(ctx context.Context, a *schemas.Actor, b *Batch, idx []int, resp *PushResponse) error {
-	if len(idx) == 0 {
-		return nil
-	}
-	ids := make([]string, len(idx))
-	for k, j := range idx {
-		ids[k] = recordID(a, b.Ops[j].Seq)
-	}
-	recs, err := e.ops.Ops(ctx, ids)
-	if err != nil {
-		return err
-	}
-	byID := make(map[string]*Record, len(recs))
-	for _, r := range recs {
-		byID[r.ID] = r
-	}
-	for k, j := range idx {
-		res := &resp.Results[j]
-		r := byID[ids[k]]
-		switch {
-		case r == nil:
-			res.Status, res.Code = StatusDuplicate, "unknown" // pruned long ago
-		case r.OpID != b.Ops[j].OpID:
-			res.Status, res.Code, res.Message = StatusRejected, RejectSeqReused, "seq was used by operation "+r.OpID
-		default:
-			res.Status, res.Code, res.Rule, res.Rules, res.Message = StatusDuplicate, r.Status, r.Rule, r.Rules, r.Message
-			if r.Status == StatusRejected {
-				res.Code, res.Message = r.Code, "rejected before: "+r.Message
-			}
+// seenOps is what the device recorded before of a batch's operations.
+type seenOps struct {
+	bySeq map[int64]*Record  // the records at the batch's seqs up to lastSeq
+	byOp  map[string]*Record // the first record of each of the batch's opIds
+}
+
+// seenBefore reads the records a batch's operations may repeat: those at
+// their seqs, and those of their opIds under any seq. A phone sends one
+// batch at a time and renumbers only upwards, from a nextSeq it was
+// answered, so an operation's earlier record is written (and covered by
+// lastSeq) before the operation is sent again under another seq.
+func (e *Engine) seenBefore(ctx context.Context, a *schemas.Actor, dev *Device, ops []Op) (*seenOps, error) {
+	var ids, opIDs []string
+	for i := range ops {
+		if s := ops[i].Seq; s >= 1 && s <= dev.LastSeq {
+			ids = append(ids, recordID(a, s))
+		}
+		if schemas.ValidID(ops[i].OpID) {
+			opIDs = append(opIDs, ops[i].OpID)
 		}
 	}
-	return nil
+	out := &seenOps{bySeq: map[int64]*Record{}, byOp: map[string]*Record{}}
+	recs, err := e.ops.Ops(ctx, ids)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		out.bySeq[r.Seq] = r
+	}
+	if recs, err = e.ops.DeviceOps(ctx, a.UserID, a.DeviceID, opIDs); err != nil {
+		return nil, err
+	}
+	for _, r := range recs {
+		if f := out.byOp[r.OpID]; f == nil || firstOf(r, f) {
+			out.byOp[r.OpID] = r
+		}
+	}
+	return out, nil
+}
+
+// firstOf reports whether r, rather than f, is an operation's first
+// record: its own, not a marker of a renumbered resend; else the lowest seq.
+func firstOf(r, f *Record) bool {
+	if rm, fm := r.Status == StatusDuplicate, f.Status == StatusDuplicate; rm != fm {
+		return fm
+	}
+	return r.Seq < f.Seq
+}
+
+// duplicateOf is the answer to an operation recorded before as r: the
+// outcome r got first (the rejection code if it was rejected).
+func duplicateOf(r *Record) (status, code, rule string, rules []string, message string) {
+	switch r.Status {
+	case StatusDuplicate: // a marker repeats its first record's outcome
+		return StatusDuplicate, r.Code, r.Rule, r.Rules, r.Message
+	case StatusRejected:
+		return StatusDuplicate, r.Code, "", nil, "rejected before: " + r.Message
+	case StatusApplied, StatusConflict:
+		return StatusDuplicate, r.Status, r.Rule, r.Rules, r.Message
+	}
+	return StatusDuplicate, DuplicateUnknown, "", nil, "" // never decided: an interrupted attempt's
 }

@@ -22,7 +22,7 @@ import (
 
 // Schema versions of the push protocol this server speaks.
 const (
-	SchemaVersion    = 1
+	SchemaVersion    = 2 // 2: the retire kind, and seq_taken for a seq another operation holds
 	MinSchemaVersion = 1
 )
 
@@ -35,10 +35,14 @@ const (
 	KindSignOff     = "signOff"
 	KindIncident    = "reportIncident"
 	KindNote        = "note"
+	// KindRetire fills a seq with nothing: a phone that discards a queued,
+	// unsent operation sends a retire at its seq (with a new opId), so a
+	// hole never stalls its queue. It names no visit and has no payload.
+	KindRetire = "retire"
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -72,11 +76,41 @@ var (
 // rejected operation (showing the reason); it never retries it.
 const (
 	RejectInvalid      = "invalid"       // the operation itself is malformed
+	RejectUnknownKind  = "unknown_kind"  // a kind this server does not know (a newer app's)
 	RejectUnknownVisit = "unknown_visit" // no such visit
 	RejectNotYours     = "not_yours"     // the visit is not, and never was, the worker's
 	RejectUnknownItem  = "unknown_item"  // no such checklist item on the visit
-	RejectSeqReused    = "seq_reused"    // the seq was used before by another operation
 	RejectVisitFull    = "visit_full"    // the visit holds as many operations, or as much text, as it may
+)
+
+// Skip codes: why an operation was not looked at. The phone sends it
+// again, numbered from the answer's nextSeq.
+const (
+	SkipGap        = "gap"         // its seq is ahead of the expected one
+	SkipAfterGap   = "after_gap"   // after a gap or a seq_taken in the same batch
+	SkipTimeBudget = "time_budget" // the batch ran past its time budget
+	SkipSeqTaken   = "seq_taken"   // its seq was recorded for another operation: renumber from nextSeq
+)
+
+// DuplicateUnknown is a duplicate's code when its first record is gone.
+const DuplicateUnknown = "unknown"
+
+// The closed sets a push result draws from (the API document's enums).
+var (
+	// ResultStatuses is every status of a result.
+	ResultStatuses = []string{StatusApplied, StatusConflict, StatusDuplicate, StatusRejected, StatusSkipped}
+	// RejectCodes, SkipCodes: every code of a rejected, a skipped result.
+	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull}
+	SkipCodes   = []string{SkipGap, SkipAfterGap, SkipTimeBudget, SkipSeqTaken}
+	// ResultCodes is every code a result may carry, by its status: a
+	// duplicate repeats the first outcome; applied and conflict carry none.
+	ResultCodes = map[string][]string{
+		StatusApplied:   nil,
+		StatusConflict:  nil,
+		StatusRejected:  RejectCodes,
+		StatusSkipped:   SkipCodes,
+		StatusDuplicate: append([]string{StatusApplied, StatusConflict, DuplicateUnknown}, RejectCodes...),
+	}
 )
 
 func reject(code, format string, args ...any) *schemas.Error {
@@ -101,10 +135,14 @@ func decodePayload(op *Op) (Payload, error) {
 		raw = []byte("{}")
 	}
 	// The same strict reading and free-text rule as every request body,
-	// but a bad payload rejects its operation, not the batch.
-	if err := schemas.DecodeJSON(raw, &p); err != nil {
+	// but a bad payload rejects its operation, not the batch; and fields
+	// this server does not know are kept, not refused: a newer app may
+	// send them (README: evolving the protocol).
+	extra, err := schemas.DecodeJSONExtra(raw, &p)
+	if err != nil {
 		return p, reject(RejectInvalid, "payload: %s", schemas.ErrorMessage(err))
 	}
+	p.Extra = extra
 	bad := func(format string, args ...any) (Payload, error) { return p, reject(RejectInvalid, format, args...) }
 	textOK := func(s string, max int) bool { return len([]rune(s)) <= max && !strings.ContainsRune(s, 0) }
 	for _, h := range append(append([]string(nil), p.Photos...), p.SignatureRef) {
@@ -206,6 +244,9 @@ func payloadSize(p *Payload) int64 {
 	for _, it := range p.Items {
 		n += len(it.Reason)
 	}
+	for k, v := range p.Extra {
+		n += len(k) + len(v)
+	}
 	n += 64 * len(p.Photos)
 	if p.SignatureRef != "" {
 		n += 64
@@ -228,7 +269,17 @@ func validateOp(op *Op) error {
 	case !schemas.ValidID(op.OpID):
 		return reject(RejectInvalid, "opId must be a UUID")
 	case !oneOf(op.Kind, Kinds):
-		return reject(RejectInvalid, "unknown kind %q", op.Kind)
+		return reject(RejectUnknownKind, "unknown kind %.40q: this server does not know it", op.Kind)
+	case op.Kind == KindRetire:
+		if op.VisitID != "" {
+			return reject(RejectInvalid, "a retire names no visit")
+		}
+		if op.At.IsZero() {
+			return reject(RejectInvalid, "at (when it was retired) is required")
+		}
+		if p := bytes.TrimSpace(op.Payload); len(p) > 0 && string(p) != "null" && string(bytes.Join(bytes.Fields(p), nil)) != "{}" {
+			return reject(RejectInvalid, "a retire has no payload")
+		}
 	case !schemas.ValidID(op.VisitID):
 		return reject(RejectUnknownVisit, "visitId is not a visit id")
 	case op.At.IsZero():

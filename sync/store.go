@@ -16,6 +16,7 @@ type Log interface {
 	InsertOps(ctx context.Context, recs []*Record) (existing []int, err error)
 	Op(ctx context.Context, id string) (*Record, error)
 	Ops(ctx context.Context, ids []string) ([]*Record, error)
+	DeviceOps(ctx context.Context, userID, deviceID string, opIDs []string) ([]*Record, error)
 	SetOutcome(ctx context.Context, r *Record) error
 	Device(ctx context.Context, userID, deviceID string) (*Device, error)
 	RecordPush(ctx context.Context, d *Device, ops, rejected int64) error
@@ -54,7 +55,7 @@ func (e *Engine) insertRecords(ctx context.Context, recs []*Record) (map[string]
 	}
 	redo := map[string]bool{}
 	for _, i := range existing {
-		if r := recs[i]; r.Status != StatusRejected {
+		if r := recs[i]; r.Status != StatusRejected && r.Kind != KindRetire {
 			redo[r.VisitID] = true
 		}
 	}

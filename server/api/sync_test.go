@@ -68,6 +68,12 @@ func (p *phone) push(ops []map[string]any) (*fsync.PushResponse, *result) {
 	var resp fsync.PushResponse
 	if r.status == 200 {
 		r.decode(&resp)
+		for _, x := range resp.Results {
+			codes, ok := fsync.ResultCodes[x.Status]
+			if !ok || (x.Code != "" || codes != nil) && !slices.Contains(codes, x.Code) {
+				p.w.f.t.Errorf("op %d: status %q with code %q is outside the closed sets", x.Seq, x.Status, x.Code)
+			}
+		}
 	}
 	return &resp, r
 }
@@ -203,11 +209,12 @@ func TestPushGapsAndDuplicatesAcrossBatches(t *testing.T) {
 	if n := len(w.visit(w.v1.ID).Field.Notes); n != 5 {
 		t.Fatalf("%d notes, want 5", n)
 	}
-	// A seq reused for a different operation is refused, not applied.
+	// A seq taken by a different operation is not applied, nor dropped:
+	// the phone renumbers it from nextSeq.
 	reused := p.ops(note(9))
 	reused[0]["seq"] = 2
-	if got := statuses(p.mustPush(reused)); got != "rejected:seq_reused" {
-		t.Fatalf("reused seq: %s", got)
+	if resp := p.mustPush(reused); statuses(resp) != "skipped:seq_taken" || resp.NextSeq != 6 {
+		t.Fatalf("reused seq: %s, next %d", statuses(resp), resp.NextSeq)
 	}
 }
 
@@ -226,7 +233,7 @@ func TestOneRejectedOpDoesNotBlockOthers(t *testing.T) {
 	)
 	before2 := w.visit(w.v2.ID)
 	resp := p.mustPush(ops)
-	want := "applied,rejected:unknown_item,rejected:not_yours,rejected:unknown_visit,rejected:invalid,rejected:invalid,applied"
+	want := "applied,rejected:unknown_item,rejected:not_yours,rejected:unknown_visit,rejected:invalid,rejected:unknown_kind,applied"
 	if got := statuses(resp); got != want {
 		t.Fatalf("results %s\nwant    %s", got, want)
 	}
