@@ -212,16 +212,19 @@ export class FieldsyncClient {
       } finally {
         this.inflight.clear()
       }
-      const progressed = await this.locked(() => this.record(batch, resp))
+      const { settled, fixed } = await this.locked(() => this.record(batch, resp))
       await this.refreshPending()
-      if (progressed) idle = 0
-      else if (++idle > this.maxAttempts) throw new FieldsyncError(0, 'no_progress', 'the server answered every operation skipped')
-      else await this.p.sleep(backoffMs(idle, this.p.random))
+      if (settled > 0) idle = 0
+      // Nothing settled: after a renumber or a retired hole send again at
+      // once; otherwise (a time budget) wait a little. A few rounds without
+      // one settled operation stop the push and say so rather than spin.
+      else if (++idle >= 5) throw new FieldsyncError(0, 'no_progress', `the server skipped every operation from seq ${batch[0].seq} (${resp.results[0]?.code ?? 'no result'})`)
+      else if (!fixed) await this.p.sleep(backoffMs(idle, this.p.random))
     }
   }
 
-  /** Applies one push answer to the queue; true when something moved. */
-  private async record(batch: QueuedOp[], resp: PushResponse): Promise<boolean> {
+  /** Applies one push answer to the queue: how many operations settled, and whether seqs were renumbered or retired. */
+  private async record(batch: QueuedOp[], resp: PushResponse): Promise<{ settled: number; fixed: boolean }> {
     const sent = new Map(batch.map((q) => [q.seq, q]))
     const now = this.p.now().toISOString()
     const settled: Outcome[] = []
@@ -239,12 +242,12 @@ export class FieldsyncClient {
     }
     await this.storage.settle(settled)
     for (const o of settled) if (o.status === 'rejected') for (const fn of this.rejectedListeners) fn(o)
-    let moved = settled.length > 0
+    let fixed = false
     if (taken !== undefined) {
       // The seq was another operation's (a reinstall): every unsent
       // operation from there on gets new seqs from the server's nextSeq.
       await this.storage.renumber(taken, resp.nextSeq)
-      moved = true
+      fixed = true
     }
     if (resp.gap) {
       // The server expects a seq this queue no longer holds (a draft dropped
@@ -252,9 +255,9 @@ export class FieldsyncClient {
       const [lowest] = await this.storage.pending(1)
       const end = lowest ? lowest.seq : resp.gap.got
       for (let s = resp.gap.expected; s < end; s++) await this.storage.put(this.retire(s))
-      if (resp.gap.expected < end) moved = true
+      if (resp.gap.expected < end) fixed = true
     }
-    return moved
+    return { settled: settled.length, fixed }
   }
 
   /** Pulls until hasMore is false; each page's cursor is stored only once its changes are applied. */
