@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -140,19 +139,23 @@ type result struct {
 // (sent as JSON).
 func (f *fixture) do(method, path string, body any, token string, headers ...string) *result {
 	f.t.Helper()
-	var r io.Reader
+	var raw []byte
 	switch b := body.(type) {
 	case nil:
 	case string:
-		r = strings.NewReader(b)
+		raw = []byte(b)
 	case []byte:
-		r = bytes.NewReader(b)
+		raw = b
 	default:
 		j, err := json.Marshal(b)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		r = bytes.NewReader(j)
+		raw = j
+	}
+	var r io.Reader
+	if body != nil {
+		r = bytes.NewReader(raw)
 	}
 	req := httptest.NewRequest(method, path, r)
 	if body != nil {
@@ -170,6 +173,7 @@ func (f *fixture) do(method, path string, body any, token string, headers ...str
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	f.checkContract(method, path, req.Header, raw, resp.StatusCode, resp.Header, b)
 	return &result{t: f.t, status: resp.StatusCode, header: resp.Header, body: b}
 }
 

@@ -99,10 +99,10 @@ func pathID(c *fiber.Ctx) (string, error) {
 // pageLimit reads ?limit= (1-200, default 50).
 func pageLimit(c *fiber.Ctx) (int, error) {
 	if c.Query("limit") == "" {
-		return 50, nil
+		return defaultPageLimit, nil
 	}
 	v := c.QueryInt("limit", -1)
-	if v < 1 || v > 200 {
+	if v < 1 || v > maxPageLimit {
 		return 0, schemas.FieldError("limit", "limit must be an integer from 1 to 200")
 	}
 	return v, nil
