@@ -2,7 +2,7 @@ import { Auth } from './auth'
 import { FieldsyncError, backoffMs } from './errors'
 import { defaultPlatform, hex, Platform } from './platform'
 import type { Outcome, QueuedOp, SyncStorage } from './storage'
-import { OpKind, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, WireOp } from './types'
+import { OpKind, PayloadOf, PullResponse, PushRequest, PushResponse, SCHEMA_VERSION, WireOp } from './types'
 
 export interface ClientOptions {
   baseUrl: string
@@ -110,9 +110,9 @@ export class FieldsyncClient {
   }
 
   /** Queues an operation; its seq is assigned and stored now. Works offline. */
-  async queue(kind: OpKind | string, visitId: string, payload: Record<string, unknown> = {}, at?: Date): Promise<QueuedOp> {
+  async queue<K extends Exclude<OpKind, 'retire'>>(kind: K, visitId: string, payload: PayloadOf<K>, at?: Date): Promise<QueuedOp> {
     const op = await this.locked(() =>
-      this.storage.enqueue({ opId: this.p.randomId(), kind, visitId, at: (at ?? this.p.now()).toISOString(), payload }))
+      this.storage.enqueue({ opId: this.p.randomId(), kind, visitId, at: (at ?? this.p.now()).toISOString(), payload: payload as Record<string, unknown> }))
     await this.refreshPending()
     return op
   }
@@ -196,7 +196,7 @@ export class FieldsyncClient {
         schemaVersion: this.schemaVersion,
         appVersion: this.appVersion,
         deviceClock: this.p.now().toISOString(),
-        ops: batch.map(wire) as PushRequest['ops'],
+        ops: batch.map(wire) as unknown as PushRequest['ops'],
       }
       let resp: PushResponse
       for (const q of batch) this.inflight.add(q.seq)
@@ -378,7 +378,7 @@ export class FieldsyncClient {
 }
 
 function wire(q: QueuedOp): WireOp {
-  const w: WireOp = { seq: q.seq, opId: q.opId, kind: q.kind, at: q.at, payload: q.payload as WireOp['payload'] }
+  const w: WireOp = { seq: q.seq, opId: q.opId, kind: q.kind, at: q.at, payload: q.payload }
   if (q.kind !== 'retire') w.visitId = q.visitId ?? ''
   return w
 }

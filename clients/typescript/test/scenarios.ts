@@ -156,7 +156,7 @@ export function scenarios(name: string, makePhone: MakePhone) {
       const vs = await serverVisits(login)
       for (let i = 0; i < n; i++) {
         texts.push(`${login} note ${texts.length}`)
-        await p.client.queue('note', vs[i % vs.length].id, { text: texts.at(-1) })
+        await p.client.queue('note', vs[i % vs.length].id, { text: texts.at(-1)! })
       }
     }
 

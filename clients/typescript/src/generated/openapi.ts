@@ -63,7 +63,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The alert feed: what needs a supervisor, newest first (admins: all) */
+        /**
+         * The alert feed: what needs a supervisor, newest first (admins: all)
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Alerts"];
         put?: never;
         post?: never;
@@ -82,7 +85,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Acknowledge an alert, with an optional note */
+        /**
+         * Acknowledge an alert, with an optional note
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1AlertsIdAcknowledge"];
         delete?: never;
         options?: never;
@@ -99,7 +105,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resolve an alert with a note */
+        /**
+         * Resolve an alert with a note
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1AlertsIdResolve"];
         delete?: never;
         options?: never;
@@ -166,7 +175,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked */
+        /**
+         * The audit trail of a worker, customer, serviceType, visit or schedule; personal values masked
+         * @description Roles: admin.
+         */
         get: operations["getV1AuditEntityId"];
         put?: never;
         post?: never;
@@ -234,10 +246,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Complaints the caller may see, newest first */
+        /**
+         * Complaints the caller may see, newest first
+         * @description Roles: admin, supervisor, customer.
+         */
         get: operations["getV1Complaints"];
         put?: never;
-        /** File a complaint (attitude, quality, safety, fees, privacy, misconduct, other), optionally about a visit */
+        /**
+         * File a complaint (attitude, quality, safety, fees, privacy, misconduct, other), optionally about a visit
+         * @description Roles: customer.
+         */
         post: operations["postV1Complaints"];
         delete?: never;
         options?: never;
@@ -252,7 +270,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One complaint with its history and SLA */
+        /**
+         * One complaint with its history and SLA
+         * @description Roles: admin, supervisor, customer.
+         */
         get: operations["getV1ComplaintsId"];
         put?: never;
         post?: never;
@@ -271,7 +292,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** A step of handling: acknowledge, investigate, propose (remedy), close (office); accept or reject the remedy (customer) */
+        /**
+         * A step of handling: acknowledge, investigate, propose (remedy), close (office); accept or reject the remedy (customer)
+         * @description Roles: admin, supervisor, customer.
+         */
         post: operations["postV1ComplaintsIdActions"];
         delete?: never;
         options?: never;
@@ -286,10 +310,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List customers (supervisors: their team's and those their team visits) */
+        /**
+         * List customers (supervisors: their team's and those their team visits)
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Customers"];
         put?: never;
-        /** Add a customer; phone, addresses and access notes are encrypted at rest */
+        /**
+         * Add a customer; phone, addresses and access notes are encrypted at rest
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1Customers"];
         delete?: never;
         options?: never;
@@ -304,9 +334,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One customer (customers: themselves) */
+        /**
+         * One customer (customers: themselves)
+         * @description Roles: admin, supervisor, customer.
+         */
         get: operations["getV1CustomersId"];
-        /** Replace a customer at the version you loaded: the body names every field (supervisors: their team's customers, within the team) */
+        /**
+         * Replace a customer at the version you loaded: the body names every field (supervisors: their team's customers, within the team)
+         * @description Roles: admin, supervisor.
+         */
         put: operations["putV1CustomersId"];
         post?: never;
         delete?: never;
@@ -339,7 +375,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Follow-ups after sign-off (due a day later, at the latest a week), soonest first; overdue flagged */
+        /**
+         * Follow-ups after sign-off (due a day later, at the latest a week), soonest first; overdue flagged
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Followups"];
         put?: never;
         post?: never;
@@ -358,7 +397,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Record what came of a follow-up */
+        /**
+         * Record what came of a follow-up
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1FollowupsIdComplete"];
         delete?: never;
         options?: never;
@@ -373,7 +415,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Incidents reported from visits (supervisors: their team; workers: their own) */
+        /**
+         * Incidents reported from visits (supervisors: their team; workers: their own)
+         * @description Roles: admin, supervisor, worker.
+         */
         get: operations["getV1Incidents"];
         put?: never;
         post?: never;
@@ -390,7 +435,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One incident with what supervisors added */
+        /**
+         * One incident with what supervisors added
+         * @description Roles: admin, supervisor, worker.
+         */
         get: operations["getV1IncidentsId"];
         put?: never;
         post?: never;
@@ -409,7 +457,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Acknowledge, investigate, add a note, or resolve with an outcome; the report itself is never edited */
+        /**
+         * Acknowledge, investigate, add a note, or resolve with an outcome; the report itself is never edited
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1IncidentsIdActions"];
         delete?: never;
         options?: never;
@@ -441,7 +492,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Notifications of a visit or a user, newest first, with their delivery state (supervisors: their team's visits) */
+        /**
+         * Notifications of a visit or a user, newest first, with their delivery state (supervisors: their team's visits)
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Notifications"];
         put?: never;
         post?: never;
@@ -458,7 +512,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Push counters of this instance: sent, failed, retried, dropped, tokens removed */
+        /**
+         * Push counters of this instance: sent, failed, retried, dropped, tokens removed
+         * @description Roles: admin.
+         */
         get: operations["getV1PushMetrics"];
         put?: never;
         post?: never;
@@ -475,7 +532,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Per worker and team for a month: visits done, on-time check-ins, ratings, disputes, reworks, complaints, incidents; complaint SLA attainment (JSON or CSV) */
+        /**
+         * Per worker and team for a month: visits done, on-time check-ins, ratings, disputes, reworks, complaints, incidents; complaint SLA attainment (JSON or CSV)
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1ReportsMonthly"];
         put?: never;
         post?: never;
@@ -492,7 +552,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Visits whose facts need a decision, newest first */
+        /**
+         * Visits whose facts need a decision, newest first
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Reviews"];
         put?: never;
         post?: never;
@@ -509,10 +572,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List recurring schedules */
+        /**
+         * List recurring schedules
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Schedules"];
         put?: never;
-        /** Add a recurring schedule; its visits are generated up to the horizon */
+        /**
+         * Add a recurring schedule; its visits are generated up to the horizon
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1Schedules"];
         delete?: never;
         options?: never;
@@ -529,7 +598,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Generate visits of every schedule up to the horizon now (also runs hourly) */
+        /**
+         * Generate visits of every schedule up to the horizon now (also runs hourly)
+         * @description Roles: admin.
+         */
         post: operations["postV1SchedulesGenerate"];
         delete?: never;
         options?: never;
@@ -544,9 +616,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One schedule */
+        /**
+         * One schedule
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1SchedulesId"];
-        /** Replace a schedule at the version you loaded (the body names every field; supervisors: their team's); future visits nobody edited follow it */
+        /**
+         * Replace a schedule at the version you loaded (the body names every field; supervisors: their team's); future visits nobody edited follow it
+         * @description Roles: admin, supervisor.
+         */
         put: operations["putV1SchedulesId"];
         post?: never;
         delete?: never;
@@ -564,7 +642,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** End a schedule after a date; later generated visits are cancelled */
+        /**
+         * End a schedule after a date; later generated visits are cancelled
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1SchedulesIdEnd"];
         delete?: never;
         options?: never;
@@ -582,7 +663,10 @@ export interface paths {
         /** The service catalog (non-office roles: active entries) */
         get: operations["getV1ServiceTypes"];
         put?: never;
-        /** Add a service with its checklist and prices */
+        /**
+         * Add a service with its checklist and prices
+         * @description Roles: admin.
+         */
         post: operations["postV1ServiceTypes"];
         delete?: never;
         options?: never;
@@ -599,7 +683,10 @@ export interface paths {
         };
         /** One service */
         get: operations["getV1ServiceTypesId"];
-        /** Replace a service at the version you loaded (the body names every field); planned visits keep their checklist */
+        /**
+         * Replace a service at the version you loaded (the body names every field); planned visits keep their checklist
+         * @description Roles: admin.
+         */
         put: operations["putV1ServiceTypesId"];
         post?: never;
         delete?: never;
@@ -615,7 +702,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks */
+        /**
+         * This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks
+         * @description Roles: worker.
+         */
         get: operations["getV1SyncDevice"];
         put?: never;
         post?: never;
@@ -632,7 +722,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day */
+        /**
+         * Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1SyncDevices"];
         put?: never;
         post?: never;
@@ -649,7 +742,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** What changed in the phone's scope since the cursor (no cursor, or an expired one: a full snapshot marked resync) */
+        /**
+         * What changed in the phone's scope since the cursor (no cursor, or an expired one: a full snapshot marked resync)
+         * @description Roles: worker.
+         */
         get: operations["getV1SyncPull"];
         put?: never;
         post?: never;
@@ -668,7 +764,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Push a batch of operations from a worker's phone: each applied once, in order, with a result each */
+        /**
+         * Push a batch of operations from a worker's phone: each applied once, in order, with a result each
+         * @description Roles: worker.
+         */
         post: operations["postV1SyncPush"];
         delete?: never;
         options?: never;
@@ -683,10 +782,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List accounts */
+        /**
+         * List accounts
+         * @description Roles: admin.
+         */
         get: operations["getV1Users"];
         put?: never;
-        /** Create an account */
+        /**
+         * Create an account
+         * @description Roles: admin.
+         */
         post: operations["postV1Users"];
         delete?: never;
         options?: never;
@@ -701,14 +806,20 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One account */
+        /**
+         * One account
+         * @description Roles: admin.
+         */
         get: operations["getV1UsersId"];
         put?: never;
         post?: never;
         delete?: never;
         options?: never;
         head?: never;
-        /** Change an account; disabling it ends its sessions at once */
+        /**
+         * Change an account; disabling it ends its sessions at once
+         * @description Roles: admin.
+         */
         patch: operations["patchV1UsersId"];
         trace?: never;
     };
@@ -722,7 +833,10 @@ export interface paths {
         /** List visits the caller may see, by start time */
         get: operations["getV1Visits"];
         put?: never;
-        /** Plan a visit */
+        /**
+         * Plan a visit
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1Visits"];
         delete?: never;
         options?: never;
@@ -756,7 +870,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Cancel a visit that has not started, with a reason */
+        /**
+         * Cancel a visit that has not started, with a reason
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdCancel"];
         delete?: never;
         options?: never;
@@ -771,7 +888,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Workers ranked for a visit, with the reasons */
+        /**
+         * Workers ranked for a visit, with the reasons
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1VisitsIdCandidates"];
         put?: never;
         post?: never;
@@ -790,7 +910,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The household confirms an upcoming visit */
+        /**
+         * The household confirms an upcoming visit
+         * @description Roles: customer.
+         */
         post: operations["postV1VisitsIdConfirm"];
         delete?: never;
         options?: never;
@@ -807,7 +930,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Correct a check-in or check-out time with a reason code; the phone's record is kept beside it */
+        /**
+         * Correct a check-in or check-out time with a reason code; the phone's record is kept beside it
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdCorrections"];
         delete?: never;
         options?: never;
@@ -824,7 +950,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The assigned worker disputes a correction of their visit's times; it goes to the supervisor's feed */
+        /**
+         * The assigned worker disputes a correction of their visit's times; it goes to the supervisor's feed
+         * @description Roles: worker.
+         */
         post: operations["postV1VisitsIdCorrectionsNDispute"];
         delete?: never;
         options?: never;
@@ -839,7 +968,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** The visit's presence-code secret (TOTP) for the customer's app */
+        /**
+         * The visit's presence-code secret (TOTP) for the customer's app
+         * @description Roles: customer.
+         */
         get: operations["getV1VisitsIdPresence"];
         put?: never;
         post?: never;
@@ -858,7 +990,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Give a visit that has not started to another worker */
+        /**
+         * Give a visit that has not started to another worker
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdReassign"];
         delete?: never;
         options?: never;
@@ -875,7 +1010,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The household asks to reschedule or cancel; the office decides (202) */
+        /**
+         * The household asks to reschedule or cancel; the office decides (202)
+         * @description Roles: customer.
+         */
         post: operations["postV1VisitsIdRequests"];
         delete?: never;
         options?: never;
@@ -892,7 +1030,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Move a visit that has not started */
+        /**
+         * Move a visit that has not started
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdReschedule"];
         delete?: never;
         options?: never;
@@ -909,7 +1050,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Resolve what needed review on a visit, with a note */
+        /**
+         * Resolve what needed review on a visit, with a note
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdReview"];
         delete?: never;
         options?: never;
@@ -926,7 +1070,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Plan a rework visit for the items the customer disputed; the disputed visit is done when the rework is accepted */
+        /**
+         * Plan a rework visit for the items the customer disputed; the disputed visit is done when the rework is accepted
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdRework"];
         delete?: never;
         options?: never;
@@ -943,7 +1090,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands */
+        /**
+         * The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands
+         * @description Roles: customer.
+         */
         post: operations["postV1VisitsIdSignoff"];
         delete?: never;
         options?: never;
@@ -960,7 +1110,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Take the worker off a visit that has not started */
+        /**
+         * Take the worker off a visit that has not started
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1VisitsIdUnassign"];
         delete?: never;
         options?: never;
@@ -975,10 +1128,16 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** List workers (supervisors: their team) */
+        /**
+         * List workers (supervisors: their team)
+         * @description Roles: admin, supervisor.
+         */
         get: operations["getV1Workers"];
         put?: never;
-        /** Add a worker */
+        /**
+         * Add a worker
+         * @description Roles: admin, supervisor.
+         */
         post: operations["postV1Workers"];
         delete?: never;
         options?: never;
@@ -993,9 +1152,15 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** One worker (workers: themselves) */
+        /**
+         * One worker (workers: themselves)
+         * @description Roles: admin, supervisor, worker.
+         */
         get: operations["getV1WorkersId"];
-        /** Replace a worker at the version you loaded: the body names every field (supervisors: their team's workers, within the team) */
+        /**
+         * Replace a worker at the version you loaded: the body names every field (supervisors: their team's workers, within the team)
+         * @description Roles: admin, supervisor.
+         */
         put: operations["putV1WorkersId"];
         post?: never;
         delete?: never;
@@ -1007,30 +1172,1702 @@ export interface paths {
 }
 export type webhooks = Record<string, never>;
 export interface components {
-    schemas: never;
+    schemas: {
+        Address: {
+            accessNotes?: string;
+            id: string;
+            label?: string;
+            location: components["schemas"]["LatLng"];
+            text: string;
+        };
+        Alert: {
+            /** Format: date-time */
+            ackAt?: string | null;
+            ackBy?: string;
+            count: number;
+            /** Format: date-time */
+            createdAt: string;
+            detail?: string;
+            id: string;
+            /** @enum {string} */
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            /** Format: date-time */
+            lastAt?: string | null;
+            note?: string;
+            /** @enum {string} */
+            priority: "normal" | "high";
+            /** Format: date-time */
+            resolvedAt?: string | null;
+            resolvedBy?: string;
+            /** @enum {string} */
+            state: "open" | "acknowledged" | "resolved";
+            team: string;
+            /** @description an id, or empty for none */
+            visitId?: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        AlertNote: {
+            note?: string;
+        };
+        Attachment: {
+            complete: boolean;
+            /** Format: date-time */
+            completedAt?: string | null;
+            contentType: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            expiresAt?: string | null;
+            /** Format: int64 */
+            offset: number;
+            /** @description a lowercase hex SHA-256 of an uploaded attachment */
+            sha256: string;
+            /** Format: int64 */
+            size: number;
+        };
+        Attendance: {
+            /** Format: date-time */
+            at: string;
+            /** Format: date-time */
+            deviceAt: string;
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            /** Format: double */
+            distanceM?: number | null;
+            location?: components["schemas"]["GeoFix"];
+            method: string;
+            /** Format: uuid */
+            opId: string;
+            presenceCode?: string;
+            reason?: string;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        AttendanceTime: {
+            /** Format: date-time */
+            at: string;
+        };
+        AuditEntry: {
+            action: string;
+            actorId: string;
+            /** Format: date-time */
+            at: string;
+            changes: components["schemas"]["FieldChange"][];
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId?: string;
+            entity: string;
+            entityId: string;
+            id: string;
+            note?: string;
+            role: components["schemas"]["Role"];
+            /** Format: int64 */
+            version: number;
+        };
+        BackgroundCheck: {
+            date?: string;
+            status: string;
+        };
+        /** @description One push from a phone: its operations in seq order. The envelope is strict; see Op for the operations. */
+        Batch: {
+            appVersion?: string;
+            /** Format: date-time */
+            deviceClock: string;
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            /** @description the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH */
+            ops: components["schemas"]["Op"][];
+            /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (2) with 400 */
+            schemaVersion: number;
+        };
+        CancelBody: {
+            reason: string;
+            /** Format: int64 */
+            version?: number;
+        };
+        Candidate: {
+            eligible: boolean;
+            reasons: components["schemas"]["Reason"][];
+            /** Format: double */
+            score: number;
+            team: string;
+            worker: components["schemas"]["PublicWorker"];
+        };
+        Certificate: {
+            expires: string;
+            issued: string;
+            number: string;
+            type: string;
+        };
+        ChangeRequest: {
+            /** @enum {string} */
+            kind: "reschedule" | "cancel";
+            /** Format: date-time */
+            preferredStart?: string;
+            reason: string;
+        };
+        /** @description The worker arrived: gps (with a location) or manual (with a reason); presenceCode from the customer's app */
+        CheckInOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "checkIn";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["CheckInPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        CheckInPayload: {
+            location?: components["schemas"]["GeoFix"];
+            /**
+             * @description gps (the default) needs a location; manual needs a reason
+             * @enum {string}
+             */
+            method?: "gps" | "manual";
+            photos?: string[];
+            presenceCode?: string;
+            reason?: string;
+        };
+        /** @description The worker left: gps (with a location) or manual (with a reason) */
+        CheckOutOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "checkOut";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["CheckOutPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        CheckOutPayload: {
+            location?: components["schemas"]["GeoFix"];
+            /**
+             * @description gps (the default) needs a location; manual needs a reason
+             * @enum {string}
+             */
+            method?: "gps" | "manual";
+            photos?: string[];
+            presenceCode?: string;
+            reason?: string;
+        };
+        ChecklistItem: {
+            id: string;
+            text: string;
+        };
+        Complaint: {
+            /** Format: date-time */
+            ackDueAt: string;
+            /** Format: date-time */
+            ackedAt?: string | null;
+            breached: boolean;
+            /** @enum {string} */
+            category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+            /** Format: date-time */
+            closedAt?: string | null;
+            /** @description an id, or empty for none */
+            customerId: string;
+            /** Format: date-time */
+            followUpDue?: string | null;
+            history: components["schemas"]["ComplaintEvent"][];
+            id: string;
+            /** Format: date-time */
+            receivedAt: string;
+            remedy?: components["schemas"]["Remedy"];
+            state: string;
+            team: string;
+            text: string;
+            urgent: boolean;
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            visitId?: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        ComplaintAction: {
+            /** @enum {string} */
+            action: "acknowledge" | "investigate" | "propose" | "close" | "accept" | "reject";
+            note?: string;
+            remedy?: components["schemas"]["Remedy"];
+        };
+        ComplaintEvent: {
+            action: string;
+            /** Format: date-time */
+            at: string;
+            by: string;
+            note?: string;
+            role: components["schemas"]["Role"];
+        };
+        Conflict: {
+            detail?: string;
+            /** Format: uuid */
+            opId: string;
+            review: boolean;
+            /** @enum {string} */
+            rule: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+        };
+        Correction: {
+            /** Format: date-time */
+            at: string;
+            by: string;
+            /** Format: date-time */
+            createdAt: string;
+            dispute?: components["schemas"]["CorrectionDispute"];
+            /** @enum {string} */
+            field: "checkIn" | "checkOut";
+            n: number;
+            note?: string;
+            /** @enum {string} */
+            reasonCode: "forgot_to_check_in" | "forgot_to_check_out" | "device_clock" | "gps_failure" | "other";
+            /** Format: date-time */
+            recorded?: string | null;
+        };
+        CorrectionDispute: {
+            /** Format: date-time */
+            at: string;
+            by: string;
+            note: string;
+        };
+        Customer: {
+            addresses: components["schemas"]["Address"][];
+            /** Format: date-time */
+            createdAt: string;
+            household: components["schemas"]["Household"];
+            id: string;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            name: string;
+            phone: string;
+            preferences: components["schemas"]["Preferences"];
+            team?: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone?: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description an id, or empty for none */
+            userId?: string;
+            /** Format: int64 */
+            version: number;
+        };
+        CustomerComplaint: {
+            /** Format: date-time */
+            ackDueAt: string;
+            /** Format: date-time */
+            ackedAt?: string | null;
+            /** @enum {string} */
+            category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+            /** Format: date-time */
+            closedAt?: string | null;
+            history: components["schemas"]["CustomerComplaintEvent"][];
+            id: string;
+            /** Format: date-time */
+            receivedAt: string;
+            remedy?: components["schemas"]["Remedy"];
+            state: string;
+            text: string;
+            /** @description an id, or empty for none */
+            visitId?: string;
+        };
+        CustomerComplaintEvent: {
+            action: string;
+            /** Format: date-time */
+            at: string;
+            note?: string;
+        };
+        CustomerField: {
+            checkIn?: components["schemas"]["AttendanceTime"];
+            checkOut?: components["schemas"]["AttendanceTime"];
+            customerConfirmed: boolean;
+            /** Format: date-time */
+            enRouteAt?: string | null;
+            /** Format: date-time */
+            eta?: string | null;
+            signOff?: components["schemas"]["SignOff"];
+        };
+        CustomerInput: {
+            addresses: components["schemas"]["Address"][] | null;
+            household: components["schemas"]["Household"];
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            name: string;
+            phone: string;
+            preferences: components["schemas"]["Preferences"];
+            team?: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone?: string;
+            /** @description an id, or empty for none */
+            userId?: string;
+        };
+        CustomerPut: {
+            addresses: components["schemas"]["Address"][] | null;
+            household: components["schemas"]["Household"];
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale: "" | "zh-CN" | "en";
+            name: string;
+            phone: string;
+            preferences: components["schemas"]["Preferences"];
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** @description an id, or empty for none */
+            userId: string;
+            /** Format: int64 */
+            version: number;
+        };
+        CustomerSelf: {
+            addresses: components["schemas"]["Address"][];
+            household: components["schemas"]["Household"];
+            id: string;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            name: string;
+            phone: string;
+            preferences: components["schemas"]["Preferences"];
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+        };
+        CustomerSignOff: {
+            comment?: string;
+            items: components["schemas"]["SignOffItem"][] | null;
+            /** Format: uuid */
+            opId: string;
+            rating?: components["schemas"]["Rating"];
+            /** @description a lowercase hex SHA-256 of an uploaded attachment */
+            signatureRef?: string;
+            signerName: string;
+        };
+        CustomerVisit: {
+            address: components["schemas"]["VisitAddress"];
+            checklist: components["schemas"]["VisitChecklistItem"][];
+            /** @description an id, or empty for none */
+            customerId: string;
+            field: components["schemas"]["CustomerField"];
+            id: string;
+            reworkId?: string;
+            reworkOf?: string;
+            /** Format: date-time */
+            scheduledEnd: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            status: components["schemas"]["VisitStatus"];
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+            worker?: components["schemas"]["PublicWorker"];
+        };
+        DeviceBody: {
+            appVersion?: string;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            /** @enum {string} */
+            platform: "android" | "ios";
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone?: string;
+            /** @description the app's FCM registration token (20-4096 characters) */
+            token: string;
+        };
+        DeviceState: {
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            /** Format: int64 */
+            lastSeq: number;
+            minSchemaVersion: number;
+            /** Format: int64 */
+            nextSeq: number;
+            pendingGap?: components["schemas"]["SyncGap"];
+            schemaVersion: number;
+        };
+        DisputeBody: {
+            note: string;
+        };
+        /** @description Every error: a machine code, a human message, optional details (a field error names the field), the request id. */
+        ErrorBody: {
+            error: components["schemas"]["ErrorDetail"];
+        };
+        ErrorDetail: {
+            /** @enum {string} */
+            code: "invalid" | "unauthorized" | "forbidden" | "not_found" | "method_not_allowed" | "conflict" | "too_large" | "unsupported_media" | "upgrade_required" | "rate_limited" | "internal" | "unavailable";
+            details?: {
+                [key: string]: (string | null) | number | boolean | Record<string, never> | unknown[];
+            };
+            message: string;
+            requestId?: string;
+        };
+        Exception: {
+            /** @enum {string} */
+            code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            detail?: string;
+            /** Format: uuid */
+            opId: string;
+            review: boolean;
+        };
+        FieldChange: {
+            field: string;
+            /** @description any JSON value, null included */
+            from: (string | null) | number | boolean | Record<string, never> | unknown[];
+            /** @description any JSON value, null included */
+            to: (string | null) | number | boolean | Record<string, never> | unknown[];
+        };
+        FieldNote: {
+            /** Format: date-time */
+            at: string;
+            itemId?: string;
+            /** Format: uuid */
+            opId: string;
+            photos?: string[];
+            text: string;
+        };
+        FieldState: {
+            checkIn?: components["schemas"]["Attendance"];
+            checkOut?: components["schemas"]["Attendance"];
+            conflicts: components["schemas"]["Conflict"][] | null;
+            customerConfirmed: boolean;
+            /** Format: date-time */
+            enRouteAt?: string | null;
+            /** Format: date-time */
+            eta?: string | null;
+            exceptions: components["schemas"]["Exception"][] | null;
+            factStatus?: components["schemas"]["VisitStatus"];
+            incidents: string[] | null;
+            notes: components["schemas"]["FieldNote"][] | null;
+            ops: number;
+            progress: components["schemas"]["ItemProgress"][] | null;
+            signOff?: components["schemas"]["SignOff"];
+        };
+        FollowUp: {
+            /** @description an id, or empty for none */
+            customerId: string;
+            done: boolean;
+            /** Format: date-time */
+            doneAt?: string | null;
+            doneBy?: string;
+            /** Format: date-time */
+            dueAt: string;
+            id: string;
+            /** Format: date-time */
+            latestAt: string;
+            outcome?: string;
+            overdue: boolean;
+            team: string;
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            visitId: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        FollowUpBody: {
+            outcome: string;
+        };
+        /** @enum {string} */
+        Gender: "female" | "male";
+        GeoFix: {
+            /** Format: double */
+            accuracyM: number;
+            /** Format: double */
+            lat: number;
+            /** Format: double */
+            lng: number;
+        };
+        Household: {
+            allergies: string[] | null;
+            elderly: boolean;
+            infants: boolean;
+            pets: string[] | null;
+            specialNeeds?: string;
+            taboos: string[] | null;
+        };
+        Incident: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            category: "injury" | "property_damage" | "safety" | "customer_behaviour" | "other";
+            description: string;
+            escalated: boolean;
+            events: components["schemas"]["ComplaintEvent"][];
+            id: string;
+            /** Format: uuid */
+            opId: string;
+            outcome?: string;
+            photos: string[];
+            /** Format: date-time */
+            reportedAt: string;
+            /** @enum {string} */
+            severity: "low" | "medium" | "high" | "critical";
+            /** @enum {string} */
+            status: "open" | "acknowledged" | "investigating" | "resolved";
+            team: string;
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            visitId: string;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        IncidentAction: {
+            /** @enum {string} */
+            action: "acknowledge" | "investigate" | "note" | "resolve";
+            note?: string;
+            outcome?: string;
+        };
+        ItemProgress: {
+            /** Format: date-time */
+            at: string;
+            changes: number;
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            done: boolean;
+            itemId: string;
+            /** Format: uuid */
+            opId: string;
+            photos?: string[];
+        };
+        LatLng: {
+            /** Format: double */
+            lat: number;
+            /** Format: double */
+            lng: number;
+        };
+        LoginRequest: {
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            login: string;
+            password: string;
+        };
+        MonthlyFigures: {
+            /** Format: double */
+            complaintAttainment: number;
+            complaintsDue: number;
+            complaintsOnTime: number;
+            month: string;
+            teams: components["schemas"]["WorkerFigures"][];
+            workers: components["schemas"]["WorkerFigures"][];
+        };
+        NewComplaint: {
+            /** @enum {string} */
+            category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+            text: string;
+            /** @description an id, or empty for none */
+            visitId?: string;
+        };
+        NewCorrection: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            field: "checkIn" | "checkOut";
+            note?: string;
+            /** @enum {string} */
+            reasonCode: "forgot_to_check_in" | "forgot_to_check_out" | "device_clock" | "gps_failure" | "other";
+        };
+        NewUpload: {
+            /** @enum {string} */
+            contentType: "image/jpeg" | "image/png" | "image/webp" | "image/heic";
+            /** @description the content's SHA-256 in hex */
+            sha256: string;
+            /**
+             * Format: int64
+             * @description bytes; over the server's MAX_UPLOAD_BYTES is a 413
+             */
+            size: number;
+        };
+        NewUser: {
+            /** @description an id, or empty for none */
+            customerId?: string;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            /** @description 3-64 letters (ASCII, any case, or Chinese; fullwidth forms are folded), digits and . _ - @ +; stored in lower case */
+            login: string;
+            name: string;
+            password: string;
+            role: components["schemas"]["Role"];
+            team?: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        NewVisit: {
+            addressId: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            notes?: string;
+            /** Format: date-time */
+            scheduledEnd?: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        /** @description A note on the visit */
+        NoteOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "note";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["NotePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        NotePayload: {
+            photos?: string[];
+            text: string;
+        };
+        Notification: {
+            attempts: number;
+            body?: string;
+            collapseKey?: string;
+            /** Format: date-time */
+            createdAt: string;
+            data: {
+                [key: string]: string;
+            };
+            dedupeKey: string;
+            /** Format: date-time */
+            finishedAt?: string | null;
+            high: boolean;
+            id: string;
+            kind: string;
+            lastError?: string;
+            /** Format: date-time */
+            notBefore: string;
+            state: string;
+            title?: string;
+            /** Format: int64 */
+            ttl: number;
+            userId: string;
+            /** @description an id, or empty for none */
+            visitId?: string;
+        };
+        /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"];
+        Preferences: {
+            language?: string;
+            minExperienceYears?: number;
+            workerGender?: components["schemas"]["Gender"];
+        };
+        PresenceSecret: {
+            algorithm: string;
+            code: string;
+            digits: number;
+            period: number;
+            secret: string;
+        };
+        PriceTier: {
+            minutes: number;
+            /** Format: int64 */
+            priceCents: number;
+        };
+        Pricing: {
+            currency: string;
+            longTermDiscountPct: number;
+            packageDiscountPct: number;
+            tiers: components["schemas"]["PriceTier"][] | null;
+        };
+        /** @description A checklist item done or undone (itemId with done), or a progress text or photos */
+        ProgressOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "progress";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["ProgressPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        ProgressPayload: {
+            done?: boolean;
+            itemId?: string;
+            photos?: string[];
+            text?: string;
+        };
+        PublicCertificate: {
+            expires: string;
+            issued: string;
+            type: string;
+        };
+        PublicWorker: {
+            certificates: components["schemas"]["PublicCertificate"][];
+            experienceYears: number;
+            gender: components["schemas"]["Gender"];
+            id: string;
+            languages: string[];
+            name: string;
+            photoRef?: string;
+            /** Format: double */
+            rating: number;
+            skills: components["schemas"]["Skill"][];
+        };
+        /** @description What changed in the phone's scope since the cursor; visits and incidents in the worker's view. */
+        PullView: {
+            cursor: string;
+            hasMore: boolean;
+            incidents: components["schemas"]["WorkerIncident"][];
+            removed: components["schemas"]["Removal"][];
+            resync?: boolean;
+            resyncReason?: string;
+            /** Format: date-time */
+            serverTime: string;
+            serviceTypes?: components["schemas"]["ServiceType"][];
+            visits: components["schemas"]["WorkerVisit"][];
+        };
+        /** @description A result per operation, in order, and the seq the server expects next (renumber from it after seq_taken). */
+        PushResponse: {
+            gap?: components["schemas"]["SyncGap"];
+            /** Format: int64 */
+            nextSeq: number;
+            results: components["schemas"]["Result"][];
+            /** Format: date-time */
+            serverTime: string;
+            /** Format: int64 */
+            skewMs: number;
+            writeCheckpoint: string;
+        };
+        Rating: {
+            attitude: number;
+            efficiency: number;
+            price: number;
+            quality: number;
+        };
+        Reason: {
+            code: string;
+            detail?: string;
+            hard: boolean;
+            ok: boolean;
+            /** Format: double */
+            points: number;
+        };
+        ReassignBody: {
+            reason?: string;
+            /** Format: int64 */
+            version?: number;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        ReflowResult: {
+            Cancelled: number;
+            Created: number;
+            Revived: number;
+            Updated: number;
+        };
+        RefreshRequest: {
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            refreshToken: string;
+        };
+        Remedy: {
+            detail: string;
+            /** @enum {string} */
+            kind: "revisit" | "extra_time" | "fee_reduction" | "refund" | "voucher";
+        };
+        Removal: {
+            reason: string;
+            /** @description an id, or empty for none */
+            visitId: string;
+        };
+        /** @description An incident on the visit: category, severity and what happened */
+        ReportIncidentOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "reportIncident";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["ReportIncidentPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        ReportIncidentPayload: {
+            /** @enum {string} */
+            category: "injury" | "property_damage" | "safety" | "customer_behaviour" | "other";
+            photos?: string[];
+            /** @enum {string} */
+            severity: "low" | "medium" | "high" | "critical";
+            text: string;
+        };
+        RescheduleBody: {
+            reason?: string;
+            /** Format: date-time */
+            scheduledEnd: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** Format: int64 */
+            version?: number;
+        };
+        /** @description The outcome of one operation. applied and conflict are recorded (conflict: a rule decided what stands); duplicate: seen before, code repeats the first outcome; rejected: never retried, the phone drops it (its seq is used); skipped: not looked at, send it again (seq_taken: renumber from nextSeq first). */
+        Result: {
+            /**
+             * @description rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+             * @enum {string}
+             */
+            code?: "invalid" | "unknown_kind" | "unknown_visit" | "not_yours" | "unknown_item" | "visit_full" | "gap" | "after_gap" | "time_budget" | "seq_taken" | "applied" | "conflict" | "unknown";
+            message?: string;
+            /** @description the operation's opId as sent (an invalid one is echoed, rejected) */
+            opId: string;
+            /** @enum {string} */
+            rule?: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            rules?: ("checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items")[];
+            /** Format: int64 */
+            seq: number;
+            /** @enum {string} */
+            status: "applied" | "conflict" | "duplicate" | "rejected" | "skipped";
+        };
+        /** @description Retires the seq of a queued operation the phone discarded before sending it (same seq, new opId): it occupies the seq and changes nothing, so the queue has no hole */
+        RetireOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "retire";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["RetirePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+        };
+        /** @description empty: a retire carries nothing */
+        RetirePayload: Record<string, never>;
+        ReviewBody: {
+            note: string;
+        };
+        ReviewState: {
+            note?: string;
+            /** Format: date-time */
+            resolvedAt?: string;
+            resolvedBy?: string;
+            resolvedCount: number;
+        };
+        ReworkBody: {
+            notes?: string;
+            /** Format: date-time */
+            scheduledEnd?: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        /** @enum {string} */
+        Role: "admin" | "supervisor" | "worker" | "customer";
+        /** @description The worker will be late: the new estimated arrival */
+        RunningLateOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "runningLate";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["RunningLatePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        RunningLatePayload: {
+            /** Format: date-time */
+            eta: string;
+            photos?: string[];
+            reason?: string;
+        };
+        Schedule: {
+            addressId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            /** @description a local time of day, like 09:30 */
+            endTime: string;
+            endsOn?: string;
+            id: string;
+            notes?: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            /** @description a local time of day, like 09:30 */
+            startTime: string;
+            startsOn: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+            weekdays: number[];
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        ScheduleEnd: {
+            endsOn: string;
+            /** Format: int64 */
+            version: number;
+        };
+        ScheduleInput: {
+            addressId: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            /** @description a local time of day, like 09:30 */
+            endTime: string;
+            endsOn?: string;
+            notes?: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            /** @description a local time of day, like 09:30 */
+            startTime: string;
+            startsOn: string;
+            weekdays: number[] | null;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        SchedulePut: {
+            addressId: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            /** @description a local time of day, like 09:30 */
+            endTime: string;
+            endsOn: string;
+            notes: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            /** @description a local time of day, like 09:30 */
+            startTime: string;
+            startsOn: string;
+            /** Format: int64 */
+            version: number;
+            weekdays: number[] | null;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        ServiceType: {
+            active: boolean;
+            checklist: components["schemas"]["ChecklistItem"][];
+            code: string;
+            /** Format: date-time */
+            createdAt: string;
+            defaultMinutes: number;
+            description?: string;
+            id: string;
+            name: string;
+            pricing: components["schemas"]["Pricing"];
+            requiredCertificates: string[];
+            requiredSkills: components["schemas"]["Skill"][];
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+        };
+        ServiceTypeInput: {
+            active: boolean;
+            checklist: components["schemas"]["ChecklistItem"][] | null;
+            code: string;
+            defaultMinutes: number;
+            description?: string;
+            name: string;
+            pricing: components["schemas"]["Pricing"];
+            requiredCertificates: string[] | null;
+            requiredSkills: components["schemas"]["Skill"][] | null;
+        };
+        ServiceTypePut: {
+            active: boolean;
+            checklist: components["schemas"]["ChecklistItem"][] | null;
+            code: string;
+            defaultMinutes: number;
+            description: string;
+            name: string;
+            pricing: components["schemas"]["Pricing"];
+            requiredCertificates: string[] | null;
+            requiredSkills: components["schemas"]["Skill"][] | null;
+            /** Format: int64 */
+            version: number;
+        };
+        SignOff: {
+            /** Format: date-time */
+            at: string;
+            comment?: string;
+            items: components["schemas"]["SignOffItem"][];
+            /** Format: uuid */
+            opId: string;
+            rating?: components["schemas"]["Rating"];
+            /** @description a lowercase hex SHA-256 of an uploaded attachment */
+            signatureRef?: string;
+            signerName: string;
+            source: string;
+        };
+        SignOffItem: {
+            accepted: boolean;
+            itemId: string;
+            reason?: string;
+        };
+        /** @description The household's verdict on each checklist item, the signer, optionally a rating; the first sign-off stands */
+        SignOffOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "signOff";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["SignOffPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        SignOffPayload: {
+            comment?: string;
+            items: components["schemas"]["SignOffItem"][];
+            photos?: string[];
+            rating?: components["schemas"]["Rating"];
+            /** @description a lowercase hex SHA-256 of an uploaded attachment */
+            signatureRef?: string;
+            signerName: string;
+        };
+        SignOffView: {
+            message?: string;
+            rule?: string;
+            rules?: string[];
+            status: string;
+            visit?: components["schemas"]["CustomerVisit"] | null;
+        };
+        /** @enum {string} */
+        Skill: "daily_cleaning" | "deep_cleaning" | "infant_care" | "maternity_care" | "elder_care" | "cooking" | "laundry" | "pet_care" | "housekeeping";
+        Status: {
+            status: string;
+        };
+        SyncDevice: {
+            appVersion?: string;
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            /** @description userId/deviceId */
+            id: string;
+            /** Format: date-time */
+            lastPullAt?: string;
+            /** Format: date-time */
+            lastPushAt?: string;
+            /** Format: int64 */
+            lastSeq: number;
+            /** Format: int64 */
+            ops: number;
+            pendingGap?: components["schemas"]["SyncGap"];
+            /** Format: int64 */
+            pushes: number;
+            /** Format: int64 */
+            rejected: number;
+            /** Format: int64 */
+            rejectedLastDay: number;
+            schemaVersion?: number;
+            /** Format: int64 */
+            skewMs: number;
+            team?: string;
+            /** @description an id, or empty for none */
+            userId: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        SyncGap: {
+            /** Format: int64 */
+            expected: number;
+            /** Format: int64 */
+            got: number;
+        };
+        TokenPair: {
+            accessToken: string;
+            expiresIn: number;
+            /** Format: int64 */
+            nextSeq: number;
+            refreshToken: string;
+            tokenType: string;
+        };
+        User: {
+            /** Format: date-time */
+            createdAt: string;
+            /** @description an id, or empty for none */
+            customerId?: string;
+            disabled: boolean;
+            id: string;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string}
+             */
+            locale?: "" | "zh-CN" | "en";
+            login: string;
+            name: string;
+            role: components["schemas"]["Role"];
+            team?: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        UserPage: {
+            items: components["schemas"]["User"][];
+            nextCursor?: string;
+        };
+        UserUpdate: {
+            disabled?: boolean | null;
+            /**
+             * @description empty: the default, zh-CN
+             * @enum {string|null}
+             */
+            locale?: "" | "zh-CN" | "en" | null;
+            name?: string | null;
+            password?: string | null;
+            team?: string | null;
+        };
+        VisitAddress: {
+            accessNotes?: string;
+            addressId: string;
+            location: components["schemas"]["LatLng"];
+            text: string;
+        };
+        VisitChecklistItem: {
+            done: boolean;
+            id: string;
+            text: string;
+        };
+        VisitCustomer: {
+            household?: components["schemas"]["Household"];
+            name: string;
+            phone?: string;
+            preferences: components["schemas"]["Preferences"];
+        };
+        /** @enum {string} */
+        VisitStatus: "scheduled" | "confirmed" | "en_route" | "checked_in" | "checked_out" | "signed_off" | "cancelled" | "no_show" | "disputed" | "rework";
+        VisitView: {
+            address: components["schemas"]["VisitAddress"];
+            addressHidden?: boolean;
+            cancelReason?: string;
+            checklist: components["schemas"]["VisitChecklistItem"][];
+            corrections?: components["schemas"]["Correction"][];
+            /** Format: date-time */
+            createdAt: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            field: components["schemas"]["FieldState"];
+            id: string;
+            needsReview: boolean;
+            notes?: string;
+            officeEdited: boolean;
+            officeStatus: components["schemas"]["VisitStatus"];
+            pastWorkerIds?: string[];
+            review: components["schemas"]["ReviewState"];
+            reworkAccepted?: boolean;
+            reworkId?: string;
+            reworkOf?: string;
+            scheduleId?: string;
+            /** Format: date-time */
+            scheduledEnd: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            status: components["schemas"]["VisitStatus"];
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        Worker: {
+            backgroundCheck: components["schemas"]["BackgroundCheck"];
+            certificates: components["schemas"]["Certificate"][];
+            /** Format: date-time */
+            createdAt: string;
+            daysOff: string[];
+            experienceYears: number;
+            gender: components["schemas"]["Gender"];
+            home: components["schemas"]["LatLng"];
+            id: string;
+            languages: string[];
+            name: string;
+            phone: string;
+            photoRef?: string;
+            /** Format: double */
+            rating: number;
+            skills: components["schemas"]["Skill"][];
+            status: components["schemas"]["WorkerStatus"];
+            /** @description an id, or empty for none */
+            supervisorId?: string;
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone?: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description an id, or empty for none */
+            userId?: string;
+            /** Format: int64 */
+            version: number;
+            workingHours: components["schemas"]["WorkingHours"];
+        };
+        WorkerAttendance: {
+            /** Format: date-time */
+            at: string;
+            /** Format: date-time */
+            deviceAt: string;
+            location?: components["schemas"]["GeoFix"];
+            method: string;
+            /** Format: uuid */
+            opId: string;
+            reason?: string;
+        };
+        WorkerCorrection: {
+            /** Format: date-time */
+            at: string;
+            by: string;
+            /** Format: date-time */
+            createdAt: string;
+            dispute?: components["schemas"]["WorkerDispute"];
+            field: string;
+            n: number;
+            note?: string;
+            reasonCode: string;
+            /** Format: date-time */
+            recorded?: string | null;
+        };
+        WorkerDispute: {
+            /** Format: date-time */
+            at: string;
+            note: string;
+        };
+        WorkerField: {
+            checkIn?: components["schemas"]["WorkerAttendance"];
+            checkOut?: components["schemas"]["WorkerAttendance"];
+            customerConfirmed: boolean;
+            /** Format: date-time */
+            enRouteAt?: string | null;
+            /** Format: date-time */
+            eta?: string | null;
+            incidents: string[];
+            notes: components["schemas"]["FieldNote"][];
+            progress: components["schemas"]["WorkerProgress"][];
+            signOff?: components["schemas"]["SignOff"];
+        };
+        WorkerFigures: {
+            /** Format: double */
+            avgAttitude: number;
+            /** Format: double */
+            avgEfficiency: number;
+            /** Format: double */
+            avgPrice: number;
+            /** Format: double */
+            avgQuality: number;
+            checkIns: number;
+            complaints: number;
+            disputes: number;
+            incidents: number;
+            name?: string;
+            onTime: number;
+            /** Format: double */
+            onTimeRate: number;
+            rated: number;
+            reworks: number;
+            team: string;
+            visitsDone: number;
+            /** @description an id, or empty for none */
+            workerId?: string;
+        };
+        WorkerIncident: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            category: "injury" | "property_damage" | "safety" | "customer_behaviour" | "other";
+            description: string;
+            id: string;
+            /** Format: uuid */
+            opId: string;
+            photos: string[];
+            /** Format: date-time */
+            reportedAt: string;
+            /** @enum {string} */
+            severity: "low" | "medium" | "high" | "critical";
+            /** @enum {string} */
+            status: "open" | "acknowledged" | "investigating" | "resolved";
+            /** @description an id, or empty for none */
+            visitId: string;
+        };
+        WorkerInput: {
+            backgroundCheck: components["schemas"]["BackgroundCheck"];
+            certificates: components["schemas"]["Certificate"][] | null;
+            daysOff: string[] | null;
+            experienceYears: number;
+            gender: components["schemas"]["Gender"];
+            home: components["schemas"]["LatLng"];
+            languages: string[] | null;
+            name: string;
+            phone: string;
+            photoRef?: string;
+            skills: components["schemas"]["Skill"][] | null;
+            /**
+             * @description empty: active
+             * @enum {string}
+             */
+            status: "" | "active" | "suspended" | "left";
+            /** @description an id, or empty for none */
+            supervisorId?: string;
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone?: string;
+            /** @description an id, or empty for none */
+            userId?: string;
+            workingHours: components["schemas"]["WorkingHours"];
+        };
+        WorkerProgress: {
+            /** Format: date-time */
+            at: string;
+            done: boolean;
+            itemId: string;
+            /** Format: uuid */
+            opId: string;
+            photos?: string[];
+        };
+        WorkerPut: {
+            backgroundCheck: components["schemas"]["BackgroundCheck"];
+            certificates: components["schemas"]["Certificate"][] | null;
+            daysOff: string[] | null;
+            experienceYears: number;
+            gender: components["schemas"]["Gender"];
+            home: components["schemas"]["LatLng"];
+            languages: string[] | null;
+            name: string;
+            phone: string;
+            photoRef: string;
+            skills: components["schemas"]["Skill"][] | null;
+            status: components["schemas"]["WorkerStatus"];
+            /** @description an id, or empty for none */
+            supervisorId: string;
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** @description an id, or empty for none */
+            userId: string;
+            /** Format: int64 */
+            version: number;
+            workingHours: components["schemas"]["WorkingHours"];
+        };
+        WorkerSelf: {
+            backgroundCheck: components["schemas"]["BackgroundCheck"];
+            certificates: components["schemas"]["Certificate"][];
+            daysOff: string[];
+            experienceYears: number;
+            gender: components["schemas"]["Gender"];
+            home: components["schemas"]["LatLng"];
+            id: string;
+            languages: string[];
+            name: string;
+            phone: string;
+            photoRef?: string;
+            /** Format: double */
+            rating: number;
+            skills: components["schemas"]["Skill"][];
+            status: components["schemas"]["WorkerStatus"];
+            team: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            workingHours: components["schemas"]["WorkingHours"];
+        };
+        /** @enum {string} */
+        WorkerStatus: "active" | "suspended" | "left";
+        WorkerVisit: {
+            address: components["schemas"]["VisitAddress"];
+            addressHidden?: boolean;
+            cancelReason?: string;
+            checklist: components["schemas"]["VisitChecklistItem"][];
+            corrections?: components["schemas"]["WorkerCorrection"][];
+            customer?: components["schemas"]["VisitCustomer"];
+            /** @description an id, or empty for none */
+            customerId: string;
+            field: components["schemas"]["WorkerField"];
+            id: string;
+            notes?: string;
+            reworkOf?: string;
+            /** Format: date-time */
+            scheduledEnd: string;
+            /** Format: date-time */
+            scheduledStart: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            status: components["schemas"]["VisitStatus"];
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        WorkingHours: {
+            days: number[] | null;
+            /** @description a local time of day, like 09:30 */
+            end: string;
+            /** @description a local time of day, like 09:30 */
+            start: string;
+        };
+    };
     responses: {
-        /** @description Any error: a machine code, a human message, optional details. */
-        Error: {
+        /** @description invalid: the request is malformed or fails a rule; a field error names the field in details.field (and details.reason for the free-text rule) */
+        ErrorBadRequest: {
             headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
                 [name: string]: unknown;
             };
             content: {
-                "application/json": {
-                    error: {
-                        code: string;
-                        details?: {
-                            [key: string]: unknown;
-                        };
-                        message: string;
-                        requestId?: string;
-                    };
-                };
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description conflict: the change clashes with the stored state (a PUT at an older version, a state that does not allow it) */
+        ErrorConflict: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description forbidden: the caller's role may not do this */
+        ErrorForbidden: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description internal: anything else; the cause is logged with the request id, never sent */
+        ErrorInternal: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description not_found: no such record, or not one the caller may see */
+        ErrorNotFound: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description rate_limited: over the caller's budget; retry after Retry-After seconds */
+        ErrorRateLimited: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description too_large: the body or batch is over a limit */
+        ErrorTooLarge: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description unauthorized: no valid access token (or, signing in, wrong credentials) */
+        ErrorUnauthorized: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description unavailable: the store is not answering, or the instance is shutting down; retry after Retry-After seconds */
+        ErrorUnavailable: {
+            headers: {
+                "Retry-After": components["headers"]["Retry-After"];
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description unsupported_media: the body is not application/json (or the route's own type) */
+        ErrorUnsupportedMedia: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
+            };
+        };
+        /** @description upgrade_required: the app's schemaVersion is below the server's minSchemaVersion (details carry both) */
+        ErrorUpgradeRequired: {
+            headers: {
+                "X-Request-ID": components["headers"]["X-Request-ID"];
+                [name: string]: unknown;
+            };
+            content: {
+                "application/json": components["schemas"]["ErrorBody"];
             };
         };
     };
     parameters: never;
     requestBodies: never;
-    headers: never;
+    headers: {
+        /** @description where to send the upload's chunks */
+        Location: string;
+        /** @description seconds to wait before trying again */
+        "Retry-After": number;
+        /** @description the tus protocol version (1.0.0) */
+        "Tus-Resumable": string;
+        /** @description 1 when the last chunk completed and verified the upload */
+        "Upload-Complete": string;
+        /** @description the upload's announced size in bytes */
+        "Upload-Length": number;
+        /** @description bytes of the upload stored so far: where the next chunk starts */
+        "Upload-Offset": number;
+        /** @description the request's id: the caller's X-Request-ID when it is 1-64 of [A-Za-z0-9._-], else a new one; errors carry it as requestId */
+        "X-Request-ID": string;
+    };
     pathItems: never;
 }
 export type $defs = Record<string, never>;
@@ -1047,15 +2884,14 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status: string;
-                    };
+                    "application/json": components["schemas"]["Status"];
                 };
             };
-            default: components["responses"]["Error"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getOpenapiJson: {
@@ -1070,15 +2906,16 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        [key: string]: (string | null) | number | boolean | Record<string, never> | unknown[];
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getReadyz: {
@@ -1093,15 +2930,15 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        status: string;
-                    };
+                    "application/json": components["schemas"]["Status"];
                 };
             };
-            default: components["responses"]["Error"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Alerts: {
@@ -1121,37 +2958,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            /** Format: date-time */
-                            ackAt?: string;
-                            ackBy?: string;
-                            count: number;
-                            /** Format: date-time */
-                            createdAt: string;
-                            detail?: string;
-                            id: string;
-                            kind: string;
-                            /** Format: date-time */
-                            lastAt?: string;
-                            note?: string;
-                            priority: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            state: string;
-                            team: string;
-                            visitId?: string;
-                            workerId?: string;
-                        }[];
+                        items: components["schemas"]["Alert"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1AlertsIdAcknowledge: {
@@ -1159,49 +2983,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": {
-                    note?: string;
-                };
+                "application/json": components["schemas"]["AlertNote"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        ackAt?: string;
-                        ackBy?: string;
-                        count: number;
-                        /** Format: date-time */
-                        createdAt: string;
-                        detail?: string;
-                        id: string;
-                        kind: string;
-                        /** Format: date-time */
-                        lastAt?: string;
-                        note?: string;
-                        priority: string;
-                        /** Format: date-time */
-                        resolvedAt?: string;
-                        resolvedBy?: string;
-                        state: string;
-                        team: string;
-                        visitId?: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1AlertsIdResolve: {
@@ -1209,49 +3021,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
-        requestBody: {
+        requestBody?: {
             content: {
-                "application/json": {
-                    note?: string;
-                };
+                "application/json": components["schemas"]["AlertNote"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        ackAt?: string;
-                        ackBy?: string;
-                        count: number;
-                        /** Format: date-time */
-                        createdAt: string;
-                        detail?: string;
-                        id: string;
-                        kind: string;
-                        /** Format: date-time */
-                        lastAt?: string;
-                        note?: string;
-                        priority: string;
-                        /** Format: date-time */
-                        resolvedAt?: string;
-                        resolvedBy?: string;
-                        state: string;
-                        team: string;
-                        visitId?: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Alert"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Attachments: {
@@ -1263,36 +3063,46 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    contentType: string;
-                    sha256: string;
-                    size: number;
-                };
+                "application/json": components["schemas"]["NewUpload"];
             };
         };
         responses: {
             /** @description success */
-            201: {
+            200: {
                 headers: {
+                    Location: components["headers"]["Location"];
+                    "Tus-Resumable": components["headers"]["Tus-Resumable"];
+                    "Upload-Offset": components["headers"]["Upload-Offset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        complete: boolean;
-                        /** Format: date-time */
-                        completedAt?: string;
-                        contentType: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        /** Format: date-time */
-                        expiresAt?: string;
-                        offset: number;
-                        sha256: string;
-                        size: number;
-                    };
+                    "application/json": components["schemas"]["Attachment"];
                 };
             };
-            default: components["responses"]["Error"];
+            /** @description success */
+            201: {
+                headers: {
+                    Location: components["headers"]["Location"];
+                    "Tus-Resumable": components["headers"]["Tus-Resumable"];
+                    "Upload-Offset": components["headers"]["Upload-Offset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Attachment"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1AttachmentsSha: {
@@ -1300,6 +3110,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the attachment's SHA-256, lowercase hex */
                 sha: string;
             };
             cookie?: never;
@@ -1309,11 +3120,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
-                content?: never;
+                content: {
+                    "image/heic": string;
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     headV1AttachmentsShaUpload: {
@@ -1321,6 +3145,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description the attachment's SHA-256, lowercase hex */
                 sha: string;
             };
             cookie?: never;
@@ -1330,18 +3155,33 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "Tus-Resumable": components["headers"]["Tus-Resumable"];
+                    "Upload-Length": components["headers"]["Upload-Length"];
+                    "Upload-Offset": components["headers"]["Upload-Offset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     patchV1AttachmentsShaUpload: {
         parameters: {
             query?: never;
-            header?: never;
+            header: {
+                /** @description where this chunk starts: the upload's current offset */
+                "Upload-Offset": number;
+            };
             path: {
+                /** @description the attachment's SHA-256, lowercase hex */
                 sha: string;
             };
             cookie?: never;
@@ -1355,11 +3195,24 @@ export interface operations {
             /** @description success */
             204: {
                 headers: {
+                    "Tus-Resumable": components["headers"]["Tus-Resumable"];
+                    "Upload-Complete": components["headers"]["Upload-Complete"];
+                    "Upload-Offset": components["headers"]["Upload-Offset"];
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1AuditEntityId: {
@@ -1372,7 +3225,8 @@ export interface operations {
             };
             header?: never;
             path: {
-                entity: string;
+                entity: "worker" | "customer" | "serviceType" | "visit" | "schedule" | "alert" | "complaint" | "incident";
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -1382,33 +3236,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            action: string;
-                            actorId: string;
-                            /** Format: date-time */
-                            at: string;
-                            changes: {
-                                field: string;
-                                from: unknown;
-                                to: unknown;
-                            }[];
-                            deviceId?: string;
-                            entity: string;
-                            entityId: string;
-                            id: string;
-                            note?: string;
-                            role: string;
-                            version: number;
-                        }[];
+                        items: components["schemas"]["AuditEntry"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1AuthLogin: {
@@ -1420,30 +3265,28 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    deviceId: string;
-                    login: string;
-                    password: string;
-                };
+                "application/json": components["schemas"]["LoginRequest"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        accessToken: string;
-                        expiresIn: number;
-                        nextSeq: number;
-                        refreshToken: string;
-                        tokenType: string;
-                    };
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1AuthLogout: {
@@ -1458,11 +3301,19 @@ export interface operations {
             /** @description success */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1AuthRefresh: {
@@ -1474,29 +3325,28 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    deviceId: string;
-                    refreshToken: string;
-                };
+                "application/json": components["schemas"]["RefreshRequest"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        accessToken: string;
-                        expiresIn: number;
-                        nextSeq: number;
-                        refreshToken: string;
-                        tokenType: string;
-                    };
+                    "application/json": components["schemas"]["TokenPair"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Complaints: {
@@ -1516,74 +3366,25 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: ({
-                            /** Format: date-time */
-                            ackDueAt: string;
-                            /** Format: date-time */
-                            ackedAt?: string;
-                            breached: boolean;
-                            category: string;
-                            /** Format: date-time */
-                            closedAt?: string;
-                            customerId: string;
-                            /** Format: date-time */
-                            followUpDue?: string;
-                            history: {
-                                action: string;
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note?: string;
-                                role: string;
-                            }[];
-                            id: string;
-                            /** Format: date-time */
-                            receivedAt: string;
-                            remedy?: {
-                                detail: string;
-                                kind: string;
-                            };
-                            state: string;
-                            team: string;
-                            text: string;
-                            urgent: boolean;
-                            version: number;
-                            visitId?: string;
-                            workerId?: string;
-                        } | {
-                            /** Format: date-time */
-                            ackDueAt: string;
-                            /** Format: date-time */
-                            ackedAt?: string;
-                            category: string;
-                            /** Format: date-time */
-                            closedAt?: string;
-                            history: {
-                                action: string;
-                                /** Format: date-time */
-                                at: string;
-                                note?: string;
-                            }[];
-                            id: string;
-                            /** Format: date-time */
-                            receivedAt: string;
-                            remedy?: {
-                                detail: string;
-                                kind: string;
-                            };
-                            state: string;
-                            text: string;
-                            visitId?: string;
-                        })[];
+                        items: (components["schemas"]["Complaint"] | components["schemas"]["CustomerComplaint"])[];
+                        /** @description pass as ?after= for the next page; absent on the last page */
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Complaints: {
@@ -1595,48 +3396,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    category: string;
-                    text: string;
-                    visitId?: string;
-                };
+                "application/json": components["schemas"]["NewComplaint"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        ackDueAt: string;
-                        /** Format: date-time */
-                        ackedAt?: string;
-                        category: string;
-                        /** Format: date-time */
-                        closedAt?: string;
-                        history: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            note?: string;
-                        }[];
-                        id: string;
-                        /** Format: date-time */
-                        receivedAt: string;
-                        remedy?: {
-                            detail: string;
-                            kind: string;
-                        };
-                        state: string;
-                        text: string;
-                        visitId?: string;
-                    };
+                    "application/json": components["schemas"]["CustomerComplaint"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1ComplaintsId: {
@@ -1644,6 +3427,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -1653,71 +3437,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        ackDueAt: string;
-                        /** Format: date-time */
-                        ackedAt?: string;
-                        breached: boolean;
-                        category: string;
-                        /** Format: date-time */
-                        closedAt?: string;
-                        customerId: string;
-                        /** Format: date-time */
-                        followUpDue?: string;
-                        history: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            note?: string;
-                            role: string;
-                        }[];
-                        id: string;
-                        /** Format: date-time */
-                        receivedAt: string;
-                        remedy?: {
-                            detail: string;
-                            kind: string;
-                        };
-                        state: string;
-                        team: string;
-                        text: string;
-                        urgent: boolean;
-                        version: number;
-                        visitId?: string;
-                        workerId?: string;
-                    } | {
-                        /** Format: date-time */
-                        ackDueAt: string;
-                        /** Format: date-time */
-                        ackedAt?: string;
-                        category: string;
-                        /** Format: date-time */
-                        closedAt?: string;
-                        history: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            note?: string;
-                        }[];
-                        id: string;
-                        /** Format: date-time */
-                        receivedAt: string;
-                        remedy?: {
-                            detail: string;
-                            kind: string;
-                        };
-                        state: string;
-                        text: string;
-                        visitId?: string;
-                    };
+                    "application/json": components["schemas"]["Complaint"] | components["schemas"]["CustomerComplaint"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1ComplaintsIdActions: {
@@ -1725,91 +3459,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    action: string;
-                    note?: string;
-                    remedy?: {
-                        detail: string;
-                        kind: string;
-                    };
-                };
+                "application/json": components["schemas"]["ComplaintAction"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        ackDueAt: string;
-                        /** Format: date-time */
-                        ackedAt?: string;
-                        breached: boolean;
-                        category: string;
-                        /** Format: date-time */
-                        closedAt?: string;
-                        customerId: string;
-                        /** Format: date-time */
-                        followUpDue?: string;
-                        history: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            note?: string;
-                            role: string;
-                        }[];
-                        id: string;
-                        /** Format: date-time */
-                        receivedAt: string;
-                        remedy?: {
-                            detail: string;
-                            kind: string;
-                        };
-                        state: string;
-                        team: string;
-                        text: string;
-                        urgent: boolean;
-                        version: number;
-                        visitId?: string;
-                        workerId?: string;
-                    } | {
-                        /** Format: date-time */
-                        ackDueAt: string;
-                        /** Format: date-time */
-                        ackedAt?: string;
-                        category: string;
-                        /** Format: date-time */
-                        closedAt?: string;
-                        history: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            note?: string;
-                        }[];
-                        id: string;
-                        /** Format: date-time */
-                        receivedAt: string;
-                        remedy?: {
-                            detail: string;
-                            kind: string;
-                        };
-                        state: string;
-                        text: string;
-                        visitId?: string;
-                    };
+                    "application/json": components["schemas"]["Complaint"] | components["schemas"]["CustomerComplaint"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Customers: {
@@ -1833,52 +3513,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            addresses: {
-                                accessNotes?: string;
-                                id: string;
-                                label?: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            household: {
-                                allergies: string[];
-                                elderly: boolean;
-                                infants: boolean;
-                                pets: string[];
-                                specialNeeds?: string;
-                                taboos: string[];
-                            };
-                            id: string;
-                            locale?: string;
-                            name: string;
-                            phone: string;
-                            preferences: {
-                                language?: string;
-                                minExperienceYears?: number;
-                                workerGender?: string;
-                            };
-                            team?: string;
-                            timeZone?: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            userId?: string;
-                            version: number;
-                        }[];
+                        items: components["schemas"]["Customer"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Customers: {
@@ -1890,86 +3542,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    addresses: {
-                        accessNotes?: string;
-                        id: string;
-                        label?: string;
-                        location: {
-                            lat: number;
-                            lng: number;
-                        };
-                        text: string;
-                    }[];
-                    household: {
-                        allergies: string[];
-                        elderly: boolean;
-                        infants: boolean;
-                        pets: string[];
-                        specialNeeds?: string;
-                        taboos: string[];
-                    };
-                    locale?: string;
-                    name: string;
-                    phone: string;
-                    preferences: {
-                        language?: string;
-                        minExperienceYears?: number;
-                        workerGender?: string;
-                    };
-                    team?: string;
-                    timeZone?: string;
-                    userId?: string;
-                };
+                "application/json": components["schemas"]["CustomerInput"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addresses: {
-                            accessNotes?: string;
-                            id: string;
-                            label?: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        household: {
-                            allergies: string[];
-                            elderly: boolean;
-                            infants: boolean;
-                            pets: string[];
-                            specialNeeds?: string;
-                            taboos: string[];
-                        };
-                        id: string;
-                        locale?: string;
-                        name: string;
-                        phone: string;
-                        preferences: {
-                            language?: string;
-                            minExperienceYears?: number;
-                            workerGender?: string;
-                        };
-                        team?: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["Customer"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1CustomersId: {
@@ -1977,6 +3573,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -1986,78 +3583,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addresses: {
-                            accessNotes?: string;
-                            id: string;
-                            label?: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        household: {
-                            allergies: string[];
-                            elderly: boolean;
-                            infants: boolean;
-                            pets: string[];
-                            specialNeeds?: string;
-                            taboos: string[];
-                        };
-                        id: string;
-                        locale?: string;
-                        name: string;
-                        phone: string;
-                        preferences: {
-                            language?: string;
-                            minExperienceYears?: number;
-                            workerGender?: string;
-                        };
-                        team?: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                    } | {
-                        addresses: {
-                            accessNotes?: string;
-                            id: string;
-                            label?: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        }[];
-                        household: {
-                            allergies: string[];
-                            elderly: boolean;
-                            infants: boolean;
-                            pets: string[];
-                            specialNeeds?: string;
-                            taboos: string[];
-                        };
-                        id: string;
-                        locale?: string;
-                        name: string;
-                        phone: string;
-                        preferences: {
-                            language?: string;
-                            minExperienceYears?: number;
-                            workerGender?: string;
-                        };
-                        timeZone: string;
-                    };
+                    "application/json": components["schemas"]["Customer"] | components["schemas"]["CustomerSelf"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     putV1CustomersId: {
@@ -2065,93 +3605,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    addresses: {
-                        accessNotes?: string;
-                        id: string;
-                        label?: string;
-                        location: {
-                            lat: number;
-                            lng: number;
-                        };
-                        text: string;
-                    }[];
-                    household: {
-                        allergies: string[];
-                        elderly: boolean;
-                        infants: boolean;
-                        pets: string[];
-                        specialNeeds?: string;
-                        taboos: string[];
-                    };
-                    locale: string;
-                    name: string;
-                    phone: string;
-                    preferences: {
-                        language?: string;
-                        minExperienceYears?: number;
-                        workerGender?: string;
-                    };
-                    team: string;
-                    timeZone: string;
-                    userId: string;
-                    version: number;
-                };
+                "application/json": components["schemas"]["CustomerPut"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addresses: {
-                            accessNotes?: string;
-                            id: string;
-                            label?: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        household: {
-                            allergies: string[];
-                            elderly: boolean;
-                            infants: boolean;
-                            pets: string[];
-                            specialNeeds?: string;
-                            taboos: string[];
-                        };
-                        id: string;
-                        locale?: string;
-                        name: string;
-                        phone: string;
-                        preferences: {
-                            language?: string;
-                            minExperienceYears?: number;
-                            workerGender?: string;
-                        };
-                        team?: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["Customer"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Devices: {
@@ -2163,24 +3647,28 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    appVersion?: string;
-                    locale?: string;
-                    platform: string;
-                    timeZone?: string;
-                    token: string;
-                };
+                "application/json": components["schemas"]["DeviceBody"];
             };
         };
         responses: {
             /** @description success */
             204: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Followups: {
@@ -2200,33 +3688,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            customerId: string;
-                            done: boolean;
-                            /** Format: date-time */
-                            doneAt?: string;
-                            doneBy?: string;
-                            /** Format: date-time */
-                            dueAt: string;
-                            id: string;
-                            /** Format: date-time */
-                            latestAt: string;
-                            outcome?: string;
-                            overdue: boolean;
-                            team: string;
-                            version: number;
-                            visitId: string;
-                            workerId?: string;
-                        }[];
+                        items: components["schemas"]["FollowUp"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1FollowupsIdComplete: {
@@ -2234,45 +3713,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    outcome: string;
-                };
+                "application/json": components["schemas"]["FollowUpBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        customerId: string;
-                        done: boolean;
-                        /** Format: date-time */
-                        doneAt?: string;
-                        doneBy?: string;
-                        /** Format: date-time */
-                        dueAt: string;
-                        id: string;
-                        /** Format: date-time */
-                        latestAt: string;
-                        outcome?: string;
-                        overdue: boolean;
-                        team: string;
-                        version: number;
-                        visitId: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["FollowUp"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Incidents: {
@@ -2292,55 +3763,25 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: ({
-                            /** Format: date-time */
-                            at: string;
-                            category: string;
-                            description: string;
-                            escalated: boolean;
-                            events: {
-                                action: string;
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note?: string;
-                                role: string;
-                            }[];
-                            id: string;
-                            opId: string;
-                            outcome?: string;
-                            photos: string[];
-                            /** Format: date-time */
-                            reportedAt: string;
-                            severity: string;
-                            status: string;
-                            team: string;
-                            version: number;
-                            visitId: string;
-                            workerId: string;
-                        } | {
-                            /** Format: date-time */
-                            at: string;
-                            category: string;
-                            description: string;
-                            id: string;
-                            opId: string;
-                            photos: string[];
-                            /** Format: date-time */
-                            reportedAt: string;
-                            severity: string;
-                            status: string;
-                            visitId: string;
-                        })[];
+                        items: (components["schemas"]["Incident"] | components["schemas"]["WorkerIncident"])[];
+                        /** @description pass as ?after= for the next page; absent on the last page */
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1IncidentsId: {
@@ -2348,6 +3789,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -2357,52 +3799,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        at: string;
-                        category: string;
-                        description: string;
-                        escalated: boolean;
-                        events: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            note?: string;
-                            role: string;
-                        }[];
-                        id: string;
-                        opId: string;
-                        outcome?: string;
-                        photos: string[];
-                        /** Format: date-time */
-                        reportedAt: string;
-                        severity: string;
-                        status: string;
-                        team: string;
-                        version: number;
-                        visitId: string;
-                        workerId: string;
-                    } | {
-                        /** Format: date-time */
-                        at: string;
-                        category: string;
-                        description: string;
-                        id: string;
-                        opId: string;
-                        photos: string[];
-                        /** Format: date-time */
-                        reportedAt: string;
-                        severity: string;
-                        status: string;
-                        visitId: string;
-                    };
+                    "application/json": components["schemas"]["Incident"] | components["schemas"]["WorkerIncident"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1IncidentsIdActions: {
@@ -2410,56 +3821,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    action: string;
-                    note?: string;
-                    outcome?: string;
-                };
+                "application/json": components["schemas"]["IncidentAction"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        at: string;
-                        category: string;
-                        description: string;
-                        escalated: boolean;
-                        events: {
-                            action: string;
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            note?: string;
-                            role: string;
-                        }[];
-                        id: string;
-                        opId: string;
-                        outcome?: string;
-                        photos: string[];
-                        /** Format: date-time */
-                        reportedAt: string;
-                        severity: string;
-                        status: string;
-                        team: string;
-                        version: number;
-                        visitId: string;
-                        workerId: string;
-                    };
+                    "application/json": components["schemas"]["Incident"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Me: {
@@ -2474,27 +3866,20 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId?: string;
-                        disabled: boolean;
-                        id: string;
-                        locale?: string;
-                        login: string;
-                        name: string;
-                        role: string;
-                        team?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            default: components["responses"]["Error"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Notifications: {
@@ -2518,39 +3903,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            attempts: number;
-                            body?: string;
-                            collapseKey?: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            data: {
-                                [key: string]: unknown;
-                            };
-                            dedupeKey: string;
-                            /** Format: date-time */
-                            finishedAt?: string;
-                            high: boolean;
-                            id: string;
-                            kind: string;
-                            lastError?: string;
-                            /** Format: date-time */
-                            notBefore: string;
-                            state: string;
-                            title?: string;
-                            ttl: number;
-                            userId: string;
-                            visitId?: string;
-                        }[];
+                        items: components["schemas"]["Notification"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1PushMetrics: {
@@ -2565,15 +3935,22 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        [key: string]: unknown;
+                        [key: string]: number;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1ReportsMonthly: {
@@ -2584,7 +3961,7 @@ export interface operations {
                 /** @description admins: only this team */
                 team?: string;
                 /** @description json (default) or csv */
-                format?: string;
+                format?: "json" | "csv";
             };
             header?: never;
             path?: never;
@@ -2595,54 +3972,22 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        complaintAttainment: number;
-                        complaintsDue: number;
-                        complaintsOnTime: number;
-                        month: string;
-                        teams: {
-                            avgAttitude: number;
-                            avgEfficiency: number;
-                            avgPrice: number;
-                            avgQuality: number;
-                            checkIns: number;
-                            complaints: number;
-                            disputes: number;
-                            incidents: number;
-                            name?: string;
-                            onTime: number;
-                            onTimeRate: number;
-                            rated: number;
-                            reworks: number;
-                            team: string;
-                            visitsDone: number;
-                            workerId?: string;
-                        }[];
-                        workers: {
-                            avgAttitude: number;
-                            avgEfficiency: number;
-                            avgPrice: number;
-                            avgQuality: number;
-                            checkIns: number;
-                            complaints: number;
-                            disputes: number;
-                            incidents: number;
-                            name?: string;
-                            onTime: number;
-                            onTimeRate: number;
-                            rated: number;
-                            reworks: number;
-                            team: string;
-                            visitsDone: number;
-                            workerId?: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["MonthlyFigures"];
+                    "text/csv": string;
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Reviews: {
@@ -2662,180 +4007,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            addressHidden?: boolean;
-                            cancelReason?: string;
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            corrections?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                dispute?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    by: string;
-                                    note: string;
-                                };
-                                field: string;
-                                n: number;
-                                note?: string;
-                                reasonCode: string;
-                                /** Format: date-time */
-                                recorded?: string;
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    deviceId: string;
-                                    distanceM?: number;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    presenceCode?: string;
-                                    reason?: string;
-                                    workerId: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    deviceId: string;
-                                    distanceM?: number;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    presenceCode?: string;
-                                    reason?: string;
-                                    workerId: string;
-                                };
-                                conflicts: {
-                                    detail?: string;
-                                    opId: string;
-                                    review: boolean;
-                                    rule: string;
-                                }[];
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                exceptions: {
-                                    code: string;
-                                    detail?: string;
-                                    opId: string;
-                                    review: boolean;
-                                }[];
-                                factStatus?: string;
-                                incidents: string[];
-                                notes: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    itemId?: string;
-                                    opId: string;
-                                    photos?: string[];
-                                    text: string;
-                                }[];
-                                ops: number;
-                                progress: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    changes: number;
-                                    deviceId: string;
-                                    done: boolean;
-                                    itemId: string;
-                                    opId: string;
-                                    photos?: string[];
-                                }[];
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            needsReview: boolean;
-                            notes?: string;
-                            officeEdited: boolean;
-                            officeStatus: string;
-                            pastWorkerIds?: string[];
-                            review: {
-                                note?: string;
-                                /** Format: date-time */
-                                resolvedAt?: string;
-                                resolvedBy?: string;
-                                resolvedCount: number;
-                            };
-                            reworkAccepted?: boolean;
-                            reworkId?: string;
-                            reworkOf?: string;
-                            scheduleId?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            team: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            workerId?: string;
-                        }[];
+                        items: components["schemas"]["VisitView"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Schedules: {
@@ -2855,34 +4044,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            addressId: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            customerId: string;
-                            endTime: string;
-                            endsOn?: string;
-                            id: string;
-                            notes?: string;
-                            serviceTypeId: string;
-                            startTime: string;
-                            startsOn: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            weekdays: number[];
-                            workerId?: string;
-                        }[];
+                        items: components["schemas"]["Schedule"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Schedules: {
@@ -2894,49 +4073,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    addressId: string;
-                    customerId: string;
-                    endTime: string;
-                    endsOn?: string;
-                    notes?: string;
-                    serviceTypeId: string;
-                    startTime: string;
-                    startsOn: string;
-                    weekdays: number[];
-                    workerId?: string;
-                };
+                "application/json": components["schemas"]["ScheduleInput"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addressId: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        endTime: string;
-                        endsOn?: string;
-                        id: string;
-                        notes?: string;
-                        serviceTypeId: string;
-                        startTime: string;
-                        startsOn: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        weekdays: number[];
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1SchedulesGenerate: {
@@ -2951,18 +4111,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        Cancelled: number;
-                        Created: number;
-                        Revived: number;
-                        Updated: number;
-                    };
+                    "application/json": components["schemas"]["ReflowResult"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1SchedulesId: {
@@ -2970,6 +4133,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -2979,31 +4143,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addressId: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        endTime: string;
-                        endsOn?: string;
-                        id: string;
-                        notes?: string;
-                        serviceTypeId: string;
-                        startTime: string;
-                        startsOn: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        weekdays: number[];
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     putV1SchedulesId: {
@@ -3011,56 +4165,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    addressId: string;
-                    customerId: string;
-                    endTime: string;
-                    endsOn: string;
-                    notes: string;
-                    serviceTypeId: string;
-                    startTime: string;
-                    startsOn: string;
-                    version: number;
-                    weekdays: number[];
-                    workerId: string;
-                };
+                "application/json": components["schemas"]["SchedulePut"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addressId: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        endTime: string;
-                        endsOn?: string;
-                        id: string;
-                        notes?: string;
-                        serviceTypeId: string;
-                        startTime: string;
-                        startsOn: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        weekdays: number[];
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1SchedulesIdEnd: {
@@ -3068,47 +4203,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    endsOn: string;
-                    version: number;
-                };
+                "application/json": components["schemas"]["ScheduleEnd"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        addressId: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        endTime: string;
-                        endsOn?: string;
-                        id: string;
-                        notes?: string;
-                        serviceTypeId: string;
-                        startTime: string;
-                        startsOn: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        weekdays: number[];
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["Schedule"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1ServiceTypes: {
@@ -3128,43 +4253,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            active: boolean;
-                            checklist: {
-                                id: string;
-                                text: string;
-                            }[];
-                            code: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            defaultMinutes: number;
-                            description?: string;
-                            id: string;
-                            name: string;
-                            pricing: {
-                                currency: string;
-                                longTermDiscountPct: number;
-                                packageDiscountPct: number;
-                                tiers: {
-                                    minutes: number;
-                                    priceCents: number;
-                                }[];
-                            };
-                            requiredCertificates: string[];
-                            requiredSkills: string[];
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                        }[];
+                        items: components["schemas"]["ServiceType"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1ServiceTypes: {
@@ -3176,68 +4282,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    active: boolean;
-                    checklist: {
-                        id: string;
-                        text: string;
-                    }[];
-                    code: string;
-                    defaultMinutes: number;
-                    description?: string;
-                    name: string;
-                    pricing: {
-                        currency: string;
-                        longTermDiscountPct: number;
-                        packageDiscountPct: number;
-                        tiers: {
-                            minutes: number;
-                            priceCents: number;
-                        }[];
-                    };
-                    requiredCertificates: string[];
-                    requiredSkills: string[];
-                };
+                "application/json": components["schemas"]["ServiceTypeInput"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        active: boolean;
-                        checklist: {
-                            id: string;
-                            text: string;
-                        }[];
-                        code: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        defaultMinutes: number;
-                        description?: string;
-                        id: string;
-                        name: string;
-                        pricing: {
-                            currency: string;
-                            longTermDiscountPct: number;
-                            packageDiscountPct: number;
-                            tiers: {
-                                minutes: number;
-                                priceCents: number;
-                            }[];
-                        };
-                        requiredCertificates: string[];
-                        requiredSkills: string[];
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["ServiceType"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1ServiceTypesId: {
@@ -3245,6 +4313,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -3254,40 +4323,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        active: boolean;
-                        checklist: {
-                            id: string;
-                            text: string;
-                        }[];
-                        code: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        defaultMinutes: number;
-                        description?: string;
-                        id: string;
-                        name: string;
-                        pricing: {
-                            currency: string;
-                            longTermDiscountPct: number;
-                            packageDiscountPct: number;
-                            tiers: {
-                                minutes: number;
-                                priceCents: number;
-                            }[];
-                        };
-                        requiredCertificates: string[];
-                        requiredSkills: string[];
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["ServiceType"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     putV1ServiceTypesId: {
@@ -3295,75 +4345,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    active: boolean;
-                    checklist: {
-                        id: string;
-                        text: string;
-                    }[];
-                    code: string;
-                    defaultMinutes: number;
-                    description: string;
-                    name: string;
-                    pricing: {
-                        currency: string;
-                        longTermDiscountPct: number;
-                        packageDiscountPct: number;
-                        tiers: {
-                            minutes: number;
-                            priceCents: number;
-                        }[];
-                    };
-                    requiredCertificates: string[];
-                    requiredSkills: string[];
-                    version: number;
-                };
+                "application/json": components["schemas"]["ServiceTypePut"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        active: boolean;
-                        checklist: {
-                            id: string;
-                            text: string;
-                        }[];
-                        code: string;
-                        /** Format: date-time */
-                        createdAt: string;
-                        defaultMinutes: number;
-                        description?: string;
-                        id: string;
-                        name: string;
-                        pricing: {
-                            currency: string;
-                            longTermDiscountPct: number;
-                            packageDiscountPct: number;
-                            tiers: {
-                                minutes: number;
-                                priceCents: number;
-                            }[];
-                        };
-                        requiredCertificates: string[];
-                        requiredSkills: string[];
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                    };
+                    "application/json": components["schemas"]["ServiceType"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1SyncDevice: {
@@ -3378,23 +4390,20 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        deviceId: string;
-                        lastSeq: number;
-                        minSchemaVersion: number;
-                        nextSeq: number;
-                        pendingGap?: {
-                            expected: number;
-                            got: number;
-                        };
-                        schemaVersion: number;
-                    };
+                    "application/json": components["schemas"]["DeviceState"];
                 };
             };
-            default: components["responses"]["Error"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1SyncDevices: {
@@ -3412,38 +4421,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            appVersion?: string;
-                            deviceId: string;
-                            id: string;
-                            /** Format: date-time */
-                            lastPullAt?: string;
-                            /** Format: date-time */
-                            lastPushAt?: string;
-                            lastSeq: number;
-                            ops: number;
-                            pendingGap?: {
-                                expected: number;
-                                got: number;
-                            };
-                            pushes: number;
-                            rejected: number;
-                            rejectedLastDay: number;
-                            schemaVersion?: number;
-                            skewMs: number;
-                            team?: string;
-                            userId: string;
-                            workerId?: string;
-                        }[];
+                        items: components["schemas"]["SyncDevice"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1SyncPull: {
@@ -3461,206 +4456,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        cursor: string;
-                        hasMore: boolean;
-                        incidents: {
-                            /** Format: date-time */
-                            at: string;
-                            category: string;
-                            description: string;
-                            id: string;
-                            opId: string;
-                            photos: string[];
-                            /** Format: date-time */
-                            reportedAt: string;
-                            severity: string;
-                            status: string;
-                            visitId: string;
-                        }[];
-                        removed: {
-                            reason: string;
-                            visitId: string;
-                        }[];
-                        resync?: boolean;
-                        resyncReason?: string;
-                        /** Format: date-time */
-                        serverTime: string;
-                        serviceTypes?: {
-                            active: boolean;
-                            checklist: {
-                                id: string;
-                                text: string;
-                            }[];
-                            code: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            defaultMinutes: number;
-                            description?: string;
-                            id: string;
-                            name: string;
-                            pricing: {
-                                currency: string;
-                                longTermDiscountPct: number;
-                                packageDiscountPct: number;
-                                tiers: {
-                                    minutes: number;
-                                    priceCents: number;
-                                }[];
-                            };
-                            requiredCertificates: string[];
-                            requiredSkills: string[];
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                        }[];
-                        visits: {
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            addressHidden?: boolean;
-                            cancelReason?: string;
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            corrections?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                dispute?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    note: string;
-                                };
-                                field: string;
-                                n: number;
-                                note?: string;
-                                reasonCode: string;
-                                /** Format: date-time */
-                                recorded?: string;
-                            }[];
-                            customer?: {
-                                household?: {
-                                    allergies: string[];
-                                    elderly: boolean;
-                                    infants: boolean;
-                                    pets: string[];
-                                    specialNeeds?: string;
-                                    taboos: string[];
-                                };
-                                name: string;
-                                phone?: string;
-                                preferences: {
-                                    language?: string;
-                                    minExperienceYears?: number;
-                                    workerGender?: string;
-                                };
-                            };
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    reason?: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    reason?: string;
-                                };
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                incidents: string[];
-                                notes: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    itemId?: string;
-                                    opId: string;
-                                    photos?: string[];
-                                    text: string;
-                                }[];
-                                progress: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    done: boolean;
-                                    itemId: string;
-                                    opId: string;
-                                    photos?: string[];
-                                }[];
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            notes?: string;
-                            reworkOf?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            workerId: string;
-                        }[];
-                    };
+                    "application/json": components["schemas"]["PullView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1SyncPush: {
@@ -3672,62 +4482,38 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    appVersion?: string;
-                    /** Format: date-time */
-                    deviceClock: string;
-                    deviceId: string;
-                    ops: {
-                        /** Format: date-time */
-                        at: string;
-                        kind: string;
-                        opId: string;
-                        /** @description kind-specific; see the kind's payload */
-                        payload: Record<string, never>;
-                        seq: number;
-                        visitId: string;
-                    }[];
-                    schemaVersion: number;
-                };
+                "application/json": components["schemas"]["Batch"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        gap?: {
-                            expected: number;
-                            got: number;
-                        };
-                        nextSeq: number;
-                        results: {
-                            code?: string;
-                            message?: string;
-                            opId: string;
-                            rule?: string;
-                            rules?: string[];
-                            seq: number;
-                            status: string;
-                        }[];
-                        /** Format: date-time */
-                        serverTime: string;
-                        skewMs: number;
-                        writeCheckpoint: string;
-                    };
+                    "application/json": components["schemas"]["PushResponse"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            426: components["responses"]["ErrorUpgradeRequired"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Users: {
         parameters: {
             query?: {
                 /** @description only this role */
-                role?: string;
+                role?: "admin" | "supervisor" | "worker" | "customer";
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -3742,30 +4528,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        items: {
-                            /** Format: date-time */
-                            createdAt: string;
-                            customerId?: string;
-                            disabled: boolean;
-                            id: string;
-                            locale?: string;
-                            login: string;
-                            name: string;
-                            role: string;
-                            team?: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            workerId?: string;
-                        }[];
-                        nextCursor?: string;
-                    };
+                    "application/json": components["schemas"]["UserPage"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Users: {
@@ -3777,43 +4554,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    customerId?: string;
-                    locale?: string;
-                    login: string;
-                    name: string;
-                    password: string;
-                    role: string;
-                    team?: string;
-                    workerId?: string;
-                };
+                "application/json": components["schemas"]["NewUser"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId?: string;
-                        disabled: boolean;
-                        id: string;
-                        locale?: string;
-                        login: string;
-                        name: string;
-                        role: string;
-                        team?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1UsersId: {
@@ -3821,6 +4585,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -3830,27 +4595,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId?: string;
-                        disabled: boolean;
-                        id: string;
-                        locale?: string;
-                        login: string;
-                        name: string;
-                        role: string;
-                        team?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     patchV1UsersId: {
@@ -3858,46 +4617,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    disabled?: boolean;
-                    locale?: string;
-                    name?: string;
-                    password?: string;
-                    team?: string;
-                };
+                "application/json": components["schemas"]["UserUpdate"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId?: string;
-                        disabled: boolean;
-                        id: string;
-                        locale?: string;
-                        login: string;
-                        name: string;
-                        role: string;
-                        team?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["User"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Visits: {
@@ -3931,398 +4681,25 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: ({
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            addressHidden?: boolean;
-                            cancelReason?: string;
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            corrections?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                dispute?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    by: string;
-                                    note: string;
-                                };
-                                field: string;
-                                n: number;
-                                note?: string;
-                                reasonCode: string;
-                                /** Format: date-time */
-                                recorded?: string;
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    deviceId: string;
-                                    distanceM?: number;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    presenceCode?: string;
-                                    reason?: string;
-                                    workerId: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    deviceId: string;
-                                    distanceM?: number;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    presenceCode?: string;
-                                    reason?: string;
-                                    workerId: string;
-                                };
-                                conflicts: {
-                                    detail?: string;
-                                    opId: string;
-                                    review: boolean;
-                                    rule: string;
-                                }[];
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                exceptions: {
-                                    code: string;
-                                    detail?: string;
-                                    opId: string;
-                                    review: boolean;
-                                }[];
-                                factStatus?: string;
-                                incidents: string[];
-                                notes: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    itemId?: string;
-                                    opId: string;
-                                    photos?: string[];
-                                    text: string;
-                                }[];
-                                ops: number;
-                                progress: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    changes: number;
-                                    deviceId: string;
-                                    done: boolean;
-                                    itemId: string;
-                                    opId: string;
-                                    photos?: string[];
-                                }[];
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            needsReview: boolean;
-                            notes?: string;
-                            officeEdited: boolean;
-                            officeStatus: string;
-                            pastWorkerIds?: string[];
-                            review: {
-                                note?: string;
-                                /** Format: date-time */
-                                resolvedAt?: string;
-                                resolvedBy?: string;
-                                resolvedCount: number;
-                            };
-                            reworkAccepted?: boolean;
-                            reworkId?: string;
-                            reworkOf?: string;
-                            scheduleId?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            team: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            workerId?: string;
-                        } | {
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            addressHidden?: boolean;
-                            cancelReason?: string;
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            corrections?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                /** Format: date-time */
-                                createdAt: string;
-                                dispute?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    note: string;
-                                };
-                                field: string;
-                                n: number;
-                                note?: string;
-                                reasonCode: string;
-                                /** Format: date-time */
-                                recorded?: string;
-                            }[];
-                            customer?: {
-                                household?: {
-                                    allergies: string[];
-                                    elderly: boolean;
-                                    infants: boolean;
-                                    pets: string[];
-                                    specialNeeds?: string;
-                                    taboos: string[];
-                                };
-                                name: string;
-                                phone?: string;
-                                preferences: {
-                                    language?: string;
-                                    minExperienceYears?: number;
-                                    workerGender?: string;
-                                };
-                            };
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    reason?: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    /** Format: date-time */
-                                    deviceAt: string;
-                                    location?: {
-                                        accuracyM: number;
-                                        lat: number;
-                                        lng: number;
-                                    };
-                                    method: string;
-                                    opId: string;
-                                    reason?: string;
-                                };
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                incidents: string[];
-                                notes: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    itemId?: string;
-                                    opId: string;
-                                    photos?: string[];
-                                    text: string;
-                                }[];
-                                progress: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    done: boolean;
-                                    itemId: string;
-                                    opId: string;
-                                    photos?: string[];
-                                }[];
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            notes?: string;
-                            reworkOf?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            workerId: string;
-                        } | {
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                };
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            reworkId?: string;
-                            reworkOf?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            worker?: {
-                                certificates: {
-                                    expires: string;
-                                    issued: string;
-                                    type: string;
-                                }[];
-                                experienceYears: number;
-                                gender: string;
-                                id: string;
-                                languages: string[];
-                                name: string;
-                                photoRef?: string;
-                                rating: number;
-                                skills: string[];
-                            };
-                        })[];
+                        items: (components["schemas"]["VisitView"] | components["schemas"]["WorkerVisit"] | components["schemas"]["CustomerVisit"])[];
+                        /** @description pass as ?after= for the next page; absent on the last page */
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Visits: {
@@ -4334,194 +4711,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    addressId: string;
-                    customerId: string;
-                    notes?: string;
-                    /** Format: date-time */
-                    scheduledEnd?: string;
-                    /** Format: date-time */
-                    scheduledStart: string;
-                    serviceTypeId: string;
-                    workerId?: string;
-                };
+                "application/json": components["schemas"]["NewVisit"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1VisitsId: {
@@ -4529,6 +4742,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -4538,395 +4752,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    } | {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        customer?: {
-                            household?: {
-                                allergies: string[];
-                                elderly: boolean;
-                                infants: boolean;
-                                pets: string[];
-                                specialNeeds?: string;
-                                taboos: string[];
-                            };
-                            name: string;
-                            phone?: string;
-                            preferences: {
-                                language?: string;
-                                minExperienceYears?: number;
-                                workerGender?: string;
-                            };
-                        };
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                reason?: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                reason?: string;
-                            };
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        notes?: string;
-                        reworkOf?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId: string;
-                    } | {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                            };
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        worker?: {
-                            certificates: {
-                                expires: string;
-                                issued: string;
-                                type: string;
-                            }[];
-                            experienceYears: number;
-                            gender: string;
-                            id: string;
-                            languages: string[];
-                            name: string;
-                            photoRef?: string;
-                            rating: number;
-                            skills: string[];
-                        };
-                    };
+                    "application/json": components["schemas"]["VisitView"] | components["schemas"]["WorkerVisit"] | components["schemas"]["CustomerVisit"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdCancel: {
@@ -4934,193 +4774,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    reason: string;
-                    version?: number;
-                };
+                "application/json": components["schemas"]["CancelBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1VisitsIdCandidates: {
@@ -5128,6 +4812,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -5137,42 +4822,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            eligible: boolean;
-                            reasons: {
-                                code: string;
-                                detail?: string;
-                                hard: boolean;
-                                ok: boolean;
-                                points: number;
-                            }[];
-                            score: number;
-                            team: string;
-                            worker: {
-                                certificates: {
-                                    expires: string;
-                                    issued: string;
-                                    type: string;
-                                }[];
-                                experienceYears: number;
-                                gender: string;
-                                id: string;
-                                languages: string[];
-                                name: string;
-                                photoRef?: string;
-                                rating: number;
-                                skills: string[];
-                            };
-                        }[];
+                        items: components["schemas"]["Candidate"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdConfirm: {
@@ -5180,6 +4847,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -5189,92 +4857,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                            };
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        worker?: {
-                            certificates: {
-                                expires: string;
-                                issued: string;
-                                type: string;
-                            }[];
-                            experienceYears: number;
-                            gender: string;
-                            id: string;
-                            languages: string[];
-                            name: string;
-                            photoRef?: string;
-                            rating: number;
-                            skills: string[];
-                        };
-                    };
+                    "application/json": components["schemas"]["CustomerVisit"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdCorrections: {
@@ -5282,196 +4879,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    /** Format: date-time */
-                    at: string;
-                    field: string;
-                    note?: string;
-                    reasonCode: string;
-                };
+                "application/json": components["schemas"]["NewCorrection"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdCorrectionsNDispute: {
@@ -5479,168 +4917,39 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
-                n: string;
+                /** @description the correction's number on the visit */
+                n: number;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    note: string;
-                };
+                "application/json": components["schemas"]["DisputeBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        customer?: {
-                            household?: {
-                                allergies: string[];
-                                elderly: boolean;
-                                infants: boolean;
-                                pets: string[];
-                                specialNeeds?: string;
-                                taboos: string[];
-                            };
-                            name: string;
-                            phone?: string;
-                            preferences: {
-                                language?: string;
-                                minExperienceYears?: number;
-                                workerGender?: string;
-                            };
-                        };
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                reason?: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                reason?: string;
-                            };
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        notes?: string;
-                        reworkOf?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId: string;
-                    };
+                    "application/json": components["schemas"]["WorkerVisit"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1VisitsIdPresence: {
@@ -5648,6 +4957,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -5657,19 +4967,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        algorithm: string;
-                        code: string;
-                        digits: number;
-                        period: number;
-                        secret: string;
-                    };
+                    "application/json": components["schemas"]["PresenceSecret"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdReassign: {
@@ -5677,194 +4989,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    reason?: string;
-                    version?: number;
-                    workerId: string;
-                };
+                "application/json": components["schemas"]["ReassignBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdRequests: {
@@ -5872,29 +5027,35 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    kind: string;
-                    /** Format: date-time */
-                    preferredStart?: string;
-                    reason: string;
-                };
+                "application/json": components["schemas"]["ChangeRequest"];
             };
         };
         responses: {
             /** @description success */
             202: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content?: never;
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdReschedule: {
@@ -5902,197 +5063,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    reason?: string;
-                    /** Format: date-time */
-                    scheduledEnd: string;
-                    /** Format: date-time */
-                    scheduledStart: string;
-                    version?: number;
-                };
+                "application/json": components["schemas"]["RescheduleBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdReview: {
@@ -6100,192 +5101,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    note: string;
-                };
+                "application/json": components["schemas"]["ReviewBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdRework: {
@@ -6293,197 +5139,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    notes?: string;
-                    /** Format: date-time */
-                    scheduledEnd?: string;
-                    /** Format: date-time */
-                    scheduledStart: string;
-                    workerId?: string;
-                };
+                "application/json": components["schemas"]["ReworkBody"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdSignoff: {
@@ -6491,127 +5177,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    comment?: string;
-                    items: {
-                        accepted: boolean;
-                        itemId: string;
-                        reason?: string;
-                    }[];
-                    opId: string;
-                    rating?: {
-                        attitude: number;
-                        efficiency: number;
-                        price: number;
-                        quality: number;
-                    };
-                    signatureRef?: string;
-                    signerName: string;
-                };
+                "application/json": components["schemas"]["CustomerSignOff"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        message?: string;
-                        rule?: string;
-                        rules?: string[];
-                        status: string;
-                        visit?: {
-                            address: {
-                                accessNotes?: string;
-                                addressId: string;
-                                location: {
-                                    lat: number;
-                                    lng: number;
-                                };
-                                text: string;
-                            };
-                            checklist: {
-                                done: boolean;
-                                id: string;
-                                text: string;
-                            }[];
-                            customerId: string;
-                            field: {
-                                checkIn?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                };
-                                checkOut?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                };
-                                customerConfirmed: boolean;
-                                /** Format: date-time */
-                                enRouteAt?: string;
-                                /** Format: date-time */
-                                eta?: string;
-                                signOff?: {
-                                    /** Format: date-time */
-                                    at: string;
-                                    comment?: string;
-                                    items: {
-                                        accepted: boolean;
-                                        itemId: string;
-                                        reason?: string;
-                                    }[];
-                                    opId: string;
-                                    rating?: {
-                                        attitude: number;
-                                        efficiency: number;
-                                        price: number;
-                                        quality: number;
-                                    };
-                                    signatureRef?: string;
-                                    signerName: string;
-                                    source: string;
-                                };
-                            };
-                            id: string;
-                            reworkId?: string;
-                            reworkOf?: string;
-                            /** Format: date-time */
-                            scheduledEnd: string;
-                            /** Format: date-time */
-                            scheduledStart: string;
-                            serviceTypeId: string;
-                            status: string;
-                            timeZone: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            version: number;
-                            worker?: {
-                                certificates: {
-                                    expires: string;
-                                    issued: string;
-                                    type: string;
-                                }[];
-                                experienceYears: number;
-                                gender: string;
-                                id: string;
-                                languages: string[];
-                                name: string;
-                                photoRef?: string;
-                                rating: number;
-                                skills: string[];
-                            };
-                        };
-                    };
+                    "application/json": components["schemas"]["SignOffView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1VisitsIdUnassign: {
@@ -6619,193 +5215,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    reason: string;
-                    version?: number;
-                };
+                "application/json": components["schemas"]["CancelBody"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        address: {
-                            accessNotes?: string;
-                            addressId: string;
-                            location: {
-                                lat: number;
-                                lng: number;
-                            };
-                            text: string;
-                        };
-                        addressHidden?: boolean;
-                        cancelReason?: string;
-                        checklist: {
-                            done: boolean;
-                            id: string;
-                            text: string;
-                        }[];
-                        corrections?: {
-                            /** Format: date-time */
-                            at: string;
-                            by: string;
-                            /** Format: date-time */
-                            createdAt: string;
-                            dispute?: {
-                                /** Format: date-time */
-                                at: string;
-                                by: string;
-                                note: string;
-                            };
-                            field: string;
-                            n: number;
-                            note?: string;
-                            reasonCode: string;
-                            /** Format: date-time */
-                            recorded?: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        customerId: string;
-                        field: {
-                            checkIn?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            checkOut?: {
-                                /** Format: date-time */
-                                at: string;
-                                /** Format: date-time */
-                                deviceAt: string;
-                                deviceId: string;
-                                distanceM?: number;
-                                location?: {
-                                    accuracyM: number;
-                                    lat: number;
-                                    lng: number;
-                                };
-                                method: string;
-                                opId: string;
-                                presenceCode?: string;
-                                reason?: string;
-                                workerId: string;
-                            };
-                            conflicts: {
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                                rule: string;
-                            }[];
-                            customerConfirmed: boolean;
-                            /** Format: date-time */
-                            enRouteAt?: string;
-                            /** Format: date-time */
-                            eta?: string;
-                            exceptions: {
-                                code: string;
-                                detail?: string;
-                                opId: string;
-                                review: boolean;
-                            }[];
-                            factStatus?: string;
-                            incidents: string[];
-                            notes: {
-                                /** Format: date-time */
-                                at: string;
-                                itemId?: string;
-                                opId: string;
-                                photos?: string[];
-                                text: string;
-                            }[];
-                            ops: number;
-                            progress: {
-                                /** Format: date-time */
-                                at: string;
-                                changes: number;
-                                deviceId: string;
-                                done: boolean;
-                                itemId: string;
-                                opId: string;
-                                photos?: string[];
-                            }[];
-                            signOff?: {
-                                /** Format: date-time */
-                                at: string;
-                                comment?: string;
-                                items: {
-                                    accepted: boolean;
-                                    itemId: string;
-                                    reason?: string;
-                                }[];
-                                opId: string;
-                                rating?: {
-                                    attitude: number;
-                                    efficiency: number;
-                                    price: number;
-                                    quality: number;
-                                };
-                                signatureRef?: string;
-                                signerName: string;
-                                source: string;
-                            };
-                        };
-                        id: string;
-                        needsReview: boolean;
-                        notes?: string;
-                        officeEdited: boolean;
-                        officeStatus: string;
-                        pastWorkerIds?: string[];
-                        review: {
-                            note?: string;
-                            /** Format: date-time */
-                            resolvedAt?: string;
-                            resolvedBy?: string;
-                            resolvedCount: number;
-                        };
-                        reworkAccepted?: boolean;
-                        reworkId?: string;
-                        reworkOf?: string;
-                        scheduleId?: string;
-                        /** Format: date-time */
-                        scheduledEnd: string;
-                        /** Format: date-time */
-                        scheduledStart: string;
-                        serviceTypeId: string;
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        version: number;
-                        workerId?: string;
-                    };
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1Workers: {
@@ -6814,7 +5254,7 @@ export interface operations {
                 /** @description only this team */
                 team?: string;
                 /** @description active, suspended or left */
-                status?: string;
+                status?: "active" | "suspended" | "left";
                 /** @description only workers with this skill */
                 skill?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
@@ -6831,56 +5271,24 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
                     "application/json": {
-                        items: {
-                            backgroundCheck: {
-                                date?: string;
-                                status: string;
-                            };
-                            certificates: {
-                                expires: string;
-                                issued: string;
-                                number: string;
-                                type: string;
-                            }[];
-                            /** Format: date-time */
-                            createdAt: string;
-                            daysOff: string[];
-                            experienceYears: number;
-                            gender: string;
-                            home: {
-                                lat: number;
-                                lng: number;
-                            };
-                            id: string;
-                            languages: string[];
-                            name: string;
-                            phone: string;
-                            photoRef?: string;
-                            rating: number;
-                            skills: string[];
-                            status: string;
-                            supervisorId?: string;
-                            team: string;
-                            timeZone?: string;
-                            /** Format: date-time */
-                            updatedAt: string;
-                            userId?: string;
-                            version: number;
-                            workingHours: {
-                                days: number[];
-                                end: string;
-                                start: string;
-                            };
-                        }[];
+                        items: components["schemas"]["Worker"][];
                         nextCursor?: string;
                     };
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     postV1Workers: {
@@ -6892,93 +5300,30 @@ export interface operations {
         };
         requestBody: {
             content: {
-                "application/json": {
-                    backgroundCheck: {
-                        date?: string;
-                        status: string;
-                    };
-                    certificates: {
-                        expires: string;
-                        issued: string;
-                        number: string;
-                        type: string;
-                    }[];
-                    daysOff: string[];
-                    experienceYears: number;
-                    gender: string;
-                    home: {
-                        lat: number;
-                        lng: number;
-                    };
-                    languages: string[];
-                    name: string;
-                    phone: string;
-                    photoRef?: string;
-                    skills: string[];
-                    status: string;
-                    supervisorId?: string;
-                    team: string;
-                    timeZone?: string;
-                    userId?: string;
-                    workingHours: {
-                        days: number[];
-                        end: string;
-                        start: string;
-                    };
-                };
+                "application/json": components["schemas"]["WorkerInput"];
             };
         };
         responses: {
             /** @description success */
             201: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        backgroundCheck: {
-                            date?: string;
-                            status: string;
-                        };
-                        certificates: {
-                            expires: string;
-                            issued: string;
-                            number: string;
-                            type: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        daysOff: string[];
-                        experienceYears: number;
-                        gender: string;
-                        home: {
-                            lat: number;
-                            lng: number;
-                        };
-                        id: string;
-                        languages: string[];
-                        name: string;
-                        phone: string;
-                        photoRef?: string;
-                        rating: number;
-                        skills: string[];
-                        status: string;
-                        supervisorId?: string;
-                        team: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                        workingHours: {
-                            days: number[];
-                            end: string;
-                            start: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Worker"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     getV1WorkersId: {
@@ -6986,6 +5331,7 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
@@ -6995,86 +5341,21 @@ export interface operations {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        backgroundCheck: {
-                            date?: string;
-                            status: string;
-                        };
-                        certificates: {
-                            expires: string;
-                            issued: string;
-                            number: string;
-                            type: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        daysOff: string[];
-                        experienceYears: number;
-                        gender: string;
-                        home: {
-                            lat: number;
-                            lng: number;
-                        };
-                        id: string;
-                        languages: string[];
-                        name: string;
-                        phone: string;
-                        photoRef?: string;
-                        rating: number;
-                        skills: string[];
-                        status: string;
-                        supervisorId?: string;
-                        team: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                        workingHours: {
-                            days: number[];
-                            end: string;
-                            start: string;
-                        };
-                    } | {
-                        backgroundCheck: {
-                            date?: string;
-                            status: string;
-                        };
-                        certificates: {
-                            expires: string;
-                            issued: string;
-                            number: string;
-                            type: string;
-                        }[];
-                        daysOff: string[];
-                        experienceYears: number;
-                        gender: string;
-                        home: {
-                            lat: number;
-                            lng: number;
-                        };
-                        id: string;
-                        languages: string[];
-                        name: string;
-                        phone: string;
-                        photoRef?: string;
-                        rating: number;
-                        skills: string[];
-                        status: string;
-                        team: string;
-                        timeZone: string;
-                        workingHours: {
-                            days: number[];
-                            end: string;
-                            start: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Worker"] | components["schemas"]["WorkerSelf"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
     putV1WorkersId: {
@@ -7082,100 +5363,37 @@ export interface operations {
             query?: never;
             header?: never;
             path: {
+                /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
             cookie?: never;
         };
         requestBody: {
             content: {
-                "application/json": {
-                    backgroundCheck: {
-                        date?: string;
-                        status: string;
-                    };
-                    certificates: {
-                        expires: string;
-                        issued: string;
-                        number: string;
-                        type: string;
-                    }[];
-                    daysOff: string[];
-                    experienceYears: number;
-                    gender: string;
-                    home: {
-                        lat: number;
-                        lng: number;
-                    };
-                    languages: string[];
-                    name: string;
-                    phone: string;
-                    photoRef: string;
-                    skills: string[];
-                    status: string;
-                    supervisorId: string;
-                    team: string;
-                    timeZone: string;
-                    userId: string;
-                    version: number;
-                    workingHours: {
-                        days: number[];
-                        end: string;
-                        start: string;
-                    };
-                };
+                "application/json": components["schemas"]["WorkerPut"];
             };
         };
         responses: {
             /** @description success */
             200: {
                 headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        backgroundCheck: {
-                            date?: string;
-                            status: string;
-                        };
-                        certificates: {
-                            expires: string;
-                            issued: string;
-                            number: string;
-                            type: string;
-                        }[];
-                        /** Format: date-time */
-                        createdAt: string;
-                        daysOff: string[];
-                        experienceYears: number;
-                        gender: string;
-                        home: {
-                            lat: number;
-                            lng: number;
-                        };
-                        id: string;
-                        languages: string[];
-                        name: string;
-                        phone: string;
-                        photoRef?: string;
-                        rating: number;
-                        skills: string[];
-                        status: string;
-                        supervisorId?: string;
-                        team: string;
-                        timeZone?: string;
-                        /** Format: date-time */
-                        updatedAt: string;
-                        userId?: string;
-                        version: number;
-                        workingHours: {
-                            days: number[];
-                            end: string;
-                            start: string;
-                        };
-                    };
+                    "application/json": components["schemas"]["Worker"];
                 };
             };
-            default: components["responses"]["Error"];
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
         };
     };
 }
