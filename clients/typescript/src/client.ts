@@ -30,6 +30,8 @@ export interface SyncState {
 export type Listener = (s: SyncState) => void
 
 const LAST_SYNC = 'fieldsync.lastSyncAt'
+// The highest seq ever sent: an operation at or below it may be applied already, so it is not a draft to discard.
+const SENT_UP_TO = 'fieldsync.sentUpTo'
 
 /**
  * The phone's half of fieldsync's offline sync: a durable queue of named
@@ -120,13 +122,15 @@ export class FieldsyncClient {
   /**
    * Discards a queued draft that was not sent: it becomes a retire at the
    * same seq (a new opId), so the device's sequence has no hole. False when
-   * it is not queued any more or is being sent right now.
+   * it is not queued any more or was ever sent (the server may have it).
    */
   async discard(opId: string): Promise<boolean> {
     return this.locked(async () => {
       const all = await this.storage.pending(Number.MAX_SAFE_INTEGER)
       const q = all.find((o) => o.opId === opId)
-      if (!q || this.inflight.has(q.seq) || q.kind === 'retire') return false
+      // Once sent, the server may have applied it even if no answer came back.
+      const sentUpTo = Number((await this.storage.getMeta(SENT_UP_TO)) ?? 0)
+      if (!q || this.inflight.has(q.seq) || q.seq <= sentUpTo || q.kind === 'retire') return false
       await this.storage.put(this.retire(q.seq))
       return true
     })
@@ -199,7 +203,11 @@ export class FieldsyncClient {
         ops: batch.map(wire) as unknown as PushRequest['ops'],
       }
       let resp: PushResponse
-      for (const q of batch) this.inflight.add(q.seq)
+      await this.locked(async () => {
+        for (const q of batch) this.inflight.add(q.seq)
+        const top = batch[batch.length - 1].seq
+        if (top > Number((await this.storage.getMeta(SENT_UP_TO)) ?? 0)) await this.storage.setMeta(SENT_UP_TO, String(top))
+      })
       try {
         resp = await this.withRetry(async () => JSON.parse((await this.auth.request('POST', '/v1/sync/push', body)).body))
       } catch (e) {
