@@ -248,10 +248,45 @@ func (l *SyncLog) Ops(ctx context.Context, ids []string) ([]*schemas.SyncRecord,
 }
 
 // DeviceOps reads the records of one device of a user that carry one of
-// opIDs, whatever their seq: one indexed lookup per id.
+// opIDs, whatever their seq. A phone's opIds are usually time-ordered
+// UUIDs, so a batch's lie close together: one range scan of the index
+// between the least and the greatest reads them, when that range holds
+// few other records; otherwise one indexed lookup per id.
 func (l *SyncLog) DeviceOps(ctx context.Context, userID, deviceID string, opIDs []string) ([]*schemas.SyncRecord, error) {
+	if len(opIDs) == 0 {
+		return nil, nil
+	}
+	ids := slices.Clone(opIDs)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
+	want := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		want[id] = true
+	}
+	q := doc.Query{Index: "byDeviceOp", Eq: []any{userID, deviceID}, Range: doc.Range{Gte: ids[0], Lte: ids[len(ids)-1]}, Limit: 2*len(ids) + 100}
+	p, err := l.s.engine.Scan(ctx, colSyncOps, q)
+	if err != nil {
+		return nil, fmt.Errorf("operations of %s/%s by opId: %w", userID, deviceID, err)
+	}
 	var out []*schemas.SyncRecord
-	for _, id := range opIDs {
+	if p.Next == "" {
+		for _, d := range p.Docs {
+			var od syncOpDoc
+			if err := d.Decode(&od); err != nil {
+				return nil, err
+			}
+			if !want[od.OpID] {
+				continue // another operation of the range: not opened
+			}
+			r, err := l.openSyncOp(&od)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, r)
+		}
+		return out, nil
+	}
+	for _, id := range ids {
 		err := l.scan(ctx, colSyncOps, doc.Query{Index: "byDeviceOp", Eq: []any{userID, deviceID, id}}, func(docs []doc.Doc) error {
 			rs, err := l.openSyncOps(docs)
 			out = append(out, rs...)

@@ -379,4 +379,16 @@ func TestSyncLogDeviceOps(t *testing.T) {
 	if strings.Join(ids, ",") != "u1/phone/1,u1/phone/2" {
 		t.Fatalf("DeviceOps = %v", ids)
 	}
+	// Ids far apart, with many records between them: looked up one by one.
+	var many []*schemas.SyncRecord
+	for i := range 150 {
+		many = append(many, syncRec("u1", "phone", int64(10+i), "v1", c.now().Add(time.Duration(i+1)*time.Second)))
+	}
+	if _, err := s.SyncLog.InsertOps(ctx, many); err != nil {
+		t.Fatal(err)
+	}
+	got, err = s.SyncLog.DeviceOps(ctx, "u1", "phone", []string{many[149].OpID, first.OpID, many[149].OpID})
+	if err != nil || len(got) != 3 {
+		t.Fatalf("DeviceOps of ids far apart: %d records, %v", len(got), err)
+	}
 }
