@@ -22,8 +22,10 @@ import (
 // visit and reads the visit back, with no type assertion and no map.
 func TestGeneratedClientSyncsAVisit(t *testing.T) {
 	now := func() time.Time { return storetest.Epoch }
+	dir := t.TempDir()
 	cfg, err := app.LoadConfig(func(k string) string {
-		return map[string]string{"PORT": "0", "DATA_DIR": t.TempDir(), "DRAIN_DELAY": "0", "DEMO": "1"}[k]
+		// Seeding the demo company is slow under -race on a busy machine.
+		return map[string]string{"PORT": "0", "DATA_DIR": dir, "DRAIN_DELAY": "0", "DEMO": "1", "STORE_START_TIMEOUT": "5m"}[k]
 	})
 	if err != nil {
 		t.Fatal(err)
