@@ -1074,7 +1074,6 @@ const (
 	ResultCodeGap          ResultCode = "gap"
 	ResultCodeInvalid      ResultCode = "invalid"
 	ResultCodeNotYours     ResultCode = "not_yours"
-	ResultCodeSeqReused    ResultCode = "seq_reused"
 	ResultCodeSeqTaken     ResultCode = "seq_taken"
 	ResultCodeTimeBudget   ResultCode = "time_budget"
 	ResultCodeUnknown      ResultCode = "unknown"
@@ -1098,8 +1097,6 @@ func (e ResultCode) Valid() bool {
 	case ResultCodeInvalid:
 		return true
 	case ResultCodeNotYours:
-		return true
-	case ResultCodeSeqReused:
 		return true
 	case ResultCodeSeqTaken:
 		return true
@@ -1820,7 +1817,7 @@ type Batch struct {
 	// Ops the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH
 	Ops []Op `json:"ops"`
 
-	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (1) with 400
+	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (2) with 400
 	SchemaVersion int `json:"schemaVersion"`
 }
 
@@ -2198,6 +2195,17 @@ type DeviceBodyLocale string
 
 // DeviceBodyPlatform defines model for DeviceBody.Platform.
 type DeviceBodyPlatform string
+
+// DeviceState defines model for DeviceState.
+type DeviceState struct {
+	// DeviceId the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID)
+	DeviceId         string   `json:"deviceId"`
+	LastSeq          int64    `json:"lastSeq"`
+	MinSchemaVersion int      `json:"minSchemaVersion"`
+	NextSeq          int64    `json:"nextSeq"`
+	PendingGap       *SyncGap `json:"pendingGap,omitempty"`
+	SchemaVersion    int      `json:"schemaVersion"`
+}
 
 // DisputeBody defines model for DisputeBody.
 type DisputeBody struct {
@@ -3118,6 +3126,7 @@ type SyncGap struct {
 type TokenPair struct {
 	AccessToken  string `json:"accessToken"`
 	ExpiresIn    int    `json:"expiresIn"`
+	NextSeq      int64  `json:"nextSeq"`
 	RefreshToken string `json:"refreshToken"`
 	TokenType    string `json:"tokenType"`
 }
@@ -5906,6 +5915,13 @@ type ClientInterface interface {
 	// Corresponds with PUT /v1/service-types/{id} (the `PutV1ServiceTypesId` operationId).
 	PutV1ServiceTypesId(ctx context.Context, id openapi_types.UUID, body PutV1ServiceTypesIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetV1SyncDevice This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks
+	//
+	// Roles: worker.
+	//
+	// Corresponds with GET /v1/sync/device (the `GetV1SyncDevice` operationId).
+	GetV1SyncDevice(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetV1SyncDevices Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day
 	//
 	// Roles: admin, supervisor.
@@ -7312,6 +7328,23 @@ func (c *Client) PutV1ServiceTypesIdWithBody(ctx context.Context, id openapi_typ
 // Corresponds with PUT /v1/service-types/{id} (the `PutV1ServiceTypesId` operationId).
 func (c *Client) PutV1ServiceTypesId(ctx context.Context, id openapi_types.UUID, body PutV1ServiceTypesIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPutV1ServiceTypesIdRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetV1SyncDevice This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks
+//
+// Roles: worker.
+//
+// Corresponds with GET /v1/sync/device (the `GetV1SyncDevice` operationId).
+func (c *Client) GetV1SyncDevice(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetV1SyncDeviceRequest(c.Server)
 	if err != nil {
 		return nil, err
 	}
@@ -10132,6 +10165,33 @@ func NewPutV1ServiceTypesIdRequestWithBody(server string, id openapi_types.UUID,
 	return req, nil
 }
 
+// NewGetV1SyncDeviceRequest constructs an http.Request for the GetV1SyncDevice method
+func NewGetV1SyncDeviceRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/sync/device")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetV1SyncDevicesRequest constructs an http.Request for the GetV1SyncDevices method
 func NewGetV1SyncDevicesRequest(server string, params *GetV1SyncDevicesParams) (*http.Request, error) {
 	var err error
@@ -12052,6 +12112,15 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with PUT /v1/service-types/{id} (the `PutV1ServiceTypesId` operationId).
 	PutV1ServiceTypesIdWithResponse(ctx context.Context, id openapi_types.UUID, body PutV1ServiceTypesIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PutV1ServiceTypesIdResponse, error)
+
+	// GetV1SyncDeviceWithResponse This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks
+	//
+	// Roles: worker.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/sync/device (the `GetV1SyncDevice` operationId).
+	GetV1SyncDeviceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetV1SyncDeviceResponse, error)
 
 	// GetV1SyncDevicesWithResponse Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day
 	//
@@ -19597,6 +19666,154 @@ func (r PutV1ServiceTypesIdResponse) ContentType() string {
 	return ""
 }
 
+// GetV1SyncDeviceResponse200Headers the declared response headers of an HTTP 200 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse401Headers the declared response headers of an HTTP 401 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse401Headers struct {
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse403Headers the declared response headers of an HTTP 403 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse404Headers the declared response headers of an HTTP 404 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse409Headers the declared response headers of an HTTP 409 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse409Headers struct {
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse429Headers the declared response headers of an HTTP 429 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponse503Headers the declared response headers of an HTTP 503 response for GetV1SyncDevice
+type GetV1SyncDeviceResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1SyncDeviceResponseDefaultHeaders the declared response headers of an HTTP default response for GetV1SyncDevice
+type GetV1SyncDeviceResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type GetV1SyncDeviceResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *DeviceState
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetV1SyncDeviceResponse200Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetV1SyncDeviceResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetV1SyncDeviceResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetV1SyncDeviceResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetV1SyncDeviceResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetV1SyncDeviceResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetV1SyncDeviceResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetV1SyncDeviceResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON200() *DeviceState {
+	return r.JSON200
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetV1SyncDeviceResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetV1SyncDeviceResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetV1SyncDeviceResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetV1SyncDeviceResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetV1SyncDeviceResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetV1SyncDevicesResponse200Headers the declared response headers of an HTTP 200 response for GetV1SyncDevices
 type GetV1SyncDevicesResponse200Headers struct {
 	XRequestID *string
@@ -25316,6 +25533,21 @@ func (c *ClientWithResponses) PutV1ServiceTypesIdWithResponse(ctx context.Contex
 		return nil, err
 	}
 	return ParsePutV1ServiceTypesIdResponse(rsp)
+}
+
+// GetV1SyncDeviceWithResponse This phone's own sync state: the seq to number from (nextSeq), the last recorded seq, a pending gap, and the push protocol versions the server speaks
+//
+// Roles: worker.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/sync/device (the `GetV1SyncDevice` operationId).
+func (c *ClientWithResponses) GetV1SyncDeviceWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetV1SyncDeviceResponse, error) {
+	rsp, err := c.GetV1SyncDevice(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetV1SyncDeviceResponse(rsp)
 }
 
 // GetV1SyncDevicesWithResponse Sync health of phones: last push and pull, last applied seq, pending gap, versions, rejections in the last day
@@ -34323,6 +34555,178 @@ func ParsePutV1ServiceTypesIdResponse(rsp *http.Response) (*PutV1ServiceTypesIdR
 		response.Headers503 = &headers
 	case true:
 		var headers PutV1ServiceTypesIdResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetV1SyncDeviceResponse parses an HTTP response from a GetV1SyncDeviceWithResponse call
+func ParseGetV1SyncDeviceResponse(rsp *http.Response) (*GetV1SyncDeviceResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetV1SyncDeviceResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest DeviceState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetV1SyncDeviceResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetV1SyncDeviceResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetV1SyncDeviceResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetV1SyncDeviceResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetV1SyncDeviceResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetV1SyncDeviceResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetV1SyncDeviceResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetV1SyncDeviceResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
