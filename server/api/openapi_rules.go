@@ -629,7 +629,7 @@ var requestExamples = map[string]any{
 }
 
 var responseExamples = map[string]any{
-	"postV1AuthLogin": map[string]any{"accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "refreshToken": "c2Vzc2lvbi1pZC5zZWNyZXQ", "expiresIn": 900, "tokenType": "Bearer", "nextSeq": 58},
+	"postV1AuthLogin": map[string]any{"accessToken": "eyJhbGciOiJIUzI1NiJ9.e30.sig", "refreshToken": "c2Vzc2lvbi1pZC5zZWNyZXQ", "expiresIn": 900, "tokenType": "Bearer", "nextSeq": 42},
 	"postV1SyncPush": map[string]any{
 		"results": []any{
 			map[string]any{"seq": 41, "opId": "0192d6a4-0000-7000-8000-000000000041", "status": "applied"},
