@@ -247,7 +247,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Complaints the caller may see, newest first
+         * Complaints the caller may see, newest first (overdue: the most overdue first)
          * @description Roles: admin, supervisor, customer.
          */
         get: operations["getV1Complaints"];
@@ -293,7 +293,7 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * A step of handling: acknowledge, investigate, propose (remedy), close (office); accept or reject the remedy (customer)
+         * A step of handling: acknowledge, investigate, propose (remedy), assign (ownerId), close (rootCause), close_unanswered (a remedy unanswered for COMPLAINT_ANSWER_WAIT: rootCause and a reason; the customer is told) (office); accept or reject the remedy (customer)
          * @description Roles: admin, supervisor, customer.
          */
         post: operations["postV1ComplaintsIdActions"];
@@ -351,6 +351,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/complaints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * File a complaint the customer phoned or messaged in, with the channel (hotline, wechat, website, email, in_person, account_manager); owned by whoever files it unless ownerId names another
+         * @description Roles: admin, supervisor.
+         */
+        post: operations["postV1CustomersIdComplaints"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/devices": {
         parameters: {
             query?: never;
@@ -376,7 +396,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Follow-ups after sign-off (due a day later, at the latest a week), soonest first; overdue flagged
+         * Follow-ups after a sign-off or a closed complaint (due a day later, at the latest a week): the open ones first, soonest due first, then the done ones; overdue flagged
          * @description Roles: admin, supervisor.
          */
         get: operations["getV1Followups"];
@@ -416,7 +436,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Incidents reported from visits (supervisors: their team; workers: their own)
+         * Incidents reported from visits, newest first (supervisors: their team; workers: their own)
          * @description Roles: admin, supervisor, worker.
          */
         get: operations["getV1Incidents"];
@@ -525,6 +545,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/reports/breakdowns": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A month's complaints by category, service type and worker, and ratings by service type
+         * @description Roles: admin, supervisor.
+         */
+        get: operations["getV1ReportsBreakdowns"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/reports/monthly": {
         parameters: {
             query?: never;
@@ -533,10 +573,50 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Per worker and team for a month: visits done, on-time check-ins, ratings, disputes, reworks, complaints, incidents; complaint SLA attainment (JSON or CSV)
+         * Per worker, team and in total for a month, all from the same records: visits due, done, missed, on-time check-ins (missed ones count against), early leaves, trusted and self-entered ratings apart, disputes, reworks, complaints, incidents; complaint SLA attainment (JSON or CSV)
          * @description Roles: admin, supervisor.
          */
         get: operations["getV1ReportsMonthly"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/quarterly": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Quarterly review per worker: the quarter's figures beside the company's thresholds, pass/fail per dimension (quality, efficiency, satisfaction), and a flag for a second failed quarter in a row (JSON or CSV)
+         * @description Roles: admin, supervisor.
+         */
+        get: operations["getV1ReportsQuarterly"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/reports/trends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Totals month by month, with the change from the month before
+         * @description Roles: admin, supervisor.
+         */
+        get: operations["getV1ReportsTrends"];
         put?: never;
         post?: never;
         delete?: never;
@@ -553,7 +633,7 @@ export interface paths {
             cookie?: never;
         };
         /**
-         * Visits whose facts need a decision, newest first
+         * Visits whose facts need a decision, the earliest visit first (it has waited longest)
          * @description Roles: admin, supervisor.
          */
         get: operations["getV1Reviews"];
@@ -579,7 +659,7 @@ export interface paths {
         get: operations["getV1Schedules"];
         put?: never;
         /**
-         * Add a recurring schedule; its visits are generated up to the horizon
+         * Add a recurring schedule; its visits are generated up to the horizon (unbooked: occurrences its worker cannot take safely, generated without a worker, with the reasons)
          * @description Roles: admin, supervisor.
          */
         post: operations["postV1Schedules"];
@@ -1280,6 +1360,14 @@ export interface components {
             /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (2) with 400 */
             schemaVersion: number;
         };
+        Breakdowns: {
+            complaints: number;
+            complaintsByCategory: components["schemas"]["Count"][];
+            complaintsByServiceType: components["schemas"]["Count"][];
+            complaintsByWorker: components["schemas"]["Count"][];
+            month: string;
+            ratingsByServiceType: components["schemas"]["RatingGroup"][];
+        };
         CancelBody: {
             reason: string;
             /** Format: int64 */
@@ -1392,17 +1480,21 @@ export interface components {
             breached: boolean;
             /** @enum {string} */
             category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+            channel?: string;
             /** Format: date-time */
             closedAt?: string | null;
             /** @description an id, or empty for none */
             customerId: string;
+            filedBy?: string;
             /** Format: date-time */
             followUpDue?: string | null;
             history: components["schemas"]["ComplaintEvent"][];
             id: string;
+            ownerId?: string;
             /** Format: date-time */
             receivedAt: string;
             remedy?: components["schemas"]["Remedy"];
+            rootCause?: string;
             state: string;
             team: string;
             text: string;
@@ -1416,9 +1508,16 @@ export interface components {
         };
         ComplaintAction: {
             /** @enum {string} */
-            action: "acknowledge" | "investigate" | "propose" | "close" | "accept" | "reject";
+            action: "acknowledge" | "investigate" | "propose" | "close" | "accept" | "reject" | "assign" | "close_unanswered";
             note?: string;
+            /** @description an id, or empty for none */
+            ownerId?: string;
             remedy?: components["schemas"]["Remedy"];
+            /**
+             * @description required to close: one of worker_skill, worker_attitude, process_gap, management, customer_expectation, other
+             * @enum {string}
+             */
+            rootCause?: "" | "worker_skill" | "worker_attitude" | "process_gap" | "management" | "customer_expectation" | "other";
         };
         ComplaintEvent: {
             action: string;
@@ -1458,10 +1557,16 @@ export interface components {
             by: string;
             note: string;
         };
+        Count: {
+            count: number;
+            key: string;
+            name?: string;
+        };
         Customer: {
             addresses: components["schemas"]["Address"][];
             /** Format: date-time */
             createdAt: string;
+            doNotSend?: string[];
             household: components["schemas"]["Household"];
             id: string;
             /**
@@ -1519,6 +1624,8 @@ export interface components {
         };
         CustomerInput: {
             addresses: components["schemas"]["Address"][] | null;
+            /** @description workers this household does not want sent again: distinct worker ids */
+            doNotSend?: string[] | null;
             household: components["schemas"]["Household"];
             /**
              * @description empty: the default, zh-CN
@@ -1536,6 +1643,7 @@ export interface components {
         };
         CustomerPut: {
             addresses: components["schemas"]["Address"][] | null;
+            doNotSend: string[];
             household: components["schemas"]["Household"];
             /**
              * @description empty: the default, zh-CN
@@ -1630,6 +1738,14 @@ export interface components {
         DisputeBody: {
             note: string;
         };
+        EarlyLeave: {
+            bookedMinutes: number;
+            /** @description an id, or empty for none */
+            visitId: string;
+            workedMinutes: number;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
         /** @description Every error: a machine code, a human message, optional details (a field error names the field), the request id. */
         ErrorBody: {
             error: components["schemas"]["ErrorDetail"];
@@ -1685,6 +1801,7 @@ export interface components {
             signOff?: components["schemas"]["SignOff"];
         };
         FollowUp: {
+            complaintId?: string;
             /** @description an id, or empty for none */
             customerId: string;
             done: boolean;
@@ -1789,8 +1906,14 @@ export interface components {
             complaintAttainment: number;
             complaintsDue: number;
             complaintsOnTime: number;
+            earlyLeaves: components["schemas"]["EarlyLeave"][];
+            /** Format: date-time */
+            from: string;
             month: string;
             teams: components["schemas"]["WorkerFigures"][];
+            /** Format: date-time */
+            to: string;
+            total: components["schemas"]["WorkerFigures"];
             workers: components["schemas"]["WorkerFigures"][];
         };
         NewComplaint: {
@@ -1842,6 +1965,7 @@ export interface components {
             /** @description an id, or empty for none */
             customerId: string;
             notes?: string;
+            overrideReason?: string;
             /** Format: date-time */
             scheduledEnd?: string;
             /** Format: date-time */
@@ -1907,12 +2031,23 @@ export interface components {
             /** @description an id, or empty for none */
             visitId?: string;
         };
+        OfficeComplaint: {
+            /** @enum {string} */
+            category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+            /** @enum {string} */
+            channel: "hotline" | "wechat" | "website" | "email" | "in_person" | "account_manager";
+            ownerId?: string;
+            text: string;
+            /** @description an id, or empty for none */
+            visitId?: string;
+        };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
         Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
             workerGender?: components["schemas"]["Gender"];
+            workerGenderRequired?: boolean;
         };
         PresenceSecret: {
             algorithm: string;
@@ -2006,11 +2141,31 @@ export interface components {
             skewMs: number;
             writeCheckpoint: string;
         };
+        QuarterlyReview: {
+            /** Format: date-time */
+            from: string;
+            quarter: string;
+            thresholds: components["schemas"]["ReviewThresholds"];
+            /** Format: date-time */
+            to: string;
+            workers: components["schemas"]["WorkerReview"][];
+        };
         Rating: {
             attitude: number;
             efficiency: number;
             price: number;
             quality: number;
+        };
+        RatingGroup: {
+            /** Format: double */
+            avgScore: number;
+            name: string;
+            rated: number;
+            selfEntered: number;
+            /** Format: double */
+            selfEnteredAvgScore: number;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
         };
         Reason: {
             code: string;
@@ -2021,6 +2176,7 @@ export interface components {
             points: number;
         };
         ReassignBody: {
+            overrideReason?: string;
             reason?: string;
             /** Format: int64 */
             version?: number;
@@ -2032,6 +2188,7 @@ export interface components {
             Created: number;
             Revived: number;
             Updated: number;
+            unbooked: components["schemas"]["Unbooked"][];
         };
         RefreshRequest: {
             /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
@@ -2083,6 +2240,7 @@ export interface components {
             text: string;
         };
         RescheduleBody: {
+            overrideReason?: string;
             reason?: string;
             /** Format: date-time */
             scheduledEnd: string;
@@ -2138,6 +2296,21 @@ export interface components {
         ReviewBody: {
             note: string;
         };
+        ReviewCheck: {
+            basis: number;
+            metric: string;
+            result: string;
+            rule: string;
+            /** Format: double */
+            threshold: number;
+            /** Format: double */
+            value: number;
+        };
+        ReviewDimension: {
+            checks: components["schemas"]["ReviewCheck"][];
+            dimension: string;
+            result: string;
+        };
         ReviewState: {
             note?: string;
             /** Format: date-time */
@@ -2145,8 +2318,20 @@ export interface components {
             resolvedBy?: string;
             resolvedCount: number;
         };
+        ReviewThresholds: {
+            /** Format: double */
+            maxEarlyLeave: number;
+            /** Format: double */
+            minOnTime: number;
+            /** Format: double */
+            minQuality: number;
+            /** Format: double */
+            minRating: number;
+            minSample: number;
+        };
         ReworkBody: {
             notes?: string;
+            overrideReason?: string;
             /** Format: date-time */
             scheduledEnd?: string;
             /** Format: date-time */
@@ -2254,6 +2439,33 @@ export interface components {
             weekdays: number[] | null;
             /** @description an id, or empty for none */
             workerId: string;
+        };
+        ScheduleView: {
+            addressId: string;
+            /** Format: date-time */
+            createdAt: string;
+            /** @description an id, or empty for none */
+            customerId: string;
+            /** @description a local time of day, like 09:30 */
+            endTime: string;
+            endsOn?: string;
+            id: string;
+            notes?: string;
+            /** @description an id, or empty for none */
+            serviceTypeId: string;
+            /** @description a local time of day, like 09:30 */
+            startTime: string;
+            startsOn: string;
+            /** @description an IANA time zone, like Asia/Shanghai */
+            timeZone: string;
+            unbooked: components["schemas"]["Unbooked"][];
+            /** Format: date-time */
+            updatedAt: string;
+            /** Format: int64 */
+            version: number;
+            weekdays: number[];
+            /** @description an id, or empty for none */
+            workerId?: string;
         };
         ServiceType: {
             active: boolean;
@@ -2406,6 +2618,32 @@ export interface components {
             refreshToken: string;
             tokenType: string;
         };
+        TrendMonth: {
+            /** Format: double */
+            avgScoreChange: number;
+            /** Format: double */
+            complaintAttainment: number;
+            complaintsChange: number;
+            month: string;
+            /** Format: double */
+            onTimeRateChange: number;
+            total: components["schemas"]["WorkerFigures"];
+        };
+        Trends: {
+            from: string;
+            months: components["schemas"]["TrendMonth"][];
+            to: string;
+        };
+        Unbooked: {
+            scheduleId: string;
+            /** Format: date-time */
+            start: string;
+            violations: components["schemas"]["Violation"][];
+            /** @description an id, or empty for none */
+            visitId: string;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
         User: {
             /** Format: date-time */
             createdAt: string;
@@ -2441,6 +2679,10 @@ export interface components {
             name?: string | null;
             password?: string | null;
             team?: string | null;
+        };
+        Violation: {
+            code: string;
+            detail?: string;
         };
         VisitAddress: {
             accessNotes?: string;
@@ -2516,6 +2758,7 @@ export interface components {
             photoRef?: string;
             /** Format: double */
             rating: number;
+            ratingCount: number;
             skills: components["schemas"]["Skill"][];
             status: components["schemas"]["WorkerStatus"];
             /** @description an id, or empty for none */
@@ -2583,18 +2826,27 @@ export interface components {
             avgPrice: number;
             /** Format: double */
             avgQuality: number;
+            /** Format: double */
+            avgScore: number;
             checkIns: number;
             complaints: number;
+            complaintsNoWorker: number;
             disputes: number;
+            earlyLeaves: number;
             incidents: number;
+            missed: number;
             name?: string;
             onTime: number;
             /** Format: double */
             onTimeRate: number;
             rated: number;
             reworks: number;
+            selfEntered: number;
+            /** Format: double */
+            selfEnteredAvgScore: number;
             team: string;
             visitsDone: number;
+            visitsDue: number;
             /** @description an id, or empty for none */
             workerId?: string;
         };
@@ -2675,6 +2927,18 @@ export interface components {
             /** Format: int64 */
             version: number;
             workingHours: components["schemas"]["WorkingHours"];
+        };
+        WorkerReview: {
+            dimensions: components["schemas"]["ReviewDimension"][];
+            figures: components["schemas"]["WorkerFigures"];
+            name: string;
+            previousQuarter: string;
+            previousResult: string;
+            result: string;
+            secondFailureInRow: boolean;
+            team: string;
+            /** @description an id, or empty for none */
+            workerId: string;
         };
         WorkerSelf: {
             backgroundCheck: components["schemas"]["BackgroundCheck"];
@@ -2944,6 +3208,20 @@ export interface operations {
     getV1Alerts: {
         parameters: {
             query?: {
+                /** @description only those still open (true or false) */
+                open?: boolean;
+                /** @description only alerts of this kind (late, missed, complaint, incident, ...) */
+                kind?: string;
+                /** @description one of normal, high */
+                priority?: "" | "normal" | "high";
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those about this visit */
+                visitId?: string;
+                /** @description RFC 3339: raised at or after */
+                from?: string;
+                /** @description RFC 3339: raised before */
+                to?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -3352,6 +3630,28 @@ export interface operations {
     getV1Complaints: {
         parameters: {
             query?: {
+                /** @description only those still open (true or false) */
+                open?: boolean;
+                /** @description only those not acknowledged by their answer due time, the most overdue first (true or false) */
+                overdue?: boolean;
+                /** @description only remedies the customer has not answered for COMPLAINT_ANSWER_WAIT (they may be closed without the answer) (true or false) */
+                unanswered?: boolean;
+                /** @description one of received, acknowledged, investigating, remedy_proposed, accepted, closed */
+                state?: "" | "received" | "acknowledged" | "investigating" | "remedy_proposed" | "accepted" | "closed";
+                /** @description one of attitude, quality, safety, fees, privacy, misconduct, other */
+                category?: "" | "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those of this customer */
+                customerId?: string;
+                /** @description only those about this visit */
+                visitId?: string;
+                /** @description only those this office user owns */
+                ownerId?: string;
+                /** @description RFC 3339: received at or after */
+                from?: string;
+                /** @description RFC 3339: received before */
+                to?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -3638,6 +3938,44 @@ export interface operations {
             default: components["responses"]["ErrorInternal"];
         };
     };
+    postV1CustomersIdComplaints: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OfficeComplaint"];
+            };
+        };
+        responses: {
+            /** @description success */
+            201: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Complaint"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
     postV1Devices: {
         parameters: {
             query?: never;
@@ -3674,6 +4012,22 @@ export interface operations {
     getV1Followups: {
         parameters: {
             query?: {
+                /** @description only those still open (true or false) */
+                open?: boolean;
+                /** @description only those done (true or false) */
+                done?: boolean;
+                /** @description only open ones past their latest time (a week after sign-off or closing) (true or false) */
+                overdue?: boolean;
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those of this customer */
+                customerId?: string;
+                /** @description only those about this visit */
+                visitId?: string;
+                /** @description RFC 3339: due at or after */
+                from?: string;
+                /** @description RFC 3339: due before */
+                to?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -3749,6 +4103,22 @@ export interface operations {
     getV1Incidents: {
         parameters: {
             query?: {
+                /** @description only those still open (true or false) */
+                open?: boolean;
+                /** @description one of open, acknowledged, investigating, resolved */
+                status?: "" | "open" | "acknowledged" | "investigating" | "resolved";
+                /** @description one of injury, property_damage, safety, customer_behaviour, other */
+                category?: "" | "injury" | "property_damage" | "safety" | "customer_behaviour" | "other";
+                /** @description one of low, medium, high, critical */
+                severity?: "" | "low" | "medium" | "high" | "critical";
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those about this visit */
+                visitId?: string;
+                /** @description RFC 3339: reported at or after */
+                from?: string;
+                /** @description RFC 3339: reported before */
+                to?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -3953,6 +4323,40 @@ export interface operations {
             default: components["responses"]["ErrorInternal"];
         };
     };
+    getV1ReportsBreakdowns: {
+        parameters: {
+            query?: {
+                /** @description like 2026-11 (default: this month) */
+                month?: string;
+                /** @description admins: only this team */
+                team?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Breakdowns"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
     getV1ReportsMonthly: {
         parameters: {
             query?: {
@@ -3990,9 +4394,90 @@ export interface operations {
             default: components["responses"]["ErrorInternal"];
         };
     };
+    getV1ReportsQuarterly: {
+        parameters: {
+            query?: {
+                /** @description like 2026-Q4 (default: this quarter) */
+                quarter?: string;
+                /** @description admins: only this team */
+                team?: string;
+                /** @description json (default) or csv */
+                format?: "json" | "csv";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["QuarterlyReview"];
+                    "text/csv": string;
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    getV1ReportsTrends: {
+        parameters: {
+            query?: {
+                /** @description first month, like 2026-06 (default: five months before to) */
+                from?: string;
+                /** @description last month, inclusive (default: this month); at most 24 months */
+                to?: string;
+                /** @description admins: only this team */
+                team?: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Trends"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
     getV1Reviews: {
         parameters: {
             query?: {
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those of this customer */
+                customerId?: string;
+                /** @description RFC 3339: visits starting at or after */
+                from?: string;
+                /** @description RFC 3339: visits starting before */
+                to?: string;
                 /** @description opaque cursor from the previous page's nextCursor */
                 after?: string;
                 /** @description page size, 1-200 (default 50) */
@@ -4084,7 +4569,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Schedule"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
@@ -4183,7 +4668,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Schedule"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
@@ -4221,7 +4706,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["Schedule"];
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
