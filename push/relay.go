@@ -2,10 +2,12 @@ package push
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"time"
 
 	"fieldsync/schemas"
@@ -253,6 +255,54 @@ func (r *Relay) TellCustomer(ctx context.Context, customerID, kind, key string, 
 	title, body := text(u.Locale, kind, time.Time{})
 	_, err = r.outbox.Enqueue(ctx, &Notification{DedupeKey: key + "/" + u.ID, UserID: u.ID, Kind: kind, Data: data,
 		Title: title, Body: body, TTL: 7 * 24 * time.Hour})
+	return err
+}
+
+// Tell tells a household what the office decided, once per key, in the
+// account's language and outside its quiet hours (in the household's
+// zone), unless waiting would pass n.Before. A customer without an
+// account is told nothing. It implements the office's customer teller.
+func (r *Relay) Tell(ctx context.Context, n schemas.CustomerNotice) error {
+	u, err := r.customerUser(ctx, n.CustomerID)
+	if u == nil || err != nil || u.Disabled {
+		return err
+	}
+	loc, _ := schemas.LoadZone(n.TimeZone)
+	now := r.now().UTC()
+	at := quiet(now, loc, n.Before)
+	if at.Before(now) {
+		at = now
+	}
+	title, body := text(u.Locale, n.Kind, n.At.In(loc))
+	data := map[string]string{}
+	for k, v := range n.Data {
+		data[k] = v
+	}
+	if n.VisitID != "" {
+		data["visitId"] = n.VisitID
+	}
+	if !n.At.IsZero() {
+		data["start"] = n.At.UTC().Format(time.RFC3339)
+	}
+	if n.Worker != nil {
+		// The profile the customer's view of the visit shows, nothing more.
+		b, err := json.Marshal(n.Worker)
+		if err != nil {
+			return fmt.Errorf("worker profile: %w", err)
+		}
+		data["worker"] = string(b)
+		body = strings.ReplaceAll(body, "{worker}", n.Worker.Name)
+	}
+	ttl := 7 * 24 * time.Hour
+	if !n.Before.IsZero() {
+		ttl = max(n.Before.Sub(now), time.Hour)
+	}
+	collapse := ""
+	if strings.HasPrefix(n.Kind, "visit_") {
+		collapse = CollapseVisits // only the latest decision about visits matters
+	}
+	_, err = r.outbox.Enqueue(ctx, &Notification{DedupeKey: "tell/" + n.Key + "/" + u.ID, UserID: u.ID, Kind: n.Kind, VisitID: n.VisitID,
+		Data: data, Title: title, Body: body, CollapseKey: collapse, TTL: ttl, NotBefore: at})
 	return err
 }
 

@@ -26,6 +26,19 @@ var texts = map[string]map[string][2]string{
 
 		// A complaint closed without the customer's answer to the remedy.
 		"complaint_closed_unanswered": {"投诉已结案", "我们提出的解决方案未收到您的答复，投诉已结案；我们会再联系您回访"},
+
+		// What the office decided, told to the household.
+		"visit_booked":                {"服务已预约", "已为您预约 {time} 的上门服务"},
+		"visit_rescheduled":           {"服务时间已变更", "您的上门服务已改到 {time}"},
+		"visit_worker_changed":        {"服务师已更换", "{time} 的服务将由 {worker} 为您提供"},
+		"request_answered_reschedule": {"改期申请已处理", "您对 {time} 服务的改期申请已处理，请打开应用查看"},
+		"request_answered_cancel":     {"取消申请已处理", "您对 {time} 服务的取消申请已处理，请打开应用查看"},
+		"complaint_acknowledged":      {"投诉已受理", "我们已收到您的投诉并开始处理"},
+		"complaint_investigating":     {"投诉处理中", "我们正在调查您反映的问题"},
+		"complaint_remedy_proposed":   {"解决方案待您确认", "我们为您的投诉提出了解决方案，请打开应用查看并答复"},
+		"complaint_closed":            {"投诉已结案", "您的投诉已处理完毕，感谢您的反馈"},
+		"incident_reported":           {"服务中出现意外情况", "{time} 的服务中出现了意外情况，我们正在处理，处理完毕会告知您"},
+		"incident_resolved":           {"意外情况已处理", "{time} 服务中的意外情况已处理完毕"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -44,6 +57,18 @@ var texts = map[string]map[string][2]string{
 		"certificate_expiring":  {"Certificate expiring", "Your certificate expires on {date}; renew it, or visits that need it cannot be given to you"},
 
 		"complaint_closed_unanswered": {"Complaint closed", "We had no answer to the remedy we proposed, so the complaint is closed; we will call you to follow up"},
+
+		"visit_booked":                {"Visit booked", "Your visit is booked for {time}"},
+		"visit_rescheduled":           {"Visit moved", "Your visit is now at {time}"},
+		"visit_worker_changed":        {"New worker", "{worker} will come for your visit at {time}"},
+		"request_answered_reschedule": {"Reschedule request answered", "We answered your request to move the visit of {time}; open the app for details"},
+		"request_answered_cancel":     {"Cancellation request answered", "We answered your request to cancel the visit of {time}; open the app for details"},
+		"complaint_acknowledged":      {"Complaint received", "We have your complaint and are on it"},
+		"complaint_investigating":     {"Complaint under investigation", "We are looking into what you told us"},
+		"complaint_remedy_proposed":   {"A remedy for you", "We propose a remedy for your complaint; open the app to answer"},
+		"complaint_closed":            {"Complaint closed", "Your complaint is handled; thank you for telling us"},
+		"incident_reported":           {"Something happened during your visit", "Something happened during the visit of {time}; we are handling it and will tell you when it is done"},
+		"incident_resolved":           {"Incident handled", "What happened during the visit of {time} is handled"},
 	},
 }
 

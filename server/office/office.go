@@ -41,10 +41,11 @@ type Alerter interface {
 	Alert(ctx context.Context, a *schemas.Alert) error
 }
 
-// CustomerTeller tells a customer about their complaint (the push relay).
-// Telling twice with one key must be a no-op.
+// CustomerTeller tells a customer what the office decided (the push
+// relay). Telling twice with one key must be a no-op.
 type CustomerTeller interface {
 	TellCustomer(ctx context.Context, customerID, kind, key string, data map[string]string) error
+	Tell(ctx context.Context, n schemas.CustomerNotice) error
 }
 
 // SetCustomerTeller makes the office tell customers what became of their

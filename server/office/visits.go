@@ -148,6 +148,9 @@ func (s *Service) CreateVisit(ctx context.Context, a *schemas.Actor, in schemas.
 	if err := s.audit(ctx, a, schemas.EntityVisit, v.ID, "create", 1, nil, v, maskVisit, overrideNote(overridden, in.OverrideReason, "")); err != nil {
 		return nil, err
 	}
+	if err := s.tellVisit(ctx, nil, v); err != nil {
+		return nil, err
+	}
 	return &VisitView{Visit: *v}, nil
 }
 
@@ -228,6 +231,9 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 			s.unbook(ctx, before.WorkerID, id)
 		}
 		if err := s.audit(ctx, a, schemas.EntityVisit, id, act.Kind, after.Version, before, &after, maskVisit, overrideNote(overridden, act.OverrideReason, act.Reason)); err != nil {
+			return nil, err
+		}
+		if err := s.tellVisit(ctx, before, &after); err != nil {
 			return nil, err
 		}
 		return &VisitView{Visit: after}, nil

@@ -1,0 +1,207 @@
+package app
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"fieldsync/push"
+	"fieldsync/schemas"
+	"fieldsync/server/office"
+	"fieldsync/store/storetest"
+)
+
+// tellFixture is a running server wired to a local FCM endpoint through
+// the Firebase Admin SDK, with a household whose account has a phone.
+type tellFixture struct {
+	t     *testing.T
+	srv   *Server
+	clk   *testClock
+	fcm   *fakeFCM
+	st    *schemas.ServiceType
+	w1    *schemas.Worker
+	w2    *schemas.Worker
+	c     *schemas.Customer
+	token string // the household's FCM token
+}
+
+func newTellFixture(t *testing.T, locale string) *tellFixture {
+	fcm := &fakeFCM{}
+	srvFCM := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		var body struct {
+			Message map[string]any `json:"message"`
+		}
+		_ = json.Unmarshal(b, &body)
+		fcm.mu.Lock()
+		fcm.msgs = append(fcm.msgs, body.Message)
+		fcm.mu.Unlock()
+		fmt.Fprint(w, `{"name":"projects/p/messages/1"}`)
+	}))
+	t.Cleanup(srvFCM.Close)
+	clk := &testClock{t: storetest.Epoch}
+	cfg := testConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"})
+	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Shutdown(10 * time.Second) })
+	ctx, sys := t.Context(), office.System
+	f := &tellFixture{t: t, srv: srv, clk: clk, fcm: fcm, token: "customer-fcm-token-0123456789abcdef"}
+	if f.st, err = srv.Office.CreateServiceType(ctx, sys, schemas.ServiceTypeInput{Code: "clean", Name: "保洁", DefaultMinutes: 120, Active: true,
+		Checklist: []schemas.ChecklistItem{{ID: "kitchen", Text: "厨房"}}}); err != nil {
+		t.Fatal(err)
+	}
+	worker := func(name, phone string) *schemas.Worker {
+		w, err := srv.Office.CreateWorker(ctx, sys, schemas.WorkerInput{Name: name, Phone: phone, Gender: schemas.GenderFemale, Team: "team-1",
+			BackgroundCheck: schemas.BackgroundCheck{Status: schemas.CheckPassed}, ExperienceYears: 6, Languages: []string{"zh"},
+			WorkingHours: schemas.WorkingHours{Days: []int{0, 1, 2, 3, 4, 5, 6}, Start: "00:00", End: "23:59"}, Home: schemas.LatLng{Lat: 31.2, Lng: 121.45}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return w
+	}
+	f.w1, f.w2 = worker("张丽", "+8613800000001"), worker("王芳", "+8613800000002")
+	if f.c, err = srv.Office.CreateCustomer(ctx, sys, schemas.CustomerInput{Name: "林", Phone: "+8613900000001", Team: "team-1",
+		Addresses: []schemas.Address{{Text: "上海市徐汇区1号", Location: schemas.LatLng{Lat: 31.2, Lng: 121.45}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := srv.Auth.CreateUser(ctx, schemas.NewUser{Login: "cu.1", Password: "customer password", Name: "林", Role: schemas.RoleCustomer,
+		CustomerID: f.c.ID, Locale: locale}); err != nil {
+		t.Fatal(err)
+	}
+	_, out := call(t, "POST", "http://"+srv.Addr()+"/v1/auth/login", "", map[string]any{"login": "cu.1", "password": "customer password", "deviceId": "phone"})
+	if st, out := call(t, "POST", "http://"+srv.Addr()+"/v1/devices", out["accessToken"].(string), map[string]any{"token": f.token, "platform": "android"}); st != 204 {
+		t.Fatalf("register device: %d %v", st, out)
+	}
+	return f
+}
+
+// sent runs the dispatcher once and returns what reached the household's
+// phone of kind.
+func (f *tellFixture) sent(kind string) []map[string]any {
+	f.t.Helper()
+	if _, _, err := f.srv.Push.RunOnce(f.t.Context()); err != nil {
+		f.t.Fatal(err)
+	}
+	return f.fcm.byKind(f.token, kind)
+}
+
+// told checks that exactly one message of kind reached the household,
+// with a title and a body containing want, and returns it.
+func (f *tellFixture) told(kind, want string) map[string]any {
+	f.t.Helper()
+	ms := f.sent(kind)
+	if len(ms) != 1 {
+		f.t.Fatalf("%d %s messages, want 1: %+v", len(ms), kind, ms)
+	}
+	n, _ := ms[0]["notification"].(map[string]any)
+	if n == nil || n["title"] == "" || !strings.Contains(fmt.Sprint(n["body"]), want) {
+		f.t.Fatalf("%s: notification %+v, want a body with %q", kind, n, want)
+	}
+	b, _ := json.Marshal(ms[0])
+	for _, secret := range []string{"上海", "13900000001", "13800000002", "31.2"} {
+		if strings.Contains(string(b), secret) {
+			f.t.Fatalf("%s carries %q: %s", kind, secret, b)
+		}
+	}
+	return ms[0]
+}
+
+// TestCustomerToldVisitDecisions: the household hears, in its language,
+// when the office books its visit, gives it another worker (with the
+// worker's public profile only), moves it and cancels it; each once, even
+// when a second instance tells the same decision again.
+func TestCustomerToldVisitDecisions(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	start := time.Date(2037, 11, 27, 2, 0, 0, 0, time.UTC) // 10:00 in Shanghai
+	v, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.told("visit_booked", "11月27日 10:00")
+	if d := m["data"].(map[string]any); d["visitId"] != v.ID || d["start"] != start.Format(time.RFC3339) {
+		t.Fatalf("booked data: %+v", d)
+	}
+
+	if _, err := f.srv.Office.ActOnVisit(ctx, sys, v.ID, office.VisitAction{Kind: office.ActReassign, WorkerID: f.w2.ID}); err != nil {
+		t.Fatal(err)
+	}
+	m = f.told("visit_worker_changed", "王芳")
+	var p map[string]any
+	if err := json.Unmarshal([]byte(m["data"].(map[string]any)["worker"].(string)), &p); err != nil {
+		t.Fatal(err)
+	}
+	if p["id"] != f.w2.ID || p["name"] != "王芳" || p["experienceYears"] != 6.0 {
+		t.Fatalf("worker profile: %+v", p)
+	}
+	for k := range p {
+		if !strings.Contains("id name photoRef gender languages skills certificates experienceYears rating", k) {
+			t.Errorf("the profile carries %q, which the customer's view of a worker does not", k)
+		}
+	}
+
+	moved := start.Add(24 * time.Hour)
+	if _, err := f.srv.Office.ActOnVisit(ctx, sys, v.ID, office.VisitAction{Kind: office.ActReschedule, ScheduledStart: moved, ScheduledEnd: moved.Add(2 * time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	f.told("visit_rescheduled", "11月28日 10:00")
+
+	after, err := f.srv.Office.ActOnVisit(ctx, sys, v.ID, office.VisitAction{Kind: office.ActCancel, Reason: "客户出差"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.told("visit_cancelled", "11月28日 10:00")
+	if strings.Contains(fmt.Sprint(f.sent("visit_cancelled")), "出差") {
+		t.Fatal("the office's reason reached the household")
+	}
+
+	// A second instance telling the same decision sends nothing more.
+	other := push.NewRelay(f.srv.Store, push.NewOutbox(f.srv.Store.Push), f.clk.Now, slog.New(slog.DiscardHandler))
+	if err := other.Tell(ctx, schemas.CustomerNotice{CustomerID: f.c.ID, Kind: "visit_cancelled", VisitID: v.ID, At: moved,
+		Key: fmt.Sprintf("visit/%s/visit_cancelled/%d", v.ID, after.Version)}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.sent("visit_cancelled")); n != 1 {
+		t.Fatalf("%d cancellations sent, want 1", n)
+	}
+}
+
+// TestCustomerToldRespectsQuietHours: a decision made at night reaches
+// the household at 08:00 its time, unless the visit starts before then;
+// and in English for an English account.
+func TestCustomerToldRespectsQuietHours(t *testing.T) {
+	f := newTellFixture(t, "en")
+	ctx, sys := t.Context(), office.System
+	f.clk.Add(14 * time.Hour) // 23:00 in Shanghai
+	start := time.Date(2037, 11, 27, 2, 0, 0, 0, time.UTC)
+	if _, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.sent("visit_booked")); n != 0 {
+		t.Fatal("told during quiet hours")
+	}
+	// A visit at 07:30 tomorrow: waiting for 08:00 would be too late.
+	early := time.Date(2037, 11, 24, 23, 30, 0, 0, time.UTC)
+	if _, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: early}); err != nil {
+		t.Fatal(err)
+	}
+	if ms := f.sent("visit_booked"); len(ms) != 1 || !strings.Contains(fmt.Sprint(ms[0]["notification"]), "11-25 07:30") {
+		t.Fatalf("the early visit's booking: %+v", ms)
+	}
+	f.clk.Add(9 * time.Hour) // 08:00
+	ms := f.sent("visit_booked")
+	if len(ms) != 2 || !strings.Contains(fmt.Sprint(ms[1]["notification"]), "Your visit is booked for 11-27 10:00") {
+		t.Fatalf("after the quiet hours: %+v", ms)
+	}
+}
