@@ -205,3 +205,87 @@ func TestCustomerToldRespectsQuietHours(t *testing.T) {
 		t.Fatalf("after the quiet hours: %+v", ms)
 	}
 }
+
+// customer is the household's actor, as the API builds it from its token.
+func (f *tellFixture) customer() *schemas.Actor {
+	return &schemas.Actor{UserID: mustUser(f.t, f.srv, "cu.1"), Role: schemas.RoleCustomer, CustomerID: f.c.ID, DeviceID: "phone"}
+}
+
+// TestCustomerToldRequestAnswered: the household asks to move its visit;
+// when the office resolves the request, the household hears it was
+// answered, once, and never the office's note.
+func TestCustomerToldRequestAnswered(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	start := time.Date(2037, 11, 27, 2, 0, 0, 0, time.UTC)
+	v, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID, ScheduledStart: start})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.srv.Office.RequestChange(ctx, f.customer(), v.ID, office.ChangeRequest{Kind: "reschedule", Reason: "那天不在家"}); err != nil {
+		t.Fatal(err)
+	}
+	page, err := f.srv.Office.Alerts(ctx, sys, office.Page{Limit: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req *schemas.Alert
+	for i := range page.Items {
+		if page.Items[i].Kind == "customer_request_reschedule" {
+			req = &page.Items[i]
+		}
+	}
+	if req == nil {
+		t.Fatalf("no request alert: %+v", page.Items)
+	}
+	if _, err := f.srv.Office.ActOnAlert(ctx, sys, req.ID, office.AlertAck, ""); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.sent("request_answered_reschedule")); n != 0 {
+		t.Fatal("told on acknowledge")
+	}
+	if _, err := f.srv.Office.ActOnAlert(ctx, sys, req.ID, office.AlertResolve, "电话沟通后保持原时间"); err != nil {
+		t.Fatal(err)
+	}
+	m := f.told("request_answered_reschedule", "11月27日 10:00")
+	if d := m["data"].(map[string]any); d["visitId"] != v.ID || strings.Contains(fmt.Sprint(m), "电话") {
+		t.Fatalf("answer: %+v", m)
+	}
+}
+
+// TestCustomerToldComplaintSteps: each office step of a complaint
+// (acknowledged, investigating, remedy proposed, closed) reaches the
+// household once, without the office's notes.
+func TestCustomerToldComplaintSteps(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	c, err := f.srv.Office.FileComplaint(ctx, f.customer(), schemas.NewComplaint{Category: "quality", Text: "窗户没擦"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		act  office.ComplaintAction
+		kind string
+	}{
+		{office.ComplaintAction{Action: "acknowledge", Note: "内部备注甲"}, "complaint_acknowledged"},
+		{office.ComplaintAction{Action: "investigate", Note: "内部备注乙"}, "complaint_investigating"},
+		{office.ComplaintAction{Action: "propose", Remedy: &schemas.Remedy{Kind: "revisit", Detail: "免费返工"}}, "complaint_remedy_proposed"},
+		{office.ComplaintAction{Action: "accept"}, ""}, // the household's own step: not told back
+		{office.ComplaintAction{Action: "close", RootCause: "worker_skill", Note: "内部备注丙"}, "complaint_closed"},
+	} {
+		by := sys
+		if step.kind == "" {
+			by = f.customer()
+		}
+		if _, err := f.srv.Office.ActOnComplaint(ctx, by, c.ID, step.act); err != nil {
+			t.Fatalf("%s: %v", step.act.Action, err)
+		}
+		if step.kind == "" {
+			continue
+		}
+		m := f.told(step.kind, "")
+		if d := m["data"].(map[string]any); d["complaintId"] != c.ID || strings.Contains(fmt.Sprint(m), "内部备注") {
+			t.Fatalf("%s: %+v", step.kind, m)
+		}
+	}
+}

@@ -294,6 +294,9 @@ func (s *Service) ActOnComplaint(ctx context.Context, a *schemas.Actor, id strin
 		if err := s.audit(ctx, a, schemas.EntityComplaint, id, act.Action, after.Version, before, &after, nil, act.Note); err != nil {
 			return nil, err
 		}
+		if err := s.tellComplaintStep(ctx, act.Action, &after); err != nil {
+			return nil, err
+		}
 		if after.State == schemas.ComplaintClosed {
 			return &after, s.complaintClosed(ctx, &after, act.Action == "close_unanswered")
 		}

@@ -85,7 +85,10 @@ func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, 
 		version = 2
 	}
 	// Audit ids are per version: acknowledge is 1, resolve 2.
-	return after, s.audit(ctx, a, schemas.EntityAlert, id, action, version, before, after, nil, note)
+	if err := s.audit(ctx, a, schemas.EntityAlert, id, action, version, before, after, nil, note); err != nil {
+		return nil, err
+	}
+	return after, s.tellRequestAnswered(ctx, before, after)
 }
 
 // ConfirmVisit is the household confirming an upcoming visit.

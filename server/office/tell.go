@@ -3,6 +3,7 @@ package office
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"fieldsync/schemas"
 )
@@ -42,4 +43,45 @@ func (s *Service) tellVisit(ctx context.Context, before, after *schemas.Visit) e
 	}
 	n.Key = fmt.Sprintf("visit/%s/%s/%d", after.ID, n.Kind, after.Version)
 	return s.tell(ctx, n)
+}
+
+// tellRequestAnswered tells the household that the office answered its
+// request to move or cancel a visit: the request's alert was resolved.
+// What the office decided, it hears from the visit's own notices; the
+// resolution note is the office's and stays there.
+func (s *Service) tellRequestAnswered(ctx context.Context, before, after *schemas.Alert) error {
+	kind, ok := strings.CutPrefix(after.Kind, "customer_request_")
+	if !ok || after.VisitID == "" || after.State != schemas.AlertResolved || before.State == schemas.AlertResolved {
+		return nil
+	}
+	v, err := s.db.Visits.Get(ctx, after.VisitID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "request_answered_" + kind, Key: "request/" + after.ID + "/answered",
+		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone})
+}
+
+// complaintSteps are the office's steps on a complaint the household is
+// told about. A remedy closed unanswered has its own notice.
+var complaintSteps = map[string]string{"acknowledge": "complaint_acknowledged", "investigate": "complaint_investigating",
+	"propose": "complaint_remedy_proposed", "close": "complaint_closed"}
+
+// tellComplaintStep tells the household a step of its complaint, keyed by
+// the complaint, the step and the version written; never the office's
+// notes.
+func (s *Service) tellComplaintStep(ctx context.Context, action string, c *schemas.Complaint) error {
+	kind, ok := complaintSteps[action]
+	if !ok || s.teller == nil {
+		return nil
+	}
+	cu, err := s.customer(ctx, c.CustomerID)
+	if err != nil {
+		return err
+	}
+	return s.tell(ctx, schemas.CustomerNotice{CustomerID: c.CustomerID, Kind: kind, Key: fmt.Sprintf("complaint/%s/%s/%d", c.ID, action, c.Version),
+		TimeZone: cu.TimeZone, Data: map[string]string{"complaintId": c.ID, "state": c.State}})
 }
