@@ -217,6 +217,11 @@ func (r *Relay) factsChanged(ctx context.Context, visitID string) error {
 // admins. It reads only those accounts, by role and team, never every
 // user. It implements the sync engine's notifier.
 func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
+	if a.Kind == "incident" && a.VisitID != "" {
+		if err := r.tellIncident(ctx, a); err != nil {
+			return err
+		}
+	}
 	f := store.UserFilter{Role: schemas.RoleSupervisor, Team: a.Team, Limit: 500}
 	if a.Team == "" {
 		f = store.UserFilter{Role: schemas.RoleAdmin, Limit: 500}
@@ -242,6 +247,21 @@ func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
 		}
 		f.After = us[len(us)-1].ID
 	}
+}
+
+// tellIncident tells the household that something happened during its
+// visit: that it happened and when the visit was, never what the worker
+// wrote. Keyed by the alert, whose id names the report.
+func (r *Relay) tellIncident(ctx context.Context, a *schemas.Alert) error {
+	v, err := r.db.Visits.Get(ctx, a.VisitID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return r.Tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "incident_reported", Key: "incident/" + a.ID,
+		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone})
 }
 
 // TellCustomer tells a customer something about their complaint, once per

@@ -15,6 +15,7 @@ import (
 	"fieldsync/schemas"
 	"fieldsync/server/office"
 	"fieldsync/store/storetest"
+	fsync "fieldsync/sync"
 )
 
 // tellFixture is a running server wired to a local FCM endpoint through
@@ -287,5 +288,54 @@ func TestCustomerToldComplaintSteps(t *testing.T) {
 		if d := m["data"].(map[string]any); d["complaintId"] != c.ID || strings.Contains(fmt.Sprint(m), "内部备注") {
 			t.Fatalf("%s: %+v", step.kind, m)
 		}
+	}
+}
+
+// TestCustomerToldIncident: an incident the worker reports in the home
+// reaches the household (that something happened, not what the worker
+// wrote), and so does its resolution, each once.
+func TestCustomerToldIncident(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	base := "http://" + f.srv.Addr()
+	start := f.clk.Now().Add(time.Hour) // 18:00 in Shanghai
+	v, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start, WorkerID: f.w1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Auth.CreateUser(ctx, schemas.NewUser{Login: "wk.1", Password: "worker password", Name: "wk", Role: schemas.RoleWorker, WorkerID: f.w1.ID, Team: "team-1"}); err != nil {
+		t.Fatal(err)
+	}
+	_, out := call(t, "POST", base+"/v1/auth/login", "", map[string]any{"login": "wk.1", "password": "worker password", "deviceId": "wphone"})
+	report := map[string]any{"deviceId": "wphone", "schemaVersion": 1, "deviceClock": f.clk.Now(),
+		"ops": []any{map[string]any{"seq": 1, "opId": schemas.NewIDAt(f.clk.Now()), "kind": fsync.KindIncident, "visitId": v.ID, "at": f.clk.Now(),
+			"payload": map[string]any{"category": "property_damage", "severity": "high", "text": "打碎了花瓶"}}}}
+	for range 2 { // the phone sends it again: told once
+		if st, out := call(t, "POST", base+"/v1/sync/push", out["accessToken"].(string), report); st != 200 {
+			t.Fatalf("push: %d %v", st, out)
+		}
+	}
+	m := f.told("incident_reported", "11月24日 18:00")
+	if strings.Contains(fmt.Sprint(m), "花瓶") {
+		t.Fatalf("the worker's text reached the household: %+v", m)
+	}
+	page, err := f.srv.Office.Incidents(ctx, sys, office.Page{Limit: 10})
+	if err != nil || len(page.Items) != 1 {
+		t.Fatalf("incidents: %+v %v", page.Items, err)
+	}
+	id := page.Items[0].ID
+	if _, err := f.srv.Office.ActOnIncident(ctx, sys, id, office.IncidentAction{Action: "acknowledge"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(f.sent("incident_resolved")); n != 0 {
+		t.Fatal("told before it was handled")
+	}
+	if _, err := f.srv.Office.ActOnIncident(ctx, sys, id, office.IncidentAction{Action: "resolve", Outcome: "公司全额赔偿花瓶"}); err != nil {
+		t.Fatal(err)
+	}
+	m = f.told("incident_resolved", "11月24日 18:00")
+	if d := m["data"].(map[string]any); d["incidentId"] != id || strings.Contains(fmt.Sprint(m), "花瓶") {
+		t.Fatalf("resolved: %+v", m)
 	}
 }

@@ -119,7 +119,13 @@ func (s *Service) ActOnIncident(ctx context.Context, a *schemas.Actor, id string
 		if err != nil {
 			return nil, caseErr(err, "incident")
 		}
-		return &after, s.audit(ctx, a, "incident", id, act.Action, after.Version, before, &after, nil, act.Note)
+		if err := s.audit(ctx, a, "incident", id, act.Action, after.Version, before, &after, nil, act.Note); err != nil {
+			return nil, err
+		}
+		if act.Action == "resolve" {
+			return &after, s.tellIncidentResolved(ctx, &after)
+		}
+		return &after, nil
 	}
 }
 

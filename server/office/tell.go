@@ -85,3 +85,20 @@ func (s *Service) tellComplaintStep(ctx context.Context, action string, c *schem
 	return s.tell(ctx, schemas.CustomerNotice{CustomerID: c.CustomerID, Kind: kind, Key: fmt.Sprintf("complaint/%s/%s/%d", c.ID, action, c.Version),
 		TimeZone: cu.TimeZone, Data: map[string]string{"complaintId": c.ID, "state": c.State}})
 }
+
+// tellIncidentResolved tells the household that what happened during its
+// visit is handled: never the outcome or notes, which are the office's.
+func (s *Service) tellIncidentResolved(ctx context.Context, i *schemas.Incident) error {
+	if s.teller == nil || i.VisitID == "" {
+		return nil
+	}
+	v, err := s.db.Visits.Get(ctx, i.VisitID)
+	if schemas.ErrorCode(err) == schemas.ENOTFOUND {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "incident_resolved", Key: "incident/" + i.ID + "/resolved",
+		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Data: map[string]string{"incidentId": i.ID}})
+}
