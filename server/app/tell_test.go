@@ -47,7 +47,7 @@ func newTellFixture(t *testing.T, locale string) *tellFixture {
 	}))
 	t.Cleanup(srvFCM.Close)
 	clk := &testClock{t: storetest.Epoch}
-	cfg := testConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"})
+	cfg := engineConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"})
 	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
 	if err != nil {
 		t.Fatal(err)
