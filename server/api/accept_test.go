@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 	fsync "fieldsync/sync"
 )
 
@@ -68,5 +69,47 @@ func TestCustomerSeesWorkerOnceAccepted(t *testing.T) {
 	}
 	if !found {
 		t.Fatalf("no assignment_declined alert in the feed: %+v", feed.Items)
+	}
+}
+
+// TestUnansweredAssignmentAlertsOnce: with ASSIGNMENT_ANSWER_BY at 12h,
+// nothing is due a day ahead; 11h before the start the unanswered visit
+// (v1) raises one assignment_unanswered alert, however often the check
+// runs, and the accepted one (v2) none.
+func TestUnansweredAssignmentAlertsOnce(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	f.office.SetAnswerBy(12 * time.Hour)
+	f.accept(w.w2.ID, w.v2.ID)
+	count := func(visitID string) int {
+		var feed schemas.Page[schemas.Alert]
+		f.do("GET", "/v1/alerts", nil, w.admin).want(200).decode(&feed)
+		n := 0
+		for _, a := range feed.Items {
+			if a.Kind == office.AlertUnanswered && a.VisitID == visitID {
+				n++
+			}
+		}
+		return n
+	}
+	if _, err := f.office.EscalateUnanswered(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if n := count(w.v1.ID); n != 0 {
+		t.Fatalf("%d alerts a day ahead, want none", n)
+	}
+	f.clock.Add(w.v1.ScheduledStart.Add(-11 * time.Hour).Sub(f.clock.Now()))
+	for range 3 {
+		if _, err := f.office.EscalateUnanswered(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Add(20 * time.Minute) // past the coalescing window
+	}
+	w.admin = f.login("admin.o", "office").AccessToken
+	if n := count(w.v1.ID); n != 1 {
+		t.Fatalf("%d assignment_unanswered alerts for the unanswered visit, want 1", n)
+	}
+	if n := count(w.v2.ID); n != 0 {
+		t.Fatalf("%d alerts for the accepted visit, want none", n)
 	}
 }

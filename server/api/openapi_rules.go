@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 	fsync "fieldsync/sync"
 )
 
@@ -109,7 +110,7 @@ var (
 	// Alert kinds: the office's, the scheduler's, the sync engine's
 	// (visit_full, incident) and every sync rule that needs review.
 	alertKinds = slices.Concat([]string{"complaint", "complaint_sla_breach", "correction_disputed", "incident_escalated",
-		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined}, syncRules)
+		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined, office.AlertUnanswered}, syncRules)
 	errorCodes = []string{schemas.EINVALID, schemas.EUNAUTHORIZED, schemas.EFORBIDDEN, schemas.ENOTFOUND, schemas.EMETHOD,
 		schemas.ECONFLICT, schemas.ETOOLARGE, schemas.EMEDIATYPE, schemas.EUPGRADE, schemas.ERATELIMIT, schemas.EINTERNAL, schemas.EUNAVAILABLE}
 	auditEntities = []string{schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit,
