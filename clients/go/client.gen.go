@@ -37,6 +37,7 @@ func (e AcceptAssignmentOpKind) Valid() bool {
 // Defines values for AlertKind.
 const (
 	AlertKindAssignmentDeclined        AlertKind = "assignment_declined"
+	AlertKindAssignmentUnanswered      AlertKind = "assignment_unanswered"
 	AlertKindCheckinOnCancelled        AlertKind = "checkin_on_cancelled"
 	AlertKindChecklistSameItem         AlertKind = "checklist_same_item"
 	AlertKindCheckoutWithoutCheckin    AlertKind = "checkout_without_checkin"
@@ -74,6 +75,8 @@ const (
 func (e AlertKind) Valid() bool {
 	switch e {
 	case AlertKindAssignmentDeclined:
+		return true
+	case AlertKindAssignmentUnanswered:
 		return true
 	case AlertKindCheckinOnCancelled:
 		return true

@@ -1299,7 +1299,7 @@ export interface components {
             detail?: string;
             id: string;
             /** @enum {string} */
-            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
             /** Format: date-time */
             lastAt?: string | null;
             note?: string;
