@@ -20,6 +20,25 @@ type FieldState struct {
 	Conflicts         []Conflict     `json:"conflicts" bson:"conflicts"`
 	CustomerConfirmed bool           `json:"customerConfirmed" bson:"customerConfirmed"` // a valid presence code was entered
 	Ops               int            `json:"ops" bson:"ops"`
+	// Assignment is the assignee's latest answer to the assignment. It
+	// names the worker: an answer by an earlier assignee is no answer.
+	Assignment *AssignmentAnswer `json:"assignment,omitempty" bson:"assignment,omitempty"`
+}
+
+// Answers to an assignment.
+const (
+	AssignmentAccepted = "accepted"
+	AssignmentDeclined = "declined"
+)
+
+// AssignmentAnswer is a worker's acceptance or decline of an assignment.
+type AssignmentAnswer struct {
+	Answer   string    `json:"answer" bson:"answer"` // accepted or declined
+	WorkerID string    `json:"workerId" bson:"workerId"`
+	At       time.Time `json:"at" bson:"at"`
+	Reason   string    `json:"reason,omitempty" bson:"reason,omitempty"` // a decline's reason code
+	Text     string    `json:"text,omitempty" bson:"text,omitempty"`
+	OpID     string    `json:"opId" bson:"opId"`
 }
 
 // GeoFix is a phone's position with its accuracy radius.

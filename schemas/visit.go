@@ -186,6 +186,17 @@ func (v *Visit) Reschedule(start, end time.Time) error {
 	return nil
 }
 
+// Answer is the current assignee's answer to the assignment ("" when it
+// has none): an answer by an earlier assignee, kept in the field state
+// until the next fold, does not count, so a reassign resets the answer.
+func (v *Visit) Answer() string {
+	a := v.Field.Assignment
+	if a == nil || v.WorkerID == "" || a.WorkerID != v.WorkerID {
+		return ""
+	}
+	return a.Answer
+}
+
 // Reassign gives a visit that has not started to another worker (or, with
 // "", to no one).
 func (v *Visit) Reassign(workerID, team string) error {

@@ -638,6 +638,12 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 		case r.WorkerID != v.WorkerID && !slices.Contains(v.PastWorkerIDs, r.WorkerID):
 			r.Status, r.Code, r.Message = StatusRejected, RejectNotYours, "this visit is not assigned to you"
 			continue
+		case (r.Kind == KindAccept || r.Kind == KindDecline) && r.WorkerID != v.WorkerID:
+			r.Status, r.Code, r.Message = StatusRejected, RejectNotYours, "this visit is no longer assigned to you"
+			continue
+		case (r.Kind == KindAccept || r.Kind == KindDecline) && v.OfficeStatus == schemas.VisitCancelled:
+			r.Status, r.Code, r.Message = StatusRejected, RejectCancelled, "the visit was cancelled: there is nothing to answer"
+			continue
 		case r.Payload.ItemID != "" && !items[r.Payload.ItemID]:
 			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+r.Payload.ItemID+" on this visit"
 			continue
@@ -771,6 +777,14 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			}
 		}
 	}
+	// A decline the fold let stand puts the visit back in the
+	// supervisor's queue: one alert per declining operation.
+	if a := v.Field.Assignment; a != nil && a.Answer == schemas.AssignmentDeclined && opIDs[a.OpID] && v.Answer() != "" {
+		detail := "declined (" + a.Reason + "): reassign from GET /v1/visits/" + v.ID + "/candidates"
+		if err := once(AlertDeclined, "high", detail, a.OpID, a.OpID); err != nil {
+			return err
+		}
+	}
 	for _, c := range v.Field.Conflicts {
 		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
 			if err := once(c.Rule, "normal", c.Detail, c.OpID, c.OpID); err != nil {
@@ -794,6 +808,9 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 	}
 	return nil
 }
+
+// AlertDeclined is the alert of a worker's decline.
+const AlertDeclined = "assignment_declined"
 
 // alert raises the alert a cause (the visit, kind and key) gives. With a
 // coalescing window it joins the open alert of its kind and priority on

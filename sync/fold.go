@@ -175,6 +175,10 @@ func cloneField(fs schemas.FieldState) schemas.FieldState {
 	fs.Notes = slices.Clone(fs.Notes)
 	fs.Exceptions = slices.Clone(fs.Exceptions)
 	fs.Conflicts = slices.Clone(fs.Conflicts)
+	if fs.Assignment != nil {
+		a := *fs.Assignment
+		fs.Assignment = &a
+	}
 	return fs
 }
 
@@ -297,6 +301,17 @@ func (f *folder) add(r *Record) {
 		fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, Photos: r.Payload.Photos, OpID: r.OpID})
 	case KindIncident:
 		fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
+	case KindAccept, KindDecline:
+		// Only the current assignee answers; an earlier one's answer is
+		// recorded as an operation but does not stand.
+		if r.WorkerID != v.WorkerID {
+			break
+		}
+		a := &schemas.AssignmentAnswer{Answer: schemas.AssignmentAccepted, WorkerID: r.WorkerID, At: r.EffAt, Text: r.Payload.Text, OpID: r.OpID}
+		if r.Kind == KindDecline {
+			a.Answer, a.Reason = schemas.AssignmentDeclined, r.Payload.Reason
+		}
+		fs.Assignment = a
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
 			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: recordSource(r), OpID: r.OpID}

@@ -22,7 +22,7 @@ import (
 
 // Schema versions of the push protocol this server speaks.
 const (
-	SchemaVersion    = 2 // 2: the retire kind, and seq_taken for a seq another operation holds
+	SchemaVersion    = 3 // 2: the retire kind, and seq_taken for a seq another operation holds; 3: acceptAssignment, declineAssignment, visit_cancelled
 	MinSchemaVersion = 1
 )
 
@@ -39,10 +39,14 @@ const (
 	// unsent operation sends a retire at its seq (with a new opId), so a
 	// hole never stalls its queue. It names no visit and has no payload.
 	KindRetire = "retire"
+	// KindAccept and KindDecline are the worker's answer to an
+	// assignment; the latest answer of the current assignee stands.
+	KindAccept  = "acceptAssignment"
+	KindDecline = "declineAssignment"
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -72,15 +76,20 @@ var (
 	Severities         = []string{"low", "medium", "high", "critical"}
 )
 
+// DeclineReasons are the reasons a worker may give for declining an
+// assignment (the payload's reason; text may add to it).
+var DeclineReasons = []string{"schedule_conflict", "too_far", "not_qualified", "unwell", "personal", "other"}
+
 // Rejection codes: why an operation was refused. The phone drops a
 // rejected operation (showing the reason); it never retries it.
 const (
-	RejectInvalid      = "invalid"       // the operation itself is malformed
-	RejectUnknownKind  = "unknown_kind"  // a kind this server does not know (a newer app's)
-	RejectUnknownVisit = "unknown_visit" // no such visit
-	RejectNotYours     = "not_yours"     // the visit is not, and never was, the worker's
-	RejectUnknownItem  = "unknown_item"  // no such checklist item on the visit
-	RejectVisitFull    = "visit_full"    // the visit holds as many operations, or as much text, as it may
+	RejectInvalid      = "invalid"         // the operation itself is malformed
+	RejectUnknownKind  = "unknown_kind"    // a kind this server does not know (a newer app's)
+	RejectUnknownVisit = "unknown_visit"   // no such visit
+	RejectNotYours     = "not_yours"       // the visit is not, and never was, the worker's
+	RejectUnknownItem  = "unknown_item"    // no such checklist item on the visit
+	RejectVisitFull    = "visit_full"      // the visit holds as many operations, or as much text, as it may
+	RejectCancelled    = "visit_cancelled" // an answer to the assignment of a cancelled visit
 )
 
 // Skip codes: why an operation was not looked at. The phone sends it
@@ -100,7 +109,7 @@ var (
 	// ResultStatuses is every status of a result.
 	ResultStatuses = []string{StatusApplied, StatusConflict, StatusDuplicate, StatusRejected, StatusSkipped}
 	// RejectCodes, SkipCodes: every code of a rejected, a skipped result.
-	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull}
+	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull, RejectCancelled}
 	SkipCodes   = []string{SkipGap, SkipAfterGap, SkipTimeBudget, SkipSeqTaken}
 	// ResultCodes is every code a result may carry, by its status: a
 	// duplicate repeats the first outcome; applied and conflict carry none.
@@ -230,6 +239,17 @@ func decodePayload(op *Op) (Payload, error) {
 	case KindNote:
 		if strings.TrimSpace(p.Text) == "" || !textOK(p.Text, 4000) {
 			return bad("a note needs text")
+		}
+	case KindAccept:
+		if p.Reason != "" || !textOK(p.Text, 500) {
+			return bad("an acceptance takes no reason, and text up to 500 characters")
+		}
+	case KindDecline:
+		if !oneOf(p.Reason, DeclineReasons) {
+			return bad("a decline needs a reason, one of %s", strings.Join(DeclineReasons, ", "))
+		}
+		if !textOK(p.Text, 500) {
+			return bad("text too long")
 		}
 	default:
 		return bad("unknown kind %q", op.Kind)

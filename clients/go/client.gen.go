@@ -19,8 +19,25 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
+// Defines values for AcceptAssignmentOpKind.
+const (
+	AcceptAssignmentOpKindAcceptAssignment AcceptAssignmentOpKind = "acceptAssignment"
+)
+
+// Valid indicates whether the value is a known member of the AcceptAssignmentOpKind enum.
+func (e AcceptAssignmentOpKind) Valid() bool {
+	switch e {
+	case AcceptAssignmentOpKindAcceptAssignment:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for AlertKind.
 const (
+	AlertKindAssignmentDeclined        AlertKind = "assignment_declined"
+	AlertKindAssignmentUnanswered      AlertKind = "assignment_unanswered"
 	AlertKindCheckinOnCancelled        AlertKind = "checkin_on_cancelled"
 	AlertKindChecklistSameItem         AlertKind = "checklist_same_item"
 	AlertKindCheckoutWithoutCheckin    AlertKind = "checkout_without_checkin"
@@ -57,6 +74,10 @@ const (
 // Valid indicates whether the value is a known member of the AlertKind enum.
 func (e AlertKind) Valid() bool {
 	switch e {
+	case AlertKindAssignmentDeclined:
+		return true
+	case AlertKindAssignmentUnanswered:
+		return true
 	case AlertKindCheckinOnCancelled:
 		return true
 	case AlertKindChecklistSameItem:
@@ -157,6 +178,54 @@ func (e AlertState) Valid() bool {
 	case AlertStateOpen:
 		return true
 	case AlertStateResolved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssignmentAnswerAnswer.
+const (
+	AssignmentAnswerAnswerAccepted AssignmentAnswerAnswer = "accepted"
+	AssignmentAnswerAnswerDeclined AssignmentAnswerAnswer = "declined"
+)
+
+// Valid indicates whether the value is a known member of the AssignmentAnswerAnswer enum.
+func (e AssignmentAnswerAnswer) Valid() bool {
+	switch e {
+	case AssignmentAnswerAnswerAccepted:
+		return true
+	case AssignmentAnswerAnswerDeclined:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for AssignmentAnswerReason.
+const (
+	AssignmentAnswerReasonNotQualified     AssignmentAnswerReason = "not_qualified"
+	AssignmentAnswerReasonOther            AssignmentAnswerReason = "other"
+	AssignmentAnswerReasonPersonal         AssignmentAnswerReason = "personal"
+	AssignmentAnswerReasonScheduleConflict AssignmentAnswerReason = "schedule_conflict"
+	AssignmentAnswerReasonTooFar           AssignmentAnswerReason = "too_far"
+	AssignmentAnswerReasonUnwell           AssignmentAnswerReason = "unwell"
+)
+
+// Valid indicates whether the value is a known member of the AssignmentAnswerReason enum.
+func (e AssignmentAnswerReason) Valid() bool {
+	switch e {
+	case AssignmentAnswerReasonNotQualified:
+		return true
+	case AssignmentAnswerReasonOther:
+		return true
+	case AssignmentAnswerReasonPersonal:
+		return true
+	case AssignmentAnswerReasonScheduleConflict:
+		return true
+	case AssignmentAnswerReasonTooFar:
+		return true
+	case AssignmentAnswerReasonUnwell:
 		return true
 	default:
 		return false
@@ -577,6 +646,51 @@ func (e CustomerSelfLocale) Valid() bool {
 	case CustomerSelfLocaleEn:
 		return true
 	case CustomerSelfLocaleZhCN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeclineAssignmentOpKind.
+const (
+	DeclineAssignmentOpKindDeclineAssignment DeclineAssignmentOpKind = "declineAssignment"
+)
+
+// Valid indicates whether the value is a known member of the DeclineAssignmentOpKind enum.
+func (e DeclineAssignmentOpKind) Valid() bool {
+	switch e {
+	case DeclineAssignmentOpKindDeclineAssignment:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for DeclineAssignmentPayloadReason.
+const (
+	DeclineAssignmentPayloadReasonNotQualified     DeclineAssignmentPayloadReason = "not_qualified"
+	DeclineAssignmentPayloadReasonOther            DeclineAssignmentPayloadReason = "other"
+	DeclineAssignmentPayloadReasonPersonal         DeclineAssignmentPayloadReason = "personal"
+	DeclineAssignmentPayloadReasonScheduleConflict DeclineAssignmentPayloadReason = "schedule_conflict"
+	DeclineAssignmentPayloadReasonTooFar           DeclineAssignmentPayloadReason = "too_far"
+	DeclineAssignmentPayloadReasonUnwell           DeclineAssignmentPayloadReason = "unwell"
+)
+
+// Valid indicates whether the value is a known member of the DeclineAssignmentPayloadReason enum.
+func (e DeclineAssignmentPayloadReason) Valid() bool {
+	switch e {
+	case DeclineAssignmentPayloadReasonNotQualified:
+		return true
+	case DeclineAssignmentPayloadReasonOther:
+		return true
+	case DeclineAssignmentPayloadReasonPersonal:
+		return true
+	case DeclineAssignmentPayloadReasonScheduleConflict:
+		return true
+	case DeclineAssignmentPayloadReasonTooFar:
+		return true
+	case DeclineAssignmentPayloadReasonUnwell:
 		return true
 	default:
 		return false
@@ -1170,19 +1284,20 @@ func (e ReportIncidentPayloadSeverity) Valid() bool {
 
 // Defines values for ResultCode.
 const (
-	ResultCodeAfterGap     ResultCode = "after_gap"
-	ResultCodeApplied      ResultCode = "applied"
-	ResultCodeConflict     ResultCode = "conflict"
-	ResultCodeGap          ResultCode = "gap"
-	ResultCodeInvalid      ResultCode = "invalid"
-	ResultCodeNotYours     ResultCode = "not_yours"
-	ResultCodeSeqTaken     ResultCode = "seq_taken"
-	ResultCodeTimeBudget   ResultCode = "time_budget"
-	ResultCodeUnknown      ResultCode = "unknown"
-	ResultCodeUnknownItem  ResultCode = "unknown_item"
-	ResultCodeUnknownKind  ResultCode = "unknown_kind"
-	ResultCodeUnknownVisit ResultCode = "unknown_visit"
-	ResultCodeVisitFull    ResultCode = "visit_full"
+	ResultCodeAfterGap       ResultCode = "after_gap"
+	ResultCodeApplied        ResultCode = "applied"
+	ResultCodeConflict       ResultCode = "conflict"
+	ResultCodeGap            ResultCode = "gap"
+	ResultCodeInvalid        ResultCode = "invalid"
+	ResultCodeNotYours       ResultCode = "not_yours"
+	ResultCodeSeqTaken       ResultCode = "seq_taken"
+	ResultCodeTimeBudget     ResultCode = "time_budget"
+	ResultCodeUnknown        ResultCode = "unknown"
+	ResultCodeUnknownItem    ResultCode = "unknown_item"
+	ResultCodeUnknownKind    ResultCode = "unknown_kind"
+	ResultCodeUnknownVisit   ResultCode = "unknown_visit"
+	ResultCodeVisitCancelled ResultCode = "visit_cancelled"
+	ResultCodeVisitFull      ResultCode = "visit_full"
 )
 
 // Valid indicates whether the value is a known member of the ResultCode enum.
@@ -1211,6 +1326,8 @@ func (e ResultCode) Valid() bool {
 	case ResultCodeUnknownKind:
 		return true
 	case ResultCodeUnknownVisit:
+		return true
+	case ResultCodeVisitCancelled:
 		return true
 	case ResultCodeVisitFull:
 		return true
@@ -1993,6 +2110,29 @@ func (e GetV1WorkersParamsStatus) Valid() bool {
 	}
 }
 
+// AcceptAssignmentOp The assignee accepts the visit's assignment (schemaVersion 3): the household then sees the worker
+type AcceptAssignmentOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time              `json:"at"`
+	Kind AcceptAssignmentOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID       `json:"opId"`
+	Payload *AcceptAssignmentPayload `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// AcceptAssignmentOpKind defines model for AcceptAssignmentOp.Kind.
+type AcceptAssignmentOpKind string
+
+// AcceptAssignmentPayload defines model for AcceptAssignmentPayload.
+type AcceptAssignmentPayload struct {
+	Text *string `json:"text,omitempty"`
+}
+
 // Address defines model for Address.
 type Address struct {
 	AccessNotes *string `json:"accessNotes,omitempty"`
@@ -2039,6 +2179,24 @@ type AlertState string
 type AlertNote struct {
 	Note *string `json:"note,omitempty"`
 }
+
+// AssignmentAnswer defines model for AssignmentAnswer.
+type AssignmentAnswer struct {
+	Answer AssignmentAnswerAnswer  `json:"answer"`
+	At     time.Time               `json:"at"`
+	OpId   openapi_types.UUID      `json:"opId"`
+	Reason *AssignmentAnswerReason `json:"reason,omitempty"`
+	Text   *string                 `json:"text,omitempty"`
+
+	// WorkerId an id, or empty for none
+	WorkerId string `json:"workerId"`
+}
+
+// AssignmentAnswerAnswer defines model for AssignmentAnswer.Answer.
+type AssignmentAnswerAnswer string
+
+// AssignmentAnswerReason defines model for AssignmentAnswer.Reason.
+type AssignmentAnswerReason string
 
 // Attachment defines model for Attachment.
 type Attachment struct {
@@ -2111,7 +2269,7 @@ type Batch struct {
 	// Ops the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH
 	Ops []Op `json:"ops"`
 
-	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (2) with 400
+	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (3) with 400
 	SchemaVersion int `json:"schemaVersion"`
 }
 
@@ -2504,6 +2662,33 @@ type CustomerVisit struct {
 	Worker    *PublicWorker `json:"worker,omitempty"`
 }
 
+// DeclineAssignmentOp The assignee declines the visit's assignment (schemaVersion 3), with a reason: the visit goes back to the supervisor (alert assignment_declined)
+type DeclineAssignmentOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time               `json:"at"`
+	Kind DeclineAssignmentOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID        `json:"opId"`
+	Payload *DeclineAssignmentPayload `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// DeclineAssignmentOpKind defines model for DeclineAssignmentOp.Kind.
+type DeclineAssignmentOpKind string
+
+// DeclineAssignmentPayload defines model for DeclineAssignmentPayload.
+type DeclineAssignmentPayload struct {
+	Reason DeclineAssignmentPayloadReason `json:"reason"`
+	Text   *string                        `json:"text,omitempty"`
+}
+
+// DeclineAssignmentPayloadReason defines model for DeclineAssignmentPayload.Reason.
+type DeclineAssignmentPayloadReason string
+
 // DeviceBody defines model for DeviceBody.
 type DeviceBody struct {
 	AppVersion *string `json:"appVersion,omitempty"`
@@ -2662,19 +2847,20 @@ type FieldNote struct {
 
 // FieldState defines model for FieldState.
 type FieldState struct {
-	CheckIn           *Attendance     `json:"checkIn,omitempty"`
-	CheckOut          *Attendance     `json:"checkOut,omitempty"`
-	Conflicts         *[]Conflict     `json:"conflicts"`
-	CustomerConfirmed bool            `json:"customerConfirmed"`
-	EnRouteAt         *time.Time      `json:"enRouteAt,omitempty"`
-	Eta               *time.Time      `json:"eta,omitempty"`
-	Exceptions        *[]Exception    `json:"exceptions"`
-	FactStatus        *VisitStatus    `json:"factStatus,omitempty"`
-	Incidents         *[]string       `json:"incidents"`
-	Notes             *[]FieldNote    `json:"notes"`
-	Ops               int             `json:"ops"`
-	Progress          *[]ItemProgress `json:"progress"`
-	SignOff           *SignOff        `json:"signOff,omitempty"`
+	Assignment        *AssignmentAnswer `json:"assignment,omitempty"`
+	CheckIn           *Attendance       `json:"checkIn,omitempty"`
+	CheckOut          *Attendance       `json:"checkOut,omitempty"`
+	Conflicts         *[]Conflict       `json:"conflicts"`
+	CustomerConfirmed bool              `json:"customerConfirmed"`
+	EnRouteAt         *time.Time        `json:"enRouteAt,omitempty"`
+	Eta               *time.Time        `json:"eta,omitempty"`
+	Exceptions        *[]Exception      `json:"exceptions"`
+	FactStatus        *VisitStatus      `json:"factStatus,omitempty"`
+	Incidents         *[]string         `json:"incidents"`
+	Notes             *[]FieldNote      `json:"notes"`
+	Ops               int               `json:"ops"`
+	Progress          *[]ItemProgress   `json:"progress"`
+	SignOff           *SignOff          `json:"signOff,omitempty"`
 }
 
 // FollowUp defines model for FollowUp.
@@ -3183,7 +3369,7 @@ type RescheduleBody struct {
 
 // Result The outcome of one operation. applied and conflict are recorded (conflict: a rule decided what stands); duplicate: seen before, code repeats the first outcome; rejected: never retried, the phone drops it (its seq is used); skipped: not looked at, send it again (seq_taken: renumber from nextSeq first).
 type Result struct {
-	// Code rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+	// Code rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
 	Code    *ResultCode `json:"code,omitempty"`
 	Message *string     `json:"message,omitempty"`
 
@@ -3195,7 +3381,7 @@ type Result struct {
 	Status ResultStatus   `json:"status"`
 }
 
-// ResultCode rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+// ResultCode rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
 type ResultCode string
 
 // ResultRule defines model for Result.Rule.
@@ -3790,6 +3976,7 @@ type WorkerDispute struct {
 
 // WorkerField defines model for WorkerField.
 type WorkerField struct {
+	Assignment        *AssignmentAnswer `json:"assignment,omitempty"`
 	CheckIn           *WorkerAttendance `json:"checkIn,omitempty"`
 	CheckOut          *WorkerAttendance `json:"checkOut,omitempty"`
 	CustomerConfirmed bool              `json:"customerConfirmed"`
@@ -5271,6 +5458,74 @@ func (t *Op) MergeRetireOp(v RetireOp) error {
 	return err
 }
 
+// AsAcceptAssignmentOp returns the union data inside the Op as a AcceptAssignmentOp
+func (t Op) AsAcceptAssignmentOp() (AcceptAssignmentOp, error) {
+	var body AcceptAssignmentOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromAcceptAssignmentOp overwrites any union data inside the Op as the provided AcceptAssignmentOp
+func (t *Op) FromAcceptAssignmentOp(v AcceptAssignmentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"acceptAssignment"}`))
+	t.union = b
+	return err
+}
+
+// MergeAcceptAssignmentOp performs a merge with any union data inside the Op, using the provided AcceptAssignmentOp
+func (t *Op) MergeAcceptAssignmentOp(v AcceptAssignmentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"acceptAssignment"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsDeclineAssignmentOp returns the union data inside the Op as a DeclineAssignmentOp
+func (t Op) AsDeclineAssignmentOp() (DeclineAssignmentOp, error) {
+	var body DeclineAssignmentOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromDeclineAssignmentOp overwrites any union data inside the Op as the provided DeclineAssignmentOp
+func (t *Op) FromDeclineAssignmentOp(v DeclineAssignmentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"declineAssignment"}`))
+	t.union = b
+	return err
+}
+
+// MergeDeclineAssignmentOp performs a merge with any union data inside the Op, using the provided DeclineAssignmentOp
+func (t *Op) MergeDeclineAssignmentOp(v DeclineAssignmentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"declineAssignment"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Op) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"kind"`
@@ -5285,10 +5540,14 @@ func (t Op) ValueByDiscriminator() (interface{}, error) {
 		return nil, err
 	}
 	switch discriminator {
+	case "acceptAssignment":
+		return t.AsAcceptAssignmentOp()
 	case "checkIn":
 		return t.AsCheckInOp()
 	case "checkOut":
 		return t.AsCheckOutOp()
+	case "declineAssignment":
+		return t.AsDeclineAssignmentOp()
 	case "note":
 		return t.AsNoteOp()
 	case "progress":

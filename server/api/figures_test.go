@@ -423,6 +423,7 @@ func TestWorkerRatingFromSignOffs(t *testing.T) {
 			Rating float64 `json:"rating"`
 		} `json:"worker"`
 	}
+	f.accept(m.w1.ID, m.r.ID)
 	f.do("GET", "/v1/visits/"+m.r.ID, nil, m.cu1).want(200).decode(&cv)
 	if cv.Worker.Rating != 4.13 {
 		t.Fatalf("customer sees %v", cv.Worker.Rating)

@@ -375,6 +375,7 @@ func TestTimeCorrections(t *testing.T) {
 
 func TestCustomerListShowsWorkerProfile(t *testing.T) {
 	w := newWorld(t)
+	w.f.accept(w.w1.ID, w.v1.ID)
 	r := w.f.do("GET", "/v1/visits", nil, w.cu1).want(200)
 	var page struct {
 		Items []office.CustomerVisit `json:"items"`

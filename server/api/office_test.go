@@ -224,6 +224,7 @@ func TestAccessRules(t *testing.T) {
 	if wv.AddressHidden || wv.Address.Text == "" || wv.Customer == nil || wv.Customer.Phone != w.c1.Phone || wv.Customer.Household == nil {
 		t.Errorf("worker's view inside the window lacks the household: %+v", wv)
 	}
+	f.accept(w.w1.ID, w.v1.ID)
 	cr := f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.cu1).want(200)
 	var cv office.CustomerVisit
 	cr.decode(&cv)

@@ -11,6 +11,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 	fsync "fieldsync/sync"
 )
 
@@ -88,7 +89,7 @@ var (
 	roles         = []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleWorker, schemas.RoleCustomer}
 	workerStates  = []schemas.WorkerStatus{schemas.WorkerActive, schemas.WorkerSuspended, schemas.WorkerLeft}
 	resultStatus  = []string{fsync.StatusApplied, fsync.StatusConflict, fsync.StatusDuplicate, fsync.StatusRejected, fsync.StatusSkipped}
-	rejectedCodes = []string{"invalid", "unknown_kind", "unknown_visit", "not_yours", "unknown_item", "visit_full"}
+	rejectedCodes = []string{"invalid", "unknown_kind", "unknown_visit", "not_yours", "unknown_item", "visit_full", "visit_cancelled"}
 	skippedCodes  = []string{"gap", "after_gap", "time_budget", "seq_taken"}
 	// A duplicate repeats the first outcome: applied, conflict, unknown, or
 	// a rejected code.
@@ -109,7 +110,7 @@ var (
 	// Alert kinds: the office's, the scheduler's, the sync engine's
 	// (visit_full, incident) and every sync rule that needs review.
 	alertKinds = slices.Concat([]string{"complaint", "complaint_sla_breach", "correction_disputed", "incident_escalated",
-		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full"}, syncRules)
+		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined, office.AlertUnanswered}, syncRules)
 	errorCodes = []string{schemas.EINVALID, schemas.EUNAUTHORIZED, schemas.EFORBIDDEN, schemas.ENOTFOUND, schemas.EMETHOD,
 		schemas.ECONFLICT, schemas.ETOOLARGE, schemas.EMEDIATYPE, schemas.EUPGRADE, schemas.ERATELIMIT, schemas.EINTERNAL, schemas.EUNAVAILABLE}
 	auditEntities = []string{schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit,
@@ -195,6 +196,8 @@ var fieldRules = map[string][]rule{
 		describe(fmt.Sprintf("the push protocol the app speaks: below minSchemaVersion (%d) the push is refused with 426 upgrade_required; above the server's (%d) with 400", fsync.MinSchemaVersion, fsync.SchemaVersion)),
 	},
 	"Alert.kind":                 {enum(alertKinds...)},
+	"AssignmentAnswer.answer":    {enum(schemas.AssignmentAccepted, schemas.AssignmentDeclined)},
+	"AssignmentAnswer.reason":    {enum(fsync.DeclineReasons...)},
 	"Alert.priority":             {enum("normal", "high")},
 	"Alert.state":                {enum(schemas.AlertOpen, schemas.AlertAcknowledged, schemas.AlertResolved)},
 	"Complaint.category":         {enum(schemas.ComplaintCategories...)},
@@ -535,6 +538,11 @@ var opKinds = []opKind{
 		fields: []string{"text", "photos"}, required: []string{"text"}, fieldRules: map[string][]rule{"text": {notOnly, maxLen(4000)}}},
 	{kind: kindRetire, summary: "Retires the seq of a queued operation the phone discarded before sending it (same seq, new opId): it occupies the seq and changes nothing, so the queue has no hole",
 		noVisit: true, payloadDesc: "empty: a retire carries nothing"},
+	{kind: fsync.KindAccept, summary: "The assignee accepts the visit's assignment (schemaVersion 3): the household then sees the worker",
+		fields: []string{"text"}, fieldRules: map[string][]rule{"text": {maxLen(500)}}},
+	{kind: fsync.KindDecline, summary: "The assignee declines the visit's assignment (schemaVersion 3), with a reason: the visit goes back to the supervisor (alert assignment_declined)",
+		fields: []string{"reason", "text"}, required: []string{"reason"},
+		fieldRules: map[string][]rule{"reason": {enum(fsync.DeclineReasons...)}, "text": {maxLen(500)}}},
 }
 
 // kindRetire is the protocol's retire kind (PROTOCOL.md, schemaVersion 2).

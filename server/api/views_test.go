@@ -671,6 +671,7 @@ var (
 				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes addressHidden").
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
 				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed").
+				add("field.assignment", "answer workerId at reason text opId").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
 				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
 				add("customer", "name phone preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
@@ -891,6 +892,7 @@ func TestViewsHideInternalRecords(t *testing.T) {
 	v := m.visit(now.Add(-3 * time.Hour))
 	far := map[string]any{"lat": 31.2987, "lng": 121.4612, "accuracyM": 8}
 	m.push(v.ID,
+		mxOp(fsync.KindAccept, now.Add(-24*time.Hour), map[string]any{}),
 		mxOp(fsync.KindCheckIn, now.Add(-170*time.Minute), map[string]any{"location": far}),
 		mxOp(fsync.KindProgress, now.Add(-150*time.Minute), map[string]any{"itemId": "kitchen", "done": true, "text": "INTERNAL-progress-text"}),
 		mxOp(fsync.KindNote, now.Add(-140*time.Minute), map[string]any{"text": "INTERNAL-worker-note"}),

@@ -65,6 +65,9 @@ type Config struct {
 	// ComplaintAnswerWait is how long a proposed remedy waits for the
 	// customer's answer before a supervisor may close the complaint.
 	ComplaintAnswerWait time.Duration
+	// AssignmentAnswerBy is how long before a visit's start an unanswered
+	// assignment alerts the supervisor.
+	AssignmentAnswerBy time.Duration
 
 	MetricsAddr   string // host:port of the /metrics listener; empty: off
 	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
@@ -302,6 +305,7 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	hours := str("WORK_HOURS", "09:00-18:00", "the office's working hours, company zone")
 	c.ScheduleHorizon = duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour, "how far ahead recurring schedules generate visits")
 	c.GeneratorInterval = duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour, "how often the schedule generator runs")
+	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long before the visit starts alerts the supervisor (0: off)")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
 	c.Rating = office.RatingConfig{
 		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour, "a sign-off's rating weighs half as much this long before the worker's newest one"),

@@ -367,6 +367,9 @@ func (s *Service) RunSLA(ctx context.Context, every time.Duration) {
 		if _, err := s.EscalateIncidents(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("incident escalation", "err", err)
 		}
+		if _, err := s.EscalateUnanswered(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("unanswered assignments", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

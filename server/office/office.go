@@ -30,6 +30,7 @@ type Service struct {
 	// answerWait is how long a proposed remedy waits for the customer's
 	// answer before a supervisor may close the complaint without it.
 	answerWait time.Duration
+	answerBy   time.Duration
 
 	records   Records       // workers, customers, the catalog
 	schedules ScheduleStore // recurring schedules
@@ -108,7 +109,7 @@ func (s *Service) raiseAbout(ctx context.Context, subject string, a *schemas.Ale
 // New returns the office service.
 func New(db *store.Store, now func() time.Time, log *slog.Logger, horizon time.Duration) *Service {
 	return &Service{db: db, records: db.Office, schedules: db.Schedules, now: now, log: log, horizon: horizon, calendar: schemas.DefaultCalendar(), alertWin: 10 * time.Minute,
-		buffer: DefaultTravelBuffer, rating: DefaultRatingConfig, figures: DefaultFiguresConfig, answerWait: DefaultComplaintAnswerWait}
+		buffer: DefaultTravelBuffer, rating: DefaultRatingConfig, figures: DefaultFiguresConfig, answerWait: DefaultComplaintAnswerWait, answerBy: DefaultAnswerBy}
 }
 
 // errNotFound is what any record the actor may not see looks like: the

@@ -77,6 +77,9 @@ type WorkerField struct {
 	Incidents         []string            `json:"incidents"`
 	Notes             []schemas.FieldNote `json:"notes"`
 	CustomerConfirmed bool                `json:"customerConfirmed"`
+	// Assignment is the worker's answer to the assignment, when the
+	// current assignee answered.
+	Assignment *schemas.AssignmentAnswer `json:"assignment,omitempty"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -199,6 +202,9 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	out.Field = WorkerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, CheckIn: workerAttendance(f.CheckIn), CheckOut: workerAttendance(f.CheckOut),
 		Progress: make([]WorkerProgress, len(f.Progress)), SignOff: f.SignOff, Incidents: f.Incidents, Notes: f.Notes,
 		CustomerConfirmed: f.CustomerConfirmed}
+	if v.Answer() != "" {
+		out.Field.Assignment = f.Assignment
+	}
 	for i, p := range f.Progress {
 		out.Field.Progress[i] = WorkerProgress{ItemID: p.ItemID, Done: p.Done, At: p.At, Photos: p.Photos, OpID: p.OpID}
 	}
@@ -241,7 +247,11 @@ func (s *Service) customerVisit(ctx context.Context, v *schemas.Visit) (*Custome
 	if t := v.EffectiveTime("checkOut"); t != nil {
 		out.Field.CheckOut = &AttendanceTime{At: *t}
 	}
-	if v.WorkerID != "" {
+	// The household meets its worker once the worker has accepted the
+	// assignment (the dispatcher confirms the worker's willingness first),
+	// or has arrived: an app older than schemaVersion 3 never accepts.
+	arrived := f.CheckIn != nil && f.CheckIn.WorkerID == v.WorkerID
+	if v.WorkerID != "" && (v.Answer() == schemas.AssignmentAccepted || arrived) {
 		w, err := s.worker(ctx, v.WorkerID)
 		if err != nil && schemas.ErrorCode(err) != schemas.ENOTFOUND {
 			return nil, err

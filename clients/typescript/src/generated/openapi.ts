@@ -1253,6 +1253,35 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** @description The assignee accepts the visit's assignment (schemaVersion 3): the household then sees the worker */
+        AcceptAssignmentOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "acceptAssignment";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["AcceptAssignmentPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        AcceptAssignmentPayload: {
+            text?: string;
+        };
         Address: {
             accessNotes?: string;
             id: string;
@@ -1270,7 +1299,7 @@ export interface components {
             detail?: string;
             id: string;
             /** @enum {string} */
-            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
             /** Format: date-time */
             lastAt?: string | null;
             note?: string;
@@ -1289,6 +1318,19 @@ export interface components {
         };
         AlertNote: {
             note?: string;
+        };
+        AssignmentAnswer: {
+            /** @enum {string} */
+            answer: "accepted" | "declined";
+            /** Format: date-time */
+            at: string;
+            /** Format: uuid */
+            opId: string;
+            /** @enum {string} */
+            reason?: "schedule_conflict" | "too_far" | "not_qualified" | "unwell" | "personal" | "other";
+            text?: string;
+            /** @description an id, or empty for none */
+            workerId: string;
         };
         Attachment: {
             complete: boolean;
@@ -1357,7 +1399,7 @@ export interface components {
             deviceId: string;
             /** @description the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH */
             ops: components["schemas"]["Op"][];
-            /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (2) with 400 */
+            /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (3) with 400 */
             schemaVersion: number;
         };
         Breakdowns: {
@@ -1710,6 +1752,37 @@ export interface components {
             version: number;
             worker?: components["schemas"]["PublicWorker"];
         };
+        /** @description The assignee declines the visit's assignment (schemaVersion 3), with a reason: the visit goes back to the supervisor (alert assignment_declined) */
+        DeclineAssignmentOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "declineAssignment";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["DeclineAssignmentPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        DeclineAssignmentPayload: {
+            /** @enum {string} */
+            reason: "schedule_conflict" | "too_far" | "not_qualified" | "unwell" | "personal" | "other";
+            text?: string;
+        };
         DeviceBody: {
             appVersion?: string;
             /**
@@ -1784,6 +1857,7 @@ export interface components {
             text: string;
         };
         FieldState: {
+            assignment?: components["schemas"]["AssignmentAnswer"];
             checkIn?: components["schemas"]["Attendance"];
             checkOut?: components["schemas"]["Attendance"];
             conflicts: components["schemas"]["Conflict"][] | null;
@@ -2042,7 +2116,7 @@ export interface components {
             visitId?: string;
         };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
-        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"];
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
@@ -2252,10 +2326,10 @@ export interface components {
         /** @description The outcome of one operation. applied and conflict are recorded (conflict: a rule decided what stands); duplicate: seen before, code repeats the first outcome; rejected: never retried, the phone drops it (its seq is used); skipped: not looked at, send it again (seq_taken: renumber from nextSeq first). */
         Result: {
             /**
-             * @description rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+             * @description rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
              * @enum {string}
              */
-            code?: "invalid" | "unknown_kind" | "unknown_visit" | "not_yours" | "unknown_item" | "visit_full" | "gap" | "after_gap" | "time_budget" | "seq_taken" | "applied" | "conflict" | "unknown";
+            code?: "invalid" | "unknown_kind" | "unknown_visit" | "not_yours" | "unknown_item" | "visit_full" | "visit_cancelled" | "gap" | "after_gap" | "time_budget" | "seq_taken" | "applied" | "conflict" | "unknown";
             message?: string;
             /** @description the operation's opId as sent (an invalid one is echoed, rejected) */
             opId: string;
@@ -2805,6 +2879,7 @@ export interface components {
             note: string;
         };
         WorkerField: {
+            assignment?: components["schemas"]["AssignmentAnswer"];
             checkIn?: components["schemas"]["WorkerAttendance"];
             checkOut?: components["schemas"]["WorkerAttendance"];
             customerConfirmed: boolean;
