@@ -505,10 +505,42 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 	// Record. Records that exist already (an interrupted earlier attempt,
 	// or the same batch through another instance) are read back: what was
 	// recorded first stands, and its visit is decided again with it.
+	opOf := make([]string, len(fresh))
+	for i, r := range fresh {
+		opOf[i] = r.OpID
+	}
 	redo, err := e.insertRecords(ctx, fresh)
 	if err != nil {
 		return nil, err
 	}
+	// A seq recorded first for another operation (an interrupted attempt
+	// of a reinstalled app, a racing push) holds that operation's record,
+	// maybe of another visit: ours is not recorded, so its visit is
+	// decided again without it, and the record's visit with the record,
+	// or the fact is lost once lastSeq covers it.
+	if redo == nil {
+		redo = map[string]bool{}
+	}
+	for i, r := range fresh {
+		if r.OpID == opOf[i] {
+			continue
+		}
+		for id, recs := range byVisit {
+			if k := slices.Index(recs, r); k >= 0 {
+				byVisit[id] = slices.Delete(recs, k, k+1)
+				redo[id] = true
+			}
+		}
+		if r.Status == StatusRejected || r.Status == StatusDuplicate || r.Kind == KindRetire {
+			continue
+		}
+		if _, ok := byVisit[r.VisitID]; !ok {
+			ids = append(ids, r.VisitID)
+		}
+		byVisit[r.VisitID] = append(byVisit[r.VisitID], r)
+		redo[r.VisitID] = true
+	}
+	slices.Sort(ids)
 	for id := range redo {
 		d, err := e.decide(ctx, id, byVisit[id])
 		if err != nil {
