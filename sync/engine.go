@@ -289,6 +289,25 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	if _, err := e.ops.InsertOps(ctx, markers); err != nil {
 		return nil, err
 	}
+	// A marker's seq may hold another operation's record, from an attempt
+	// that died before writing its visit: once lastSeq covers the seq
+	// nothing else would fold it, so it is folded now (its visit knows the
+	// records it holds, so never twice).
+	var held []*Record
+	for _, m := range markers {
+		if m.OpID != markerOf[m].OpID && m.Status != StatusRejected && m.Status != StatusDuplicate && m.Kind != KindRetire {
+			h := *m
+			h.Status = StatusPending
+			held = append(held, &h)
+		}
+	}
+	if len(held) > 0 {
+		more, err := e.apply(ctx, held)
+		if err != nil {
+			return nil, err
+		}
+		touched = append(touched, more...)
+	}
 	for i, x := range answers {
 		res, r := &resp.Results[i], x.rec
 		switch {

@@ -673,3 +673,54 @@ func TestSeqHeldByAnInterruptedAttemptOfAnotherVisit(t *testing.T) {
 		t.Fatalf("after the renumbered send the visit has %q, want [new]", got)
 	}
 }
+
+// TestRenumberedQueueOverAnInterruptedAttempt: the phone pushed A (applied,
+// the answer lost), then X, recorded at seq 2 before the server died (its
+// visit and the device's state unwritten). Signed in again, it numbers its
+// queue, A and X as far as it knows unsent, from nextSeq 2. A's resend
+// finds seq 2 held by X's record; X's resend at seq 3 repeats that record.
+// X's note must reach its visit, once, and A's stay once.
+func TestRenumberedQueueOverAnInterruptedAttempt(t *testing.T) {
+	ctx := context.Background()
+	db, v1, a := setup(t)
+	v2 := *v1
+	v2.ID = schemas.NewID()
+	if err := db.Visits.Insert(ctx, &v2); err != nil {
+		t.Fatal(err)
+	}
+	e := engine(db)
+	at := v1.ScheduledStart.Add(time.Minute).UTC()
+	opA := fsync.Op{Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v1.ID, At: at, Payload: json.RawMessage(`{"text":"a"}`)}
+	b := &fsync.Batch{DeviceID: "phone-1", SchemaVersion: 2, DeviceClock: now0, Ops: []fsync.Op{opA}}
+	if resp, err := e.Push(ctx, a, b); err != nil || resp.Results[0].Status != fsync.StatusApplied {
+		t.Fatalf("A: %+v, %v", resp, err)
+	}
+	xAt := at.Add(time.Minute)
+	held := &schemas.SyncRecord{ID: a.UserID + "/" + a.DeviceID + "/2", UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: 2,
+		OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v2.ID, DeviceAt: xAt, CorrectedAt: xAt, EffAt: xAt, ReceivedAt: now0,
+		Payload: schemas.SyncPayload{Text: "x"}, Status: fsync.StatusApplied}
+	if _, err := db.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{held}); err != nil {
+		t.Fatal(err)
+	}
+	opA.Seq = 2
+	opX := fsync.Op{Seq: 3, OpID: held.OpID, Kind: fsync.KindNote, VisitID: v2.ID, At: xAt, Payload: json.RawMessage(`{"text":"x"}`)}
+	b.Ops = []fsync.Op{opA, opX}
+	resp, err := e.Push(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := func(id string) []string {
+		_, v := fieldJSON(t, db, id)
+		var out []string
+		for _, n := range v.Field.Notes {
+			out = append(out, n.Text)
+		}
+		return out
+	}
+	if got := notes(v2.ID); len(got) != 1 || got[0] != "x" {
+		t.Fatalf("X's visit has %q, want [x] (results %+v)", got, resp.Results)
+	}
+	if got := notes(v1.ID); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("A's visit has %q, want [a]", got)
+	}
+}
