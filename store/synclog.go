@@ -420,6 +420,9 @@ func (l *SyncLog) RecordPush(ctx context.Context, d *schemas.SyncDevice, ops, re
 		x.WorkerID, x.Team, x.LastPushAt = d.WorkerID, d.Team, d.LastPushAt.UTC()
 		x.AppVersion, x.SchemaVersion, x.PendingGap, x.SkewMs = d.AppVersion, d.SchemaVersion, d.PendingGap, d.SkewMs
 		x.LastSeq = max(x.LastSeq, d.LastSeq)
+		if g := x.PendingGap; g != nil && g.Expected <= x.LastSeq {
+			x.PendingGap = nil // filled by a racing push of later seqs
+		}
 		if d.LastEffAt.After(x.LastEffAt) {
 			x.LastEffAt = d.LastEffAt.UTC()
 		}

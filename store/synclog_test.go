@@ -222,6 +222,15 @@ func TestSyncLogDeviceHighWater(t *testing.T) {
 	if d, _ = s.SyncLog.Device(ctx, "u1", "phone"); d.LastSeq != n || !d.LastEffAt.Equal(c.now().Add((n-1)*time.Minute)) {
 		t.Fatalf("a late push moved the mark back: %+v", d)
 	}
+	// Nor brings back a gap a racing push filled meanwhile (the phone's
+	// sync state would show a hole that is not there).
+	late.PendingGap = &schemas.SyncGap{Expected: 4, Got: 6}
+	if err := s.SyncLog.RecordPush(ctx, late, 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d, _ = s.SyncLog.Device(ctx, "u1", "phone"); d.PendingGap != nil {
+		t.Fatalf("a late push brought back a filled gap: %+v", d.PendingGap)
+	}
 }
 
 // The health view: devices by team, by worker, or all, the latest push

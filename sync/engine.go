@@ -289,6 +289,25 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 	if _, err := e.ops.InsertOps(ctx, markers); err != nil {
 		return nil, err
 	}
+	// A marker's seq may hold another operation's record, from an attempt
+	// that died before writing its visit: once lastSeq covers the seq
+	// nothing else would fold it, so it is folded now (its visit knows the
+	// records it holds, so never twice).
+	var held []*Record
+	for _, m := range markers {
+		if m.OpID != markerOf[m].OpID && m.Status != StatusRejected && m.Status != StatusDuplicate && m.Kind != KindRetire {
+			h := *m
+			h.Status = StatusPending
+			held = append(held, &h)
+		}
+	}
+	if len(held) > 0 {
+		more, err := e.apply(ctx, held)
+		if err != nil {
+			return nil, err
+		}
+		touched = append(touched, more...)
+	}
 	for i, x := range answers {
 		res, r := &resp.Results[i], x.rec
 		switch {
@@ -505,10 +524,42 @@ func (e *Engine) apply(ctx context.Context, fresh []*Record) ([]*schemas.Visit, 
 	// Record. Records that exist already (an interrupted earlier attempt,
 	// or the same batch through another instance) are read back: what was
 	// recorded first stands, and its visit is decided again with it.
+	opOf := make([]string, len(fresh))
+	for i, r := range fresh {
+		opOf[i] = r.OpID
+	}
 	redo, err := e.insertRecords(ctx, fresh)
 	if err != nil {
 		return nil, err
 	}
+	// A seq recorded first for another operation (an interrupted attempt
+	// of a reinstalled app, a racing push) holds that operation's record,
+	// maybe of another visit: ours is not recorded, so its visit is
+	// decided again without it, and the record's visit with the record,
+	// or the fact is lost once lastSeq covers it.
+	if redo == nil {
+		redo = map[string]bool{}
+	}
+	for i, r := range fresh {
+		if r.OpID == opOf[i] {
+			continue
+		}
+		for id, recs := range byVisit {
+			if k := slices.Index(recs, r); k >= 0 {
+				byVisit[id] = slices.Delete(recs, k, k+1)
+				redo[id] = true
+			}
+		}
+		if r.Status == StatusRejected || r.Status == StatusDuplicate || r.Kind == KindRetire {
+			continue
+		}
+		if _, ok := byVisit[r.VisitID]; !ok {
+			ids = append(ids, r.VisitID)
+		}
+		byVisit[r.VisitID] = append(byVisit[r.VisitID], r)
+		redo[r.VisitID] = true
+	}
+	slices.Sort(ids)
 	for id := range redo {
 		d, err := e.decide(ctx, id, byVisit[id])
 		if err != nil {

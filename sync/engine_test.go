@@ -616,3 +616,111 @@ func TestPresenceCountIsExact(t *testing.T) {
 	}
 	t.Logf("%d pushes cut off before the fifth landed", cut)
 }
+
+// TestSeqHeldByAnInterruptedAttemptOfAnotherVisit: an earlier push of the
+// device (the app's install before a reinstall) recorded a note on one
+// visit at seq 1 and the server died before writing the visit and the
+// device's state. The reinstalled app sends another operation, on another
+// visit, at seq 1. The record at seq 1 stands: its note reaches its visit
+// (lastSeq now covers it, nothing else would ever fold it), and the new
+// operation, answered seq_taken and not recorded, changes nothing until
+// it is sent again under its new seq, then once.
+func TestSeqHeldByAnInterruptedAttemptOfAnotherVisit(t *testing.T) {
+	ctx := context.Background()
+	db, v1, a := setup(t)
+	v2 := *v1
+	v2.ID = schemas.NewID()
+	if err := db.Visits.Insert(ctx, &v2); err != nil {
+		t.Fatal(err)
+	}
+	at := v1.ScheduledStart.Add(time.Minute).UTC()
+	held := &schemas.SyncRecord{ID: a.UserID + "/" + a.DeviceID + "/1", UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: 1,
+		OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v2.ID, DeviceAt: at, CorrectedAt: at, EffAt: at, ReceivedAt: now0,
+		Payload: schemas.SyncPayload{Text: "held"}, Status: fsync.StatusApplied}
+	if _, err := db.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{held}); err != nil {
+		t.Fatal(err)
+	}
+	e := engine(db)
+	op := fsync.Op{Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v1.ID, At: at.Add(time.Minute), Payload: json.RawMessage(`{"text":"new"}`)}
+	b := &fsync.Batch{DeviceID: "phone-1", SchemaVersion: 2, DeviceClock: now0, Ops: []fsync.Op{op}}
+	resp, err := e.Push(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resp.Results[0]; r.Status != fsync.StatusSkipped || r.Code != fsync.SkipSeqTaken || resp.NextSeq != 2 {
+		t.Fatalf("new operation at a held seq: %+v, next %d", r, resp.NextSeq)
+	}
+	notes := func(id string) []string {
+		_, v := fieldJSON(t, db, id)
+		var out []string
+		for _, n := range v.Field.Notes {
+			out = append(out, n.Text)
+		}
+		return out
+	}
+	if got := notes(v2.ID); len(got) != 1 || got[0] != "held" {
+		t.Fatalf("the recorded note's visit has %q, want [held]", got)
+	}
+	if got := notes(v1.ID); len(got) != 0 {
+		t.Fatalf("the seq_taken operation's visit has %q, want none", got)
+	}
+	op.Seq = resp.NextSeq
+	b.Ops = []fsync.Op{op}
+	if resp, err = e.Push(ctx, a, b); err != nil || resp.Results[0].Status != fsync.StatusApplied {
+		t.Fatalf("renumbered: %+v, %v", resp, err)
+	}
+	if got := notes(v1.ID); len(got) != 1 || got[0] != "new" {
+		t.Fatalf("after the renumbered send the visit has %q, want [new]", got)
+	}
+}
+
+// TestRenumberedQueueOverAnInterruptedAttempt: the phone pushed A (applied,
+// the answer lost), then X, recorded at seq 2 before the server died (its
+// visit and the device's state unwritten). Signed in again, it numbers its
+// queue, A and X as far as it knows unsent, from nextSeq 2. A's resend
+// finds seq 2 held by X's record; X's resend at seq 3 repeats that record.
+// X's note must reach its visit, once, and A's stay once.
+func TestRenumberedQueueOverAnInterruptedAttempt(t *testing.T) {
+	ctx := context.Background()
+	db, v1, a := setup(t)
+	v2 := *v1
+	v2.ID = schemas.NewID()
+	if err := db.Visits.Insert(ctx, &v2); err != nil {
+		t.Fatal(err)
+	}
+	e := engine(db)
+	at := v1.ScheduledStart.Add(time.Minute).UTC()
+	opA := fsync.Op{Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v1.ID, At: at, Payload: json.RawMessage(`{"text":"a"}`)}
+	b := &fsync.Batch{DeviceID: "phone-1", SchemaVersion: 2, DeviceClock: now0, Ops: []fsync.Op{opA}}
+	if resp, err := e.Push(ctx, a, b); err != nil || resp.Results[0].Status != fsync.StatusApplied {
+		t.Fatalf("A: %+v, %v", resp, err)
+	}
+	xAt := at.Add(time.Minute)
+	held := &schemas.SyncRecord{ID: a.UserID + "/" + a.DeviceID + "/2", UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: 2,
+		OpID: schemas.NewID(), Kind: fsync.KindNote, VisitID: v2.ID, DeviceAt: xAt, CorrectedAt: xAt, EffAt: xAt, ReceivedAt: now0,
+		Payload: schemas.SyncPayload{Text: "x"}, Status: fsync.StatusApplied}
+	if _, err := db.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{held}); err != nil {
+		t.Fatal(err)
+	}
+	opA.Seq = 2
+	opX := fsync.Op{Seq: 3, OpID: held.OpID, Kind: fsync.KindNote, VisitID: v2.ID, At: xAt, Payload: json.RawMessage(`{"text":"x"}`)}
+	b.Ops = []fsync.Op{opA, opX}
+	resp, err := e.Push(ctx, a, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notes := func(id string) []string {
+		_, v := fieldJSON(t, db, id)
+		var out []string
+		for _, n := range v.Field.Notes {
+			out = append(out, n.Text)
+		}
+		return out
+	}
+	if got := notes(v2.ID); len(got) != 1 || got[0] != "x" {
+		t.Fatalf("X's visit has %q, want [x] (results %+v)", got, resp.Results)
+	}
+	if got := notes(v1.ID); len(got) != 1 || got[0] != "a" {
+		t.Fatalf("A's visit has %q, want [a]", got)
+	}
+}
