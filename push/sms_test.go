@@ -242,6 +242,7 @@ func TestSMSDailyCap(t *testing.T) {
 }
 
 func TestSMSOncePerVisitAndKind(t *testing.T) {
+	storetest.NeedsIsolation(t) // two dispatchers' leases
 	r := newSMSRig(t)
 	// The first SMS attempt fails transiently: it is retried.
 	r.sms.script["+8613800000001"] = []string{"InternalError.Timeout"}
