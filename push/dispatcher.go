@@ -250,6 +250,9 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 	done := make([]*Notification, 0, len(ns))
 	for i := range ns {
 		n, o := &ns[i], outs[i]
+		if n.Attempts == 0 {
+			n.FirstTry = d.now().UTC()
+		}
 		n.Attempts++
 		if o.lastErr != "" {
 			n.LastError = o.lastErr
@@ -277,9 +280,11 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 			}
 			d.Observer.Delivered(channel, n.Kind, outcome)
 		}
-		// What FCM could not deliver (no device, a dead token), or what
-		// the recipient wants by SMS too, goes by SMS.
-		if r := recips[n.UserID]; r != nil && d.smsFor(n) && (outcome == "dropped" || outcome == "failed" || r.channel == ChannelBoth) {
+		// What FCM could not deliver (no device, a dead token, still
+		// retrying past SMS.After), or what the recipient wants by SMS
+		// too, goes by SMS.
+		if r := recips[n.UserID]; r != nil && d.smsFor(n) && (outcome == "dropped" || outcome == "failed" || r.channel == ChannelBoth ||
+			outcome == "retried" && d.SMS.After > 0 && !d.now().Before(n.FirstTry.Add(d.SMS.After))) {
 			if err := d.fallBack(ctx, n, r); err != nil {
 				return nil, err
 			}

@@ -322,3 +322,27 @@ func TestSMSTemplateVariablesFreeOfPII(t *testing.T) {
 		}
 	}
 }
+
+func TestSMSFallbackNotDeliveredInTime(t *testing.T) {
+	r := newSMSRig(t)
+	ctx := context.Background()
+	tok := "tok-busy-" + strings.Repeat("x", 20)
+	if err := push.NewTargets(r.db.Push).Register(ctx, "c1", push.Target{Token: tok, DeviceID: "p1", Platform: "android"}); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		r.fcm.script[tok] = append(r.fcm.script[tok], reply{status: 500, errorCode: "INTERNAL"})
+	}
+	r.enqueue(t, reminder("v1", storetest.Epoch.Add(2*time.Hour)))
+	d := r.disp("a", 5)
+	d.SMS.After = 5 * time.Minute
+	drain(t, d)
+	if n := len(r.sms.requests()); n != 0 {
+		t.Fatalf("%d SMS before the deadline", n)
+	}
+	r.clk.Add(6 * time.Minute)
+	drain(t, d)
+	if n := len(r.sms.requests()); n != 1 {
+		t.Fatalf("%d SMS after FCM retried past the deadline, want 1", n)
+	}
+}

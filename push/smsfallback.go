@@ -31,6 +31,9 @@ type SMSSender interface {
 type SMSChannel struct {
 	Sender   SMSSender
 	DailyCap int // SMS per recipient and day (in their zone)
+	// After is how long FCM may keep retrying a notification before its
+	// SMS goes too (0: only when FCM gives up).
+	After time.Duration
 }
 
 // smsRecipient is what an SMS needs of a recipient: their phone number

@@ -29,6 +29,7 @@ type Notification struct {
 	NotBefore   time.Time         `json:"notBefore" bson:"notBefore"`
 	State       string            `json:"state" bson:"state"`
 	Attempts    int               `json:"attempts" bson:"attempts"`
+	FirstTry    time.Time         `json:"-" bson:"firstTry,omitempty"`   // the first send, for the SMS fallback's deadline
 	SentTokens  []string          `json:"-" bson:"sentTokens,omitempty"` // accepted by FCM: never sent again
 	LeaseOwner  string            `json:"-" bson:"leaseOwner"`
 	LeaseUntil  time.Time         `json:"-" bson:"leaseUntil"`

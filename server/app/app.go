@@ -253,7 +253,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 		if err != nil {
 			return fmt.Errorf("sms: %w", err)
 		}
-		s.Push.SMS = &push.SMSChannel{Sender: sms, DailyCap: cfg.SMS.DailyCap}
+		s.Push.SMS = &push.SMSChannel{Sender: sms, DailyCap: cfg.SMS.DailyCap, After: cfg.SMS.After}
 		s.log.Info("SMS through Tencent Cloud SMS for what FCM cannot deliver", "templates", len(cfg.SMS.Templates), "dailyCap", cfg.SMS.DailyCap)
 	}
 	current, previous, err := cfg.signingKeys()

@@ -100,6 +100,7 @@ type SMSConfig struct {
 	SecretID, SecretKey, Region, AppID, Sign, Endpoint string
 	Templates                                          map[string]string // notification kind -> template id
 	DailyCap                                           int
+	After                                              time.Duration // FCM retrying this long: SMS too
 }
 
 // EnvPrefix starts the name of every setting's environment variable.
@@ -315,6 +316,7 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	smsTemplates := str("SMS_TEMPLATES", "", "approved templates, kind=templateId comma-separated (kinds: "+strings.Join(slices.Sorted(maps.Keys(push.SMSKinds)), ", ")+")")
 	c.SMS.Endpoint = str("SMS_ENDPOINT", "", "SMS API host override (http://host:port for a local endpoint)")
 	c.SMS.DailyCap = integer("SMS_DAILY_CAP", 3, 1, 100, "SMS per recipient and day")
+	c.SMS.After = duration("SMS_FALLBACK_AFTER", 10*time.Minute, 0, 24*time.Hour, "a notification FCM is still retrying after this long goes by SMS too (0: only when FCM gives up)")
 	c.SMS.Templates = map[string]string{}
 	for _, kv := range list(smsTemplates) {
 		kind, id, ok := strings.Cut(kv, "=")

@@ -1,6 +1,9 @@
 package app
 
-import "testing"
+import (
+	"testing"
+	"time"
+)
 
 func TestSMSConfig(t *testing.T) {
 	cfg, err := LoadConfig(env(map[string]string{"FIELDSYNC_SMS_APP_ID": "1400000000", "FIELDSYNC_SMS_SIGN": "保洁",
@@ -9,7 +12,7 @@ func TestSMSConfig(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.SMS.Templates["remind_customer_2h"] != "100001" || cfg.SMS.Templates["worker_on_the_way"] != "100003" || cfg.SMS.DailyCap != 3 || cfg.SMS.Region != "ap-guangzhou" {
+	if cfg.SMS.Templates["remind_customer_2h"] != "100001" || cfg.SMS.Templates["worker_on_the_way"] != "100003" || cfg.SMS.DailyCap != 3 || cfg.SMS.After != 10*time.Minute || cfg.SMS.Region != "ap-guangzhou" {
 		t.Fatalf("sms config %+v", cfg.SMS)
 	}
 	for _, bad := range []map[string]string{
