@@ -1,6 +1,7 @@
 package push
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"log/slog"
@@ -49,7 +50,8 @@ type Dispatcher struct {
 	MaxAttempts int
 	Batch       int
 	Metrics     Metrics
-	Observer    Observer // nil: none
+	Observer    Observer    // nil: none
+	SMS         *SMSChannel // nil: no SMS
 	rng         *rand.Rand
 
 	abandoned   context.Context // ends when Abandon is called
@@ -104,8 +106,32 @@ const sendBatch = 500
 // group are written while the next group is being sent.
 func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 	targets := make([][]Target, len(ns))
+	why := make([]string, len(ns)) // why a notification has no target
 	live := map[string][]Target{}
+	recips := map[string]*smsRecipient{}
 	for i := range ns {
+		n := &ns[i]
+		if n.Channel == ChannelSMS || d.smsFor(n) {
+			if d.SMS == nil {
+				why[i] = "no SMS channel configured"
+				continue
+			}
+			r, err := d.recipient(ctx, recips, n.UserID)
+			if err != nil {
+				return err
+			}
+			if n.Channel == ChannelSMS {
+				why[i], err = d.smsTarget(ctx, n, r, &targets[i])
+				if err != nil {
+					return err
+				}
+				continue
+			}
+			if r.phone != "" && r.channel == ChannelSMS {
+				why[i] = "the recipient wants SMS"
+				continue
+			}
+		}
 		ts, ok := live[ns[i].UserID]
 		if !ok {
 			var err error
@@ -135,7 +161,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 			msgs += len(targets[end])
 			end++
 		}
-		done, err := d.send(ctx, ns[start:end], targets[start:end])
+		done, err := d.send(ctx, ns[start:end], targets[start:end], why[start:end], recips)
 		if err := errors.Join(err, wait()); err != nil {
 			return err
 		}
@@ -148,7 +174,7 @@ func (d *Dispatcher) deliver(ctx context.Context, ns []Notification) error {
 
 // send sends a group of notifications to their targets, and returns them
 // with their outcomes set, to be recorded.
-func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Target) ([]*Notification, error) {
+func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Target, why []string, recips map[string]*smsRecipient) ([]*Notification, error) {
 	type slot struct{ n, msg int }
 	var msgs []Message
 	var slots []slot
@@ -159,9 +185,17 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 		}
 	}
 	results := make([]Result, len(msgs))
-	for start := 0; start < len(msgs); start += sendBatch {
-		end := min(start+sendBatch, len(msgs))
-		copy(results[start:end], d.sender.Send(ctx, msgs[start:end]))
+	var push, text []int
+	for i, m := range msgs {
+		if m.N.Channel == ChannelSMS {
+			text = append(text, i)
+		} else {
+			push = append(push, i)
+		}
+	}
+	sendVia(ctx, d.sender, msgs, push, results)
+	if len(text) > 0 {
+		sendVia(ctx, d.SMS.Sender, msgs, text, results)
 	}
 	// Gather per notification.
 	type outcome struct {
@@ -175,7 +209,11 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 		switch {
 		case r.Err == nil:
 			o.accepted++
-			ns[s.n].SentTokens = append(ns[s.n].SentTokens, m.Target.Token)
+			tok := m.Target.Token
+			if m.N.Channel == ChannelSMS {
+				tok = ChannelSMS // never the phone number in the outbox
+			}
+			ns[s.n].SentTokens = append(ns[s.n].SentTokens, tok)
 		case r.Permanent:
 			d.sendFailed(r)
 			o.permanent++
@@ -212,6 +250,9 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 	done := make([]*Notification, 0, len(ns))
 	for i := range ns {
 		n, o := &ns[i], outs[i]
+		if n.Attempts == 0 {
+			n.FirstTry = d.now().UTC()
+		}
 		n.Attempts++
 		if o.lastErr != "" {
 			n.LastError = o.lastErr
@@ -227,17 +268,45 @@ func (d *Dispatcher) send(ctx context.Context, ns []Notification, targets [][]Ta
 			n.State, outcome = StateSent, "sent"
 		case len(targets[i]) == 0 && o.permanent == 0:
 			d.Metrics.Dropped.Add(1)
-			n.LastError, n.State, outcome = "no device to send to", StateDropped, "dropped"
+			n.LastError, n.State, outcome = cmp.Or(why[i], "no device to send to"), StateDropped, "dropped"
 		default:
 			d.Metrics.Failed.Add(1)
 			n.State, outcome = StateFailed, "failed"
 		}
 		if d.Observer != nil {
-			d.Observer.Delivered(d.sender.Name(), n.Kind, outcome)
+			channel := d.sender.Name()
+			if n.Channel == ChannelSMS {
+				channel = d.SMS.Sender.Name()
+			}
+			d.Observer.Delivered(channel, n.Kind, outcome)
+		}
+		// What FCM could not deliver (no device, a dead token, still
+		// retrying past SMS.After), or what the recipient wants by SMS
+		// too, goes by SMS.
+		if r := recips[n.UserID]; r != nil && d.smsFor(n) && (outcome == "dropped" || outcome == "failed" || r.channel == ChannelBoth ||
+			outcome == "retried" && d.SMS.After > 0 && !d.now().Before(n.FirstTry.Add(d.SMS.After))) {
+			if err := d.fallBack(ctx, n, r); err != nil {
+				return nil, err
+			}
 		}
 		done = append(done, n)
 	}
 	return done, nil
+}
+
+// sendVia sends the messages at the indexes through one channel, in
+// batches of sendBatch, and puts the results at the same indexes.
+func sendVia(ctx context.Context, s Sender, msgs []Message, idx []int, results []Result) {
+	for start := 0; start < len(idx); start += sendBatch {
+		part := idx[start:min(start+sendBatch, len(idx))]
+		batch := make([]Message, len(part))
+		for j, i := range part {
+			batch[j] = msgs[i]
+		}
+		for j, r := range s.Send(ctx, batch) {
+			results[part[j]] = r
+		}
+	}
 }
 
 func (d *Dispatcher) sendFailed(r Result) {

@@ -7,3 +7,6 @@ func SetBeforeLease(d *Dispatcher, f func()) { d.beforeLease = f }
 
 // ToFCM is the message FCM gets for m, for the benchmark's ceiling.
 var ToFCM = toFCM
+
+// SMSVarsOf fills a template's variables from a notification.
+var SMSVarsOf = smsVars

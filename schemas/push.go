@@ -18,6 +18,7 @@ type Notification struct {
 	DedupeKey   string            `json:"dedupeKey" bson:"dedupeKey"`
 	UserID      string            `json:"userId" bson:"userId"`
 	Kind        string            `json:"kind" bson:"kind"`
+	Channel     string            `json:"-" bson:"channel,omitempty"` // "" push, "sms" (the dedupe key "sms/..." shows it in the log)
 	VisitID     string            `json:"visitId,omitempty" bson:"visitId"`
 	Data        map[string]string `json:"data" bson:"data"` // ids and times only: no address, phone or position
 	Title       string            `json:"title,omitempty" bson:"title,omitempty"`
@@ -28,6 +29,7 @@ type Notification struct {
 	NotBefore   time.Time         `json:"notBefore" bson:"notBefore"`
 	State       string            `json:"state" bson:"state"`
 	Attempts    int               `json:"attempts" bson:"attempts"`
+	FirstTry    time.Time         `json:"-" bson:"firstTry,omitempty"`   // the first send, for the SMS fallback's deadline
 	SentTokens  []string          `json:"-" bson:"sentTokens,omitempty"` // accepted by FCM: never sent again
 	LeaseOwner  string            `json:"-" bson:"leaseOwner"`
 	LeaseUntil  time.Time         `json:"-" bson:"leaseUntil"`

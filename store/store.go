@@ -74,6 +74,7 @@ type Store struct {
 	Changes     *Changes
 	Cases       *Cases
 	Push        *Push
+	SMS         *SMS
 	Attachments *Attachments
 	Audit       *Audit
 	Bookings    *Bookings
@@ -94,6 +95,7 @@ func collections() []doc.Collection {
 		attachmentCollections,
 		auditCollections,
 		bookingCollections,
+		smsCollections,
 	)
 }
 
@@ -141,6 +143,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	s.Changes = &Changes{s: s}
 	s.Cases = &Cases{s: s}
 	s.Push = &Push{s: s}
+	s.SMS = &SMS{s: s}
 	s.Attachments = &Attachments{s: s}
 	s.Audit = &Audit{s: s}
 	s.Bookings = &Bookings{s: s}

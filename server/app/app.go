@@ -248,6 +248,15 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	}
 	s.Push = push.NewDispatcher(s.Store, targets, sender, instance, now, s.log)
 	s.Push.Observer = s.Telemetry
+	if cfg.SMS.AppID != "" {
+		sms, err := push.NewTencentSMS(push.TencentSMSConfig{SecretID: cfg.SMS.SecretID, SecretKey: cfg.SMS.SecretKey, Region: cfg.SMS.Region,
+			AppID: cfg.SMS.AppID, Sign: cfg.SMS.Sign, Templates: cfg.SMS.Templates, Endpoint: cfg.SMS.Endpoint})
+		if err != nil {
+			return fmt.Errorf("sms: %w", err)
+		}
+		s.Push.SMS = &push.SMSChannel{Sender: sms, DailyCap: cfg.SMS.DailyCap, After: cfg.SMS.After}
+		s.log.Info("SMS through Tencent Cloud SMS for what FCM cannot deliver", "templates", len(cfg.SMS.Templates), "dailyCap", cfg.SMS.DailyCap)
+	}
 	current, previous, err := cfg.signingKeys()
 	if err != nil {
 		return err

@@ -5,13 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/api"
 	"fieldsync/server/auth"
@@ -77,6 +80,7 @@ type Config struct {
 	FirebaseCreds   string
 	FCMEndpoint     string
 	PushInterval    time.Duration
+	SMS             SMSConfig
 	InstanceID      string
 	WorkCalendar    schemas.WorkCalendar
 	GeofenceMeters  int
@@ -92,6 +96,14 @@ type Config struct {
 	// setting under its old name. The program logs them at start.
 	Warnings []string
 	values   []settingValue
+}
+
+// SMSConfig is the SMS channel's (Tencent Cloud SMS): off without an app id.
+type SMSConfig struct {
+	SecretID, SecretKey, Region, AppID, Sign, Endpoint string
+	Templates                                          map[string]string // notification kind -> template id
+	DailyCap                                           int
+	After                                              time.Duration // FCM retrying this long: SMS too
 }
 
 // EnvPrefix starts the name of every setting's environment variable.
@@ -299,6 +311,24 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	c.FirebaseProject = str("FIREBASE_PROJECT_ID", "", "with it, pushes go through FCM; without, they are logged")
 	c.FirebaseCreds = str("FIREBASE_CREDENTIALS", "", "service-account JSON file; unset uses Application Default Credentials")
 	c.FCMEndpoint = str("FCM_ENDPOINT", "", "FCM base URL override, for an emulator or tests")
+	c.SMS.AppID = str("SMS_APP_ID", "", "Tencent Cloud SMS SdkAppId; with it, what FCM cannot deliver goes by SMS")
+	c.SMS.SecretID = secret("SMS_SECRET_ID", "Tencent Cloud API SecretId for SMS")
+	c.SMS.SecretKey = secret("SMS_SECRET_KEY", "Tencent Cloud API SecretKey for SMS")
+	c.SMS.Region = str("SMS_REGION", "ap-guangzhou", "Tencent Cloud region of the SMS API")
+	c.SMS.Sign = str("SMS_SIGN", "", "the approved SMS signature")
+	smsTemplates := str("SMS_TEMPLATES", "", "approved templates, kind=templateId comma-separated (kinds: "+strings.Join(slices.Sorted(maps.Keys(push.SMSKinds)), ", ")+")")
+	c.SMS.Endpoint = str("SMS_ENDPOINT", "", "SMS API host override (http://host:port for a local endpoint)")
+	c.SMS.DailyCap = integer("SMS_DAILY_CAP", 3, 1, 100, "SMS per recipient and day")
+	c.SMS.After = duration("SMS_FALLBACK_AFTER", 10*time.Minute, 0, 24*time.Hour, "a notification FCM is still retrying after this long goes by SMS too (0: only when FCM gives up)")
+	c.SMS.Templates = map[string]string{}
+	for _, kv := range list(smsTemplates) {
+		kind, id, ok := strings.Cut(kv, "=")
+		if _, known := push.SMSKinds[strings.TrimSpace(kind)]; !ok || !known || strings.TrimSpace(id) == "" {
+			invalid("SMS_TEMPLATES", smsTemplates, "want kind=templateId pairs of the kinds that go by SMS")
+			break
+		}
+		c.SMS.Templates[strings.TrimSpace(kind)] = strings.TrimSpace(id)
+	}
 	c.PushInterval = duration("PUSH_INTERVAL", time.Second, 100*time.Millisecond, time.Minute, "how often the dispatcher and relay look for work when idle")
 	c.InstanceID = str("INSTANCE_ID", "", "this instance's name on the leases it takes (random when unset)")
 	days := str("WORK_DAYS", "1,2,3,4,5,6", "the office's working days (0 = Sunday)")
@@ -372,6 +402,9 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	}
 	if (c.FirebaseCreds != "" || c.FCMEndpoint != "") && c.FirebaseProject == "" {
 		errs = append(errs, errors.New(EnvPrefix+"FIREBASE_PROJECT_ID: required with FIREBASE_CREDENTIALS or FCM_ENDPOINT"))
+	}
+	if c.SMS.AppID != "" && (c.SMS.Sign == "" || len(c.SMS.Templates) == 0 || c.SMS.Endpoint == "" && (c.SMS.SecretID == "" || c.SMS.SecretKey == "")) {
+		errs = append(errs, errors.New(EnvPrefix+"SMS_APP_ID: needs SMS_SIGN, SMS_TEMPLATES and SMS_SECRET_ID/SMS_SECRET_KEY"))
 	}
 	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
 		errs = append(errs, errors.New(EnvPrefix+"MONGODB_URI: want a mongodb:// or mongodb+srv:// URI"))
