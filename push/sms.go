@@ -34,6 +34,7 @@ var SMSKinds = map[string][]string{
 	"remind_customer_2h":  {"time", "workerFirstName"},
 	"worker_on_the_way":   {"time"},
 	"visit_changed":       {"time"},
+	"visit_rescheduled":   {"time"}, // the office moved it (the customer notice)
 	"visit_cancelled":     {"time"},
 }
 
