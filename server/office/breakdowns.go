@@ -44,15 +44,7 @@ const None = "none"
 // MonthBreakdowns computes a month's breakdowns (admins any team or all,
 // supervisors theirs).
 func (s *Service) MonthBreakdowns(ctx context.Context, a *schemas.Actor, month, team string) (*Breakdowns, error) {
-	team, err := reportTeam(a, team)
-	if err != nil {
-		return nil, err
-	}
-	first, err := parseMonth("month", month)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.loadPeriod(ctx, team, first, first.AddDate(0, 1, 0))
+	r, err := s.loadMonth(ctx, a, month, team)
 	if err != nil {
 		return nil, err
 	}

@@ -119,6 +119,20 @@ type periodRecords struct {
 	incidents  []schemas.Incident
 }
 
+// loadMonth reads the records of a month's report on the team the actor
+// may see.
+func (s *Service) loadMonth(ctx context.Context, a *schemas.Actor, month, team string) (*periodRecords, error) {
+	team, err := reportTeam(a, team)
+	if err != nil {
+		return nil, err
+	}
+	first, err := parseMonth("month", month)
+	if err != nil {
+		return nil, err
+	}
+	return s.loadPeriod(ctx, team, first, first.AddDate(0, 1, 0))
+}
+
 func (s *Service) loadPeriod(ctx context.Context, team string, from, to time.Time) (*periodRecords, error) {
 	r := &periodRecords{from: from, to: to}
 	var err error
@@ -228,15 +242,7 @@ func (f *WorkerFigures) add(o *WorkerFigures) {
 // Figures computes a month's report: admins for any team (or all),
 // supervisors for theirs.
 func (s *Service) Figures(ctx context.Context, a *schemas.Actor, month, team string) (*MonthlyFigures, error) {
-	team, err := reportTeam(a, team)
-	if err != nil {
-		return nil, err
-	}
-	first, err := parseMonth("month", month)
-	if err != nil {
-		return nil, err
-	}
-	r, err := s.loadPeriod(ctx, team, first, first.AddDate(0, 1, 0))
+	r, err := s.loadMonth(ctx, a, month, team)
 	if err != nil {
 		return nil, err
 	}
