@@ -239,7 +239,7 @@ func (e *Engine) Push(ctx context.Context, a *schemas.Actor, b *Batch) (*PushRes
 			// duplicate, it still takes this seq (the phone counted it), so
 			// a marker is recorded there, never folded.
 			m := &Record{ID: recordID(a, op.Seq), UserID: a.UserID, WorkerID: a.WorkerID, DeviceID: a.DeviceID, Seq: op.Seq,
-				OpID: op.OpID, Kind: op.Kind, DeviceAt: op.At.UTC(), ReceivedAt: start, SkewMs: skew.Milliseconds(), EffAt: dev.LastEffAt,
+				OpID: op.OpID, Kind: shortKind(op.Kind), DeviceAt: op.At.UTC(), ReceivedAt: start, SkewMs: skew.Milliseconds(), EffAt: dev.LastEffAt,
 				Status: StatusDuplicate}
 			markers = append(markers, m)
 			markerOf[m] = first
@@ -375,10 +375,19 @@ func (e *Engine) newRecord(a *schemas.Actor, op *Op, b *Batch, skew time.Duratio
 	if err != nil {
 		r.Status, r.Code, r.Message = StatusRejected, schemas.ErrorCode(err), schemas.ErrorMessage(err)
 	}
-	if r.Code == RejectUnknownKind && len(r.Kind) > 40 {
-		r.Kind = strings.ToValidUTF8(r.Kind[:40], "") // a kind is a short name; the record keeps no more
+	if r.Code == RejectUnknownKind {
+		r.Kind = shortKind(r.Kind)
 	}
 	return r
+}
+
+// shortKind bounds a kind the server does not know: a kind is a short
+// name, and a record keeps no more of it.
+func shortKind(k string) string {
+	if len(k) > 40 {
+		return strings.ToValidUTF8(k[:40], "")
+	}
+	return k
 }
 
 // correction is how much to take off a phone's times, given the skew
