@@ -61,6 +61,15 @@ func main() {
 	}
 }
 
+// setting reads a setting the load generator passes on, by its current
+// name or, as the server still does for one release, its old one.
+func setting(name string) string {
+	if v := os.Getenv(app.EnvPrefix + name); v != "" {
+		return v
+	}
+	return os.Getenv(name)
+}
+
 type device struct {
 	login, token string
 	visit        *schemas.Visit
@@ -75,12 +84,18 @@ func run(c config) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	env := map[string]string{"PORT": "0", "DATA_DIR": dir, "LOG_LEVEL": "warn", "SLOW_COMMAND": os.Getenv("SLOW_COMMAND"), "MONGODB_URI": os.Getenv("MONGODB_URI"),
+	env := map[string]string{"PORT": "0", "DATA_DIR": dir, "LOG_LEVEL": "warn", "SLOW_COMMAND": setting("SLOW_COMMAND"), "MONGODB_URI": setting("MONGODB_URI"),
 		"MONGODB_DB": "fieldsync_loadgen_" + fmt.Sprint(time.Now().UnixNano()), "ADMIN_LOGIN": "bench.admin",
 		"ADMIN_PASSWORD": "bench password 1", "LOGIN_RATE_PER_IP": "100000", "LOGIN_RATE_PER_ACCOUNT": "10000", "GENERATOR_INTERVAL": "24h",
 		// It measures the store, not the request budgets.
 		"RATE_PUSH_PER_MINUTE": "0", "RATE_WRITE_PER_MINUTE": "0", "RATE_READ_PER_MINUTE": "0", "DRAIN_DELAY": "0"}
-	cfg, err := app.LoadConfig(func(k string) string { return env[k] })
+	// The settings' current names (FIELDSYNC_...), so none is read as a legacy one.
+	cfg, err := app.LoadConfig(func(k string) string {
+		if name, ok := strings.CutPrefix(k, app.EnvPrefix); ok {
+			return env[name]
+		}
+		return ""
+	})
 	if err != nil {
 		return err
 	}
@@ -143,7 +158,7 @@ func run(c config) error {
 
 	// 3. The raw ceiling: the same documents straight into the same engine,
 	// in transactions of one push each, same concurrency.
-	rawRate, err := rawCeiling(ctx, filepath.Join(dir, "raw"), os.Getenv("MONGODB_URI"), devs, c.batch, c.conns)
+	rawRate, err := rawCeiling(ctx, filepath.Join(dir, "raw"), env["MONGODB_URI"], devs, c.batch, c.conns)
 	if err != nil {
 		return err
 	}
