@@ -21,6 +21,8 @@ const (
 	ixUserWorker  = "worker"
 	ixUserCust    = "customer"
 	ixSessionLive = "user_live_device"
+	ixSessionEnd  = "session_expiry"
+	ixTokenEnd    = "token_expiry"
 )
 
 // accountCollections are the collections Accounts writes.
@@ -42,9 +44,13 @@ var accountCollections = []doc.Collection{
 		// The live sessions of a user, or of one of its devices: what
 		// revocation reads. A revoked session leaves this part of the index.
 		{Name: ixSessionLive, Fields: []string{"userId", "live", "deviceId"}},
+		// What PruneExpired deletes, oldest first.
+		{Name: ixSessionEnd, Fields: []string{"expiresAt"}},
 	}},
-	// Read by hash (the _id) only.
-	{Name: colRefreshTokens},
+	// Read by hash (the _id); the expiry index is PruneExpired's.
+	{Name: colRefreshTokens, Indexes: []doc.Index{
+		{Name: ixTokenEnd, Fields: []string{"expiresAt"}},
+	}},
 }
 
 // Accounts stores accounts and sessions: users, sessions, refresh tokens.
@@ -323,5 +329,39 @@ func (a *Accounts) ClaimRefreshToken(ctx context.Context, hash, successor string
 			return nil, false, fmt.Errorf("claim refresh token: %w", err)
 		}
 		// Another claim won meanwhile: read its rotation.
+	}
+}
+
+// PruneExpired deletes the sessions and refresh tokens that expired before
+// before, and returns how many of each. Nothing can use them any more (a
+// token presented after its expiry is refused whether stored or not); the
+// caller keeps a margin so support can still read a recent one.
+func (a *Accounts) PruneExpired(ctx context.Context, before time.Time) (sessions, tokens int64, err error) {
+	// Tokens first: a token outlives no session it belongs to.
+	if tokens, err = a.prune(ctx, colRefreshTokens, ixTokenEnd, before); err != nil {
+		return 0, tokens, err
+	}
+	sessions, err = a.prune(ctx, colSessions, ixSessionEnd, before)
+	return sessions, tokens, err
+}
+
+func (a *Accounts) prune(ctx context.Context, coll, index string, before time.Time) (int64, error) {
+	q := doc.Query{Index: index, Range: doc.Range{Lt: before.UTC()}, Limit: 200}
+	var n int64
+	for {
+		p, err := a.s.engine.Scan(ctx, coll, q)
+		if err != nil {
+			return n, fmt.Errorf("prune %s: %w", coll, err)
+		}
+		for _, d := range p.Docs {
+			if err := a.s.engine.Delete(ctx, coll, d.ID, 0); err != nil && !errors.Is(err, doc.ErrNotFound) {
+				return n, fmt.Errorf("prune %s: %w", coll, err)
+			}
+			n++
+		}
+		if p.Next == "" {
+			return n, nil
+		}
+		q.After = p.Next
 	}
 }

@@ -428,3 +428,45 @@ func TestUserOfWorkerAndCustomer(t *testing.T) {
 		t.Errorf("UserOfCustomer of a worker id: %v", err)
 	}
 }
+
+// TestPruneExpired: sessions and refresh tokens expired before the bound
+// go, over more than one page; live ones and those expiring at the bound stay.
+func TestPruneExpired(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	a := s.Accounts
+	now := c.now().UTC()
+	bound := now.Add(-24 * time.Hour)
+	var keep []string
+	for i := range 250 {
+		exp := bound.Add(-time.Duration(i+1) * time.Minute) // expired before the bound
+		if i%5 == 0 {
+			exp = bound.Add(time.Duration(i) * time.Minute) // at or after it
+		}
+		id := fmt.Sprintf("s%03d", i)
+		if err := a.CreateSession(ctx, &schemas.Session{ID: id, UserID: "u1", DeviceID: "d", CreatedAt: exp.Add(-time.Hour), LastUsedAt: exp.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		if err := a.InsertRefreshToken(ctx, &schemas.RefreshToken{Hash: "h" + id, SessionID: id, UserID: "u1", IssuedAt: exp.Add(-time.Hour), ExpiresAt: exp}); err != nil {
+			t.Fatal(err)
+		}
+		if !exp.Before(bound) {
+			keep = append(keep, id)
+		}
+	}
+	sessions, tokens, err := a.PruneExpired(ctx, bound)
+	if err != nil || sessions != 200 || tokens != 200 {
+		t.Fatalf("PruneExpired = %d sessions, %d tokens, %v; want 200, 200", sessions, tokens, err)
+	}
+	for i := range 250 {
+		id := fmt.Sprintf("s%03d", i)
+		_, serr := a.SessionByID(ctx, id)
+		_, _, terr := a.ClaimRefreshToken(ctx, "h"+id, "next")
+		if want := slices.Contains(keep, id); (serr == nil) != want || (terr == nil) != want {
+			t.Errorf("%s: session err %v, token err %v; kept = %v", id, serr, terr, want)
+		}
+	}
+	if sessions, tokens, err := a.PruneExpired(ctx, bound); err != nil || sessions+tokens != 0 {
+		t.Errorf("second prune = %d, %d, %v; want nothing", sessions, tokens, err)
+	}
+}

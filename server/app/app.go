@@ -144,6 +144,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, now func() time.Ti
 	s.background.Go(func() { s.Push.Run(bg, cfg.PushInterval) })
 	s.background.Go(func() { s.Reminder.Run(bg, time.Minute) })
 	s.background.Go(func() { s.Office.RunSLA(bg, time.Minute) })
+	s.background.Go(func() { s.Auth.RunPrune(bg, time.Hour) })
 	// The data key made for this store is announced once it serves (as the
 	// password): at its generation, or at the first admin's creation when
 	// the start that generated it failed after.

@@ -35,6 +35,7 @@ type Store interface {
 	RevokeSession(ctx context.Context, id, reason string) error
 	InsertRefreshToken(ctx context.Context, t *schemas.RefreshToken) error
 	ClaimRefreshToken(ctx context.Context, hash, successor string) (*schemas.RefreshToken, bool, error)
+	PruneExpired(ctx context.Context, before time.Time) (sessions, tokens int64, err error)
 }
 
 // Config tunes the service.
@@ -67,6 +68,39 @@ func NewService(st Store, tokens *Tokens, cfg Config, now func() time.Time, log 
 		byLogin:   NewLimiter(cfg.LoginPerAccount, cfg.LoginPerAccount, time.Minute, now),
 		byIP:      NewLimiter(cfg.LoginPerIP, cfg.LoginPerIP, time.Minute, now),
 		dummyHash: dummy,
+	}
+}
+
+// SessionKeep is how long an expired session and its refresh tokens stay
+// stored (for support: who signed in where, and why it ended) before they
+// are deleted. A refresh rotates a token, so a phone adds one every access
+// token lifetime: without the prune they would pile up for ever.
+const SessionKeep = 30 * 24 * time.Hour
+
+// Prune deletes the sessions and refresh tokens that expired more than
+// SessionKeep ago.
+func (s *Service) Prune(ctx context.Context) (sessions, tokens int64, err error) {
+	sessions, tokens, err = s.store.PruneExpired(ctx, s.now().Add(-SessionKeep))
+	if err != nil {
+		return sessions, tokens, fmt.Errorf("prune sessions: %w", err)
+	}
+	if sessions+tokens > 0 {
+		s.log.Info("pruned expired sessions", "sessions", sessions, "refreshTokens", tokens)
+	}
+	return sessions, tokens, nil
+}
+
+// RunPrune prunes every interval until ctx ends.
+func (s *Service) RunPrune(ctx context.Context, every time.Duration) {
+	for {
+		if _, _, err := s.Prune(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("prune sessions", "err", err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(every):
+		}
 	}
 }
 
