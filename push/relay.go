@@ -70,8 +70,11 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 	}
 	cursor := stored - 1
 	changes, err := r.db.Changes.After(ctx, cursor, 200)
-	if err != nil || len(changes) == 0 {
+	if err != nil {
 		return 0, err
+	}
+	if len(changes) == 0 {
+		return 0, r.skipPruned(ctx, cursor)
 	}
 	for _, ch := range changes {
 		if ch.Kind == store.ChangeVisits {
@@ -91,6 +94,20 @@ func (r *Relay) RunOnce(ctx context.Context) (int, error) {
 		}
 	}
 	return len(changes), nil
+}
+
+// skipPruned moves a cursor the log was pruned past up to the log's head:
+// the log has no gaps, so an empty read after the cursor with a head above
+// it means the entries were pruned unread (the relay was stopped for longer
+// than the retention), and would otherwise stall the relay for ever. What
+// is skipped is older than the retention: not news.
+func (r *Relay) skipPruned(ctx context.Context, cursor int64) error {
+	head, err := r.db.Changes.Head(ctx)
+	if err != nil || head <= cursor+1 {
+		return err
+	}
+	r.log.Warn("push relay: change-log entries pruned before they were relayed; skipped", "from", cursor+1, "to", head-1)
+	return r.db.Meta.Raise(ctx, metaRelay, head)
 }
 
 // visitChanged tells the phones concerned to pull, and their owners what
