@@ -77,7 +77,7 @@ func (s *Service) Escalation(ctx context.Context, a *schemas.Actor, id string) (
 
 // EscalationAction is a supervisor's step on an escalation.
 type EscalationAction struct {
-	Action string `json:"action"` // acknowledge, promise, resolve
+	Action string `json:"action"` // acknowledge, promise, resolve; the fields of another action are ignored
 	// Version, when given, is the version the step was decided on: a
 	// different stored one is a 409.
 	Version    int64      `json:"version,omitempty"`
@@ -100,21 +100,15 @@ func (e *EscalationAction) Validate() error {
 	switch e.Action {
 	case "promise":
 		if e.PromisedBy == nil {
-			return schemas.FieldError("promisedBy", "a promise needs the new time (promisedBy)")
+			return schemas.FieldError("promisedBy", "promisedBy (the new time) is required to promise")
 		}
 		if strings.TrimSpace(e.Reason) == "" {
-			return schemas.FieldError("reason", "say why the promise moves")
+			return schemas.FieldError("reason", "a reason is required to promise: why the first time cannot be kept")
 		}
 	case "resolve":
 		if strings.TrimSpace(e.Outcome) == "" {
 			return schemas.FieldError("outcome", "say how it was resolved")
 		}
-	}
-	if e.Action != "promise" && (e.PromisedBy != nil || e.Reason != "") {
-		return schemas.FieldError("promisedBy", "promisedBy and reason go with promise only")
-	}
-	if e.Action != "resolve" && e.Outcome != "" {
-		return schemas.FieldError("outcome", "outcome goes with resolve only")
 	}
 	return nil
 }
