@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -167,5 +168,32 @@ func TestEscalationOverdueOncePerPromise(t *testing.T) {
 	}
 	if n, err := f.office.EscalateOverdue(t.Context()); err != nil || n != 0 {
 		t.Fatalf("after resolve the sweep raised %d (%v)", n, err)
+	}
+}
+
+// TestSLASweepRaisesEscalationOverdue: the periodic sweep that raises
+// assignment_unanswered also raises escalation_overdue.
+func TestSLASweepRaisesEscalationOverdue(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	w.escalated(w.phone("wk.one", "phone-s"), "urgent")
+	f.clock.Add(fsync.DefaultEscalationUrgent + time.Minute)
+	ctx, stop := context.WithCancel(t.Context())
+	done := make(chan struct{})
+	go func() { defer close(done); f.office.RunSLA(ctx, 5*time.Millisecond) }()
+	defer func() { stop(); <-done }()
+	deadline := time.Now().Add(10 * time.Second) // the wall clock only bounds the wait
+	for {
+		feed, err := f.office.Alerts(t.Context(), sysAdmin, office.Page{Filter: office.Filter{Kind: office.AlertEscalationOverdue}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(feed.Items) == 1 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no escalation_overdue alert from the sweep: %+v", feed.Items)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }
