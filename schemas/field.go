@@ -23,6 +23,9 @@ type FieldState struct {
 	// Assignment is the assignee's latest answer to the assignment. It
 	// names the worker: an answer by an earlier assignee is no answer.
 	Assignment *AssignmentAnswer `json:"assignment,omitempty" bson:"assignment,omitempty"`
+	// Escalations are the ids of the escalations the worker raised from
+	// the visit (sync.EscalationID of each escalate operation).
+	Escalations []string `json:"escalations,omitempty" bson:"escalations,omitempty"`
 }
 
 // Answers to an assignment.

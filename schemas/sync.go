@@ -68,6 +68,10 @@ type SyncPayload struct {
 	// reportIncident
 	Category string `json:"category,omitempty" bson:"category,omitempty"`
 	Severity string `json:"severity,omitempty" bson:"severity,omitempty"`
+	// escalate: what it is about and how urgent (text and photos as
+	// above); the server sets the promised time on receipt.
+	Topic   string `json:"topic,omitempty" bson:"topic,omitempty"`
+	Urgency string `json:"urgency,omitempty" bson:"urgency,omitempty"`
 	// Extra are the payload's fields this server does not know (a newer
 	// app's), as sent: the fold ignores them, the record keeps them
 	// (sealed, as free text is), so a server upgraded later can read them.

@@ -91,6 +91,7 @@ func collections() []doc.Collection {
 		syncLogCollections,
 		changeCollections,
 		caseCollections,
+		escalationCollections,
 		pushCollections,
 		attachmentCollections,
 		auditCollections,

@@ -13,6 +13,8 @@ type caseStore interface {
 	RecordAlert(ctx context.Context, a *schemas.Alert) (bool, error)
 	RecordIncident(ctx context.Context, i *schemas.Incident) (bool, error)
 	IncidentsByID(ctx context.Context, ids []string) ([]schemas.Incident, error)
+	RecordEscalation(ctx context.Context, e *schemas.Escalation) (bool, error)
+	Escalation(ctx context.Context, id string) (*schemas.Escalation, error)
 }
 
 func (e *Engine) cases() caseStore { return e.db.Cases }

@@ -79,6 +79,9 @@ type Engine struct {
 	canSee    VisitChecker
 	notifier  Notifier
 	rework    ReworkHook
+	// escalate: the household's teller and the promise times.
+	teller     Teller
+	escalateIn map[string]time.Duration
 }
 
 // Notifier tells people about alerts (the push relay). Telling twice about
@@ -801,6 +804,11 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 				prio = "high"
 			}
 			if err := e.alert(ctx, v, "incident", prio, inc.Category+"/"+inc.Severity, r.OpID, causeAt(r.OpID)); err != nil {
+				return err
+			}
+		}
+		if r.Kind == KindEscalate {
+			if err := e.openEscalation(ctx, v, r, causeAt(r.OpID)); err != nil {
 				return err
 			}
 		}

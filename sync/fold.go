@@ -175,6 +175,7 @@ func cloneField(fs schemas.FieldState) schemas.FieldState {
 	fs.Notes = slices.Clone(fs.Notes)
 	fs.Exceptions = slices.Clone(fs.Exceptions)
 	fs.Conflicts = slices.Clone(fs.Conflicts)
+	fs.Escalations = slices.Clone(fs.Escalations)
 	if fs.Assignment != nil {
 		a := *fs.Assignment
 		fs.Assignment = &a
@@ -301,6 +302,8 @@ func (f *folder) add(r *Record) {
 		fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, Photos: r.Payload.Photos, OpID: r.OpID})
 	case KindIncident:
 		fs.Incidents = append(fs.Incidents, IncidentID(r.OpID))
+	case KindEscalate:
+		f.escalate(r)
 	case KindAccept, KindDecline:
 		// Only the current assignee answers; an earlier one's answer is
 		// recorded as an operation but does not stand.

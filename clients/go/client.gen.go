@@ -48,6 +48,8 @@ const (
 	AlertKindCustomerRequestCancel     AlertKind = "customer_request_cancel"
 	AlertKindCustomerRequestReschedule AlertKind = "customer_request_reschedule"
 	AlertKindDisputedItems             AlertKind = "disputed_items"
+	AlertKindEscalation                AlertKind = "escalation"
+	AlertKindEscalationOverdue         AlertKind = "escalation_overdue"
 	AlertKindFactAfterNoShow           AlertKind = "fact_after_no_show"
 	AlertKindFactByPreviousAssignee    AlertKind = "fact_by_previous_assignee"
 	AlertKindFarFromAddress            AlertKind = "far_from_address"
@@ -97,6 +99,10 @@ func (e AlertKind) Valid() bool {
 	case AlertKindCustomerRequestReschedule:
 		return true
 	case AlertKindDisputedItems:
+		return true
+	case AlertKindEscalation:
+		return true
+	case AlertKindEscalationOverdue:
 		return true
 	case AlertKindFactAfterNoShow:
 		return true
@@ -778,6 +784,159 @@ func (e ErrorDetailCode) Valid() bool {
 	case ErrorDetailCodeUnsupportedMedia:
 		return true
 	case ErrorDetailCodeUpgradeRequired:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalateOpKind.
+const (
+	EscalateOpKindEscalate EscalateOpKind = "escalate"
+)
+
+// Valid indicates whether the value is a known member of the EscalateOpKind enum.
+func (e EscalateOpKind) Valid() bool {
+	switch e {
+	case EscalateOpKindEscalate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalatePayloadTopic.
+const (
+	EscalatePayloadTopicAccessProblem   EscalatePayloadTopic = "access_problem"
+	EscalatePayloadTopicCustomerRequest EscalatePayloadTopic = "customer_request"
+	EscalatePayloadTopicEquipment       EscalatePayloadTopic = "equipment"
+	EscalatePayloadTopicOther           EscalatePayloadTopic = "other"
+	EscalatePayloadTopicSafety          EscalatePayloadTopic = "safety"
+	EscalatePayloadTopicScopeDispute    EscalatePayloadTopic = "scope_dispute"
+)
+
+// Valid indicates whether the value is a known member of the EscalatePayloadTopic enum.
+func (e EscalatePayloadTopic) Valid() bool {
+	switch e {
+	case EscalatePayloadTopicAccessProblem:
+		return true
+	case EscalatePayloadTopicCustomerRequest:
+		return true
+	case EscalatePayloadTopicEquipment:
+		return true
+	case EscalatePayloadTopicOther:
+		return true
+	case EscalatePayloadTopicSafety:
+		return true
+	case EscalatePayloadTopicScopeDispute:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalatePayloadUrgency.
+const (
+	EscalatePayloadUrgencyNormal EscalatePayloadUrgency = "normal"
+	EscalatePayloadUrgencyUrgent EscalatePayloadUrgency = "urgent"
+)
+
+// Valid indicates whether the value is a known member of the EscalatePayloadUrgency enum.
+func (e EscalatePayloadUrgency) Valid() bool {
+	switch e {
+	case EscalatePayloadUrgencyNormal:
+		return true
+	case EscalatePayloadUrgencyUrgent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationStatus.
+const (
+	EscalationStatusAcknowledged EscalationStatus = "acknowledged"
+	EscalationStatusOpen         EscalationStatus = "open"
+	EscalationStatusResolved     EscalationStatus = "resolved"
+)
+
+// Valid indicates whether the value is a known member of the EscalationStatus enum.
+func (e EscalationStatus) Valid() bool {
+	switch e {
+	case EscalationStatusAcknowledged:
+		return true
+	case EscalationStatusOpen:
+		return true
+	case EscalationStatusResolved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationTopic.
+const (
+	EscalationTopicAccessProblem   EscalationTopic = "access_problem"
+	EscalationTopicCustomerRequest EscalationTopic = "customer_request"
+	EscalationTopicEquipment       EscalationTopic = "equipment"
+	EscalationTopicOther           EscalationTopic = "other"
+	EscalationTopicSafety          EscalationTopic = "safety"
+	EscalationTopicScopeDispute    EscalationTopic = "scope_dispute"
+)
+
+// Valid indicates whether the value is a known member of the EscalationTopic enum.
+func (e EscalationTopic) Valid() bool {
+	switch e {
+	case EscalationTopicAccessProblem:
+		return true
+	case EscalationTopicCustomerRequest:
+		return true
+	case EscalationTopicEquipment:
+		return true
+	case EscalationTopicOther:
+		return true
+	case EscalationTopicSafety:
+		return true
+	case EscalationTopicScopeDispute:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationUrgency.
+const (
+	EscalationUrgencyNormal EscalationUrgency = "normal"
+	EscalationUrgencyUrgent EscalationUrgency = "urgent"
+)
+
+// Valid indicates whether the value is a known member of the EscalationUrgency enum.
+func (e EscalationUrgency) Valid() bool {
+	switch e {
+	case EscalationUrgencyNormal:
+		return true
+	case EscalationUrgencyUrgent:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for EscalationActionAction.
+const (
+	EscalationActionActionAcknowledge EscalationActionAction = "acknowledge"
+	EscalationActionActionPromise     EscalationActionAction = "promise"
+	EscalationActionActionResolve     EscalationActionAction = "resolve"
+)
+
+// Valid indicates whether the value is a known member of the EscalationActionAction enum.
+func (e EscalationActionAction) Valid() bool {
+	switch e {
+	case EscalationActionActionAcknowledge:
+		return true
+	case EscalationActionActionPromise:
+		return true
+	case EscalationActionActionResolve:
 		return true
 	default:
 		return false
@@ -1699,6 +1858,75 @@ func (e VisitStatus) Valid() bool {
 	}
 }
 
+// Defines values for WorkerEscalationStatus.
+const (
+	WorkerEscalationStatusAcknowledged WorkerEscalationStatus = "acknowledged"
+	WorkerEscalationStatusOpen         WorkerEscalationStatus = "open"
+	WorkerEscalationStatusResolved     WorkerEscalationStatus = "resolved"
+)
+
+// Valid indicates whether the value is a known member of the WorkerEscalationStatus enum.
+func (e WorkerEscalationStatus) Valid() bool {
+	switch e {
+	case WorkerEscalationStatusAcknowledged:
+		return true
+	case WorkerEscalationStatusOpen:
+		return true
+	case WorkerEscalationStatusResolved:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkerEscalationTopic.
+const (
+	WorkerEscalationTopicAccessProblem   WorkerEscalationTopic = "access_problem"
+	WorkerEscalationTopicCustomerRequest WorkerEscalationTopic = "customer_request"
+	WorkerEscalationTopicEquipment       WorkerEscalationTopic = "equipment"
+	WorkerEscalationTopicOther           WorkerEscalationTopic = "other"
+	WorkerEscalationTopicSafety          WorkerEscalationTopic = "safety"
+	WorkerEscalationTopicScopeDispute    WorkerEscalationTopic = "scope_dispute"
+)
+
+// Valid indicates whether the value is a known member of the WorkerEscalationTopic enum.
+func (e WorkerEscalationTopic) Valid() bool {
+	switch e {
+	case WorkerEscalationTopicAccessProblem:
+		return true
+	case WorkerEscalationTopicCustomerRequest:
+		return true
+	case WorkerEscalationTopicEquipment:
+		return true
+	case WorkerEscalationTopicOther:
+		return true
+	case WorkerEscalationTopicSafety:
+		return true
+	case WorkerEscalationTopicScopeDispute:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for WorkerEscalationUrgency.
+const (
+	WorkerEscalationUrgencyNormal WorkerEscalationUrgency = "normal"
+	WorkerEscalationUrgencyUrgent WorkerEscalationUrgency = "urgent"
+)
+
+// Valid indicates whether the value is a known member of the WorkerEscalationUrgency enum.
+func (e WorkerEscalationUrgency) Valid() bool {
+	switch e {
+	case WorkerEscalationUrgencyNormal:
+		return true
+	case WorkerEscalationUrgencyUrgent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for WorkerIncidentCategory.
 const (
 	WorkerIncidentCategoryCustomerBehaviour WorkerIncidentCategory = "customer_behaviour"
@@ -1845,6 +2073,7 @@ const (
 	GetV1AuditEntityIdParamsEntityAlert       GetV1AuditEntityIdParamsEntity = "alert"
 	GetV1AuditEntityIdParamsEntityComplaint   GetV1AuditEntityIdParamsEntity = "complaint"
 	GetV1AuditEntityIdParamsEntityCustomer    GetV1AuditEntityIdParamsEntity = "customer"
+	GetV1AuditEntityIdParamsEntityEscalation  GetV1AuditEntityIdParamsEntity = "escalation"
 	GetV1AuditEntityIdParamsEntityIncident    GetV1AuditEntityIdParamsEntity = "incident"
 	GetV1AuditEntityIdParamsEntitySchedule    GetV1AuditEntityIdParamsEntity = "schedule"
 	GetV1AuditEntityIdParamsEntityServiceType GetV1AuditEntityIdParamsEntity = "serviceType"
@@ -1860,6 +2089,8 @@ func (e GetV1AuditEntityIdParamsEntity) Valid() bool {
 	case GetV1AuditEntityIdParamsEntityComplaint:
 		return true
 	case GetV1AuditEntityIdParamsEntityCustomer:
+		return true
+	case GetV1AuditEntityIdParamsEntityEscalation:
 		return true
 	case GetV1AuditEntityIdParamsEntityIncident:
 		return true
@@ -2269,7 +2500,7 @@ type Batch struct {
 	// Ops the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH
 	Ops []Op `json:"ops"`
 
-	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (3) with 400
+	// SchemaVersion the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (4) with 400
 	SchemaVersion int `json:"schemaVersion"`
 }
 
@@ -2774,6 +3005,85 @@ type ErrorDetail_Details_AdditionalProperties struct {
 	union json.RawMessage
 }
 
+// EscalateOp The worker passes on what cannot be solved at the door (schemaVersion 4): topic, urgency and what it is. The server opens an escalation promised by its receipt plus ESCALATION_URGENT or ESCALATION_NORMAL, alerts the supervisor (escalation) and tells the household the promised time
+type EscalateOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time      `json:"at"`
+	Kind EscalateOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID `json:"opId"`
+	Payload *EscalatePayload   `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// EscalateOpKind defines model for EscalateOp.Kind.
+type EscalateOpKind string
+
+// EscalatePayload defines model for EscalatePayload.
+type EscalatePayload struct {
+	Photos  *[]string              `json:"photos,omitempty"`
+	Text    string                 `json:"text"`
+	Topic   EscalatePayloadTopic   `json:"topic"`
+	Urgency EscalatePayloadUrgency `json:"urgency"`
+}
+
+// EscalatePayloadTopic defines model for EscalatePayload.Topic.
+type EscalatePayloadTopic string
+
+// EscalatePayloadUrgency defines model for EscalatePayload.Urgency.
+type EscalatePayloadUrgency string
+
+// Escalation defines model for Escalation.
+type Escalation struct {
+	At            time.Time          `json:"at"`
+	Events        []ComplaintEvent   `json:"events"`
+	Id            string             `json:"id"`
+	OpId          openapi_types.UUID `json:"opId"`
+	Outcome       *string            `json:"outcome,omitempty"`
+	OverdueRaised bool               `json:"overdueRaised"`
+	Photos        []string           `json:"photos"`
+	PromisedBy    time.Time          `json:"promisedBy"`
+	ReceivedAt    time.Time          `json:"receivedAt"`
+	ResolvedAt    *time.Time         `json:"resolvedAt,omitempty"`
+	Status        EscalationStatus   `json:"status"`
+	Team          string             `json:"team"`
+	Text          string             `json:"text"`
+	Topic         EscalationTopic    `json:"topic"`
+	Urgency       EscalationUrgency  `json:"urgency"`
+	Version       int64              `json:"version"`
+
+	// VisitId an id, or empty for none
+	VisitId string `json:"visitId"`
+
+	// WorkerId an id, or empty for none
+	WorkerId string `json:"workerId"`
+}
+
+// EscalationStatus defines model for Escalation.Status.
+type EscalationStatus string
+
+// EscalationTopic defines model for Escalation.Topic.
+type EscalationTopic string
+
+// EscalationUrgency defines model for Escalation.Urgency.
+type EscalationUrgency string
+
+// EscalationAction defines model for EscalationAction.
+type EscalationAction struct {
+	Action     EscalationActionAction `json:"action"`
+	Outcome    *string                `json:"outcome,omitempty"`
+	PromisedBy *time.Time             `json:"promisedBy,omitempty"`
+	Reason     *string                `json:"reason,omitempty"`
+	Version    *int64                 `json:"version,omitempty"`
+}
+
+// EscalationActionAction defines model for EscalationAction.Action.
+type EscalationActionAction string
+
 // Exception defines model for Exception.
 type Exception struct {
 	Code   ExceptionCode      `json:"code"`
@@ -2853,6 +3163,7 @@ type FieldState struct {
 	Conflicts         *[]Conflict       `json:"conflicts"`
 	CustomerConfirmed bool              `json:"customerConfirmed"`
 	EnRouteAt         *time.Time        `json:"enRouteAt,omitempty"`
+	Escalations       *[]string         `json:"escalations,omitempty"`
 	Eta               *time.Time        `json:"eta,omitempty"`
 	Exceptions        *[]Exception      `json:"exceptions"`
 	FactStatus        *VisitStatus      `json:"factStatus,omitempty"`
@@ -3974,6 +4285,33 @@ type WorkerDispute struct {
 	Note string    `json:"note"`
 }
 
+// WorkerEscalation defines model for WorkerEscalation.
+type WorkerEscalation struct {
+	At         time.Time               `json:"at"`
+	Id         string                  `json:"id"`
+	OpId       openapi_types.UUID      `json:"opId"`
+	Photos     []string                `json:"photos"`
+	PromisedBy time.Time               `json:"promisedBy"`
+	ReceivedAt time.Time               `json:"receivedAt"`
+	ResolvedAt *time.Time              `json:"resolvedAt,omitempty"`
+	Status     WorkerEscalationStatus  `json:"status"`
+	Text       string                  `json:"text"`
+	Topic      WorkerEscalationTopic   `json:"topic"`
+	Urgency    WorkerEscalationUrgency `json:"urgency"`
+
+	// VisitId an id, or empty for none
+	VisitId string `json:"visitId"`
+}
+
+// WorkerEscalationStatus defines model for WorkerEscalation.Status.
+type WorkerEscalationStatus string
+
+// WorkerEscalationTopic defines model for WorkerEscalation.Topic.
+type WorkerEscalationTopic string
+
+// WorkerEscalationUrgency defines model for WorkerEscalation.Urgency.
+type WorkerEscalationUrgency string
+
 // WorkerField defines model for WorkerField.
 type WorkerField struct {
 	Assignment        *AssignmentAnswer `json:"assignment,omitempty"`
@@ -3981,6 +4319,7 @@ type WorkerField struct {
 	CheckOut          *WorkerAttendance `json:"checkOut,omitempty"`
 	CustomerConfirmed bool              `json:"customerConfirmed"`
 	EnRouteAt         *time.Time        `json:"enRouteAt,omitempty"`
+	Escalations       *[]string         `json:"escalations,omitempty"`
 	Eta               *time.Time        `json:"eta,omitempty"`
 	Incidents         []string          `json:"incidents"`
 	Notes             []FieldNote       `json:"notes"`
@@ -4381,6 +4720,37 @@ type GetV1CustomersId200JSONResponseBody struct {
 	union json.RawMessage
 }
 
+// GetV1EscalationsParams defines parameters for GetV1Escalations.
+type GetV1EscalationsParams struct {
+	// Open only those still open (true or false)
+	Open *bool `form:"open,omitempty" json:"open,omitempty"`
+
+	// Overdue only open ones past their promised time (true or false)
+	Overdue *bool `form:"overdue,omitempty" json:"overdue,omitempty"`
+
+	// WorkerId only those of this worker
+	WorkerId *string `form:"workerId,omitempty" json:"workerId,omitempty"`
+
+	// VisitId only those about this visit
+	VisitId *string `form:"visitId,omitempty" json:"visitId,omitempty"`
+
+	// After opaque cursor from the previous page's nextCursor
+	After *string `form:"after,omitempty" json:"after,omitempty"`
+
+	// Limit page size, 1-200 (default 50)
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
+
+// GetV1Escalations200JSONResponseBody_Items_Item defines parameters for GetV1Escalations.
+type GetV1Escalations200JSONResponseBody_Items_Item struct {
+	union json.RawMessage
+}
+
+// GetV1EscalationsId200JSONResponseBody defines parameters for GetV1EscalationsId.
+type GetV1EscalationsId200JSONResponseBody struct {
+	union json.RawMessage
+}
+
 // GetV1FollowupsParams defines parameters for GetV1Followups.
 type GetV1FollowupsParams struct {
 	// Open only those still open (true or false)
@@ -4696,6 +5066,9 @@ type PostV1CustomersIdComplaintsJSONRequestBody = OfficeComplaint
 
 // PostV1DevicesJSONRequestBody defines body for PostV1Devices for application/json ContentType.
 type PostV1DevicesJSONRequestBody = DeviceBody
+
+// PostV1EscalationsIdActionsJSONRequestBody defines body for PostV1EscalationsIdActions for application/json ContentType.
+type PostV1EscalationsIdActionsJSONRequestBody = EscalationAction
 
 // PostV1FollowupsIdCompleteJSONRequestBody defines body for PostV1FollowupsIdComplete for application/json ContentType.
 type PostV1FollowupsIdCompleteJSONRequestBody = FollowUpBody
@@ -5526,6 +5899,40 @@ func (t *Op) MergeDeclineAssignmentOp(v DeclineAssignmentOp) error {
 	return err
 }
 
+// AsEscalateOp returns the union data inside the Op as a EscalateOp
+func (t Op) AsEscalateOp() (EscalateOp, error) {
+	var body EscalateOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEscalateOp overwrites any union data inside the Op as the provided EscalateOp
+func (t *Op) FromEscalateOp(v EscalateOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"escalate"}`))
+	t.union = b
+	return err
+}
+
+// MergeEscalateOp performs a merge with any union data inside the Op, using the provided EscalateOp
+func (t *Op) MergeEscalateOp(v EscalateOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"escalate"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Op) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"kind"`
@@ -5548,6 +5955,8 @@ func (t Op) ValueByDiscriminator() (interface{}, error) {
 		return t.AsCheckOutOp()
 	case "declineAssignment":
 		return t.AsDeclineAssignmentOp()
+	case "escalate":
+		return t.AsEscalateOp()
 	case "note":
 		return t.AsNoteOp()
 	case "progress":
@@ -5959,6 +6368,130 @@ func (t GetV1CustomersId200JSONResponseBody) MarshalJSON() ([]byte, error) {
 }
 
 func (t *GetV1CustomersId200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEscalation returns the union data inside the GetV1Escalations200JSONResponseBody_Items_Item as a Escalation
+func (t GetV1Escalations200JSONResponseBody_Items_Item) AsEscalation() (Escalation, error) {
+	var body Escalation
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEscalation overwrites any union data inside the GetV1Escalations200JSONResponseBody_Items_Item as the provided Escalation
+func (t *GetV1Escalations200JSONResponseBody_Items_Item) FromEscalation(v Escalation) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEscalation performs a merge with any union data inside the GetV1Escalations200JSONResponseBody_Items_Item, using the provided Escalation
+func (t *GetV1Escalations200JSONResponseBody_Items_Item) MergeEscalation(v Escalation) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWorkerEscalation returns the union data inside the GetV1Escalations200JSONResponseBody_Items_Item as a WorkerEscalation
+func (t GetV1Escalations200JSONResponseBody_Items_Item) AsWorkerEscalation() (WorkerEscalation, error) {
+	var body WorkerEscalation
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWorkerEscalation overwrites any union data inside the GetV1Escalations200JSONResponseBody_Items_Item as the provided WorkerEscalation
+func (t *GetV1Escalations200JSONResponseBody_Items_Item) FromWorkerEscalation(v WorkerEscalation) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWorkerEscalation performs a merge with any union data inside the GetV1Escalations200JSONResponseBody_Items_Item, using the provided WorkerEscalation
+func (t *GetV1Escalations200JSONResponseBody_Items_Item) MergeWorkerEscalation(v WorkerEscalation) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetV1Escalations200JSONResponseBody_Items_Item) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetV1Escalations200JSONResponseBody_Items_Item) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
+// AsEscalation returns the union data inside the GetV1EscalationsId200JSONResponseBody as a Escalation
+func (t GetV1EscalationsId200JSONResponseBody) AsEscalation() (Escalation, error) {
+	var body Escalation
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromEscalation overwrites any union data inside the GetV1EscalationsId200JSONResponseBody as the provided Escalation
+func (t *GetV1EscalationsId200JSONResponseBody) FromEscalation(v Escalation) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeEscalation performs a merge with any union data inside the GetV1EscalationsId200JSONResponseBody, using the provided Escalation
+func (t *GetV1EscalationsId200JSONResponseBody) MergeEscalation(v Escalation) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsWorkerEscalation returns the union data inside the GetV1EscalationsId200JSONResponseBody as a WorkerEscalation
+func (t GetV1EscalationsId200JSONResponseBody) AsWorkerEscalation() (WorkerEscalation, error) {
+	var body WorkerEscalation
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromWorkerEscalation overwrites any union data inside the GetV1EscalationsId200JSONResponseBody as the provided WorkerEscalation
+func (t *GetV1EscalationsId200JSONResponseBody) FromWorkerEscalation(v WorkerEscalation) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeWorkerEscalation performs a merge with any union data inside the GetV1EscalationsId200JSONResponseBody, using the provided WorkerEscalation
+func (t *GetV1EscalationsId200JSONResponseBody) MergeWorkerEscalation(v WorkerEscalation) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t GetV1EscalationsId200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *GetV1EscalationsId200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	err := t.union.UnmarshalJSON(b)
 	return err
 }
@@ -6659,6 +7192,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/devices (the `PostV1Devices` operationId).
 	PostV1Devices(ctx context.Context, body PostV1DevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetV1Escalations Escalations workers passed on from the door, the soonest promised first (supervisors: their team; workers: their own); overdue: open past their promised time
+	//
+	// Roles: admin, supervisor, worker.
+	//
+	// Corresponds with GET /v1/escalations (the `GetV1Escalations` operationId).
+	GetV1Escalations(ctx context.Context, params *GetV1EscalationsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetV1EscalationsId One escalation with its promised time and what supervisors did
+	//
+	// Roles: admin, supervisor, worker.
+	//
+	// Corresponds with GET /v1/escalations/{id} (the `GetV1EscalationsId` operationId).
+	GetV1EscalationsId(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1EscalationsIdActionsWithBody Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+	PostV1EscalationsIdActionsWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1EscalationsIdActions Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+	PostV1EscalationsIdActions(ctx context.Context, id openapi_types.UUID, body PostV1EscalationsIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetV1Followups Follow-ups after a sign-off or a closed complaint (due a day later, at the latest a week): the open ones first, soonest due first, then the done ones; overdue flagged
 	//
@@ -7862,6 +8427,78 @@ func (c *Client) PostV1DevicesWithBody(ctx context.Context, contentType string, 
 // Corresponds with POST /v1/devices (the `PostV1Devices` operationId).
 func (c *Client) PostV1Devices(ctx context.Context, body PostV1DevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostV1DevicesRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetV1Escalations Escalations workers passed on from the door, the soonest promised first (supervisors: their team; workers: their own); overdue: open past their promised time
+//
+// Roles: admin, supervisor, worker.
+//
+// Corresponds with GET /v1/escalations (the `GetV1Escalations` operationId).
+func (c *Client) GetV1Escalations(ctx context.Context, params *GetV1EscalationsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetV1EscalationsRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetV1EscalationsId One escalation with its promised time and what supervisors did
+//
+// Roles: admin, supervisor, worker.
+//
+// Corresponds with GET /v1/escalations/{id} (the `GetV1EscalationsId` operationId).
+func (c *Client) GetV1EscalationsId(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetV1EscalationsIdRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1EscalationsIdActionsWithBody Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+//
+// Roles: admin, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+func (c *Client) PostV1EscalationsIdActionsWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1EscalationsIdActionsRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1EscalationsIdActions Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+//
+// Roles: admin, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+func (c *Client) PostV1EscalationsIdActions(ctx context.Context, id openapi_types.UUID, body PostV1EscalationsIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1EscalationsIdActionsRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10479,6 +11116,201 @@ func NewPostV1DevicesRequestWithBody(server string, contentType string, body io.
 	}
 
 	operationPath := fmt.Sprintf("/v1/devices")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetV1EscalationsRequest constructs an http.Request for the GetV1Escalations method
+func NewGetV1EscalationsRequest(server string, params *GetV1EscalationsParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/escalations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Open != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "open", *params.Open, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Overdue != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "overdue", *params.Overdue, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "boolean", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.WorkerId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "workerId", *params.WorkerId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.VisitId != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "visitId", *params.VisitId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.After != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "after", *params.After, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewGetV1EscalationsIdRequest constructs an http.Request for the GetV1EscalationsId method
+func NewGetV1EscalationsIdRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/escalations/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostV1EscalationsIdActionsRequest calls the generic PostV1EscalationsIdActions builder with application/json body
+func NewPostV1EscalationsIdActionsRequest(server string, id openapi_types.UUID, body PostV1EscalationsIdActionsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostV1EscalationsIdActionsRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostV1EscalationsIdActionsRequestWithBody constructs an http.Request for the PostV1EscalationsIdActions method, with any body, and a specified content type
+func NewPostV1EscalationsIdActionsRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/escalations/%s/actions", pathParam0)
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13684,6 +14516,42 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/devices (the `PostV1Devices` operationId).
 	PostV1DevicesWithResponse(ctx context.Context, body PostV1DevicesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1DevicesResponse, error)
+
+	// GetV1EscalationsWithResponse Escalations workers passed on from the door, the soonest promised first (supervisors: their team; workers: their own); overdue: open past their promised time
+	//
+	// Roles: admin, supervisor, worker.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/escalations (the `GetV1Escalations` operationId).
+	GetV1EscalationsWithResponse(ctx context.Context, params *GetV1EscalationsParams, reqEditors ...RequestEditorFn) (*GetV1EscalationsResponse, error)
+
+	// GetV1EscalationsIdWithResponse One escalation with its promised time and what supervisors did
+	//
+	// Roles: admin, supervisor, worker.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/escalations/{id} (the `GetV1EscalationsId` operationId).
+	GetV1EscalationsIdWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1EscalationsIdResponse, error)
+
+	// PostV1EscalationsIdActionsWithBodyWithResponse Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+	PostV1EscalationsIdActionsWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1EscalationsIdActionsResponse, error)
+
+	// PostV1EscalationsIdActionsWithResponse Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+	PostV1EscalationsIdActionsWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1EscalationsIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1EscalationsIdActionsResponse, error)
 
 	// GetV1FollowupsWithResponse Follow-ups after a sign-off or a closed complaint (due a day later, at the latest a week): the open ones first, soonest due first, then the done ones; overdue flagged
 	//
@@ -18238,6 +19106,530 @@ func (r PostV1DevicesResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostV1DevicesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetV1EscalationsResponse200Headers the declared response headers of an HTTP 200 response for GetV1Escalations
+type GetV1EscalationsResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse400Headers the declared response headers of an HTTP 400 response for GetV1Escalations
+type GetV1EscalationsResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse401Headers the declared response headers of an HTTP 401 response for GetV1Escalations
+type GetV1EscalationsResponse401Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse403Headers the declared response headers of an HTTP 403 response for GetV1Escalations
+type GetV1EscalationsResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse404Headers the declared response headers of an HTTP 404 response for GetV1Escalations
+type GetV1EscalationsResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse409Headers the declared response headers of an HTTP 409 response for GetV1Escalations
+type GetV1EscalationsResponse409Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse429Headers the declared response headers of an HTTP 429 response for GetV1Escalations
+type GetV1EscalationsResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1EscalationsResponse503Headers the declared response headers of an HTTP 503 response for GetV1Escalations
+type GetV1EscalationsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1EscalationsResponseDefaultHeaders the declared response headers of an HTTP default response for GetV1Escalations
+type GetV1EscalationsResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type GetV1EscalationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *struct {
+		Items []GetV1Escalations200JSONResponseBody_Items_Item `json:"items"`
+
+		// NextCursor pass as ?after= for the next page; absent on the last page
+		NextCursor *string `json:"nextCursor,omitempty"`
+	}
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetV1EscalationsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetV1EscalationsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetV1EscalationsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetV1EscalationsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetV1EscalationsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetV1EscalationsResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetV1EscalationsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetV1EscalationsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetV1EscalationsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON200() *struct {
+	Items []GetV1Escalations200JSONResponseBody_Items_Item `json:"items"`
+
+	// NextCursor pass as ?after= for the next page; absent on the last page
+	NextCursor *string `json:"nextCursor,omitempty"`
+} {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetV1EscalationsResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetV1EscalationsResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetV1EscalationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetV1EscalationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetV1EscalationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetV1EscalationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetV1EscalationsIdResponse200Headers the declared response headers of an HTTP 200 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse400Headers the declared response headers of an HTTP 400 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse401Headers the declared response headers of an HTTP 401 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse401Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse403Headers the declared response headers of an HTTP 403 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse404Headers the declared response headers of an HTTP 404 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse409Headers the declared response headers of an HTTP 409 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse409Headers struct {
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse429Headers the declared response headers of an HTTP 429 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponse503Headers the declared response headers of an HTTP 503 response for GetV1EscalationsId
+type GetV1EscalationsIdResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1EscalationsIdResponseDefaultHeaders the declared response headers of an HTTP default response for GetV1EscalationsId
+type GetV1EscalationsIdResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type GetV1EscalationsIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetV1EscalationsId200JSONResponseBody
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetV1EscalationsIdResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetV1EscalationsIdResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetV1EscalationsIdResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetV1EscalationsIdResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetV1EscalationsIdResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetV1EscalationsIdResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetV1EscalationsIdResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetV1EscalationsIdResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetV1EscalationsIdResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON200() *GetV1EscalationsId200JSONResponseBody {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetV1EscalationsIdResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetV1EscalationsIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetV1EscalationsIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetV1EscalationsIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetV1EscalationsIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PostV1EscalationsIdActionsResponse200Headers the declared response headers of an HTTP 200 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse200Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse400Headers the declared response headers of an HTTP 400 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse400Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse401Headers the declared response headers of an HTTP 401 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse401Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse403Headers the declared response headers of an HTTP 403 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse403Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse404Headers the declared response headers of an HTTP 404 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse404Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse409Headers the declared response headers of an HTTP 409 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse409Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse413Headers the declared response headers of an HTTP 413 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse413Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse415Headers the declared response headers of an HTTP 415 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse415Headers struct {
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse429Headers the declared response headers of an HTTP 429 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponse503Headers the declared response headers of an HTTP 503 response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1EscalationsIdActionsResponseDefaultHeaders the declared response headers of an HTTP default response for PostV1EscalationsIdActions
+type PostV1EscalationsIdActionsResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type PostV1EscalationsIdActionsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Escalation
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMedia
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostV1EscalationsIdActionsResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostV1EscalationsIdActionsResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostV1EscalationsIdActionsResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostV1EscalationsIdActionsResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostV1EscalationsIdActionsResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostV1EscalationsIdActionsResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostV1EscalationsIdActionsResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostV1EscalationsIdActionsResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostV1EscalationsIdActionsResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostV1EscalationsIdActionsResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PostV1EscalationsIdActionsResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON200() *Escalation {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON413() *ErrorTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON415() *ErrorUnsupportedMedia {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostV1EscalationsIdActionsResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostV1EscalationsIdActionsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostV1EscalationsIdActionsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostV1EscalationsIdActionsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostV1EscalationsIdActionsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -27678,6 +29070,66 @@ func (c *ClientWithResponses) PostV1DevicesWithResponse(ctx context.Context, bod
 	return ParsePostV1DevicesResponse(rsp)
 }
 
+// GetV1EscalationsWithResponse Escalations workers passed on from the door, the soonest promised first (supervisors: their team; workers: their own); overdue: open past their promised time
+//
+// Roles: admin, supervisor, worker.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/escalations (the `GetV1Escalations` operationId).
+func (c *ClientWithResponses) GetV1EscalationsWithResponse(ctx context.Context, params *GetV1EscalationsParams, reqEditors ...RequestEditorFn) (*GetV1EscalationsResponse, error) {
+	rsp, err := c.GetV1Escalations(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetV1EscalationsResponse(rsp)
+}
+
+// GetV1EscalationsIdWithResponse One escalation with its promised time and what supervisors did
+//
+// Roles: admin, supervisor, worker.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/escalations/{id} (the `GetV1EscalationsId` operationId).
+func (c *ClientWithResponses) GetV1EscalationsIdWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1EscalationsIdResponse, error) {
+	rsp, err := c.GetV1EscalationsId(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetV1EscalationsIdResponse(rsp)
+}
+
+// PostV1EscalationsIdActionsWithBodyWithResponse Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+//
+// Roles: admin, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+func (c *ClientWithResponses) PostV1EscalationsIdActionsWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1EscalationsIdActionsResponse, error) {
+	rsp, err := c.PostV1EscalationsIdActionsWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1EscalationsIdActionsResponse(rsp)
+}
+
+// PostV1EscalationsIdActionsWithResponse Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+//
+// Roles: admin, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/escalations/{id}/actions (the `PostV1EscalationsIdActions` operationId).
+func (c *ClientWithResponses) PostV1EscalationsIdActionsWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1EscalationsIdActionsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1EscalationsIdActionsResponse, error) {
+	rsp, err := c.PostV1EscalationsIdActions(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1EscalationsIdActionsResponse(rsp)
+}
+
 // GetV1FollowupsWithResponse Follow-ups after a sign-off or a closed complaint (due a day later, at the latest a week): the open ones first, soonest due first, then the done ones; overdue flagged
 //
 // Roles: admin, supervisor.
@@ -33358,6 +34810,612 @@ func ParsePostV1DevicesResponse(rsp *http.Response) (*PostV1DevicesResponse, err
 		response.Headers503 = &headers
 	case true:
 		var headers PostV1DevicesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetV1EscalationsResponse parses an HTTP response from a GetV1EscalationsWithResponse call
+func ParseGetV1EscalationsResponse(rsp *http.Response) (*GetV1EscalationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetV1EscalationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest struct {
+			Items []GetV1Escalations200JSONResponseBody_Items_Item `json:"items"`
+
+			// NextCursor pass as ?after= for the next page; absent on the last page
+			NextCursor *string `json:"nextCursor,omitempty"`
+		}
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetV1EscalationsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetV1EscalationsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetV1EscalationsResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetV1EscalationsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetV1EscalationsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetV1EscalationsResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetV1EscalationsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetV1EscalationsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetV1EscalationsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetV1EscalationsIdResponse parses an HTTP response from a GetV1EscalationsIdWithResponse call
+func ParseGetV1EscalationsIdResponse(rsp *http.Response) (*GetV1EscalationsIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetV1EscalationsIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetV1EscalationsId200JSONResponseBody
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetV1EscalationsIdResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetV1EscalationsIdResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetV1EscalationsIdResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetV1EscalationsIdResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetV1EscalationsIdResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetV1EscalationsIdResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetV1EscalationsIdResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetV1EscalationsIdResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetV1EscalationsIdResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostV1EscalationsIdActionsResponse parses an HTTP response from a PostV1EscalationsIdActionsWithResponse call
+func ParsePostV1EscalationsIdActionsResponse(rsp *http.Response) (*PostV1EscalationsIdActionsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostV1EscalationsIdActionsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Escalation
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostV1EscalationsIdActionsResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostV1EscalationsIdActionsResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostV1EscalationsIdActionsResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostV1EscalationsIdActionsResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostV1EscalationsIdActionsResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostV1EscalationsIdActionsResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostV1EscalationsIdActionsResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostV1EscalationsIdActionsResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostV1EscalationsIdActionsResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostV1EscalationsIdActionsResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PostV1EscalationsIdActionsResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -528,6 +528,26 @@ func (a *API) actOnIncident(c *fiber.Ctx) error {
 	return withIDBody(a, c, http.StatusOK, a.office.ActOnIncident)
 }
 
+func (a *API) listEscalations(c *fiber.Ctx) error {
+	p, err := queuePage(c, escalationFilter)
+	if err != nil {
+		return err
+	}
+	es, err := a.office.Escalations(c.UserContext(), actor(c), p)
+	if err != nil {
+		return err
+	}
+	return replyPage(a, c, es)
+}
+
+func (a *API) getEscalation(c *fiber.Ctx) error {
+	return byID(a, c, a.office.Escalation)
+}
+
+func (a *API) actOnEscalation(c *fiber.Ctx) error {
+	return withIDBody(a, c, http.StatusOK, a.office.ActOnEscalation)
+}
+
 func (a *API) planRework(c *fiber.Ctx) error {
 	return withIDBody(a, c, http.StatusCreated, a.office.PlanRework)
 }

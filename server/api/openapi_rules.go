@@ -110,11 +110,12 @@ var (
 	// Alert kinds: the office's, the scheduler's, the sync engine's
 	// (visit_full, incident) and every sync rule that needs review.
 	alertKinds = slices.Concat([]string{"complaint", "complaint_sla_breach", "correction_disputed", "incident_escalated",
-		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined, office.AlertUnanswered}, syncRules)
+		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined, office.AlertUnanswered,
+		fsync.AlertEscalation, office.AlertEscalationOverdue}, syncRules)
 	errorCodes = []string{schemas.EINVALID, schemas.EUNAUTHORIZED, schemas.EFORBIDDEN, schemas.ENOTFOUND, schemas.EMETHOD,
 		schemas.ECONFLICT, schemas.ETOOLARGE, schemas.EMEDIATYPE, schemas.EUPGRADE, schemas.ERATELIMIT, schemas.EINTERNAL, schemas.EUNAVAILABLE}
 	auditEntities = []string{schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit,
-		schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident"}
+		schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident", "escalation"}
 )
 
 // typeEnums are the closed sets that are Go types.
@@ -222,6 +223,16 @@ var fieldRules = map[string][]rule{
 	"WorkerIncident.severity":   {enum(fsync.Severities...)},
 	"Incident.status":           {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
 	"WorkerIncident.status":     {enum(schemas.IncidentOpen, schemas.IncidentAcknowledged, schemas.IncidentInvestigating, schemas.IncidentResolved)},
+	"EscalationAction.action":   {enum("acknowledge", "promise", "resolve")},
+	"EscalationAction.reason":   {maxLen(500)},
+	"EscalationAction.outcome":  {maxLen(2000)},
+	"EscalationAction.version":  {between(0, 1<<53)},
+	"Escalation.topic":          {enum(fsync.EscalationTopics...)},
+	"Escalation.urgency":        {enum(fsync.EscalationUrgencies...)},
+	"Escalation.status":         {enum(schemas.EscalationOpen, schemas.EscalationAcknowledged, schemas.EscalationResolved)},
+	"WorkerEscalation.topic":    {enum(fsync.EscalationTopics...)},
+	"WorkerEscalation.urgency":  {enum(fsync.EscalationUrgencies...)},
+	"WorkerEscalation.status":   {enum(schemas.EscalationOpen, schemas.EscalationAcknowledged, schemas.EscalationResolved)},
 	"NewCorrection.reasonCode":  {enum(schemas.CorrectionReasons...)},
 	"Correction.reasonCode":     {enum(schemas.CorrectionReasons...)},
 	"NewCorrection.field":       {enum(fsync.KindCheckIn, fsync.KindCheckOut)},
@@ -310,7 +321,7 @@ var tagDescriptions = map[string]string{
 	"workers": "Workers", "customers": "Customers and their app", "catalog": "The service catalog",
 	"visits": "Visits", "schedules": "Recurring schedules", "sync": "Offline sync of workers' phones",
 	"attachments": "Photos and signatures (tus uploads)", "push": "Push notifications",
-	"supervisors": "Supervisors' tools", "complaints": "Complaints", "incidents": "Incidents", "audit": "Audit trail",
+	"supervisors": "Supervisors' tools", "complaints": "Complaints", "incidents": "Incidents", "escalations": "Escalations from the door", "audit": "Audit trail",
 }
 
 // pathParam documents a path parameter by its name.
@@ -543,6 +554,9 @@ var opKinds = []opKind{
 	{kind: fsync.KindDecline, summary: "The assignee declines the visit's assignment (schemaVersion 3), with a reason: the visit goes back to the supervisor (alert assignment_declined)",
 		fields: []string{"reason", "text"}, required: []string{"reason"},
 		fieldRules: map[string][]rule{"reason": {enum(fsync.DeclineReasons...)}, "text": {maxLen(500)}}},
+	{kind: fsync.KindEscalate, summary: "The worker passes on what cannot be solved at the door (schemaVersion 4): topic, urgency and what it is. The server opens an escalation promised by its receipt plus ESCALATION_URGENT or ESCALATION_NORMAL, alerts the supervisor (escalation) and tells the household the promised time",
+		fields: []string{"topic", "urgency", "text", "photos"}, required: []string{"topic", "urgency", "text"},
+		fieldRules: map[string][]rule{"topic": {enum(fsync.EscalationTopics...)}, "urgency": {enum(fsync.EscalationUrgencies...)}, "text": {notOnly, maxLen(2000)}}},
 }
 
 // kindRetire is the protocol's retire kind (PROTOCOL.md, schemaVersion 2).

@@ -26,7 +26,8 @@ type filterParam struct {
 // The document states each filter's rule (see queryParams).
 func init() {
 	for path, fs := range map[string][]filterParam{"/v1/alerts": alertFilter, "/v1/complaints": complaintFilter,
-		"/v1/incidents": incidentFilter, "/v1/reviews": reviewFilter, "/v1/followups": followUpFilter} {
+		"/v1/incidents": incidentFilter, "/v1/reviews": reviewFilter, "/v1/followups": followUpFilter,
+		"/v1/escalations": escalationFilter} {
 		for _, f := range fs {
 			if f.schema != nil {
 				queryParams[path+" "+f.name] = f.schema
@@ -124,6 +125,11 @@ var (
 		enumParam("category", fsync.IncidentCategories, func(f *office.Filter) *string { return &f.Category }),
 		enumParam("severity", fsync.Severities, func(f *office.Filter) *string { return &f.Severity }),
 		fWorker, fVisit, fFrom("reported"), fTo("reported"),
+	}
+	escalationFilter = []filterParam{
+		fOpen,
+		boolParam("overdue", "only open ones past their promised time", func(f *office.Filter) *bool { return &f.Overdue }),
+		fWorker, fVisit,
 	}
 	reviewFilter   = []filterParam{fWorker, fCustomer, fFrom("visits starting"), fTo("visits starting")}
 	followUpFilter = []filterParam{

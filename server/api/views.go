@@ -122,6 +122,8 @@ func (a *API) viewOf(c *fiber.Ctx, v any) (any, error) {
 		return office.ViewComplaint(act, r)
 	case *schemas.Incident:
 		return office.ViewIncident(act, r)
+	case *schemas.Escalation:
+		return office.ViewEscalation(act, r)
 	case *fsync.SignOffResult:
 		out := &SignOffView{SignOffResult: r}
 		if r.Visit != nil {

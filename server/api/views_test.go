@@ -185,6 +185,17 @@ func (m *mx) incident() *schemas.Incident {
 	return nil
 }
 
+func (m *mx) escalation() *schemas.Escalation {
+	v := m.started()
+	m.push(v.ID, mxOp(fsync.KindEscalate, m.f.clock.Now().Add(-time.Hour), map[string]any{"topic": "customer_request", "urgency": "normal", "text": "客户要求加擦阳台窗户"}))
+	es, err := m.f.office.Escalations(m.t.Context(), sysAdmin, office.Page{Filter: office.Filter{VisitID: v.ID}})
+	m.must(err)
+	if len(es.Items) == 0 {
+		m.t.Fatal("no escalation recorded")
+	}
+	return &es.Items[0]
+}
+
 func (m *mx) followUp() *schemas.FollowUp {
 	v := m.signedOff(true)
 	fs, err := m.f.office.FollowUps(m.t.Context(), sysAdmin, office.Page{})
@@ -489,6 +500,12 @@ func (m *mx) rows() map[string]mxRow {
 			return mxReq{path: "/v1/incidents/" + m.incident().ID + "/actions", body: map[string]any{"action": "acknowledge"}}
 		}},
 
+		"GET /v1/escalations":      {kind: "page:escalation", want: mxExpect{okay, okay, okay, okay, okay, 403, 403}, make: mxFixed("/v1/escalations", nil)},
+		"GET /v1/escalations/{id}": {kind: "escalation", want: mxExpect{okay, okay, 404, okay, 404, 403, 403}, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/escalations/" + m.escalation().ID} }},
+		"POST /v1/escalations/{id}/actions": {kind: "escalation", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/escalations/" + m.escalation().ID + "/actions", body: map[string]any{"action": "acknowledge"}}
+		}},
+
 		"GET /v1/audit/{entity}/{id}": {kind: "page:audit", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq { return mxReq{path: "/v1/audit/visit/" + m.upcoming().ID} }},
 	}
 }
@@ -670,7 +687,7 @@ var (
 	allowWorkerVisit = pathSet{}.
 				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes addressHidden").
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
-				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed").
+				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed escalations").
 				add("field.assignment", "answer workerId at reason text opId").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
 				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
@@ -686,6 +703,7 @@ var (
 				add("household", householdPaths).add("preferences", prefsPaths)
 	allowCustomerComplaint = pathSet{}.add("", "id visitId category text state receivedAt ackDueAt ackedAt remedy.kind remedy.detail closedAt history.at history.action history.note")
 	allowWorkerIncident    = pathSet{}.add("", "id visitId category severity description photos at reportedAt opId status")
+	allowWorkerEscalation  = pathSet{}.add("", "id visitId topic urgency text photos at receivedAt opId status promisedBy resolvedAt")
 )
 
 func pullAllow() pathSet {
@@ -711,13 +729,14 @@ func roleViews(role schemas.Role) map[string]pathSet {
 		own = map[string]pathSet{
 			"visit": wholeOf(office.VisitView{}), "customer": wholeOf(schemas.Customer{}), "worker": wholeOf(schemas.Worker{}),
 			"complaint": wholeOf(schemas.Complaint{}), "incident": wholeOf(schemas.Incident{}), "alert": wholeOf(schemas.Alert{}),
-			"followup": wholeOf(schemas.FollowUp{}), "schedule": wholeOf(office.ScheduleView{}), "candidate": wholeOf(office.Candidate{}),
+			"escalation": wholeOf(schemas.Escalation{}),
+			"followup":   wholeOf(schemas.FollowUp{}), "schedule": wholeOf(office.ScheduleView{}), "candidate": wholeOf(office.Candidate{}),
 			"audit": wholeOf(schemas.AuditEntry{}), "device": wholeOf(fsync.Device{}), "notification": wholeOf(push.Notification{}),
 			"figures": wholeOf(office.MonthlyFigures{}), "review": wholeOf(office.QuarterlyReview{}), "breakdowns": wholeOf(office.Breakdowns{}),
 			"trends": wholeOf(office.Trends{}), "reflow": wholeOf(office.ReflowResult{}), "metrics": wholeOf(map[string]int64{}),
 		}
 	case schemas.RoleWorker:
-		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{}),
+		own = map[string]pathSet{"visit": allowWorkerVisit, "worker": allowWorkerSelf, "incident": allowWorkerIncident, "escalation": allowWorkerEscalation, "pull": pullAllow(), "push": wholeOf(fsync.PushResponse{}),
 			"syncDevice": wholeOf(fsync.DeviceState{})}
 	case schemas.RoleCustomer:
 		own = map[string]pathSet{"visit": allowCustomerVisit, "customer": allowCustomerSelf, "complaint": allowCustomerComplaint,

@@ -211,6 +211,8 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	targets := push.NewTargets(s.Store.Push)
 	s.Relay = push.NewRelay(s.Store, s.Outbox, now, s.log)
 	s.Sync.SetNotifier(s.Relay)
+	s.Sync.SetTeller(s.Relay)
+	s.Sync.SetEscalationTimes(cfg.EscalationUrgent, cfg.EscalationNormal)
 	s.Office.SetAlerter(s.Relay)
 	s.Office.SetCalendar(cfg.WorkCalendar)
 	s.Office.SetAlertWindow(cfg.AlertWindow)

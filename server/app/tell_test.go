@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -32,7 +33,7 @@ type tellFixture struct {
 	token string // the household's FCM token
 }
 
-func newTellFixture(t *testing.T, locale string) *tellFixture {
+func newTellFixture(t *testing.T, locale string, env ...map[string]string) *tellFixture {
 	fcm := &fakeFCM{}
 	srvFCM := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -47,7 +48,11 @@ func newTellFixture(t *testing.T, locale string) *tellFixture {
 	}))
 	t.Cleanup(srvFCM.Close)
 	clk := &testClock{t: storetest.Epoch}
-	cfg := engineConfig(t, t.TempDir(), map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"})
+	vars := map[string]string{"FIREBASE_PROJECT_ID": "p", "FCM_ENDPOINT": srvFCM.URL + "/v1", "PUSH_INTERVAL": "1m"}
+	for _, e := range env {
+		maps.Copy(vars, e)
+	}
+	cfg := engineConfig(t, t.TempDir(), vars)
 	srv, err := Start(t.Context(), cfg, slog.New(slog.DiscardHandler), clk.Now)
 	if err != nil {
 		t.Fatal(err)

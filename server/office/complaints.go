@@ -370,6 +370,9 @@ func (s *Service) RunSLA(ctx context.Context, every time.Duration) {
 		if _, err := s.EscalateUnanswered(ctx); err != nil && ctx.Err() == nil {
 			s.log.Error("unanswered assignments", "err", err)
 		}
+		if _, err := s.EscalateOverdue(ctx); err != nil && ctx.Err() == nil {
+			s.log.Error("overdue escalations", "err", err)
+		}
 		select {
 		case <-ctx.Done():
 			return

@@ -80,6 +80,8 @@ type WorkerField struct {
 	// Assignment is the worker's answer to the assignment, when the
 	// current assignee answered.
 	Assignment *schemas.AssignmentAnswer `json:"assignment,omitempty"`
+	// Escalations are the ids of the escalations raised from the visit.
+	Escalations []string `json:"escalations,omitempty"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -205,6 +207,7 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	if v.Answer() != "" {
 		out.Field.Assignment = f.Assignment
 	}
+	out.Field.Escalations = f.Escalations
 	for i, p := range f.Progress {
 		out.Field.Progress[i] = WorkerProgress{ItemID: p.ItemID, Done: p.Done, At: p.At, Photos: p.Photos, OpID: p.OpID}
 	}
@@ -413,6 +416,39 @@ func ViewIncident(a *schemas.Actor, i *schemas.Incident) (any, error) {
 	case a.Role == schemas.RoleWorker && a.WorkerID != "" && a.WorkerID == i.WorkerID:
 		return &WorkerIncident{ID: i.ID, VisitID: i.VisitID, Category: i.Category, Severity: i.Severity, Description: i.Description,
 			Photos: i.Photos, At: i.At, ReportedAt: i.ReportedAt, OpID: i.OpID, Status: i.Status}, nil
+	}
+	return nil, forbidden()
+}
+
+// Escalation.
+
+// WorkerEscalation is the escalating worker's view of an escalation: what
+// they passed on, where it stands and the time the household was
+// promised; not the supervisors' notes or the outcome they wrote.
+type WorkerEscalation struct {
+	ID         string     `json:"id"`
+	VisitID    string     `json:"visitId"`
+	Topic      string     `json:"topic"`
+	Urgency    string     `json:"urgency"`
+	Text       string     `json:"text"`
+	Photos     []string   `json:"photos"`
+	At         time.Time  `json:"at"`
+	ReceivedAt time.Time  `json:"receivedAt"`
+	OpID       string     `json:"opId"`
+	Status     string     `json:"status"`
+	PromisedBy time.Time  `json:"promisedBy"`
+	ResolvedAt *time.Time `json:"resolvedAt,omitempty"`
+}
+
+// ViewEscalation shapes an escalation: whole for the office, the
+// escalating worker's view for that worker.
+func ViewEscalation(a *schemas.Actor, e *schemas.Escalation) (any, error) {
+	switch {
+	case isOffice(a):
+		return e, nil
+	case a.Role == schemas.RoleWorker && a.WorkerID != "" && a.WorkerID == e.WorkerID:
+		return &WorkerEscalation{ID: e.ID, VisitID: e.VisitID, Topic: e.Topic, Urgency: e.Urgency, Text: e.Text, Photos: e.Photos, At: e.At,
+			ReceivedAt: e.ReceivedAt, OpID: e.OpID, Status: e.Status, PromisedBy: e.PromisedBy, ResolvedAt: e.ResolvedAt}, nil
 	}
 	return nil, forbidden()
 }

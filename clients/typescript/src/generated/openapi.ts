@@ -388,6 +388,66 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/escalations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Escalations workers passed on from the door, the soonest promised first (supervisors: their team; workers: their own); overdue: open past their promised time
+         * @description Roles: admin, supervisor, worker.
+         */
+        get: operations["getV1Escalations"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/escalations/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One escalation with its promised time and what supervisors did
+         * @description Roles: admin, supervisor, worker.
+         */
+        get: operations["getV1EscalationsId"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/escalations/{id}/actions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Acknowledge; promise a later time with a reason (the household is told the new time); or resolve with an outcome (the household is told it is handled). Optional version: 409 if the escalation changed
+         * @description Roles: admin, supervisor.
+         */
+        post: operations["postV1EscalationsIdActions"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/followups": {
         parameters: {
             query?: never;
@@ -1299,7 +1359,7 @@ export interface components {
             detail?: string;
             id: string;
             /** @enum {string} */
-            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "escalation" | "escalation_overdue" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
             /** Format: date-time */
             lastAt?: string | null;
             note?: string;
@@ -1399,7 +1459,7 @@ export interface components {
             deviceId: string;
             /** @description the phone's unsent operations in seq order; at most the server's MAX_OPS_PER_PUSH */
             ops: components["schemas"]["Op"][];
-            /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (3) with 400 */
+            /** @description the push protocol the app speaks: below minSchemaVersion (1) the push is refused with 426 upgrade_required; above the server's (4) with 400 */
             schemaVersion: number;
         };
         Breakdowns: {
@@ -1832,6 +1892,81 @@ export interface components {
             message: string;
             requestId?: string;
         };
+        /** @description The worker passes on what cannot be solved at the door (schemaVersion 4): topic, urgency and what it is. The server opens an escalation promised by its receipt plus ESCALATION_URGENT or ESCALATION_NORMAL, alerts the supervisor (escalation) and tells the household the promised time */
+        EscalateOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "escalate";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["EscalatePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        EscalatePayload: {
+            photos?: string[];
+            text: string;
+            /** @enum {string} */
+            topic: "customer_request" | "scope_dispute" | "access_problem" | "equipment" | "safety" | "other";
+            /** @enum {string} */
+            urgency: "urgent" | "normal";
+        };
+        Escalation: {
+            /** Format: date-time */
+            at: string;
+            events: components["schemas"]["ComplaintEvent"][];
+            id: string;
+            /** Format: uuid */
+            opId: string;
+            outcome?: string;
+            overdueRaised: boolean;
+            photos: string[];
+            /** Format: date-time */
+            promisedBy: string;
+            /** Format: date-time */
+            receivedAt: string;
+            /** Format: date-time */
+            resolvedAt?: string | null;
+            /** @enum {string} */
+            status: "open" | "acknowledged" | "resolved";
+            team: string;
+            text: string;
+            /** @enum {string} */
+            topic: "customer_request" | "scope_dispute" | "access_problem" | "equipment" | "safety" | "other";
+            /** @enum {string} */
+            urgency: "urgent" | "normal";
+            /** Format: int64 */
+            version: number;
+            /** @description an id, or empty for none */
+            visitId: string;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        EscalationAction: {
+            /** @enum {string} */
+            action: "acknowledge" | "promise" | "resolve";
+            outcome?: string;
+            /** Format: date-time */
+            promisedBy?: string | null;
+            reason?: string;
+            /** Format: int64 */
+            version?: number;
+        };
         Exception: {
             /** @enum {string} */
             code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
@@ -1864,6 +1999,7 @@ export interface components {
             customerConfirmed: boolean;
             /** Format: date-time */
             enRouteAt?: string | null;
+            escalations?: string[];
             /** Format: date-time */
             eta?: string | null;
             exceptions: components["schemas"]["Exception"][] | null;
@@ -2116,7 +2252,7 @@ export interface components {
             visitId?: string;
         };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
-        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"];
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
@@ -2878,6 +3014,29 @@ export interface components {
             at: string;
             note: string;
         };
+        WorkerEscalation: {
+            /** Format: date-time */
+            at: string;
+            id: string;
+            /** Format: uuid */
+            opId: string;
+            photos: string[];
+            /** Format: date-time */
+            promisedBy: string;
+            /** Format: date-time */
+            receivedAt: string;
+            /** Format: date-time */
+            resolvedAt?: string | null;
+            /** @enum {string} */
+            status: "open" | "acknowledged" | "resolved";
+            text: string;
+            /** @enum {string} */
+            topic: "customer_request" | "scope_dispute" | "access_problem" | "equipment" | "safety" | "other";
+            /** @enum {string} */
+            urgency: "urgent" | "normal";
+            /** @description an id, or empty for none */
+            visitId: string;
+        };
         WorkerField: {
             assignment?: components["schemas"]["AssignmentAnswer"];
             checkIn?: components["schemas"]["WorkerAttendance"];
@@ -2885,6 +3044,7 @@ export interface components {
             customerConfirmed: boolean;
             /** Format: date-time */
             enRouteAt?: string | null;
+            escalations?: string[];
             /** Format: date-time */
             eta?: string | null;
             incidents: string[];
@@ -3578,7 +3738,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                entity: "worker" | "customer" | "serviceType" | "visit" | "schedule" | "alert" | "complaint" | "incident";
+                entity: "worker" | "customer" | "serviceType" | "visit" | "schedule" | "alert" | "complaint" | "incident" | "escalation";
                 /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
@@ -4071,6 +4231,122 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    getV1Escalations: {
+        parameters: {
+            query?: {
+                /** @description only those still open (true or false) */
+                open?: boolean;
+                /** @description only open ones past their promised time (true or false) */
+                overdue?: boolean;
+                /** @description only those of this worker */
+                workerId?: string;
+                /** @description only those about this visit */
+                visitId?: string;
+                /** @description opaque cursor from the previous page's nextCursor */
+                after?: string;
+                /** @description page size, 1-200 (default 50) */
+                limit?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        items: (components["schemas"]["Escalation"] | components["schemas"]["WorkerEscalation"])[];
+                        /** @description pass as ?after= for the next page; absent on the last page */
+                        nextCursor?: string;
+                    };
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    getV1EscalationsId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Escalation"] | components["schemas"]["WorkerEscalation"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    postV1EscalationsIdActions: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["EscalationAction"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Escalation"];
+                };
             };
             400: components["responses"]["ErrorBadRequest"];
             401: components["responses"]["ErrorUnauthorized"];
