@@ -23,6 +23,9 @@ type FieldState struct {
 	// Assignment is the assignee's latest answer to the assignment. It
 	// names the worker: an answer by an earlier assignee is no answer.
 	Assignment *AssignmentAnswer `json:"assignment,omitempty" bson:"assignment,omitempty"`
+	// ScopeChanges are the changes of scope the worker proposed on site,
+	// each with the household's consent (schemas/scope.go).
+	ScopeChanges []ScopeChange `json:"scopeChanges,omitempty" bson:"scopeChanges,omitempty"`
 }
 
 // Answers to an assignment.

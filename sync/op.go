@@ -22,7 +22,7 @@ import (
 
 // Schema versions of the push protocol this server speaks.
 const (
-	SchemaVersion    = 3 // 2: the retire kind, and seq_taken for a seq another operation holds; 3: acceptAssignment, declineAssignment, visit_cancelled
+	SchemaVersion    = 4 // 2: the retire kind, and seq_taken for a seq another operation holds; 3: acceptAssignment, declineAssignment, visit_cancelled; 4: customerAbsent, changeScope, escalate, message, thread_closed
 	MinSchemaVersion = 1
 )
 
@@ -43,10 +43,12 @@ const (
 	// assignment; the latest answer of the current assignee stands.
 	KindAccept  = "acceptAssignment"
 	KindDecline = "declineAssignment"
+	// KindScope changes the visit's scope on site (sync/scope.go).
+	KindScope = "changeScope"
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindScope}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -251,6 +253,8 @@ func decodePayload(op *Op) (Payload, error) {
 		if !textOK(p.Text, 500) {
 			return bad("text too long")
 		}
+	case KindScope:
+		return p, checkScope(&p)
 	default:
 		return bad("unknown kind %q", op.Kind)
 	}
@@ -263,6 +267,9 @@ func payloadSize(p *Payload) int64 {
 	n := len(p.Reason) + len(p.Text) + len(p.SignerName) + len(p.Comment)
 	for _, it := range p.Items {
 		n += len(it.Reason)
+	}
+	for _, it := range p.Add {
+		n += len(it.Title)
 	}
 	for k, v := range p.Extra {
 		n += len(k) + len(v)
