@@ -122,13 +122,13 @@ func (a *API) answerScope(c *fiber.Ctx) error {
 	if err != nil {
 		return err
 	}
-	changeID := c.Params("changeId")
-	if !schemas.ValidID(changeID) {
-		return schemas.Errorf(schemas.ENOTFOUND, "no such change of scope")
-	}
 	var in fsync.ScopeAnswer
 	if err := decode(c, &in); err != nil {
 		return err
+	}
+	changeID := c.Params("changeId")
+	if !schemas.ValidID(changeID) {
+		return schemas.Errorf(schemas.ENOTFOUND, "no such change of scope")
 	}
 	v, err := a.sync.AnswerScope(c.UserContext(), actor(c), id, changeID, in)
 	if err != nil {
