@@ -93,9 +93,10 @@ func checkScope(p *Payload) error {
 // may name any item of the office's checklist or of a proposed change (a
 // refused change's is kept and flagged by the fold); a sign-off, the
 // effective checklist. The changes among recs are not folded yet: their
-// items count as proposed and, for the sign-off, as agreed (a phone
-// offline sends the change with the code, the work and the sign-off in
-// one push).
+// items count as proposed and, when the change carries a presence code,
+// as agreed for the sign-off (a phone offline sends the change with the
+// code, the work and the sign-off in one push; without a code the
+// household answers in its app, after this push).
 func scopeItems(v *schemas.Visit, recs []*Record) (known, signable map[string]bool) {
 	known, signable = map[string]bool{}, map[string]bool{}
 	for _, it := range v.Checklist {
@@ -113,7 +114,8 @@ func scopeItems(v *schemas.Visit, recs []*Record) (known, signable map[string]bo
 		if r.Kind == KindScope && r.Status != StatusRejected {
 			for i := range r.Payload.Add {
 				id := schemas.ScopeItemID(r.OpID, i)
-				known[id], signable[id] = true, true
+				known[id] = true
+				signable[id] = signable[id] || r.Payload.PresenceCode != ""
 			}
 		}
 	}

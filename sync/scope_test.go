@@ -133,6 +133,13 @@ func TestScopeAskedInTheApp(t *testing.T) {
 	if ids := checklistIDs(got); ids != "kitchen:false,floors:false,"+windows+":true,"+schemas.ScopeItemID(change.OpID, 1)+":false" {
 		t.Fatalf("effective checklist %s", ids)
 	}
+	// Without a code, a sign-off in the change's own push may not name its
+	// items: the household had not agreed yet.
+	other := scopeOp(v, 3, 50, fsync.KindScope, `{"add":[{"title":"x"}],"reason":"r"}`)
+	resp = pushOK(t, e, a, scopeBatch(other, scopeOp(v, 4, 51, fsync.KindSignOff, `{"signerName":"林","items":[{"itemId":"`+schemas.ScopeItemID(other.OpID, 0)+`","accepted":true}]}`)))
+	if got := statusesOf(resp); got != "applied,rejected:unknown_item" {
+		t.Fatalf("sign-off of an item not agreed: %s", got)
+	}
 	if got.Field.Ops != 3 {
 		t.Fatalf("%d operations folded, want 3 (the answer once)", got.Field.Ops)
 	}
@@ -142,7 +149,7 @@ func TestScopeAskedInTheApp(t *testing.T) {
 	// A late operation sorting before the answer: the visit is folded
 	// again from every record, the answer with them.
 	before, _ := fieldJSON(t, db, v.ID)
-	pushOK(t, e, a, scopeBatch(scopeOp(v, 3, 40, fsync.KindNote, `{"text":"late"}`)))
+	pushOK(t, e, a, scopeBatch(scopeOp(v, 5, 40, fsync.KindNote, `{"text":"late"}`)))
 	_, got = fieldJSON(t, db, v.ID)
 	if c := got.Field.ScopeChanges[0]; c.State != schemas.ScopeAgreed || len(got.Field.Notes) != 1 {
 		t.Fatalf("after folding again: %+v (before %s)", got.Field.ScopeChanges, before)
