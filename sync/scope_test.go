@@ -304,3 +304,47 @@ func TestScopeAnswerBadInput(t *testing.T) {
 		t.Fatal("changeScope is a phone's kind; scopeAnswer is not")
 	}
 }
+
+// TestScopeFoldIsPure: the fold of a change, progress on its item and two
+// racing answers (refuse, then agree) is the same in any arrival order:
+// the first answer in fold order stands, the second is a scope_answered
+// conflict, and the progress made before the refusal is flagged.
+func TestScopeFoldIsPure(t *testing.T) {
+	v := &schemas.Visit{ID: schemas.NewID(), WorkerID: "w1", ScheduledStart: now0.Add(-time.Hour), ScheduledEnd: now0.Add(time.Hour),
+		OfficeStatus: schemas.VisitScheduled, Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}}}
+	change := &fsync.Record{ID: "u/phone/1", WorkerID: "w1", DeviceID: "phone", Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, EffAt: now0.Add(-50 * time.Minute),
+		Payload: fsync.Payload{Add: []schemas.ScopeItem{{Title: "擦窗户"}}, Reason: "顺便"}}
+	item := schemas.ScopeItemID(change.OpID, 0)
+	done := true
+	progress := &fsync.Record{ID: "u/phone/2", WorkerID: "w1", DeviceID: "phone", Seq: 2, OpID: schemas.NewID(), Kind: fsync.KindProgress, EffAt: now0.Add(-40 * time.Minute),
+		Payload: fsync.Payload{ItemID: item, Done: &done}}
+	answer := func(id, decision string, at time.Time) *fsync.Record {
+		return &fsync.Record{ID: "customer/" + id, UserID: "household", WorkerID: "w1", DeviceID: "customer:app", OpID: id, Kind: fsync.KindScopeAnswer, EffAt: at,
+			Source: fsync.SourceCustomerApp, Payload: fsync.Payload{ChangeID: change.OpID, Decision: decision}}
+	}
+	refuse, agree := answer(schemas.NewID(), fsync.DecisionRefuse, now0.Add(-30*time.Minute)), answer(schemas.NewID(), fsync.DecisionAgree, now0.Add(-29*time.Minute))
+	var first string
+	for _, order := range [][]*fsync.Record{{change, progress, refuse, agree}, {agree, refuse, progress, change}, {refuse, change, agree, progress, refuse}} {
+		fs, out := fsync.Fold(v, order, fsync.DefaultRules)
+		b, _ := json.Marshal(fs)
+		if first == "" {
+			first = string(b)
+		} else if string(b) != first {
+			t.Fatalf("another order, another state:\n%s\n%s", b, first)
+		}
+		if c := fs.ScopeChanges[0]; c.State != schemas.ScopeRefused || c.How != schemas.ConsentApp || c.AnsweredBy != "household" {
+			t.Fatalf("change %+v", c)
+		}
+		if o := out[agree.OpID]; o.Status != fsync.StatusConflict || o.Rule != fsync.RuleScopeAnswered {
+			t.Fatalf("the later answer: %+v", o)
+		}
+		if o := out[refuse.OpID]; o.Rule != fsync.RuleScopeRefusedItem {
+			t.Fatalf("the refusal of an item with progress: %+v", o)
+		}
+		fv := *v
+		fv.Field = fs
+		if ids := checklistIDs(&fv); ids != "kitchen:false" {
+			t.Fatalf("effective checklist %s", ids)
+		}
+	}
+}
