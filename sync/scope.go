@@ -249,6 +249,11 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 	case schemas.ScopeAgreed, schemas.ScopeRefused:
 		return nil, schemas.Errorf(schemas.ECONFLICT, "the change was %s already", st).With("state", st)
 	}
+	// The sign-off closes the scope: it was about the checklist as it
+	// stood, and a change agreed after it would add work nobody signed for.
+	if v.Field.SignOff != nil {
+		return nil, schemas.Errorf(schemas.ECONFLICT, "the visit is signed off: the change can no longer be answered").With("state", schemas.ScopePending)
+	}
 	now := e.now().UTC()
 	opID := scopeAnswerOpID(changeID, in.Decision)
 	r := &Record{ID: "customer/" + a.UserID + "/scope/" + opID, UserID: a.UserID, WorkerID: v.WorkerID, DeviceID: "customer:" + a.DeviceID,

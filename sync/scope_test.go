@@ -300,6 +300,16 @@ func TestScopeAnswerBadInput(t *testing.T) {
 	if _, got := fieldJSON(t, db, v.ID); got.Field.ScopeChanges[0].State != schemas.ScopePending || got.Field.Ops != 1 {
 		t.Fatalf("after bad answers: %+v", got.Field.ScopeChanges)
 	}
+	// Once signed off (over the checklist without the change), the change
+	// can no longer be answered.
+	pushOK(t, e, a, scopeBatch(scopeOp(v, 2, 150, fsync.KindCheckOut, `{"location":{"lat":31.2,"lng":121.45,"accuracyM":5}}`),
+		scopeOp(v, 3, 151, fsync.KindSignOff, `{"signerName":"林","items":[{"itemId":"kitchen","accepted":true}]}`)))
+	if _, err := e.AnswerScope(ctx, householdOf(v), v.ID, change.OpID, fsync.ScopeAnswer{Decision: fsync.DecisionAgree}); schemas.ErrorCode(err) != schemas.ECONFLICT {
+		t.Errorf("an answer after the sign-off: %v, want conflict", err)
+	}
+	if _, got := fieldJSON(t, db, v.ID); got.Field.ScopeChanges[0].State != schemas.ScopePending {
+		t.Fatalf("after the sign-off: %+v", got.Field.ScopeChanges)
+	}
 	if !slices.Contains(fsync.Kinds, fsync.KindScope) || slices.Contains(fsync.Kinds, fsync.KindScopeAnswer) {
 		t.Fatal("changeScope is a phone's kind; scopeAnswer is not")
 	}
