@@ -176,8 +176,8 @@ const (
 )
 
 // factsChanged tells the customer what the worker's phone reported: on
-// the way (with the ETA), arrived, done and ready for sign-off; and asks
-// for feedback a day after sign-off. Each fact is told once: the key is
+// the way (with the ETA), arrived, a change of scope to agree to, done
+// and ready for sign-off; and asks for feedback a day after sign-off. Each fact is told once: the key is
 // the operation that reported it.
 func (r *Relay) factsChanged(ctx context.Context, visitID string) error {
 	v, err := r.db.Visits.Get(ctx, visitID)
@@ -212,6 +212,17 @@ func (r *Relay) factsChanged(ctx context.Context, visitID string) error {
 	if f.CheckIn != nil {
 		if err := tell("checkin/"+f.CheckIn.OpID, "worker_checked_in", f.CheckIn.At, now, 3*time.Hour, false); err != nil {
 			return err
+		}
+	}
+	// A change of scope not agreed at the door: the household is asked in
+	// its app, once per change, at once (the worker waits at the door, so
+	// quiet hours give way until the visit's end). No text of the worker.
+	for _, c := range f.ScopeChanges {
+		if c.State == schemas.ScopePending {
+			if err := r.Tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "scope_change_requested", Key: "scope/" + c.ChangeID,
+				VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: v.ScheduledEnd, Data: map[string]string{"changeId": c.ChangeID}}); err != nil {
+				return err
+			}
 		}
 	}
 	if f.CheckOut != nil && f.SignOff == nil {

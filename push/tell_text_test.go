@@ -13,7 +13,7 @@ func TestCustomerNoticeTexts(t *testing.T) {
 	for _, kind := range []string{"visit_booked", "visit_rescheduled", "visit_cancelled", "visit_worker_changed",
 		"request_answered_reschedule", "request_answered_cancel", "complaint_acknowledged", "complaint_investigating",
 		"complaint_remedy_proposed", "complaint_closed", "incident_reported", "incident_resolved",
-		"escalation_received", "escalation_delayed", "escalation_resolved"} {
+		"escalation_received", "escalation_delayed", "escalation_resolved", "scope_change_requested"} {
 		for _, locale := range []string{"zh-CN", "en"} {
 			title, body := text(locale, kind, at)
 			if title == "" || body == "" || strings.Contains(body, "{time}") {

@@ -43,6 +43,9 @@ var texts = map[string]map[string][2]string{
 		"escalation_received": {"问题已上报", "服务师已将现场无法解决的问题上报公司，预计 {time} 前处理"},
 		"escalation_delayed":  {"处理时间有变", "很抱歉，您的问题未能按原定时间处理，新的预计处理时间为 {time}"},
 		"escalation_resolved": {"问题已处理", "服务师上报的问题已处理完毕，感谢您的耐心"},
+
+		// A change of scope the worker proposed, for the household to answer.
+		"scope_change_requested": {"服务内容变更待您确认", "服务师提出变更 {time} 的服务内容，请打开应用查看并确认是否同意"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -76,6 +79,8 @@ var texts = map[string]map[string][2]string{
 		"escalation_received":         {"Passed to the office", "Your worker passed what could not be solved on the spot to the office; expected to be handled by {time}"},
 		"escalation_delayed":          {"New expected time", "Sorry, we could not handle it by the time we gave; it is now expected by {time}"},
 		"escalation_resolved":         {"Handled", "What your worker passed to the office is handled; thank you for your patience"},
+
+		"scope_change_requested": {"Change to your visit", "Your worker proposes a change to the visit of {time}; open the app to agree or refuse"},
 	},
 }
 

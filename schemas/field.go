@@ -26,6 +26,9 @@ type FieldState struct {
 	// Escalations are the ids of the escalations the worker raised from
 	// the visit (sync.EscalationID of each escalate operation).
 	Escalations []string `json:"escalations,omitempty" bson:"escalations,omitempty"`
+	// ScopeChanges are the changes of scope the worker proposed on site,
+	// each with the household's consent (schemas/scope.go).
+	ScopeChanges []ScopeChange `json:"scopeChanges,omitempty" bson:"scopeChanges,omitempty"`
 }
 
 // Answers to an assignment.

@@ -72,6 +72,13 @@ type SyncPayload struct {
 	// above); the server sets the promised time on receipt.
 	Topic   string `json:"topic,omitempty" bson:"topic,omitempty"`
 	Urgency string `json:"urgency,omitempty" bson:"urgency,omitempty"`
+	// changeScope: items added and checklist item ids dropped (with
+	// reason and presenceCode above); scopeAnswer, the household's answer
+	// recorded from its app: the change (its opId) and agree or refuse.
+	Add      []ScopeItem `json:"add,omitempty" bson:"add,omitempty"`
+	Drop     []string    `json:"drop,omitempty" bson:"drop,omitempty"`
+	ChangeID string      `json:"changeId,omitempty" bson:"changeId,omitempty"`
+	Decision string      `json:"decision,omitempty" bson:"decision,omitempty"`
 	// Extra are the payload's fields this server does not know (a newer
 	// app's), as sent: the fold ignores them, the record keeps them
 	// (sealed, as free text is), so a server upgraded later can read them.

@@ -70,6 +70,8 @@ var textClasses = map[string]TextClass{
 	"field": TextCode, "reasonCode": TextCode, "appVersion": TextCode, "platform": TextCode, "contentType": TextCode,
 	"sha256": TextCode, "signatureRef": TextCode, "photos": TextCode, "method": TextCode, "presenceCode": TextCode,
 	"doNotSend": TextCode,
+	// a change of scope
+	"title": TextLine, "drop": TextCode, "changeId": TextCode, "decision": TextCode,
 }
 
 // ClassOf is the class of a string field by its JSON name, and whether the

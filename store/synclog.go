@@ -79,6 +79,8 @@ type syncSealed struct {
 	// The payload's fields the server did not know when it was recorded:
 	// they may be anything, so they are sealed.
 	Extra map[string]json.RawMessage `json:"x,omitempty"`
+	// A changeScope's items: their titles are free text.
+	Add []schemas.ScopeItem `json:"a,omitempty"`
 }
 
 func syncOpAAD(id string) string { return colSyncOps + "/" + id + "/sealed" }
@@ -86,8 +88,8 @@ func syncOpAAD(id string) string { return colSyncOps + "/" + id + "/sealed" }
 // sealSyncOp returns the record as stored; r is left as it is.
 func (l *SyncLog) sealSyncOp(r *schemas.SyncRecord) (*syncOpDoc, error) {
 	p := r.Payload
-	s := syncSealed{Location: p.Location, Reason: p.Reason, Text: p.Text, SignerName: p.SignerName, Comment: p.Comment, Extra: p.Extra}
-	p.Location, p.Reason, p.Text, p.SignerName, p.Comment, p.Extra = nil, "", "", "", "", nil
+	s := syncSealed{Location: p.Location, Reason: p.Reason, Text: p.Text, SignerName: p.SignerName, Comment: p.Comment, Extra: p.Extra, Add: p.Add}
+	p.Location, p.Reason, p.Text, p.SignerName, p.Comment, p.Extra, p.Add = nil, "", "", "", "", nil, nil
 	if len(p.Items) > 0 {
 		p.Items = slices.Clone(p.Items)
 		for i := range p.Items {
@@ -99,7 +101,7 @@ func (l *SyncLog) sealSyncOp(r *schemas.SyncRecord) (*syncOpDoc, error) {
 	}
 	d := &syncOpDoc{SyncRecord: *r}
 	d.Payload = p
-	if s.Location != nil || s.Reason != "" || s.Text != "" || s.SignerName != "" || s.Comment != "" || len(s.ItemReasons) > 0 || len(s.Extra) > 0 {
+	if s.Location != nil || s.Reason != "" || s.Text != "" || s.SignerName != "" || s.Comment != "" || len(s.ItemReasons) > 0 || len(s.Extra) > 0 || len(s.Add) > 0 {
 		if l.s.cipher == nil {
 			return nil, fmt.Errorf("seal operation %s: the store has no data key", r.ID)
 		}
@@ -126,7 +128,7 @@ func (l *SyncLog) openSyncOp(d *syncOpDoc) (*schemas.SyncRecord, error) {
 	}
 	p := &r.Payload
 	p.Location = s.Location
-	p.Reason, p.Text, p.SignerName, p.Comment, p.Extra = s.Reason, s.Text, s.SignerName, s.Comment, s.Extra
+	p.Reason, p.Text, p.SignerName, p.Comment, p.Extra, p.Add = s.Reason, s.Text, s.SignerName, s.Comment, s.Extra, s.Add
 	for i, reason := range s.ItemReasons {
 		if i < len(p.Items) && reason != "" {
 			p.Items[i].Reason = reason

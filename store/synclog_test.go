@@ -138,6 +138,7 @@ func TestSyncLogSealsPayload(t *testing.T) {
 	r := syncRec("u1", "phone", 1, "v1", c.now())
 	r.Payload.Reason, r.Payload.SignerName, r.Payload.Comment = "GPS坏了", "林先生", "宝宝在睡觉"
 	r.Payload.Extra = map[string]json.RawMessage{"mood": json.RawMessage(`"心情不好"`)} // a newer app's field
+	r.Payload.Add = []schemas.ScopeItem{{Title: "给老人洗澡", Minutes: 30}}              // a changeScope's added item
 	want := *r
 	if _, err := s.SyncLog.InsertOps(ctx, []*schemas.SyncRecord{r}); err != nil {
 		t.Fatal(err)
@@ -149,7 +150,7 @@ func TestSyncLogSealsPayload(t *testing.T) {
 		if coll != colSyncOps {
 			return nil
 		}
-		for _, clear := range []string{"奶奶", "油渍", "GPS坏了", "林先生", "宝宝", "31.2036", "121.4501", "心情", "mood"} {
+		for _, clear := range []string{"奶奶", "油渍", "GPS坏了", "林先生", "宝宝", "31.2036", "121.4501", "心情", "mood", "老人"} {
 			if strings.Contains(d.String(), clear) {
 				t.Errorf("stored record shows %q: %s", clear, d)
 			}

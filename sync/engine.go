@@ -688,10 +688,7 @@ func (e *Engine) correct(ctx context.Context, recs []*Record, recorded map[strin
 // check applies the rules that need the visit: whose visit it is and
 // whether the checklist item exists. It returns the records still live.
 func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
-	items := map[string]bool{}
-	for _, it := range v.Checklist {
-		items[it.ID] = true
-	}
+	items, signable := scopeItems(v, recs)
 	var live []*Record
 	for _, r := range recs {
 		if r.Status == StatusRejected {
@@ -710,15 +707,18 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 		case r.Payload.ItemID != "" && !items[r.Payload.ItemID]:
 			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+r.Payload.ItemID+" on this visit"
 			continue
+		case r.Kind == KindScope && unknownDrop(r, items) != "":
+			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+unknownDrop(r, items)+" to drop on this visit"
+			continue
 		case r.Kind == KindSignOff:
 			bad := ""
 			for _, it := range r.Payload.Items {
-				if !items[it.ItemID] {
+				if !signable[it.ItemID] {
 					bad = it.ItemID
 				}
 			}
 			if bad != "" {
-				r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+bad+" on this visit"
+				r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+bad+" on this visit's checklist as agreed"
 				continue
 			}
 		}

@@ -180,6 +180,7 @@ func cloneField(fs schemas.FieldState) schemas.FieldState {
 		a := *fs.Assignment
 		fs.Assignment = &a
 	}
+	fs.ScopeChanges = slices.Clone(fs.ScopeChanges)
 	return fs
 }
 
@@ -294,6 +295,7 @@ func (f *folder) add(r *Record) {
 				f.items[p.ItemID] = len(fs.Progress)
 				fs.Progress = append(fs.Progress, p)
 			}
+			f.scopeProgress(r, exception)
 		}
 		if r.Payload.Text != "" || len(r.Payload.Photos) > 0 {
 			fs.Notes = append(fs.Notes, schemas.FieldNote{At: r.EffAt, Text: r.Payload.Text, ItemID: r.Payload.ItemID, Photos: r.Payload.Photos, OpID: r.OpID})
@@ -315,6 +317,8 @@ func (f *folder) add(r *Record) {
 			a.Answer, a.Reason = schemas.AssignmentDeclined, r.Payload.Reason
 		}
 		fs.Assignment = a
+	case KindScope, KindScopeAnswer:
+		f.scope(r, exception, conflict)
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
 			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: recordSource(r), OpID: r.OpID}

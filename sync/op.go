@@ -43,10 +43,12 @@ const (
 	// assignment; the latest answer of the current assignee stands.
 	KindAccept  = "acceptAssignment"
 	KindDecline = "declineAssignment"
+	// KindScope changes the visit's scope on site (sync/scope.go).
+	KindScope = "changeScope"
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindEscalate}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindEscalate, KindScope}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -255,6 +257,8 @@ func decodePayload(op *Op) (Payload, error) {
 		if err := checkEscalate(&p); err != nil {
 			return p, err
 		}
+	case KindScope:
+		return p, checkScope(&p)
 	default:
 		return bad("unknown kind %q", op.Kind)
 	}
@@ -267,6 +271,9 @@ func payloadSize(p *Payload) int64 {
 	n := len(p.Reason) + len(p.Text) + len(p.SignerName) + len(p.Comment)
 	for _, it := range p.Items {
 		n += len(it.Reason)
+	}
+	for _, it := range p.Add {
+		n += len(it.Title)
 	}
 	for k, v := range p.Extra {
 		n += len(k) + len(v)

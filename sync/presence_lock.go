@@ -19,8 +19,9 @@ import (
 // code; it lists the records it counted, so a batch retried after a crash,
 // or the same batch through two instances, counts each code once.
 
-// checkPresence checks the presence codes of new check-ins and check-outs,
-// in the order they arrived, against the visit's count of wrong codes.
+// checkPresence checks the presence codes of new check-ins, check-outs and
+// scope changes, in the order they arrived, against the visit's count of
+// wrong codes.
 // Each record keeps the verdict, so a record read back is never checked
 // (or counted) again.
 func (e *Engine) checkPresence(ctx context.Context, visitID string, recs []*Record) error {
@@ -30,7 +31,7 @@ func (e *Engine) checkPresence(ctx context.Context, visitID string, recs []*Reco
 	maxWrong, lockFor := e.limits.PresenceMaxWrong, e.limits.PresenceLockFor
 	var g *store.PresenceCount
 	for _, r := range recs {
-		if (r.Kind != KindCheckIn && r.Kind != KindCheckOut) || r.Payload.PresenceCode == "" || r.PresenceValid != nil || r.PresenceLock != 0 {
+		if (r.Kind != KindCheckIn && r.Kind != KindCheckOut && r.Kind != KindScope) || r.Payload.PresenceCode == "" || r.PresenceValid != nil || r.PresenceLock != 0 {
 			continue
 		}
 		now := e.now().UTC()

@@ -66,6 +66,8 @@ const (
 	AlertKindPresenceLocked            AlertKind = "presence_locked"
 	AlertKindPushConfigError           AlertKind = "push_config_error"
 	AlertKindRescheduledWhileOffline   AlertKind = "rescheduled_while_offline"
+	AlertKindScopeAnswered             AlertKind = "scope_answered"
+	AlertKindScopeRefusedItem          AlertKind = "scope_refused_item"
 	AlertKindSecondCheckin             AlertKind = "second_checkin"
 	AlertKindSecondCheckout            AlertKind = "second_checkout"
 	AlertKindSignoffBeforeCheckout     AlertKind = "signoff_before_checkout"
@@ -135,6 +137,10 @@ func (e AlertKind) Valid() bool {
 	case AlertKindPushConfigError:
 		return true
 	case AlertKindRescheduledWhileOffline:
+		return true
+	case AlertKindScopeAnswered:
+		return true
+	case AlertKindScopeRefusedItem:
 		return true
 	case AlertKindSecondCheckin:
 		return true
@@ -250,6 +256,21 @@ func (e ChangeRequestKind) Valid() bool {
 	case ChangeRequestKindCancel:
 		return true
 	case ChangeRequestKindReschedule:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ChangeScopeOpKind.
+const (
+	ChangeScopeOpKindChangeScope ChangeScopeOpKind = "changeScope"
+)
+
+// Valid indicates whether the value is a known member of the ChangeScopeOpKind enum.
+func (e ChangeScopeOpKind) Valid() bool {
+	switch e {
+	case ChangeScopeOpKindChangeScope:
 		return true
 	default:
 		return false
@@ -442,6 +463,8 @@ const (
 	ConflictRulePresenceCodeReused      ConflictRule = "presence_code_reused"
 	ConflictRulePresenceLocked          ConflictRule = "presence_locked"
 	ConflictRuleRescheduledWhileOffline ConflictRule = "rescheduled_while_offline"
+	ConflictRuleScopeAnswered           ConflictRule = "scope_answered"
+	ConflictRuleScopeRefusedItem        ConflictRule = "scope_refused_item"
 	ConflictRuleSecondCheckin           ConflictRule = "second_checkin"
 	ConflictRuleSecondCheckout          ConflictRule = "second_checkout"
 	ConflictRuleSignoffBeforeCheckout   ConflictRule = "signoff_before_checkout"
@@ -482,6 +505,10 @@ func (e ConflictRule) Valid() bool {
 	case ConflictRulePresenceLocked:
 		return true
 	case ConflictRuleRescheduledWhileOffline:
+		return true
+	case ConflictRuleScopeAnswered:
+		return true
+	case ConflictRuleScopeRefusedItem:
 		return true
 	case ConflictRuleSecondCheckin:
 		return true
@@ -631,6 +658,42 @@ func (e CustomerPutLocale) Valid() bool {
 	case CustomerPutLocaleEn:
 		return true
 	case CustomerPutLocaleZhCN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CustomerScopeChangeHow.
+const (
+	CustomerScopeChangeHowApp  CustomerScopeChangeHow = "app"
+	CustomerScopeChangeHowCode CustomerScopeChangeHow = "code"
+)
+
+// Valid indicates whether the value is a known member of the CustomerScopeChangeHow enum.
+func (e CustomerScopeChangeHow) Valid() bool {
+	switch e {
+	case CustomerScopeChangeHowApp:
+		return true
+	case CustomerScopeChangeHowCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CustomerScopeChangeState.
+const (
+	CustomerScopeChangeStateAgreed  CustomerScopeChangeState = "agreed"
+	CustomerScopeChangeStatePending CustomerScopeChangeState = "pending"
+)
+
+// Valid indicates whether the value is a known member of the CustomerScopeChangeState enum.
+func (e CustomerScopeChangeState) Valid() bool {
+	switch e {
+	case CustomerScopeChangeStateAgreed:
+		return true
+	case CustomerScopeChangeStatePending:
 		return true
 	default:
 		return false
@@ -961,6 +1024,8 @@ const (
 	ExceptionCodePresenceCodeReused      ExceptionCode = "presence_code_reused"
 	ExceptionCodePresenceLocked          ExceptionCode = "presence_locked"
 	ExceptionCodeRescheduledWhileOffline ExceptionCode = "rescheduled_while_offline"
+	ExceptionCodeScopeAnswered           ExceptionCode = "scope_answered"
+	ExceptionCodeScopeRefusedItem        ExceptionCode = "scope_refused_item"
 	ExceptionCodeSecondCheckin           ExceptionCode = "second_checkin"
 	ExceptionCodeSecondCheckout          ExceptionCode = "second_checkout"
 	ExceptionCodeSignoffBeforeCheckout   ExceptionCode = "signoff_before_checkout"
@@ -1001,6 +1066,10 @@ func (e ExceptionCode) Valid() bool {
 	case ExceptionCodePresenceLocked:
 		return true
 	case ExceptionCodeRescheduledWhileOffline:
+		return true
+	case ExceptionCodeScopeAnswered:
+		return true
+	case ExceptionCodeScopeRefusedItem:
 		return true
 	case ExceptionCodeSecondCheckin:
 		return true
@@ -1513,6 +1582,8 @@ const (
 	ResultRulePresenceCodeReused      ResultRule = "presence_code_reused"
 	ResultRulePresenceLocked          ResultRule = "presence_locked"
 	ResultRuleRescheduledWhileOffline ResultRule = "rescheduled_while_offline"
+	ResultRuleScopeAnswered           ResultRule = "scope_answered"
+	ResultRuleScopeRefusedItem        ResultRule = "scope_refused_item"
 	ResultRuleSecondCheckin           ResultRule = "second_checkin"
 	ResultRuleSecondCheckout          ResultRule = "second_checkout"
 	ResultRuleSignoffBeforeCheckout   ResultRule = "signoff_before_checkout"
@@ -1554,6 +1625,10 @@ func (e ResultRule) Valid() bool {
 		return true
 	case ResultRuleRescheduledWhileOffline:
 		return true
+	case ResultRuleScopeAnswered:
+		return true
+	case ResultRuleScopeRefusedItem:
+		return true
 	case ResultRuleSecondCheckin:
 		return true
 	case ResultRuleSecondCheckout:
@@ -1585,6 +1660,8 @@ const (
 	ResultRulesPresenceCodeReused      ResultRules = "presence_code_reused"
 	ResultRulesPresenceLocked          ResultRules = "presence_locked"
 	ResultRulesRescheduledWhileOffline ResultRules = "rescheduled_while_offline"
+	ResultRulesScopeAnswered           ResultRules = "scope_answered"
+	ResultRulesScopeRefusedItem        ResultRules = "scope_refused_item"
 	ResultRulesSecondCheckin           ResultRules = "second_checkin"
 	ResultRulesSecondCheckout          ResultRules = "second_checkout"
 	ResultRulesSignoffBeforeCheckout   ResultRules = "signoff_before_checkout"
@@ -1625,6 +1702,10 @@ func (e ResultRules) Valid() bool {
 	case ResultRulesPresenceLocked:
 		return true
 	case ResultRulesRescheduledWhileOffline:
+		return true
+	case ResultRulesScopeAnswered:
+		return true
+	case ResultRulesScopeRefusedItem:
 		return true
 	case ResultRulesSecondCheckin:
 		return true
@@ -1714,6 +1795,63 @@ const (
 func (e RunningLateOpKind) Valid() bool {
 	switch e {
 	case RunningLateOpKindRunningLate:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScopeAnswerDecision.
+const (
+	ScopeAnswerDecisionAgree  ScopeAnswerDecision = "agree"
+	ScopeAnswerDecisionRefuse ScopeAnswerDecision = "refuse"
+)
+
+// Valid indicates whether the value is a known member of the ScopeAnswerDecision enum.
+func (e ScopeAnswerDecision) Valid() bool {
+	switch e {
+	case ScopeAnswerDecisionAgree:
+		return true
+	case ScopeAnswerDecisionRefuse:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScopeChangeHow.
+const (
+	ScopeChangeHowApp  ScopeChangeHow = "app"
+	ScopeChangeHowCode ScopeChangeHow = "code"
+)
+
+// Valid indicates whether the value is a known member of the ScopeChangeHow enum.
+func (e ScopeChangeHow) Valid() bool {
+	switch e {
+	case ScopeChangeHowApp:
+		return true
+	case ScopeChangeHowCode:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ScopeChangeState.
+const (
+	ScopeChangeStateAgreed  ScopeChangeState = "agreed"
+	ScopeChangeStatePending ScopeChangeState = "pending"
+	ScopeChangeStateRefused ScopeChangeState = "refused"
+)
+
+// Valid indicates whether the value is a known member of the ScopeChangeState enum.
+func (e ScopeChangeState) Valid() bool {
+	switch e {
+	case ScopeChangeStateAgreed:
+		return true
+	case ScopeChangeStatePending:
+		return true
+	case ScopeChangeStateRefused:
 		return true
 	default:
 		return false
@@ -2547,6 +2685,32 @@ type ChangeRequest struct {
 // ChangeRequestKind defines model for ChangeRequest.Kind.
 type ChangeRequestKind string
 
+// ChangeScopeOp A change of scope on site (schemaVersion 4): items added (title, minutes) and checklist items dropped, with the reason; with the household's presenceCode it is agreed at once, else the household is asked in its app (POST /v1/visits/{id}/scope/{changeId}, changeId the opId)
+type ChangeScopeOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time         `json:"at"`
+	Kind ChangeScopeOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID  `json:"opId"`
+	Payload *ChangeScopePayload `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// ChangeScopeOpKind defines model for ChangeScopeOp.Kind.
+type ChangeScopeOpKind string
+
+// ChangeScopePayload defines model for ChangeScopePayload.
+type ChangeScopePayload struct {
+	Add          *[]ScopeItem `json:"add,omitempty"`
+	Drop         *[]string    `json:"drop,omitempty"`
+	PresenceCode *string      `json:"presenceCode,omitempty"`
+	Reason       string       `json:"reason"`
+}
+
 // CheckInOp The worker arrived: gps (with a location) or manual (with a reason); presenceCode from the customer's app
 type CheckInOp struct {
 	// At when it happened, by the phone's clock
@@ -2780,12 +2944,13 @@ type CustomerComplaintEvent struct {
 
 // CustomerField defines model for CustomerField.
 type CustomerField struct {
-	CheckIn           *AttendanceTime `json:"checkIn,omitempty"`
-	CheckOut          *AttendanceTime `json:"checkOut,omitempty"`
-	CustomerConfirmed bool            `json:"customerConfirmed"`
-	EnRouteAt         *time.Time      `json:"enRouteAt,omitempty"`
-	Eta               *time.Time      `json:"eta,omitempty"`
-	SignOff           *SignOff        `json:"signOff,omitempty"`
+	CheckIn           *AttendanceTime        `json:"checkIn,omitempty"`
+	CheckOut          *AttendanceTime        `json:"checkOut,omitempty"`
+	CustomerConfirmed bool                   `json:"customerConfirmed"`
+	EnRouteAt         *time.Time             `json:"enRouteAt,omitempty"`
+	Eta               *time.Time             `json:"eta,omitempty"`
+	ScopeChanges      *[]CustomerScopeChange `json:"scopeChanges,omitempty"`
+	SignOff           *SignOff               `json:"signOff,omitempty"`
 }
 
 // CustomerInput defines model for CustomerInput.
@@ -2836,6 +3001,24 @@ type CustomerPut struct {
 
 // CustomerPutLocale empty: the default, zh-CN
 type CustomerPutLocale string
+
+// CustomerScopeChange defines model for CustomerScopeChange.
+type CustomerScopeChange struct {
+	Add        []ScopeAdded             `json:"add"`
+	AnsweredAt *time.Time               `json:"answeredAt,omitempty"`
+	At         time.Time                `json:"at"`
+	ChangeId   string                   `json:"changeId"`
+	Drop       []string                 `json:"drop"`
+	How        *CustomerScopeChangeHow  `json:"how,omitempty"`
+	Reason     string                   `json:"reason"`
+	State      CustomerScopeChangeState `json:"state"`
+}
+
+// CustomerScopeChangeHow defines model for CustomerScopeChange.How.
+type CustomerScopeChangeHow string
+
+// CustomerScopeChangeState defines model for CustomerScopeChange.State.
+type CustomerScopeChangeState string
 
 // CustomerSelf defines model for CustomerSelf.
 type CustomerSelf struct {
@@ -3171,6 +3354,7 @@ type FieldState struct {
 	Notes             *[]FieldNote      `json:"notes"`
 	Ops               int               `json:"ops"`
 	Progress          *[]ItemProgress   `json:"progress"`
+	ScopeChanges      *[]ScopeChange    `json:"scopeChanges,omitempty"`
 	SignOff           *SignOff          `json:"signOff,omitempty"`
 }
 
@@ -3922,6 +4106,49 @@ type ScheduleView struct {
 	WorkerId *string `json:"workerId,omitempty"`
 }
 
+// ScopeAdded defines model for ScopeAdded.
+type ScopeAdded struct {
+	ItemId  string `json:"itemId"`
+	Minutes *int   `json:"minutes,omitempty"`
+	Title   string `json:"title"`
+}
+
+// ScopeAnswer defines model for ScopeAnswer.
+type ScopeAnswer struct {
+	Decision ScopeAnswerDecision `json:"decision"`
+}
+
+// ScopeAnswerDecision defines model for ScopeAnswer.Decision.
+type ScopeAnswerDecision string
+
+// ScopeChange defines model for ScopeChange.
+type ScopeChange struct {
+	Add        []ScopeAdded     `json:"add"`
+	AnsweredAt *time.Time       `json:"answeredAt,omitempty"`
+	AnsweredBy *string          `json:"answeredBy,omitempty"`
+	At         time.Time        `json:"at"`
+	ChangeId   string           `json:"changeId"`
+	Drop       []string         `json:"drop"`
+	How        *ScopeChangeHow  `json:"how,omitempty"`
+	Reason     string           `json:"reason"`
+	State      ScopeChangeState `json:"state"`
+
+	// WorkerId an id, or empty for none
+	WorkerId string `json:"workerId"`
+}
+
+// ScopeChangeHow defines model for ScopeChange.How.
+type ScopeChangeHow string
+
+// ScopeChangeState defines model for ScopeChange.State.
+type ScopeChangeState string
+
+// ScopeItem defines model for ScopeItem.
+type ScopeItem struct {
+	Minutes *int   `json:"minutes,omitempty"`
+	Title   string `json:"title"`
+}
+
 // ServiceType defines model for ServiceType.
 type ServiceType struct {
 	Active               bool            `json:"active"`
@@ -4324,6 +4551,7 @@ type WorkerField struct {
 	Incidents         []string          `json:"incidents"`
 	Notes             []FieldNote       `json:"notes"`
 	Progress          []WorkerProgress  `json:"progress"`
+	ScopeChanges      *[]ScopeChange    `json:"scopeChanges,omitempty"`
 	SignOff           *SignOff          `json:"signOff,omitempty"`
 }
 
@@ -5126,6 +5354,9 @@ type PostV1VisitsIdReviewJSONRequestBody = ReviewBody
 
 // PostV1VisitsIdReworkJSONRequestBody defines body for PostV1VisitsIdRework for application/json ContentType.
 type PostV1VisitsIdReworkJSONRequestBody = ReworkBody
+
+// PostV1VisitsIdScopeChangeIdJSONRequestBody defines body for PostV1VisitsIdScopeChangeId for application/json ContentType.
+type PostV1VisitsIdScopeChangeIdJSONRequestBody = ScopeAnswer
 
 // PostV1VisitsIdSignoffJSONRequestBody defines body for PostV1VisitsIdSignoff for application/json ContentType.
 type PostV1VisitsIdSignoffJSONRequestBody = CustomerSignOff
@@ -5933,6 +6164,40 @@ func (t *Op) MergeEscalateOp(v EscalateOp) error {
 	return err
 }
 
+// AsChangeScopeOp returns the union data inside the Op as a ChangeScopeOp
+func (t Op) AsChangeScopeOp() (ChangeScopeOp, error) {
+	var body ChangeScopeOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromChangeScopeOp overwrites any union data inside the Op as the provided ChangeScopeOp
+func (t *Op) FromChangeScopeOp(v ChangeScopeOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"changeScope"}`))
+	t.union = b
+	return err
+}
+
+// MergeChangeScopeOp performs a merge with any union data inside the Op, using the provided ChangeScopeOp
+func (t *Op) MergeChangeScopeOp(v ChangeScopeOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"changeScope"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Op) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"kind"`
@@ -5949,6 +6214,8 @@ func (t Op) ValueByDiscriminator() (interface{}, error) {
 	switch discriminator {
 	case "acceptAssignment":
 		return t.AsAcceptAssignmentOp()
+	case "changeScope":
+		return t.AsChangeScopeOp()
 	case "checkIn":
 		return t.AsCheckInOp()
 	case "checkOut":
@@ -7738,6 +8005,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/rework (the `PostV1VisitsIdRework` operationId).
 	PostV1VisitsIdRework(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdReworkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	//
+	// Roles: customer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+	PostV1VisitsIdScopeChangeIdWithBody(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	//
+	// Roles: customer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+	PostV1VisitsIdScopeChangeId(ctx context.Context, id openapi_types.UUID, changeId string, body PostV1VisitsIdScopeChangeIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostV1VisitsIdSignoffWithBody The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands
 	//
@@ -9653,6 +9938,44 @@ func (c *Client) PostV1VisitsIdReworkWithBody(ctx context.Context, id openapi_ty
 // Corresponds with POST /v1/visits/{id}/rework (the `PostV1VisitsIdRework` operationId).
 func (c *Client) PostV1VisitsIdRework(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdReworkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostV1VisitsIdReworkRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+//
+// Roles: customer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+func (c *Client) PostV1VisitsIdScopeChangeIdWithBody(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdScopeChangeIdRequestWithBody(c.Server, id, changeId, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+//
+// Roles: customer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+func (c *Client) PostV1VisitsIdScopeChangeId(ctx context.Context, id openapi_types.UUID, changeId string, body PostV1VisitsIdScopeChangeIdJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdScopeChangeIdRequest(c.Server, id, changeId, body)
 	if err != nil {
 		return nil, err
 	}
@@ -13871,6 +14194,60 @@ func NewPostV1VisitsIdReworkRequestWithBody(server string, id openapi_types.UUID
 	return req, nil
 }
 
+// NewPostV1VisitsIdScopeChangeIdRequest calls the generic PostV1VisitsIdScopeChangeId builder with application/json body
+func NewPostV1VisitsIdScopeChangeIdRequest(server string, id openapi_types.UUID, changeId string, body PostV1VisitsIdScopeChangeIdJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostV1VisitsIdScopeChangeIdRequestWithBody(server, id, changeId, "application/json", bodyReader)
+}
+
+// NewPostV1VisitsIdScopeChangeIdRequestWithBody constructs an http.Request for the PostV1VisitsIdScopeChangeId method, with any body, and a specified content type
+func NewPostV1VisitsIdScopeChangeIdRequestWithBody(server string, id openapi_types.UUID, changeId string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	var pathParam1 string
+
+	pathParam1, err = runtime.StyleParamWithOptions("simple", false, "changeId", changeId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits/%s/scope/%s", pathParam0, pathParam1)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPostV1VisitsIdSignoffRequest calls the generic PostV1VisitsIdSignoff builder with application/json body
 func NewPostV1VisitsIdSignoffRequest(server string, id openapi_types.UUID, body PostV1VisitsIdSignoffJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -15118,6 +15495,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/rework (the `PostV1VisitsIdRework` operationId).
 	PostV1VisitsIdReworkWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdReworkJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdReworkResponse, error)
+
+	// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	//
+	// Roles: customer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+	PostV1VisitsIdScopeChangeIdWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdScopeChangeIdResponse, error)
+
+	// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	//
+	// Roles: customer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+	PostV1VisitsIdScopeChangeIdWithResponse(ctx context.Context, id openapi_types.UUID, changeId string, body PostV1VisitsIdScopeChangeIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdScopeChangeIdResponse, error)
 
 	// PostV1VisitsIdSignoffWithBodyWithResponse The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands
 	//
@@ -27485,6 +27880,196 @@ func (r PostV1VisitsIdReworkResponse) ContentType() string {
 	return ""
 }
 
+// PostV1VisitsIdScopeChangeIdResponse200Headers the declared response headers of an HTTP 200 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse200Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse400Headers the declared response headers of an HTTP 400 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse400Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse401Headers the declared response headers of an HTTP 401 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse401Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse403Headers the declared response headers of an HTTP 403 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse403Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse404Headers the declared response headers of an HTTP 404 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse404Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse409Headers the declared response headers of an HTTP 409 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse409Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse413Headers the declared response headers of an HTTP 413 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse413Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse415Headers the declared response headers of an HTTP 415 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse415Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse429Headers the declared response headers of an HTTP 429 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponse503Headers the declared response headers of an HTTP 503 response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdScopeChangeIdResponseDefaultHeaders the declared response headers of an HTTP default response for PostV1VisitsIdScopeChangeId
+type PostV1VisitsIdScopeChangeIdResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type PostV1VisitsIdScopeChangeIdResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *CustomerVisit
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMedia
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostV1VisitsIdScopeChangeIdResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostV1VisitsIdScopeChangeIdResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostV1VisitsIdScopeChangeIdResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostV1VisitsIdScopeChangeIdResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostV1VisitsIdScopeChangeIdResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostV1VisitsIdScopeChangeIdResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostV1VisitsIdScopeChangeIdResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostV1VisitsIdScopeChangeIdResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostV1VisitsIdScopeChangeIdResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostV1VisitsIdScopeChangeIdResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PostV1VisitsIdScopeChangeIdResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON200() *CustomerVisit {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON413() *ErrorTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON415() *ErrorUnsupportedMedia {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostV1VisitsIdScopeChangeIdResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostV1VisitsIdScopeChangeIdResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostV1VisitsIdScopeChangeIdResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostV1VisitsIdScopeChangeIdResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PostV1VisitsIdSignoffResponse200Headers the declared response headers of an HTTP 200 response for PostV1VisitsIdSignoff
 type PostV1VisitsIdSignoffResponse200Headers struct {
 	XRequestID *string
@@ -30078,6 +30663,36 @@ func (c *ClientWithResponses) PostV1VisitsIdReworkWithResponse(ctx context.Conte
 		return nil, err
 	}
 	return ParsePostV1VisitsIdReworkResponse(rsp)
+}
+
+// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+//
+// Roles: customer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdScopeChangeIdWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdScopeChangeIdResponse, error) {
+	rsp, err := c.PostV1VisitsIdScopeChangeIdWithBody(ctx, id, changeId, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdScopeChangeIdResponse(rsp)
+}
+
+// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+//
+// Roles: customer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdScopeChangeIdWithResponse(ctx context.Context, id openapi_types.UUID, changeId string, body PostV1VisitsIdScopeChangeIdJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdScopeChangeIdResponse, error) {
+	rsp, err := c.PostV1VisitsIdScopeChangeId(ctx, id, changeId, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdScopeChangeIdResponse(rsp)
 }
 
 // PostV1VisitsIdSignoffWithBodyWithResponse The household signs off in its own app: the same fact as a sign-off on the worker's phone; the first stands
@@ -44566,6 +45181,229 @@ func ParsePostV1VisitsIdReworkResponse(rsp *http.Response) (*PostV1VisitsIdRewor
 		response.Headers503 = &headers
 	case true:
 		var headers PostV1VisitsIdReworkResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostV1VisitsIdScopeChangeIdResponse parses an HTTP response from a PostV1VisitsIdScopeChangeIdWithResponse call
+func ParsePostV1VisitsIdScopeChangeIdResponse(rsp *http.Response) (*PostV1VisitsIdScopeChangeIdResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostV1VisitsIdScopeChangeIdResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest CustomerVisit
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostV1VisitsIdScopeChangeIdResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostV1VisitsIdScopeChangeIdResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostV1VisitsIdScopeChangeIdResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostV1VisitsIdScopeChangeIdResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostV1VisitsIdScopeChangeIdResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostV1VisitsIdScopeChangeIdResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostV1VisitsIdScopeChangeIdResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostV1VisitsIdScopeChangeIdResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostV1VisitsIdScopeChangeIdResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostV1VisitsIdScopeChangeIdResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PostV1VisitsIdScopeChangeIdResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -115,3 +115,24 @@ func (a *API) resolveReview(c *fiber.Ctx) error {
 	}
 	return a.reply(c, fiber.StatusOK, v)
 }
+
+// answerScope records the household's answer to a change of scope.
+func (a *API) answerScope(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var in fsync.ScopeAnswer
+	if err := decode(c, &in); err != nil {
+		return err
+	}
+	changeID := c.Params("changeId")
+	if !schemas.ValidID(changeID) {
+		return schemas.Errorf(schemas.ENOTFOUND, "no such change of scope")
+	}
+	v, err := a.sync.AnswerScope(c.UserContext(), actor(c), id, changeID, in)
+	if err != nil {
+		return err
+	}
+	return a.reply(c, fiber.StatusOK, v)
+}

@@ -106,7 +106,7 @@ var (
 		fsync.RuleRescheduledOffline, fsync.RuleFarFromAddress, fsync.RuleManual, fsync.RuleClockSkew, fsync.RuleFutureTime,
 		fsync.RuleSecondCheckIn, fsync.RuleSecondCheckOut, fsync.RuleCheckOutFirst, fsync.RuleSignOffFinal, fsync.RuleSignOffEarly,
 		fsync.RuleSameItem, fsync.RulePresenceInvalid, fsync.RulePresenceReused, fsync.RulePresenceLocked,
-		fsync.RuleCustomerLowRating, fsync.RuleDisputed}
+		fsync.RuleCustomerLowRating, fsync.RuleDisputed, fsync.RuleScopeRefusedItem, fsync.RuleScopeAnswered}
 	// Alert kinds: the office's, the scheduler's, the sync engine's
 	// (visit_full, incident) and every sync rule that needs review.
 	alertKinds = slices.Concat([]string{"complaint", "complaint_sla_breach", "correction_disputed", "incident_escalated",
@@ -247,6 +247,15 @@ var fieldRules = map[string][]rule{
 	"Rating.quality":            {between(1, 5)},
 	"Rating.efficiency":         {between(1, 5)},
 	"Rating.price":              {between(1, 5)},
+
+	// A change of scope (sync/scope.go).
+	"ScopeItem.title":           {notOnly, maxLen(fsync.MaxScopeTitle)},
+	"ScopeItem.minutes":         {between(0, fsync.MaxScopeMinutes)},
+	"ScopeAnswer.decision":      {enum(fsync.DecisionAgree, fsync.DecisionRefuse)},
+	"ScopeChange.state":         {enum(schemas.ScopePending, schemas.ScopeAgreed, schemas.ScopeRefused)},
+	"ScopeChange.how":           {enum(schemas.ConsentCode, schemas.ConsentApp)},
+	"CustomerScopeChange.state": {enum(schemas.ScopePending, schemas.ScopeAgreed)},
+	"CustomerScopeChange.how":   {enum(schemas.ConsentCode, schemas.ConsentApp)},
 }
 
 // applyFieldRules gives a property of a component its rules: the free-text
@@ -557,6 +566,9 @@ var opKinds = []opKind{
 	{kind: fsync.KindEscalate, summary: "The worker passes on what cannot be solved at the door (schemaVersion 4): topic, urgency and what it is. The server opens an escalation promised by its receipt plus ESCALATION_URGENT or ESCALATION_NORMAL, alerts the supervisor (escalation) and tells the household the promised time",
 		fields: []string{"topic", "urgency", "text", "photos"}, required: []string{"topic", "urgency", "text"},
 		fieldRules: map[string][]rule{"topic": {enum(fsync.EscalationTopics...)}, "urgency": {enum(fsync.EscalationUrgencies...)}, "text": {notOnly, maxLen(2000)}}},
+	{kind: fsync.KindScope, summary: "A change of scope on site (schemaVersion 4): items added (title, minutes) and checklist items dropped, with the reason; with the household's presenceCode it is agreed at once, else the household is asked in its app (POST /v1/visits/{id}/scope/{changeId}, changeId the opId)",
+		fields: []string{"add", "drop", "reason", "presenceCode"}, required: []string{"reason"},
+		fieldRules: map[string][]rule{"add": {maxItems(fsync.MaxScopeAdd)}, "drop": {maxItems(fsync.MaxScopeDrop)}, "reason": {notOnly, maxLen(fsync.MaxScopeReason)}, "presenceCode": {maxLen(12)}}},
 }
 
 // kindRetire is the protocol's retire kind (PROTOCOL.md, schemaVersion 2).

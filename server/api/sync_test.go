@@ -859,6 +859,15 @@ func TestResultNamesEveryRule(t *testing.T) {
 				opSpec{fsync.KindCheckOut, w.v1.ID, w.v1.ScheduledStart.Add(time.Minute), map[string]any{"location": near, "presenceCode": code}})
 		},
 	}
+	cases[fsync.RuleScopeRefusedItem] = func(w *world) (*phone, []map[string]any) {
+		p := w.phone("wk.one", "phone-1")
+		ops := p.ops(opSpec{fsync.KindScope, w.v1.ID, w.v1.ScheduledStart.Add(10 * time.Minute), map[string]any{"add": []map[string]any{{"title": "擦窗户"}}, "reason": "顺便"}})
+		p.mustPush(ops)
+		changeID := ops[0]["opId"].(string)
+		w.f.do("POST", "/v1/visits/"+w.v1.ID+"/scope/"+changeID, map[string]any{"decision": "refuse"}, w.cu1).want(200)
+		w.f.clock.Add(time.Minute)
+		return p, p.ops(opSpec{fsync.KindProgress, w.v1.ID, w.f.clock.Now(), map[string]any{"itemId": schemas.ScopeItemID(changeID, 0), "done": true}})
+	}
 	cases[fsync.RulePresenceLocked] = func(w *world) (*phone, []map[string]any) {
 		p := w.phone("wk.one", "phone-1")
 		var specs []opSpec

@@ -448,6 +448,12 @@ func (m *mx) rows() map[string]mxRow {
 			return mxReq{path: "/v1/visits/" + m.checkedOut().ID + "/signoff", body: map[string]any{"opId": m.f.newID(), "signerName": "林先生",
 				"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}}
 		}},
+		"POST /v1/visits/{id}/scope/{changeId}": {kind: "visit", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			v := m.started()
+			op := mxOp(fsync.KindScope, m.f.clock.Now().Add(-time.Hour), map[string]any{"add": []map[string]any{{"title": "擦窗户"}}, "reason": "客户要求"})
+			m.push(v.ID, op)
+			return mxReq{path: "/v1/visits/" + v.ID + "/scope/" + op["opId"].(string), body: map[string]any{"decision": "agree"}}
+		}},
 		"POST /v1/visits/{id}/rework": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour), "overrideReason": "the matrix books w1 many times at once"}}
 		}},
@@ -689,6 +695,7 @@ var (
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
 				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed escalations").
 				add("field.assignment", "answer workerId at reason text opId").
+				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how workerId at answeredBy answeredAt").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
 				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
 				add("customer", "name phone preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
@@ -696,6 +703,7 @@ var (
 				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes").
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone checklist.id checklist.text checklist.done status reworkId reworkOf version updatedAt").
 				add("field", "enRouteAt eta checkIn.at checkOut.at customerConfirmed").add("field.signOff", signOffPaths).
+				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how at answeredAt").
 				add("worker", "id name photoRef gender languages skills certificates.type certificates.issued certificates.expires experienceYears rating")
 	allowWorkerSelf = pathSet{}.add("", "id name phone photoRef gender languages skills certificates.type certificates.number certificates.issued certificates.expires").
 			add("", "backgroundCheck.status backgroundCheck.date experienceYears team workingHours.days workingHours.start workingHours.end daysOff timeZone home.lat home.lng status rating")

@@ -82,6 +82,9 @@ type WorkerField struct {
 	Assignment *schemas.AssignmentAnswer `json:"assignment,omitempty"`
 	// Escalations are the ids of the escalations raised from the visit.
 	Escalations []string `json:"escalations,omitempty"`
+	// ScopeChanges are the changes of scope proposed on site, with the
+	// household's consent: the worker's own proposals, as recorded.
+	ScopeChanges []schemas.ScopeChange `json:"scopeChanges,omitempty"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -163,6 +166,21 @@ type CustomerField struct {
 	CheckOut          *AttendanceTime  `json:"checkOut,omitempty"`
 	SignOff           *schemas.SignOff `json:"signOff,omitempty"`
 	CustomerConfirmed bool             `json:"customerConfirmed"`
+	// ScopeChanges are the changes of scope the household is asked about
+	// or agreed to (not those it refused), without who proposed them.
+	ScopeChanges []CustomerScopeChange `json:"scopeChanges,omitempty"`
+}
+
+// CustomerScopeChange is a change of scope as the household sees it.
+type CustomerScopeChange struct {
+	ChangeID   string               `json:"changeId"`
+	Add        []schemas.ScopeAdded `json:"add"`
+	Drop       []string             `json:"drop"`
+	Reason     string               `json:"reason"`
+	State      string               `json:"state"`
+	How        string               `json:"how,omitempty"`
+	At         time.Time            `json:"at"`
+	AnsweredAt *time.Time           `json:"answeredAt,omitempty"`
 }
 
 // AttendanceTime is when the worker arrived or left.
@@ -190,7 +208,7 @@ func (s *Service) ViewVisit(ctx context.Context, a *schemas.Actor, v *schemas.Vi
 func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.Visit) (*WorkerVisit, error) {
 	out := &WorkerVisit{ID: v.ID, CustomerID: v.CustomerID, Address: v.Address, ServiceTypeID: v.ServiceTypeID,
 		ScheduledStart: v.ScheduledStart, ScheduledEnd: v.ScheduledEnd, TimeZone: v.TimeZone, WorkerID: v.WorkerID,
-		Checklist: v.Checklist, Notes: v.Notes, Status: v.Status, CancelReason: v.CancelReason, ReworkOf: v.ReworkOf,
+		Checklist: v.EffectiveChecklist(), Notes: v.Notes, Status: v.Status, CancelReason: v.CancelReason, ReworkOf: v.ReworkOf,
 		Version: v.Version, UpdatedAt: v.UpdatedAt}
 	visible := v.AddressVisibleTo(a.WorkerID, s.now())
 	if !visible {
@@ -203,7 +221,7 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	f := &v.Field
 	out.Field = WorkerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, CheckIn: workerAttendance(f.CheckIn), CheckOut: workerAttendance(f.CheckOut),
 		Progress: make([]WorkerProgress, len(f.Progress)), SignOff: f.SignOff, Incidents: f.Incidents, Notes: f.Notes,
-		CustomerConfirmed: f.CustomerConfirmed}
+		CustomerConfirmed: f.CustomerConfirmed, ScopeChanges: f.ScopeChanges}
 	if v.Answer() != "" {
 		out.Field.Assignment = f.Assignment
 	}
@@ -241,11 +259,17 @@ func workerAttendance(at *schemas.Attendance) *WorkerAttendance {
 func (s *Service) customerVisit(ctx context.Context, v *schemas.Visit) (*CustomerVisit, error) {
 	f := &v.Field
 	out := &CustomerVisit{ID: v.ID, CustomerID: v.CustomerID, Address: v.Address, ServiceTypeID: v.ServiceTypeID,
-		ScheduledStart: v.ScheduledStart, ScheduledEnd: v.ScheduledEnd, TimeZone: v.TimeZone, Checklist: v.Checklist,
+		ScheduledStart: v.ScheduledStart, ScheduledEnd: v.ScheduledEnd, TimeZone: v.TimeZone, Checklist: v.EffectiveChecklist(),
 		Status: v.Status, ReworkID: v.ReworkID, ReworkOf: v.ReworkOf, Version: v.Version, UpdatedAt: v.UpdatedAt,
 		Field: CustomerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, SignOff: f.SignOff, CustomerConfirmed: f.CustomerConfirmed}}
 	if t := v.EffectiveTime("checkIn"); t != nil {
 		out.Field.CheckIn = &AttendanceTime{At: *t}
+	}
+	for _, c := range f.ScopeChanges {
+		if c.State != schemas.ScopeRefused {
+			out.Field.ScopeChanges = append(out.Field.ScopeChanges, CustomerScopeChange{ChangeID: c.ChangeID, Add: c.Add, Drop: c.Drop,
+				Reason: c.Reason, State: c.State, How: c.How, At: c.At, AnsweredAt: c.AnsweredAt})
+		}
 	}
 	if t := v.EffectiveTime("checkOut"); t != nil {
 		out.Field.CheckOut = &AttendanceTime{At: *t}

@@ -1221,6 +1221,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/visits/{id}/scope/{changeId}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+         * @description Roles: customer.
+         */
+        post: operations["postV1VisitsIdScopeChangeId"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/visits/{id}/signoff": {
         parameters: {
             query?: never;
@@ -1359,7 +1379,7 @@ export interface components {
             detail?: string;
             id: string;
             /** @enum {string} */
-            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "escalation" | "escalation_overdue" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "escalation" | "escalation_overdue" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
             /** Format: date-time */
             lastAt?: string | null;
             note?: string;
@@ -1494,6 +1514,38 @@ export interface components {
             kind: "reschedule" | "cancel";
             /** Format: date-time */
             preferredStart?: string;
+            reason: string;
+        };
+        /** @description A change of scope on site (schemaVersion 4): items added (title, minutes) and checklist items dropped, with the reason; with the household's presenceCode it is agreed at once, else the household is asked in its app (POST /v1/visits/{id}/scope/{changeId}, changeId the opId) */
+        ChangeScopeOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "changeScope";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["ChangeScopePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        ChangeScopePayload: {
+            add?: components["schemas"]["ScopeItem"][];
+            drop?: string[];
+            presenceCode?: string;
             reason: string;
         };
         /** @description The worker arrived: gps (with a location) or manual (with a reason); presenceCode from the customer's app */
@@ -1635,7 +1687,7 @@ export interface components {
             opId: string;
             review: boolean;
             /** @enum {string} */
-            rule: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            rule: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
         };
         Correction: {
             /** Format: date-time */
@@ -1722,6 +1774,7 @@ export interface components {
             enRouteAt?: string | null;
             /** Format: date-time */
             eta?: string | null;
+            scopeChanges?: components["schemas"]["CustomerScopeChange"][];
             signOff?: components["schemas"]["SignOff"];
         };
         CustomerInput: {
@@ -1762,6 +1815,20 @@ export interface components {
             userId: string;
             /** Format: int64 */
             version: number;
+        };
+        CustomerScopeChange: {
+            add: components["schemas"]["ScopeAdded"][];
+            /** Format: date-time */
+            answeredAt?: string | null;
+            /** Format: date-time */
+            at: string;
+            changeId: string;
+            drop: string[];
+            /** @enum {string} */
+            how?: "code" | "app";
+            reason: string;
+            /** @enum {string} */
+            state: "pending" | "agreed";
         };
         CustomerSelf: {
             addresses: components["schemas"]["Address"][];
@@ -1969,7 +2036,7 @@ export interface components {
         };
         Exception: {
             /** @enum {string} */
-            code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
+            code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
             detail?: string;
             /** Format: uuid */
             opId: string;
@@ -2008,6 +2075,7 @@ export interface components {
             notes: components["schemas"]["FieldNote"][] | null;
             ops: number;
             progress: components["schemas"]["ItemProgress"][] | null;
+            scopeChanges?: components["schemas"]["ScopeChange"][];
             signOff?: components["schemas"]["SignOff"];
         };
         FollowUp: {
@@ -2252,7 +2320,7 @@ export interface components {
             visitId?: string;
         };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
-        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"];
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"] | components["schemas"]["ChangeScopeOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
@@ -2470,8 +2538,8 @@ export interface components {
             /** @description the operation's opId as sent (an invalid one is echoed, rejected) */
             opId: string;
             /** @enum {string} */
-            rule?: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items";
-            rules?: ("checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items")[];
+            rule?: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
+            rules?: ("checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered")[];
             /** Format: int64 */
             seq: number;
             /** @enum {string} */
@@ -2676,6 +2744,36 @@ export interface components {
             weekdays: number[];
             /** @description an id, or empty for none */
             workerId?: string;
+        };
+        ScopeAdded: {
+            itemId: string;
+            minutes?: number;
+            title: string;
+        };
+        ScopeAnswer: {
+            /** @enum {string} */
+            decision: "agree" | "refuse";
+        };
+        ScopeChange: {
+            add: components["schemas"]["ScopeAdded"][];
+            /** Format: date-time */
+            answeredAt?: string | null;
+            answeredBy?: string;
+            /** Format: date-time */
+            at: string;
+            changeId: string;
+            drop: string[];
+            /** @enum {string} */
+            how?: "code" | "app";
+            reason: string;
+            /** @enum {string} */
+            state: "pending" | "agreed" | "refused";
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        ScopeItem: {
+            minutes?: number;
+            title: string;
         };
         ServiceType: {
             active: boolean;
@@ -3050,6 +3148,7 @@ export interface components {
             incidents: string[];
             notes: components["schemas"]["FieldNote"][];
             progress: components["schemas"]["WorkerProgress"][];
+            scopeChanges?: components["schemas"]["ScopeChange"][];
             signOff?: components["schemas"]["SignOff"];
         };
         WorkerFigures: {
@@ -5994,6 +6093,45 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["VisitView"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    postV1VisitsIdScopeChangeId: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+                changeId: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ScopeAnswer"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CustomerVisit"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
