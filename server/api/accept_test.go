@@ -113,3 +113,45 @@ func TestUnansweredAssignmentAlertsOnce(t *testing.T) {
 		t.Fatalf("%d alerts for the accepted visit, want none", n)
 	}
 }
+
+// TestReassignBackNeedsNewAcceptance: through the office API, a visit its
+// worker accepted goes to another worker and back; the household sees no
+// worker until the worker accepts the new assignment, and the visit shows
+// when that assignment was made.
+func TestReassignBackNeedsNewAcceptance(t *testing.T) {
+	w := newWorld(t)
+	ctx := t.Context()
+	w3, err := w.f.office.CreateWorker(ctx, sysAdmin, workerInput("李娟", "team-1", "+8613800000301"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	worker := func() *schemas.PublicWorker {
+		var cv struct {
+			Worker *schemas.PublicWorker `json:"worker"`
+		}
+		w.f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.cu1).want(200).decode(&cv)
+		return cv.Worker
+	}
+	w.f.clock.Add(time.Minute)
+	w.f.accept(w.w1.ID, w.v1.ID)
+	if p := worker(); p == nil {
+		t.Fatal("no worker after the accept")
+	}
+	for _, to := range []string{w3.ID, w.w1.ID} {
+		w.f.clock.Add(3 * time.Minute) // more than the phones' MaxSkew apart
+		w.f.do("POST", "/v1/visits/"+w.v1.ID+"/reassign", map[string]any{"workerId": to}, w.s1).want(200)
+	}
+	var v schemas.Visit
+	w.f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.s1).want(200).decode(&v)
+	if !v.AssignedAt.Equal(schemas.AssignedAt(w.f.clock.Now())) {
+		t.Fatalf("assignedAt %s, want the last reassign's %s", v.AssignedAt, w.f.clock.Now().UTC())
+	}
+	if p := worker(); p != nil {
+		t.Fatalf("after A, B, A the household sees %s on the first assignment's acceptance", p.Name)
+	}
+	w.f.clock.Add(time.Minute)
+	w.f.accept(w.w1.ID, w.v1.ID)
+	if p := worker(); p == nil || p.Name != w.w1.Name {
+		t.Fatalf("after the new acceptance the household sees %+v", p)
+	}
+}

@@ -276,6 +276,9 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 			}
 			fresh.OfficeStatus, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.OfficeStatus, after.CancelReason, sch.ID, v.CreatedAt
 			fresh.PastWorkerIDs, fresh.Field, fresh.Review = v.PastWorkerIDs, v.Field, v.Review
+			if fresh.WorkerID == v.WorkerID {
+				fresh.AssignedAt = v.AssignedAt // the same assignment: its answer stands
+			}
 			if fresh.WorkerID != v.WorkerID && v.WorkerID != "" && !slices.Contains(fresh.PastWorkerIDs, v.WorkerID) {
 				fresh.PastWorkerIDs = append(append([]string(nil), fresh.PastWorkerIDs...), v.WorkerID)
 			}
