@@ -335,7 +335,7 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	hours := str("WORK_HOURS", "09:00-18:00", "the office's working hours, company zone")
 	c.ScheduleHorizon = duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour, "how far ahead recurring schedules generate visits")
 	c.GeneratorInterval = duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour, "how often the schedule generator runs")
-	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long before the visit starts alerts the supervisor (0: off)")
+	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long after it was made (at the latest at the visit's start) alerts the supervisor (0: off)")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
 	c.Rating = office.RatingConfig{
 		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour, "a sign-off's rating weighs half as much this long before the worker's newest one"),
