@@ -17,10 +17,10 @@ func (s *Service) tell(ctx context.Context, n schemas.CustomerNotice) error {
 }
 
 // tellVisit tells the household what the office decided about its visit:
-// booked (before is nil), cancelled, moved, or given to another worker,
-// with that worker's public profile. Taking the worker away tells nothing:
-// the household hears when one is given again. The key names the visit,
-// the kind and the version written, so a retried call tells once.
+// booked (before is nil), cancelled or moved. A change of worker is told
+// once the new worker accepts (Accepted), never before: a worker who
+// declines is not one the household should expect. The key names the
+// visit, the kind and the version written, so a retried call tells once.
 func (s *Service) tellVisit(ctx context.Context, before, after *schemas.Visit) error {
 	n := schemas.CustomerNotice{CustomerID: after.CustomerID, VisitID: after.ID, At: after.ScheduledStart, TimeZone: after.TimeZone, Before: after.ScheduledStart}
 	switch {
@@ -30,19 +30,34 @@ func (s *Service) tellVisit(ctx context.Context, before, after *schemas.Visit) e
 		n.Kind = "visit_cancelled"
 	case !after.ScheduledStart.Equal(before.ScheduledStart) || !after.ScheduledEnd.Equal(before.ScheduledEnd):
 		n.Kind = "visit_rescheduled"
-	case after.WorkerID != before.WorkerID && after.WorkerID != "":
-		n.Kind = "visit_worker_changed"
-		w, err := s.worker(ctx, after.WorkerID)
-		if err != nil {
-			return err
-		}
-		p := w.Public()
-		n.Worker = &p
 	default:
 		return nil
 	}
 	n.Key = fmt.Sprintf("visit/%s/%s/%d", after.ID, n.Kind, after.Version)
 	return s.tell(ctx, n)
+}
+
+// Accepted tells the household, with the worker's public profile, that
+// the worker given to its visit after it was booked (a reassign, an
+// assignment of a visit booked without one, a schedule edit) accepted:
+// the sync engine calls it when an acceptance of the current assignment
+// stands. The worker of a visit booked with one is no change: the
+// household sees the worker in the visit once accepted. The key names the
+// visit, the worker and the assignment, so the notice is sent once however
+// often the acceptance is folded or retried, and a later A -> B -> A
+// assignment is told again.
+func (s *Service) Accepted(ctx context.Context, v *schemas.Visit) error {
+	if s.teller == nil || v.Answer() != schemas.AssignmentAccepted || !v.AssignedAt.After(v.CreatedAt) || !v.Status.BeforeArrival() {
+		return nil
+	}
+	w, err := s.worker(ctx, v.WorkerID)
+	if err != nil {
+		return err
+	}
+	p := w.Public()
+	return s.tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "visit_worker_changed", VisitID: v.ID, At: v.ScheduledStart,
+		TimeZone: v.TimeZone, Before: v.ScheduledStart, Worker: &p,
+		Key: fmt.Sprintf("visit/%s/worker/%s/%d", v.ID, v.WorkerID, v.AssignedAt.UnixMilli())})
 }
 
 // tellRequestAnswered tells the household that the office answered its
