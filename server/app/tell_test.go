@@ -411,3 +411,49 @@ func TestCustomerToldIncident(t *testing.T) {
 		t.Fatalf("resolved: %+v", m)
 	}
 }
+
+// TestCustomerToldSchedule: a recurring schedule is told once when booked
+// (its rhythm and first visit), once when changed, once when given an
+// end; its generated visits tell nothing of their own, however often the
+// generator runs, and an edit of its notes tells nothing.
+func TestCustomerToldSchedule(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	in := schemas.ScheduleInput{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID, WorkerID: f.w1.ID,
+		Weekdays: []int{5, 2}, StartTime: "09:00", EndTime: "11:00", StartsOn: "2037-11-25"}
+	sch, err := f.srv.Office.CreateSchedule(ctx, sys, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.told("schedule_booked", "每周二、五 09:00的周期上门服务，首次 11月27日 09:00")
+	if d := m["data"].(map[string]any); d["scheduleId"] != sch.ID || d["start"] != "2037-11-27T01:00:00Z" {
+		t.Fatalf("booked data: %+v", d)
+	}
+	if ms := f.sent("visit_booked"); len(ms) != 0 {
+		t.Fatalf("each generated visit told: %d visit_booked", len(ms))
+	}
+	if _, err := f.srv.Office.GenerateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in.Notes = "钥匙在门卫"
+	if sch, err = f.srv.Office.UpdateSchedule(ctx, sys, sch.ID, sch.Version, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Weekdays = []int{1}
+	if sch, err = f.srv.Office.UpdateSchedule(ctx, sys, sch.ID, sch.Version, in); err != nil {
+		t.Fatal(err)
+	}
+	f.told("schedule_changed", "已改为每周一 09:00，下次 11月30日 09:00")
+	if _, err := f.srv.Office.EndSchedule(ctx, sys, sch.ID, sch.Version, "2037-12-20"); err != nil {
+		t.Fatal(err)
+	}
+	f.told("schedule_ended", "2037-12-20")
+	if _, err := f.srv.Office.GenerateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[string]int{"schedule_booked": 1, "schedule_changed": 1, "schedule_ended": 1, "visit_booked": 0, "visit_cancelled": 0} {
+		if n := len(f.sent(kind)); n != want {
+			t.Errorf("%d %s, want %d", n, kind, want)
+		}
+	}
+}

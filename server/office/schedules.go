@@ -45,7 +45,14 @@ func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schem
 	if err := s.audit(ctx, a, schemas.EntitySchedule, sch.ID, "create", 1, nil, sch, nil, ""); err != nil {
 		return nil, err
 	}
-	return s.reflowView(ctx, sch)
+	view, err := s.reflowView(ctx, sch)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tellSchedule(ctx, nil, sch); err != nil {
+		return nil, err
+	}
+	return view, nil
 }
 
 func (s *Service) reflowView(ctx context.Context, sch *schemas.Schedule) (*ScheduleView, error) {
@@ -125,7 +132,14 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 	if err := s.audit(ctx, a, schemas.EntitySchedule, id, "update", after.Version, before, &after, nil, ""); err != nil {
 		return nil, err
 	}
-	return s.reflowView(ctx, &after)
+	view, err := s.reflowView(ctx, &after)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tellSchedule(ctx, before, &after); err != nil {
+		return nil, err
+	}
+	return view, nil
 }
 
 // canEditSchedule is the write rule of a schedule: admins any;

@@ -3,7 +3,10 @@ package office
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"fieldsync/schemas"
 )
@@ -58,6 +61,58 @@ func (s *Service) Accepted(ctx context.Context, v *schemas.Visit) error {
 	return s.tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "visit_worker_changed", VisitID: v.ID, At: v.ScheduledStart,
 		TimeZone: v.TimeZone, Before: v.ScheduledStart, Worker: &p,
 		Key: fmt.Sprintf("visit/%s/worker/%s/%d", v.ID, v.WorkerID, v.AssignedAt.UnixMilli())})
+}
+
+// tellSchedule tells the household once about a recurring schedule:
+// booked (before is nil) or changed in what it sees (days, times, dates,
+// service, address), with its rhythm and the first visit to come, or given
+// an end, with its last date. Its generated visits tell nothing of their
+// own: one notice per schedule, not one per occurrence; the reminders
+// cover each visit. A change of worker is told per visit, once the worker
+// accepts (Accepted); notes are the office's. The key names the schedule,
+// the kind and the version written, so a retried call tells once.
+func (s *Service) tellSchedule(ctx context.Context, before, after *schemas.Schedule) error {
+	samePattern := before != nil && slices.Equal(before.Weekdays, after.Weekdays) && before.StartTime == after.StartTime &&
+		before.EndTime == after.EndTime && before.StartsOn == after.StartsOn && before.ServiceTypeID == after.ServiceTypeID && before.AddressID == after.AddressID
+	if samePattern && before.EndsOn == after.EndsOn {
+		return nil
+	}
+	days := make([]string, len(after.Weekdays))
+	for i, d := range slices.Sorted(slices.Values(after.Weekdays)) {
+		days[i] = strconv.Itoa(d)
+	}
+	n := schemas.CustomerNotice{CustomerID: after.CustomerID, TimeZone: after.TimeZone,
+		Data: map[string]string{"scheduleId": after.ID, "weekdays": strings.Join(days, ","), "startTime": string(after.StartTime)}}
+	first, ok := firstOccurrence(after, s.now().UTC())
+	switch {
+	case after.EndsOn != "" && (samePattern || before != nil && !ok):
+		n.Kind, n.Data["date"] = "schedule_ended", after.EndsOn // given an end, or nothing left to come
+	case !ok:
+		return nil // nothing to come: nothing to tell
+	case before == nil:
+		n.Kind, n.VisitID, n.At, n.Before = "schedule_booked", first.VisitID, first.Start, first.Start
+	default:
+		n.Kind, n.VisitID, n.At, n.Before = "schedule_changed", first.VisitID, first.Start, first.Start
+	}
+	n.Key = fmt.Sprintf("schedule/%s/%s/%d", after.ID, n.Kind, after.Version)
+	return s.tell(ctx, n)
+}
+
+// firstOccurrence is a schedule's first occurrence starting at now or
+// later, if it has one.
+func firstOccurrence(sch *schemas.Schedule, now time.Time) (schemas.Occurrence, bool) {
+	from := now
+	if loc, err := schemas.LoadZone(sch.TimeZone); err == nil {
+		if d, err := time.ParseInLocation(schemas.DateLayout, sch.StartsOn, loc); err == nil && d.After(from) {
+			from = d
+		}
+	}
+	for _, o := range sch.Occurrences(from, from.Add(8*24*time.Hour)) {
+		if !o.Start.Before(now) {
+			return o, true
+		}
+	}
+	return schemas.Occurrence{}, false
 }
 
 // tellRequestAnswered tells the household that the office answered its
