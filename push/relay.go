@@ -341,6 +341,10 @@ func (r *Relay) Tell(ctx context.Context, n schemas.CustomerNotice) error {
 		data["worker"] = string(b)
 		body = strings.ReplaceAll(body, "{worker}", n.Worker.Name)
 	}
+	if w := n.Data["weekdays"]; w != "" { // a schedule's notice
+		body = strings.ReplaceAll(body, "{rhythm}", rhythm(u.Locale, w, n.Data["startTime"]))
+	}
+	body = strings.ReplaceAll(body, "{date}", n.Data["date"])
 	ttl := 7 * 24 * time.Hour
 	if !n.Before.IsZero() {
 		ttl = max(n.Before.Sub(now), time.Hour)

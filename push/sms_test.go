@@ -206,7 +206,7 @@ func TestSMSPreference(t *testing.T) {
 			if err := push.NewTargets(r.db.Push).Register(ctx, "c1", push.Target{Token: "tok-live-" + strings.Repeat("x", 20), DeviceID: "p1", Platform: "android"}); err != nil {
 				t.Fatal(err)
 			}
-			if err := r.db.SMS.SetChannel(ctx, "c1", tc.channel); err != nil {
+			if _, _, err := r.db.SMS.SetChannel(ctx, "c1", tc.channel); err != nil {
 				t.Fatal(err)
 			}
 			r.enqueue(t, reminder("v1", storetest.Epoch.Add(2*time.Hour)))

@@ -1,6 +1,7 @@
 package push
 
 import (
+	"strconv"
 	"strings"
 	"time"
 )
@@ -46,6 +47,12 @@ var texts = map[string]map[string][2]string{
 
 		// A change of scope the worker proposed, for the household to answer.
 		"scope_change_requested": {"服务内容变更待您确认", "服务师提出变更 {time} 的服务内容，请打开应用查看并确认是否同意"},
+
+		// A recurring schedule, told once (not per generated visit; the
+		// reminders cover each visit). {rhythm}: its days and start.
+		"schedule_booked":  {"周期服务已预约", "已为您预约{rhythm}的周期上门服务，首次 {time}"},
+		"schedule_changed": {"周期服务已变更", "您的周期上门服务已改为{rhythm}，下次 {time}"},
+		"schedule_ended":   {"周期服务将结束", "您的周期上门服务将于 {date} 后结束"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -81,6 +88,10 @@ var texts = map[string]map[string][2]string{
 		"escalation_resolved":         {"Handled", "What your worker passed to the office is handled; thank you for your patience"},
 
 		"scope_change_requested": {"Change to your visit", "Your worker proposes a change to the visit of {time}; open the app to agree or refuse"},
+
+		"schedule_booked":  {"Regular visits booked", "Your visits are booked {rhythm}, the first at {time}"},
+		"schedule_changed": {"Regular visits changed", "Your visits are now {rhythm}, the next at {time}"},
+		"schedule_ended":   {"Regular visits ending", "Your regular visits end after {date}"},
 	},
 }
 
@@ -113,4 +124,35 @@ func text(locale, kind string, at time.Time) (string, string) {
 		when = at.Format("1月2日 15:04")
 	}
 	return t[0], strings.ReplaceAll(t[1], "{time}", when)
+}
+
+// weekdayNames name a schedule's days, Sunday first.
+var weekdayNames = map[string][7]string{
+	"zh-CN": {"日", "一", "二", "三", "四", "五", "六"},
+	"en":    {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"},
+}
+
+// rhythm names a schedule's days (weekdays as "2,5", 0 = Sunday) and
+// start ("09:00") in the locale: "每周二、五 09:00", "every Tue, Fri at
+// 09:00"; every day is "每天" / "every day".
+func rhythm(locale, weekdays, start string) string {
+	if _, ok := texts[locale]; !ok {
+		locale = "zh-CN"
+	}
+	var days []string
+	for d := range strings.SplitSeq(weekdays, ",") {
+		if n, err := strconv.Atoi(d); err == nil && n >= 0 && n < 7 {
+			days = append(days, weekdayNames[locale][n])
+		}
+	}
+	if locale == "zh-CN" {
+		if len(days) == 7 {
+			return "每天 " + start
+		}
+		return "每周" + strings.Join(days, "、") + " " + start
+	}
+	if len(days) == 7 {
+		return "every day at " + start
+	}
+	return "every " + strings.Join(days, ", ") + " at " + start
 }

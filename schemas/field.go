@@ -45,6 +45,9 @@ type AssignmentAnswer struct {
 	Reason   string    `json:"reason,omitempty" bson:"reason,omitempty"` // a decline's reason code
 	Text     string    `json:"text,omitempty" bson:"text,omitempty"`
 	OpID     string    `json:"opId" bson:"opId"`
+	// AssignedAt names the assignment answered: the visit's assignedAt
+	// when the answer was folded.
+	AssignedAt time.Time `json:"assignedAt,omitzero" bson:"assignedAt"`
 }
 
 // GeoFix is a phone's position with its accuracy radius.

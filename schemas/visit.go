@@ -103,6 +103,11 @@ type Visit struct {
 	Version        int64                `json:"version"`
 	CreatedAt      time.Time            `json:"createdAt"`
 	UpdatedAt      time.Time            `json:"updatedAt"`
+	// AssignedAt is when the visit was given its current assignee (the
+	// server's clock, to the millisecond): only answers to this
+	// assignment stand (see sync's answersAssignment). Zero on visits
+	// assigned before it was recorded: every answer of the assignee counts.
+	AssignedAt time.Time `json:"assignedAt,omitzero"`
 	// AddressHidden is set on responses to workers outside the window in
 	// which they may see the household's address and notes.
 	AddressHidden bool `json:"addressHidden,omitempty"`
@@ -186,19 +191,21 @@ func (v *Visit) Reschedule(start, end time.Time) error {
 	return nil
 }
 
-// Answer is the current assignee's answer to the assignment ("" when it
-// has none): an answer by an earlier assignee, kept in the field state
-// until the next fold, does not count, so a reassign resets the answer.
+// Answer is the current assignee's answer to the current assignment (""
+// when it has none): an answer by an earlier assignee, or to an earlier
+// assignment of the same worker (A, then B, then A again), kept in the
+// field state until the next fold, does not count, so a reassign resets
+// the answer.
 func (v *Visit) Answer() string {
 	a := v.Field.Assignment
-	if a == nil || v.WorkerID == "" || a.WorkerID != v.WorkerID {
+	if a == nil || v.WorkerID == "" || a.WorkerID != v.WorkerID || !a.AssignedAt.Equal(v.AssignedAt) {
 		return ""
 	}
 	return a.Answer
 }
 
 // Reassign gives a visit that has not started to another worker (or, with
-// "", to no one).
+// "", to no one). The caller records when (AssignedAt, from its clock).
 func (v *Visit) Reassign(workerID, team string) error {
 	if !v.Status.BeforeArrival() {
 		return Errorf(ECONFLICT, "a %s visit cannot be reassigned", v.Status).With("status", v.Status)
@@ -221,6 +228,10 @@ func (v *Visit) Reassign(workerID, team string) error {
 	v.Refresh()
 	return nil
 }
+
+// AssignedAt is the time an assignment made at now records: UTC, to the
+// millisecond (what both stores keep), so an answer's copy equals it.
+func AssignedAt(now time.Time) time.Time { return now.UTC().Truncate(time.Millisecond) }
 
 // Cancel cancels a visit that has not started.
 func (v *Visit) Cancel(reason string) error {

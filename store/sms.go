@@ -24,20 +24,29 @@ type smsChannelDoc struct {
 	Channel string `bson:"channel"`
 }
 
-// SetChannel records the user's channel preference (fcm, sms or both).
-func (m *SMS) SetChannel(ctx context.Context, userID, channel string) error {
+// SetChannel records the user's channel preference (fcm, sms or both). It
+// returns the preference it replaced ("" for none) and the preference's
+// version: unchanged, and nothing written, when it was already channel.
+func (m *SMS) SetChannel(ctx context.Context, userID, channel string) (before string, version int64, err error) {
 	d := smsChannelDoc{UserID: userID, Channel: channel}
-	_, err := doc.Insert(ctx, m.s.engine, colSMSChannels, d)
+	version, err = doc.Insert(ctx, m.s.engine, colSMSChannels, d)
 	if errors.Is(err, doc.ErrDuplicate) {
-		_, _, err = doc.Modify(ctx, m.s.engine, colSMSChannels, userID, func(x *smsChannelDoc) error {
+		_, version, err = doc.Modify(ctx, m.s.engine, colSMSChannels, userID, func(x *smsChannelDoc) error {
+			before = x.Channel
+			if x.Channel == channel {
+				return errUnchanged
+			}
 			x.Channel = channel
 			return nil
 		})
+		if errors.Is(err, errUnchanged) {
+			_, version, err = doc.Get[smsChannelDoc](ctx, m.s.engine, colSMSChannels, userID)
+		}
 	}
 	if err != nil {
-		return fmt.Errorf("sms channel of %s: %w", userID, err)
+		return "", 0, fmt.Errorf("sms channel of %s: %w", userID, err)
 	}
-	return nil
+	return before, version, nil
 }
 
 // Channel returns the user's channel preference, "" when none was set.

@@ -78,6 +78,7 @@ type visitDoc struct {
 	OfficeStatus   schemas.VisitStatus          `bson:"officeStatus"`
 	CancelReason   string                       `bson:"cancelReason,omitempty"`
 	PastWorkerIDs  []string                     `bson:"pastWorkerIds,omitempty"`
+	AssignedAt     time.Time                    `bson:"assignedAt"`
 	Field          schemas.FieldState           `bson:"field"`
 	Review         schemas.ReviewState          `bson:"review"`
 	NeedsReview    bool                         `bson:"needsReview"`
@@ -133,7 +134,7 @@ func (a *Visits) seal(v *schemas.Visit) (*visitDoc, error) {
 		StartKey: startKey(v.ScheduledStart, v.ID),
 		TimeZone: v.TimeZone, WorkerID: v.WorkerID, Team: v.Team, Checklist: v.Checklist, Notes: v.Notes,
 		Status: v.Status, OfficeStatus: v.OfficeStatus, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
-		PastWorkerIDs: v.PastWorkerIDs, Field: v.Field, Review: v.Review, NeedsReview: v.NeedsReview,
+		PastWorkerIDs: v.PastWorkerIDs, AssignedAt: v.AssignedAt.UTC(), Field: v.Field, Review: v.Review, NeedsReview: v.NeedsReview,
 		ReworkID: v.ReworkID, ReworkOf: v.ReworkOf, ReworkAccepted: v.ReworkAccepted, Corrections: v.Corrections,
 		Rev: v.Version, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(), Dirty: true}
 	var err error
@@ -178,7 +179,7 @@ func (a *Visits) open(d *visitDoc) (*schemas.Visit, error) {
 		ScheduledStart: d.ScheduledStart.UTC(), ScheduledEnd: d.ScheduledEnd.UTC(), TimeZone: d.TimeZone,
 		WorkerID: d.WorkerID, Team: d.Team, Checklist: d.Checklist, Notes: d.Notes, Status: d.Status, OfficeStatus: d.OfficeStatus,
 		CancelReason: d.CancelReason, ScheduleID: d.ScheduleID, OfficeEdited: d.OfficeEdited, Version: d.Rev,
-		PastWorkerIDs: d.PastWorkerIDs, Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
+		PastWorkerIDs: d.PastWorkerIDs, AssignedAt: d.AssignedAt.UTC(), Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
 		ReworkID: d.ReworkID, ReworkOf: d.ReworkOf, ReworkAccepted: d.ReworkAccepted, Corrections: d.Corrections,
 		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
 	v.Address = schemas.VisitAddress{AddressID: d.AddressID}

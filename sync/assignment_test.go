@@ -3,6 +3,7 @@ package sync_test
 import (
 	"context"
 	"encoding/json"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
@@ -138,5 +139,94 @@ func TestReassignResetsAnswer(t *testing.T) {
 	pushOK(t, e, &b, answerBatch(answerOp(v, 1, fsync.KindDecline, `{"reason":"schedule_conflict"}`)))
 	if _, got = fieldJSON(t, db, v.ID); got.Answer() != schemas.AssignmentDeclined || got.Field.Assignment.WorkerID != b.WorkerID {
 		t.Fatalf("new assignee's decline: %q %+v", got.Answer(), got.Field.Assignment)
+	}
+}
+
+// TestReassignBackDropsEarlierAnswer: A accepts, the office gives the
+// visit to B and back to A; A's acceptance was of the first assignment
+// and does not stand, neither at once nor once the visit is folded again,
+// nor when the fold would resume from a checkpoint taken under an earlier
+// assignment. An answer an offline phone gave to the first assignment does
+// not stand either; A's answer to the new assignment does, also from a
+// phone a little slow (within MaxSkew) answering right after it.
+func TestReassignBackDropsEarlierAnswer(t *testing.T) {
+	now := now0
+	clock := func() time.Time { return now }
+	db, v, a := setupAt(t, clock)
+	ctx := context.Background()
+	e := fsync.New(db, clock, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
+	b := schemas.NewID()
+	seqs := map[string]int64{}
+	// push sends one operation from device, whose clock is slow by slow.
+	push := func(device string, slow time.Duration, kind, payload string, at time.Time) fsync.Result {
+		t.Helper()
+		seqs[device]++
+		op := fsync.Op{Seq: seqs[device], OpID: schemas.NewID(), Kind: kind, VisitID: v.ID, At: at.Add(-slow), Payload: json.RawMessage(payload)}
+		act := *a
+		act.DeviceID = device
+		r := pushOK(t, e, &act, &fsync.Batch{DeviceID: device, SchemaVersion: fsync.SchemaVersion, DeviceClock: now.Add(-slow), Ops: []fsync.Op{op}}).Results[0]
+		if r.Status != fsync.StatusApplied {
+			t.Fatalf("%s: %+v", kind, r)
+		}
+		return r
+	}
+	// reassign gives the visit to w at the clock's time, as the office does.
+	reassign := func(w string) {
+		t.Helper()
+		_, got := fieldJSON(t, db, v.ID)
+		if got.WorkerID != w {
+			if err := got.Reassign(w, ""); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got.AssignedAt = schemas.AssignedAt(now)
+		if err := db.Visits.Replace(ctx, got, got.Version); err != nil {
+			t.Fatal(err)
+		}
+	}
+	answer := func() (string, *schemas.AssignmentAnswer) {
+		_, got := fieldJSON(t, db, v.ID)
+		return got.Answer(), got.Field.Assignment
+	}
+	reassign(a.WorkerID)
+	offline := now.Add(time.Minute) // an answer the offline phone gives to the first assignment
+	now = now.Add(2 * time.Minute)
+	push("phone-1", 0, fsync.KindAccept, `{}`, now)
+	if got, _ := answer(); got != schemas.AssignmentAccepted {
+		t.Fatalf("answer %q after the accept", got)
+	}
+	// A -> B -> A, ten minutes apart.
+	now = now.Add(10 * time.Minute)
+	reassign(b)
+	now = now.Add(10 * time.Minute)
+	reassign(a.WorkerID)
+	if got, _ := answer(); got != "" {
+		t.Fatalf("answer %q at once after A, B, A: the first assignment's acceptance stands", got)
+	}
+	now = now.Add(time.Minute)
+	push("phone-1", 0, fsync.KindNote, `{"text":"on my way soon"}`, now) // folds again
+	if got, fa := answer(); got != "" || fa != nil {
+		t.Fatalf("after a fold: answer %q, %+v; want none", got, fa)
+	}
+	push("phone-2", 0, fsync.KindDecline, `{"reason":"too_far"}`, offline)
+	if got, fa := answer(); got != "" {
+		t.Fatalf("an answer given to the first assignment stands: %q %+v", got, fa)
+	}
+	// A phone 90 s slow accepts a minute after the new assignment: its
+	// time reads before the assignment, within MaxSkew.
+	push("phone-3", 90*time.Second, fsync.KindAccept, `{}`, now)
+	if got, fa := answer(); got != schemas.AssignmentAccepted {
+		t.Fatalf("the new assignment's acceptance: %q %+v", got, fa)
+	}
+	// A -> B -> A again: only assignedAt tells the assignments apart, and
+	// the fold must not resume from the checkpoint of the earlier one.
+	now = now.Add(10 * time.Minute)
+	reassign(b)
+	now = now.Add(10 * time.Minute)
+	reassign(a.WorkerID)
+	now = now.Add(time.Minute)
+	push("phone-3", 90*time.Second, fsync.KindNote, `{"text":"again"}`, now)
+	if got, fa := answer(); got != "" || fa != nil {
+		t.Fatalf("after the second A, B, A and a fold: answer %q, %+v; want none (as a fold from scratch gives)", got, fa)
 	}
 }

@@ -82,6 +82,7 @@ type Engine struct {
 	// escalate: the household's teller and the promise times.
 	teller     Teller
 	escalateIn map[string]time.Duration
+	accepted   AcceptHook
 }
 
 // Notifier tells people about alerts (the push relay). Telling twice about
@@ -96,6 +97,16 @@ type Notifier interface {
 type ReworkHook interface {
 	SignedOff(ctx context.Context, v *schemas.Visit) error
 }
+
+// AcceptHook learns that a visit's assignee accepted its current
+// assignment (the office tells the household who is coming). Calling it
+// twice must change nothing.
+type AcceptHook interface {
+	Accepted(ctx context.Context, v *schemas.Visit) error
+}
+
+// SetAcceptHook sets the hook.
+func (e *Engine) SetAcceptHook(h AcceptHook) { e.accepted = h }
 
 // SetReworkHook sets the hook.
 func (e *Engine) SetReworkHook(h ReworkHook) { e.rework = h }
@@ -850,6 +861,12 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 	if a := v.Field.Assignment; a != nil && a.Answer == schemas.AssignmentDeclined && opIDs[a.OpID] && v.Answer() != "" {
 		detail := "declined (" + a.Reason + "): reassign from GET /v1/visits/" + v.ID + "/candidates"
 		if err := once(AlertDeclined, "high", detail, a.OpID, a.OpID); err != nil {
+			return err
+		}
+	}
+	// An acceptance the fold let stand: the office may tell the household.
+	if a := v.Field.Assignment; e.accepted != nil && a != nil && a.Answer == schemas.AssignmentAccepted && opIDs[a.OpID] && v.Answer() != "" {
+		if err := e.accepted.Accepted(ctx, v); err != nil {
 			return err
 		}
 	}

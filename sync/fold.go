@@ -307,12 +307,14 @@ func (f *folder) add(r *Record) {
 	case KindEscalate:
 		f.escalate(r)
 	case KindAccept, KindDecline:
-		// Only the current assignee answers; an earlier one's answer is
-		// recorded as an operation but does not stand.
-		if r.WorkerID != v.WorkerID {
+		// Only the current assignee answers, and only to the current
+		// assignment; an earlier one's answer is recorded as an operation
+		// but does not stand.
+		if r.WorkerID != v.WorkerID || !answersAssignment(v, r, rules) {
 			break
 		}
-		a := &schemas.AssignmentAnswer{Answer: schemas.AssignmentAccepted, WorkerID: r.WorkerID, At: r.EffAt, Text: r.Payload.Text, OpID: r.OpID}
+		a := &schemas.AssignmentAnswer{Answer: schemas.AssignmentAccepted, WorkerID: r.WorkerID, At: r.EffAt, Text: r.Payload.Text, OpID: r.OpID,
+			AssignedAt: v.AssignedAt}
 		if r.Kind == KindDecline {
 			a.Answer, a.Reason = schemas.AssignmentDeclined, r.Payload.Reason
 		}
@@ -340,6 +342,21 @@ func (f *folder) add(r *Record) {
 	f.out[r.OpID] = o
 }
 
+// answersAssignment reports whether an answer was given to the visit's
+// current assignment (made at v.AssignedAt), not to an earlier one of the
+// same worker (A, then B, then A again). Two tests, both on times the
+// record already holds: the server received it no earlier than the
+// assignment (the server's one clock on both sides: before, the phone
+// cannot have known of it), and the phone says it was given no earlier
+// than the assignment less MaxSkew (its corrected time is within MaxSkew
+// of the truth, so a phone a little slow that answers at once still
+// counts). An answer an offline phone gave to the earlier assignment and
+// delivers later fails the second test, unless it was given within
+// MaxSkew of the new one.
+func answersAssignment(v *schemas.Visit, r *Record, rules Rules) bool {
+	return !r.ReceivedAt.Before(v.AssignedAt) && !r.EffAt.Before(v.AssignedAt.Add(-rules.MaxSkew))
+}
+
 // OfficeKey sums up the office's side of a visit that the rules read. A
 // checkpoint folded under another office state is not resumed: the visit
 // is folded again from all its records.
@@ -348,7 +365,7 @@ func OfficeKey(v *schemas.Visit) string {
 	for i, it := range v.Checklist {
 		items[i] = it.ID
 	}
-	return fmt.Sprint(v.OfficeStatus, v.WorkerID, v.PastWorkerIDs, v.OfficeEdited, v.CancelReason,
+	return fmt.Sprint(v.OfficeStatus, v.WorkerID, v.AssignedAt.UnixMilli(), v.PastWorkerIDs, v.OfficeEdited, v.CancelReason,
 		v.ScheduledStart.UnixMilli(), v.ScheduledEnd.UnixMilli(), v.Address.Location, items)
 }
 

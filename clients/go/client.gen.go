@@ -1339,6 +1339,27 @@ func (e NoteOpKind) Valid() bool {
 	}
 }
 
+// Defines values for NotificationChannelChannel.
+const (
+	NotificationChannelChannelBoth NotificationChannelChannel = "both"
+	NotificationChannelChannelFcm  NotificationChannelChannel = "fcm"
+	NotificationChannelChannelSms  NotificationChannelChannel = "sms"
+)
+
+// Valid indicates whether the value is a known member of the NotificationChannelChannel enum.
+func (e NotificationChannelChannel) Valid() bool {
+	switch e {
+	case NotificationChannelChannelBoth:
+		return true
+	case NotificationChannelChannelFcm:
+		return true
+	case NotificationChannelChannelSms:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for OfficeComplaintCategory.
 const (
 	OfficeComplaintCategoryAttitude   OfficeComplaintCategory = "attitude"
@@ -2208,15 +2229,16 @@ func (e GetV1AlertsParamsPriority) Valid() bool {
 
 // Defines values for GetV1AuditEntityIdParamsEntity.
 const (
-	GetV1AuditEntityIdParamsEntityAlert       GetV1AuditEntityIdParamsEntity = "alert"
-	GetV1AuditEntityIdParamsEntityComplaint   GetV1AuditEntityIdParamsEntity = "complaint"
-	GetV1AuditEntityIdParamsEntityCustomer    GetV1AuditEntityIdParamsEntity = "customer"
-	GetV1AuditEntityIdParamsEntityEscalation  GetV1AuditEntityIdParamsEntity = "escalation"
-	GetV1AuditEntityIdParamsEntityIncident    GetV1AuditEntityIdParamsEntity = "incident"
-	GetV1AuditEntityIdParamsEntitySchedule    GetV1AuditEntityIdParamsEntity = "schedule"
-	GetV1AuditEntityIdParamsEntityServiceType GetV1AuditEntityIdParamsEntity = "serviceType"
-	GetV1AuditEntityIdParamsEntityVisit       GetV1AuditEntityIdParamsEntity = "visit"
-	GetV1AuditEntityIdParamsEntityWorker      GetV1AuditEntityIdParamsEntity = "worker"
+	GetV1AuditEntityIdParamsEntityAlert               GetV1AuditEntityIdParamsEntity = "alert"
+	GetV1AuditEntityIdParamsEntityComplaint           GetV1AuditEntityIdParamsEntity = "complaint"
+	GetV1AuditEntityIdParamsEntityCustomer            GetV1AuditEntityIdParamsEntity = "customer"
+	GetV1AuditEntityIdParamsEntityEscalation          GetV1AuditEntityIdParamsEntity = "escalation"
+	GetV1AuditEntityIdParamsEntityIncident            GetV1AuditEntityIdParamsEntity = "incident"
+	GetV1AuditEntityIdParamsEntityNotificationChannel GetV1AuditEntityIdParamsEntity = "notificationChannel"
+	GetV1AuditEntityIdParamsEntitySchedule            GetV1AuditEntityIdParamsEntity = "schedule"
+	GetV1AuditEntityIdParamsEntityServiceType         GetV1AuditEntityIdParamsEntity = "serviceType"
+	GetV1AuditEntityIdParamsEntityVisit               GetV1AuditEntityIdParamsEntity = "visit"
+	GetV1AuditEntityIdParamsEntityWorker              GetV1AuditEntityIdParamsEntity = "worker"
 )
 
 // Valid indicates whether the value is a known member of the GetV1AuditEntityIdParamsEntity enum.
@@ -2231,6 +2253,8 @@ func (e GetV1AuditEntityIdParamsEntity) Valid() bool {
 	case GetV1AuditEntityIdParamsEntityEscalation:
 		return true
 	case GetV1AuditEntityIdParamsEntityIncident:
+		return true
+	case GetV1AuditEntityIdParamsEntityNotificationChannel:
 		return true
 	case GetV1AuditEntityIdParamsEntitySchedule:
 		return true
@@ -2551,11 +2575,12 @@ type AlertNote struct {
 
 // AssignmentAnswer defines model for AssignmentAnswer.
 type AssignmentAnswer struct {
-	Answer AssignmentAnswerAnswer  `json:"answer"`
-	At     time.Time               `json:"at"`
-	OpId   openapi_types.UUID      `json:"opId"`
-	Reason *AssignmentAnswerReason `json:"reason,omitempty"`
-	Text   *string                 `json:"text,omitempty"`
+	Answer     AssignmentAnswerAnswer  `json:"answer"`
+	AssignedAt *time.Time              `json:"assignedAt,omitempty"`
+	At         time.Time               `json:"at"`
+	OpId       openapi_types.UUID      `json:"opId"`
+	Reason     *AssignmentAnswerReason `json:"reason,omitempty"`
+	Text       *string                 `json:"text,omitempty"`
 
 	// WorkerId an id, or empty for none
 	WorkerId string `json:"workerId"`
@@ -3618,6 +3643,15 @@ type Notification struct {
 	VisitId *string `json:"visitId,omitempty"`
 }
 
+// NotificationChannel defines model for NotificationChannel.
+type NotificationChannel struct {
+	// Channel fcm: the app, and SMS when it cannot be reached (the default); sms: SMS only; both: the app and SMS
+	Channel NotificationChannelChannel `json:"channel"`
+}
+
+// NotificationChannelChannel fcm: the app, and SMS when it cannot be reached (the default); sms: SMS only; both: the app and SMS
+type NotificationChannelChannel string
+
 // OfficeComplaint defines model for OfficeComplaint.
 type OfficeComplaint struct {
 	Category OfficeComplaintCategory `json:"category"`
@@ -4414,6 +4448,7 @@ type VisitStatus string
 type VisitView struct {
 	Address       VisitAddress         `json:"address"`
 	AddressHidden *bool                `json:"addressHidden,omitempty"`
+	AssignedAt    *time.Time           `json:"assignedAt,omitempty"`
 	CancelReason  *string              `json:"cancelReason,omitempty"`
 	Checklist     []VisitChecklistItem `json:"checklist"`
 	Corrections   *[]Correction        `json:"corrections,omitempty"`
@@ -5291,6 +5326,9 @@ type PutV1CustomersIdJSONRequestBody = CustomerPut
 
 // PostV1CustomersIdComplaintsJSONRequestBody defines body for PostV1CustomersIdComplaints for application/json ContentType.
 type PostV1CustomersIdComplaintsJSONRequestBody = OfficeComplaint
+
+// PutV1CustomersIdNotificationChannelJSONRequestBody defines body for PutV1CustomersIdNotificationChannel for application/json ContentType.
+type PutV1CustomersIdNotificationChannelJSONRequestBody = NotificationChannel
 
 // PostV1DevicesJSONRequestBody defines body for PostV1Devices for application/json ContentType.
 type PostV1DevicesJSONRequestBody = DeviceBody
@@ -7446,6 +7484,31 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/customers/{id}/complaints (the `PostV1CustomersIdComplaints` operationId).
 	PostV1CustomersIdComplaints(ctx context.Context, id openapi_types.UUID, body PostV1CustomersIdComplaintsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetV1CustomersIdNotificationChannel How the household wants the notices that may go by SMS: fcm (the app, SMS when it cannot be reached; the default), sms, both (customers: themselves; supervisors: their team's customers)
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Corresponds with GET /v1/customers/{id}/notification-channel (the `GetV1CustomersIdNotificationChannel` operationId).
+	GetV1CustomersIdNotificationChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutV1CustomersIdNotificationChannelWithBody Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+	PutV1CustomersIdNotificationChannelWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PutV1CustomersIdNotificationChannel Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+	PutV1CustomersIdNotificationChannel(ctx context.Context, id openapi_types.UUID, body PutV1CustomersIdNotificationChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// PostV1DevicesWithBody Register or refresh this device's FCM token, platform, app version, locale and time zone
 	//
 	// Takes any type of body and a specified content type.
@@ -8678,6 +8741,61 @@ func (c *Client) PostV1CustomersIdComplaintsWithBody(ctx context.Context, id ope
 // Corresponds with POST /v1/customers/{id}/complaints (the `PostV1CustomersIdComplaints` operationId).
 func (c *Client) PostV1CustomersIdComplaints(ctx context.Context, id openapi_types.UUID, body PostV1CustomersIdComplaintsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostV1CustomersIdComplaintsRequest(c.Server, id, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetV1CustomersIdNotificationChannel How the household wants the notices that may go by SMS: fcm (the app, SMS when it cannot be reached; the default), sms, both (customers: themselves; supervisors: their team's customers)
+//
+// Roles: admin, supervisor, customer.
+//
+// Corresponds with GET /v1/customers/{id}/notification-channel (the `GetV1CustomersIdNotificationChannel` operationId).
+func (c *Client) GetV1CustomersIdNotificationChannel(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetV1CustomersIdNotificationChannelRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutV1CustomersIdNotificationChannelWithBody Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+//
+// Roles: admin, supervisor, customer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+func (c *Client) PutV1CustomersIdNotificationChannelWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutV1CustomersIdNotificationChannelRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PutV1CustomersIdNotificationChannel Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+//
+// Roles: admin, supervisor, customer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+func (c *Client) PutV1CustomersIdNotificationChannel(ctx context.Context, id openapi_types.UUID, body PutV1CustomersIdNotificationChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPutV1CustomersIdNotificationChannelRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11409,6 +11527,87 @@ func NewPostV1CustomersIdComplaintsRequestWithBody(server string, id openapi_typ
 	}
 
 	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewGetV1CustomersIdNotificationChannelRequest constructs an http.Request for the GetV1CustomersIdNotificationChannel method
+func NewGetV1CustomersIdNotificationChannelRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers/%s/notification-channel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPutV1CustomersIdNotificationChannelRequest calls the generic PutV1CustomersIdNotificationChannel builder with application/json body
+func NewPutV1CustomersIdNotificationChannelRequest(server string, id openapi_types.UUID, body PutV1CustomersIdNotificationChannelJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPutV1CustomersIdNotificationChannelRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPutV1CustomersIdNotificationChannelRequestWithBody constructs an http.Request for the PutV1CustomersIdNotificationChannel method, with any body, and a specified content type
+func NewPutV1CustomersIdNotificationChannelRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/customers/%s/notification-channel", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPut, queryURL.String(), body)
 	if err != nil {
 		return nil, err
 	}
@@ -14879,6 +15078,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/customers/{id}/complaints (the `PostV1CustomersIdComplaints` operationId).
 	PostV1CustomersIdComplaintsWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1CustomersIdComplaintsJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1CustomersIdComplaintsResponse, error)
+
+	// GetV1CustomersIdNotificationChannelWithResponse How the household wants the notices that may go by SMS: fcm (the app, SMS when it cannot be reached; the default), sms, both (customers: themselves; supervisors: their team's customers)
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/customers/{id}/notification-channel (the `GetV1CustomersIdNotificationChannel` operationId).
+	GetV1CustomersIdNotificationChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1CustomersIdNotificationChannelResponse, error)
+
+	// PutV1CustomersIdNotificationChannelWithBodyWithResponse Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+	PutV1CustomersIdNotificationChannelWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutV1CustomersIdNotificationChannelResponse, error)
+
+	// PutV1CustomersIdNotificationChannelWithResponse Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+	//
+	// Roles: admin, supervisor, customer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+	PutV1CustomersIdNotificationChannelWithResponse(ctx context.Context, id openapi_types.UUID, body PutV1CustomersIdNotificationChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*PutV1CustomersIdNotificationChannelResponse, error)
 
 	// PostV1DevicesWithBodyWithResponse Register or refresh this device's FCM token, platform, app version, locale and time zone
 	//
@@ -19318,6 +19544,358 @@ func (r PostV1CustomersIdComplaintsResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r PostV1CustomersIdComplaintsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// GetV1CustomersIdNotificationChannelResponse200Headers the declared response headers of an HTTP 200 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse400Headers the declared response headers of an HTTP 400 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse401Headers the declared response headers of an HTTP 401 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse401Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse403Headers the declared response headers of an HTTP 403 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse404Headers the declared response headers of an HTTP 404 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse409Headers the declared response headers of an HTTP 409 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse409Headers struct {
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse429Headers the declared response headers of an HTTP 429 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponse503Headers the declared response headers of an HTTP 503 response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1CustomersIdNotificationChannelResponseDefaultHeaders the declared response headers of an HTTP default response for GetV1CustomersIdNotificationChannel
+type GetV1CustomersIdNotificationChannelResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type GetV1CustomersIdNotificationChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationChannel
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetV1CustomersIdNotificationChannelResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetV1CustomersIdNotificationChannelResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetV1CustomersIdNotificationChannelResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetV1CustomersIdNotificationChannelResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetV1CustomersIdNotificationChannelResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetV1CustomersIdNotificationChannelResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetV1CustomersIdNotificationChannelResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetV1CustomersIdNotificationChannelResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetV1CustomersIdNotificationChannelResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON200() *NotificationChannel {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetV1CustomersIdNotificationChannelResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetV1CustomersIdNotificationChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetV1CustomersIdNotificationChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetV1CustomersIdNotificationChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetV1CustomersIdNotificationChannelResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PutV1CustomersIdNotificationChannelResponse200Headers the declared response headers of an HTTP 200 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse200Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse400Headers the declared response headers of an HTTP 400 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse400Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse401Headers the declared response headers of an HTTP 401 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse401Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse403Headers the declared response headers of an HTTP 403 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse403Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse404Headers the declared response headers of an HTTP 404 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse404Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse409Headers the declared response headers of an HTTP 409 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse409Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse413Headers the declared response headers of an HTTP 413 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse413Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse415Headers the declared response headers of an HTTP 415 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse415Headers struct {
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse429Headers the declared response headers of an HTTP 429 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponse503Headers the declared response headers of an HTTP 503 response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PutV1CustomersIdNotificationChannelResponseDefaultHeaders the declared response headers of an HTTP default response for PutV1CustomersIdNotificationChannel
+type PutV1CustomersIdNotificationChannelResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type PutV1CustomersIdNotificationChannelResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *NotificationChannel
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMedia
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PutV1CustomersIdNotificationChannelResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PutV1CustomersIdNotificationChannelResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PutV1CustomersIdNotificationChannelResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PutV1CustomersIdNotificationChannelResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PutV1CustomersIdNotificationChannelResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PutV1CustomersIdNotificationChannelResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PutV1CustomersIdNotificationChannelResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PutV1CustomersIdNotificationChannelResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PutV1CustomersIdNotificationChannelResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PutV1CustomersIdNotificationChannelResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PutV1CustomersIdNotificationChannelResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON200() *NotificationChannel {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON413() *ErrorTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON415() *ErrorUnsupportedMedia {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PutV1CustomersIdNotificationChannelResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PutV1CustomersIdNotificationChannelResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PutV1CustomersIdNotificationChannelResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PutV1CustomersIdNotificationChannelResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PutV1CustomersIdNotificationChannelResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -29629,6 +30207,51 @@ func (c *ClientWithResponses) PostV1CustomersIdComplaintsWithResponse(ctx contex
 	return ParsePostV1CustomersIdComplaintsResponse(rsp)
 }
 
+// GetV1CustomersIdNotificationChannelWithResponse How the household wants the notices that may go by SMS: fcm (the app, SMS when it cannot be reached; the default), sms, both (customers: themselves; supervisors: their team's customers)
+//
+// Roles: admin, supervisor, customer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/customers/{id}/notification-channel (the `GetV1CustomersIdNotificationChannel` operationId).
+func (c *ClientWithResponses) GetV1CustomersIdNotificationChannelWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1CustomersIdNotificationChannelResponse, error) {
+	rsp, err := c.GetV1CustomersIdNotificationChannel(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetV1CustomersIdNotificationChannelResponse(rsp)
+}
+
+// PutV1CustomersIdNotificationChannelWithBodyWithResponse Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+//
+// Roles: admin, supervisor, customer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+func (c *ClientWithResponses) PutV1CustomersIdNotificationChannelWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PutV1CustomersIdNotificationChannelResponse, error) {
+	rsp, err := c.PutV1CustomersIdNotificationChannelWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutV1CustomersIdNotificationChannelResponse(rsp)
+}
+
+// PutV1CustomersIdNotificationChannelWithResponse Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+//
+// Roles: admin, supervisor, customer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with PUT /v1/customers/{id}/notification-channel (the `PutV1CustomersIdNotificationChannel` operationId).
+func (c *ClientWithResponses) PutV1CustomersIdNotificationChannelWithResponse(ctx context.Context, id openapi_types.UUID, body PutV1CustomersIdNotificationChannelJSONRequestBody, reqEditors ...RequestEditorFn) (*PutV1CustomersIdNotificationChannelResponse, error) {
+	rsp, err := c.PutV1CustomersIdNotificationChannel(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePutV1CustomersIdNotificationChannelResponse(rsp)
+}
+
 // PostV1DevicesWithBodyWithResponse Register or refresh this device's FCM token, platform, app version, locale and time zone
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -35206,6 +35829,418 @@ func ParsePostV1CustomersIdComplaintsResponse(rsp *http.Response) (*PostV1Custom
 		response.Headers503 = &headers
 	case true:
 		var headers PostV1CustomersIdComplaintsResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetV1CustomersIdNotificationChannelResponse parses an HTTP response from a GetV1CustomersIdNotificationChannelWithResponse call
+func ParseGetV1CustomersIdNotificationChannelResponse(rsp *http.Response) (*GetV1CustomersIdNotificationChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetV1CustomersIdNotificationChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationChannel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetV1CustomersIdNotificationChannelResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetV1CustomersIdNotificationChannelResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetV1CustomersIdNotificationChannelResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetV1CustomersIdNotificationChannelResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetV1CustomersIdNotificationChannelResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetV1CustomersIdNotificationChannelResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetV1CustomersIdNotificationChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetV1CustomersIdNotificationChannelResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetV1CustomersIdNotificationChannelResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePutV1CustomersIdNotificationChannelResponse parses an HTTP response from a PutV1CustomersIdNotificationChannelWithResponse call
+func ParsePutV1CustomersIdNotificationChannelResponse(rsp *http.Response) (*PutV1CustomersIdNotificationChannelResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PutV1CustomersIdNotificationChannelResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest NotificationChannel
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PutV1CustomersIdNotificationChannelResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PutV1CustomersIdNotificationChannelResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PutV1CustomersIdNotificationChannelResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PutV1CustomersIdNotificationChannelResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PutV1CustomersIdNotificationChannelResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PutV1CustomersIdNotificationChannelResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PutV1CustomersIdNotificationChannelResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PutV1CustomersIdNotificationChannelResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PutV1CustomersIdNotificationChannelResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PutV1CustomersIdNotificationChannelResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PutV1CustomersIdNotificationChannelResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

@@ -76,6 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	presence := fsync.NewPresence([][]byte{[]byte("presence-test-key-0123456789abcd")}, 5*time.Minute)
 	eng := fsync.New(db, clk.Now, log, fsync.DefaultRules, fsync.Limits{MaxOps: 100, TimeBudget: 15 * time.Second}, presence)
 	eng.SetReworkHook(off)
+	eng.SetAcceptHook(off)
 	eng.SetVisitChecker(func(ctx context.Context, a *schemas.Actor, visitID string) (bool, error) {
 		_, err := off.Visit(ctx, a, visitID)
 		if schemas.ErrorCode(err) == schemas.ENOTFOUND {

@@ -176,6 +176,14 @@ func (a *API) putCustomer(c *fiber.Ctx) error {
 	})
 }
 
+func (a *API) getNotificationChannel(c *fiber.Ctx) error {
+	return byID(a, c, a.office.NotificationChannelOf)
+}
+
+func (a *API) putNotificationChannel(c *fiber.Ctx) error {
+	return withIDBody(a, c, fiber.StatusOK, a.office.SetNotificationChannel)
+}
+
 // Service catalog.
 
 func (a *API) listServiceTypes(c *fiber.Ctx) error {

@@ -115,7 +115,7 @@ var (
 	errorCodes = []string{schemas.EINVALID, schemas.EUNAUTHORIZED, schemas.EFORBIDDEN, schemas.ENOTFOUND, schemas.EMETHOD,
 		schemas.ECONFLICT, schemas.ETOOLARGE, schemas.EMEDIATYPE, schemas.EUPGRADE, schemas.ERATELIMIT, schemas.EINTERNAL, schemas.EUNAVAILABLE}
 	auditEntities = []string{schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit,
-		schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident", "escalation"}
+		schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident", "escalation", office.EntityNotificationChannel}
 )
 
 // typeEnums are the closed sets that are Go types.
@@ -196,6 +196,10 @@ var fieldRules = map[string][]rule{
 		between(fsync.MinSchemaVersion, fsync.SchemaVersion),
 		describe(fmt.Sprintf("the push protocol the app speaks: below minSchemaVersion (%d) the push is refused with 426 upgrade_required; above the server's (%d) with 400", fsync.MinSchemaVersion, fsync.SchemaVersion)),
 	},
+
+	// A household's channel preference, as push/smsfallback.go reads it.
+	"NotificationChannel.channel": {enum(office.NotificationChannels...), describe("fcm: the app, and SMS when it cannot be reached (the default); sms: SMS only; both: the app and SMS")},
+
 	"Alert.kind":                 {enum(alertKinds...)},
 	"AssignmentAnswer.answer":    {enum(schemas.AssignmentAccepted, schemas.AssignmentDeclined)},
 	"AssignmentAnswer.reason":    {enum(fsync.DeclineReasons...)},

@@ -344,6 +344,10 @@ func (m *mx) rows() map[string]mxRow {
 			return mxReq{path: "/v1/customers/" + c.ID, body: putBody(c.CustomerInput, c.Version, map[string]any{"phone": m.phone()})}
 		}},
 
+		// A household's channel is its team's to read and set: a supervisor who only visits it gets 403.
+		"GET /v1/customers/{id}/notification-channel": {want: mxExpect{okay, okay, 403, 403, 403, okay, 404}, make: mxFixed("/v1/customers/"+m.c1.ID+"/notification-channel", nil)},
+		"PUT /v1/customers/{id}/notification-channel": {want: mxExpect{okay, okay, 403, 403, 403, okay, 404}, make: mxFixed("/v1/customers/"+m.c1.ID+"/notification-channel", map[string]any{"channel": "sms"})},
+
 		"GET /v1/service-types": {kind: "page:serviceType", want: ruleAnyone, make: mxFixed("/v1/service-types", nil)},
 		"POST /v1/service-types": {kind: "serviceType", want: ruleAdminOnly, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/service-types", body: serviceInput(fmt.Sprintf("svc_%d", m.next()))}

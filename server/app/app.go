@@ -223,6 +223,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	s.Office.SetComplaintAnswerWait(cfg.ComplaintAnswerWait)
 	s.Office.SetAnswerBy(cfg.AssignmentAnswerBy)
 	s.Sync.SetReworkHook(s.Office)
+	s.Sync.SetAcceptHook(s.Office)
 	s.Sync.SetVisitChecker(func(ctx context.Context, a *schemas.Actor, visitID string) (bool, error) {
 		_, err := s.Office.Visit(ctx, a, visitID)
 		if schemas.ErrorCode(err) == schemas.ENOTFOUND {

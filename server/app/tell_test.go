@@ -15,6 +15,7 @@ import (
 	"fieldsync/push"
 	"fieldsync/schemas"
 	"fieldsync/server/office"
+	"fieldsync/store"
 	"fieldsync/store/storetest"
 	fsync "fieldsync/sync"
 )
@@ -30,7 +31,8 @@ type tellFixture struct {
 	w1    *schemas.Worker
 	w2    *schemas.Worker
 	c     *schemas.Customer
-	token string // the household's FCM token
+	token string           // the household's FCM token
+	seqs  map[string]int64 // each worker's phone's last seq
 }
 
 func newTellFixture(t *testing.T, locale string, env ...map[string]string) *tellFixture {
@@ -138,9 +140,14 @@ func TestCustomerToldVisitDecisions(t *testing.T) {
 		t.Fatalf("booked data: %+v", d)
 	}
 
+	f.clk.Add(time.Minute)
 	if _, err := f.srv.Office.ActOnVisit(ctx, sys, v.ID, office.VisitAction{Kind: office.ActReassign, WorkerID: f.w2.ID}); err != nil {
 		t.Fatal(err)
 	}
+	if ms := f.sent("visit_worker_changed"); len(ms) != 0 {
+		t.Fatalf("told of the new worker before she accepted: %+v", ms)
+	}
+	f.answer(f.w2.ID, v.ID, fsync.KindAccept, `{}`)
 	m = f.told("visit_worker_changed", "王芳")
 	var p map[string]any
 	if err := json.Unmarshal([]byte(m["data"].(map[string]any)["worker"].(string)), &p); err != nil {
@@ -179,6 +186,71 @@ func TestCustomerToldVisitDecisions(t *testing.T) {
 	if n := len(f.sent("visit_cancelled")); n != 1 {
 		t.Fatalf("%d cancellations sent, want 1", n)
 	}
+}
+
+// answer pushes workerID's answer to visitID's assignment from the
+// worker's phone, twice (the second a retry), as the worker's app does.
+func (f *tellFixture) answer(workerID, visitID, kind, payload string) {
+	f.t.Helper()
+	act := &schemas.Actor{UserID: "phone-" + workerID, Role: schemas.RoleWorker, WorkerID: workerID, Team: "team-1", DeviceID: "phone-" + workerID}
+	if f.seqs == nil {
+		f.seqs = map[string]int64{}
+	}
+	f.seqs[workerID]++
+	b := &fsync.Batch{DeviceID: act.DeviceID, SchemaVersion: fsync.SchemaVersion, DeviceClock: f.clk.Now(),
+		Ops: []fsync.Op{{Seq: f.seqs[workerID], OpID: schemas.NewIDAt(f.clk.Now()), Kind: kind, VisitID: visitID, At: f.clk.Now(), Payload: json.RawMessage(payload)}}}
+	for range 2 {
+		resp, err := f.srv.Sync.Push(f.t.Context(), act, b)
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		if r := resp.Results[0]; r.Status != fsync.StatusApplied && r.Status != fsync.StatusDuplicate {
+			f.t.Fatalf("%s: %+v", kind, r)
+		}
+	}
+}
+
+// TestCustomerToldWorkerOnceAccepted: a worker given to the visit is told
+// to the household only once she accepts, once however often the phone
+// retries; a worker who declines is never told, and the visit goes back
+// to the supervisor; given back to a worker who accepted before (A, B,
+// A), the household hears of her again once she accepts anew.
+func TestCustomerToldWorkerOnceAccepted(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	start := time.Date(2037, 11, 27, 2, 0, 0, 0, time.UTC)
+	v, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start, WorkerID: f.w1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.answer(f.w1.ID, v.ID, fsync.KindAccept, `{}`)
+	if ms := f.sent("visit_worker_changed"); len(ms) != 0 {
+		t.Fatalf("the worker the visit was booked with is told as a change: %+v", ms)
+	}
+	reassign := func(to string) {
+		t.Helper()
+		f.clk.Add(5 * time.Minute)
+		if _, err := f.srv.Office.ActOnVisit(ctx, sys, v.ID, office.VisitAction{Kind: office.ActReassign, WorkerID: to}); err != nil {
+			t.Fatal(err)
+		}
+		f.clk.Add(time.Minute)
+	}
+	reassign(f.w2.ID)
+	f.answer(f.w2.ID, v.ID, fsync.KindDecline, `{"reason":"too_far"}`)
+	if ms := f.sent("visit_worker_changed"); len(ms) != 0 {
+		t.Fatalf("told of a worker who declined: %+v", ms)
+	}
+	alerts, err := f.srv.Store.Cases.ListAlerts(ctx, store.AlertQuery{AllTeams: true, VisitID: v.ID, Kind: fsync.AlertDeclined})
+	if err != nil || len(alerts.Items) != 1 {
+		t.Fatalf("the decline: %d assignment_declined alerts (%v), want 1", len(alerts.Items), err)
+	}
+	reassign(f.w1.ID) // back to the first worker, whose acceptance was of the first assignment
+	if ms := f.sent("visit_worker_changed"); len(ms) != 0 {
+		t.Fatalf("told of the worker on her earlier acceptance: %+v", ms)
+	}
+	f.answer(f.w1.ID, v.ID, fsync.KindAccept, `{}`)
+	f.told("visit_worker_changed", "张丽")
 }
 
 // TestCustomerToldRespectsQuietHours: a decision made at night reaches
@@ -342,5 +414,51 @@ func TestCustomerToldIncident(t *testing.T) {
 	m = f.told("incident_resolved", "11月24日 18:00")
 	if d := m["data"].(map[string]any); d["incidentId"] != id || strings.Contains(fmt.Sprint(m), "花瓶") {
 		t.Fatalf("resolved: %+v", m)
+	}
+}
+
+// TestCustomerToldSchedule: a recurring schedule is told once when booked
+// (its rhythm and first visit), once when changed, once when given an
+// end; its generated visits tell nothing of their own, however often the
+// generator runs, and an edit of its notes tells nothing.
+func TestCustomerToldSchedule(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	in := schemas.ScheduleInput{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID, WorkerID: f.w1.ID,
+		Weekdays: []int{5, 2}, StartTime: "09:00", EndTime: "11:00", StartsOn: "2037-11-25"}
+	sch, err := f.srv.Office.CreateSchedule(ctx, sys, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := f.told("schedule_booked", "每周二、五 09:00的周期上门服务，首次 11月27日 09:00")
+	if d := m["data"].(map[string]any); d["scheduleId"] != sch.ID || d["start"] != "2037-11-27T01:00:00Z" {
+		t.Fatalf("booked data: %+v", d)
+	}
+	if ms := f.sent("visit_booked"); len(ms) != 0 {
+		t.Fatalf("each generated visit told: %d visit_booked", len(ms))
+	}
+	if _, err := f.srv.Office.GenerateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	in.Notes = "钥匙在门卫"
+	if sch, err = f.srv.Office.UpdateSchedule(ctx, sys, sch.ID, sch.Version, in); err != nil {
+		t.Fatal(err)
+	}
+	in.Weekdays = []int{1}
+	if sch, err = f.srv.Office.UpdateSchedule(ctx, sys, sch.ID, sch.Version, in); err != nil {
+		t.Fatal(err)
+	}
+	f.told("schedule_changed", "已改为每周一 09:00，下次 11月30日 09:00")
+	if _, err := f.srv.Office.EndSchedule(ctx, sys, sch.ID, sch.Version, "2037-12-20"); err != nil {
+		t.Fatal(err)
+	}
+	f.told("schedule_ended", "2037-12-20")
+	if _, err := f.srv.Office.GenerateAll(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for kind, want := range map[string]int{"schedule_booked": 1, "schedule_changed": 1, "schedule_ended": 1, "visit_booked": 0, "visit_cancelled": 0} {
+		if n := len(f.sent(kind)); n != want {
+			t.Errorf("%d %s, want %d", n, kind, want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package office
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/google/uuid"
@@ -12,28 +13,51 @@ import (
 )
 
 // DefaultAnswerBy is ASSIGNMENT_ANSWER_BY's default: an assignment still
-// unanswered this long before the visit starts alerts the supervisor.
+// unanswered this long after it was made alerts the supervisor (at the
+// latest at the visit's start).
 const DefaultAnswerBy = 24 * time.Hour
 
-// SetAnswerBy sets how long before a visit's start its assignee must have
-// answered the assignment.
+// SetAnswerBy sets how long after an assignment its worker has to answer.
 func (s *Service) SetAnswerBy(d time.Duration) { s.answerBy = d }
 
 // AlertUnanswered is the alert of an assignment its worker has not
 // answered by the deadline.
 const AlertUnanswered = "assignment_unanswered"
 
+// answerDeadline is when v's assignee must have answered: answerBy after
+// the assignment, and at the latest the start (an assignment made at
+// short notice is due when the worker should be there). A visit assigned
+// before assignedAt was recorded keeps the earlier rule: answerBy before
+// the start.
+func answerDeadline(v *schemas.Visit, answerBy time.Duration) time.Time {
+	if v.AssignedAt.IsZero() {
+		return v.ScheduledStart.Add(-answerBy)
+	}
+	return minTime(v.AssignedAt.Add(answerBy), v.ScheduledStart)
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
 // EscalateUnanswered raises an assignment_unanswered alert for each
-// assigned visit starting within answerBy whose assignee has neither
-// accepted nor declined. The alert's id is derived from the visit and the
-// assignee, so running again raises nothing new, and a reassign to
-// another worker starts a deadline of its own.
+// assigned, not yet started visit past its answer deadline whose assignee
+// has neither accepted nor declined this assignment. The alert's id is
+// derived from the visit, the assignee and the assignment, so running
+// again raises nothing new, and a reassign (also back to the same worker)
+// starts a deadline of its own.
 func (s *Service) EscalateUnanswered(ctx context.Context) (int, error) {
 	if s.answerBy <= 0 {
 		return 0, nil
 	}
 	now := s.now().UTC()
-	vs, err := s.db.Visits.List(ctx, store.VisitFilter{From: now, To: now.Add(s.answerBy),
+	// Every assigned visit ahead may be due (assigned answerBy ago); one
+	// due at its start is looked for up to answerBy after it, should the
+	// check not have run then.
+	vs, err := s.db.Visits.List(ctx, store.VisitFilter{From: now.Add(-s.answerBy),
 		Statuses: []schemas.VisitStatus{schemas.VisitScheduled, schemas.VisitConfirmed}})
 	if err != nil {
 		return 0, fmt.Errorf("unanswered assignments: %w", err)
@@ -41,12 +65,18 @@ func (s *Service) EscalateUnanswered(ctx context.Context) (int, error) {
 	n := 0
 	for i := range vs {
 		v := &vs[i]
-		if v.WorkerID == "" || v.Answer() != "" {
+		due := answerDeadline(v, s.answerBy)
+		if v.WorkerID == "" || v.Answer() != "" || now.Before(due) {
 			continue
 		}
-		a := &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte("unanswered/"+v.ID+"/"+v.WorkerID)).String(), Kind: AlertUnanswered,
+		key := "unanswered/" + v.ID + "/" + v.WorkerID
+		if !v.AssignedAt.IsZero() {
+			key += "/" + strconv.FormatInt(v.AssignedAt.UnixMilli(), 10)
+		}
+		a := &schemas.Alert{ID: uuid.NewSHA1(nsOffice, []byte(key)).String(), Kind: AlertUnanswered,
 			Team: v.Team, VisitID: v.ID, WorkerID: v.WorkerID, Priority: "high", CreatedAt: now,
-			Detail: fmt.Sprintf("the worker has not accepted the visit of %s: reassign from GET /v1/visits/%s/candidates", v.ScheduledStart.Format(time.RFC3339), v.ID)}
+			Detail: fmt.Sprintf("the worker has not accepted the visit of %s (due %s): reassign from GET /v1/visits/%s/candidates",
+				v.ScheduledStart.Format(time.RFC3339), due.Format(time.RFC3339), v.ID)}
 		if err := s.raise(ctx, a); err != nil {
 			return n, err
 		}

@@ -141,7 +141,8 @@ func (s *Service) AuditTrail(ctx context.Context, a *schemas.Actor, entity, id s
 		return nil, forbidden()
 	}
 	switch entity {
-	case schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit, schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident", "followup", "escalation":
+	case schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit, schemas.EntitySchedule, schemas.EntityAlert, schemas.EntityComplaint, "incident", "followup",
+		EntityNotificationChannel, "escalation":
 	default:
 		return nil, schemas.FieldError("entity", "entity must be worker, customer, serviceType, visit or schedule")
 	}

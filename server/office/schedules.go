@@ -45,7 +45,14 @@ func (s *Service) CreateSchedule(ctx context.Context, a *schemas.Actor, in schem
 	if err := s.audit(ctx, a, schemas.EntitySchedule, sch.ID, "create", 1, nil, sch, nil, ""); err != nil {
 		return nil, err
 	}
-	return s.reflowView(ctx, sch)
+	view, err := s.reflowView(ctx, sch)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tellSchedule(ctx, nil, sch); err != nil {
+		return nil, err
+	}
+	return view, nil
 }
 
 func (s *Service) reflowView(ctx context.Context, sch *schemas.Schedule) (*ScheduleView, error) {
@@ -125,7 +132,14 @@ func (s *Service) UpdateSchedule(ctx context.Context, a *schemas.Actor, id strin
 	if err := s.audit(ctx, a, schemas.EntitySchedule, id, "update", after.Version, before, &after, nil, ""); err != nil {
 		return nil, err
 	}
-	return s.reflowView(ctx, &after)
+	view, err := s.reflowView(ctx, &after)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.tellSchedule(ctx, before, &after); err != nil {
+		return nil, err
+	}
+	return view, nil
 }
 
 // canEditSchedule is the write rule of a schedule: admins any;
@@ -276,6 +290,9 @@ func (s *Service) reflow(ctx context.Context, sch *schemas.Schedule) (ReflowResu
 			}
 			fresh.OfficeStatus, fresh.CancelReason, fresh.ScheduleID, fresh.CreatedAt = after.OfficeStatus, after.CancelReason, sch.ID, v.CreatedAt
 			fresh.PastWorkerIDs, fresh.Field, fresh.Review = v.PastWorkerIDs, v.Field, v.Review
+			if fresh.WorkerID == v.WorkerID {
+				fresh.AssignedAt = v.AssignedAt // the same assignment: its answer stands
+			}
 			if fresh.WorkerID != v.WorkerID && v.WorkerID != "" && !slices.Contains(fresh.PastWorkerIDs, v.WorkerID) {
 				fresh.PastWorkerIDs = append(append([]string(nil), fresh.PastWorkerIDs...), v.WorkerID)
 			}

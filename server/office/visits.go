@@ -163,7 +163,7 @@ func newVisit(id string, c *schemas.Customer, addr schemas.Address, st *schemas.
 		Version: 1, CreatedAt: now, UpdatedAt: now,
 	}
 	if w != nil {
-		v.WorkerID = w.ID
+		v.WorkerID, v.AssignedAt = w.ID, schemas.AssignedAt(now)
 	}
 	v.Checklist = make([]schemas.VisitChecklistItem, len(st.Checklist))
 	for i, it := range st.Checklist {
@@ -216,6 +216,9 @@ func (s *Service) ActOnVisit(ctx context.Context, a *schemas.Actor, id string, a
 		}
 		after.Version = before.Version + 1
 		after.UpdatedAt = s.now().UTC()
+		if after.WorkerID != before.WorkerID {
+			after.AssignedAt = schemas.AssignedAt(after.UpdatedAt) // a new assignment: earlier answers no longer stand
+		}
 		overridden, err := s.bookChange(ctx, a, before, &after, act.OverrideReason)
 		if err != nil {
 			return nil, err

@@ -371,6 +371,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/customers/{id}/notification-channel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How the household wants the notices that may go by SMS: fcm (the app, SMS when it cannot be reached; the default), sms, both (customers: themselves; supervisors: their team's customers)
+         * @description Roles: admin, supervisor, customer.
+         */
+        get: operations["getV1CustomersIdNotificationChannel"];
+        /**
+         * Set it: the household in its app, or the office for a household that phoned in; audited (entity notificationChannel, the account's id); 409 no_account for a customer without an account
+         * @description Roles: admin, supervisor, customer.
+         */
+        put: operations["putV1CustomersIdNotificationChannel"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/devices": {
         parameters: {
             query?: never;
@@ -1403,6 +1427,8 @@ export interface components {
             /** @enum {string} */
             answer: "accepted" | "declined";
             /** Format: date-time */
+            assignedAt?: string;
+            /** Format: date-time */
             at: string;
             /** Format: uuid */
             opId: string;
@@ -2309,6 +2335,13 @@ export interface components {
             /** @description an id, or empty for none */
             visitId?: string;
         };
+        NotificationChannel: {
+            /**
+             * @description fcm: the app, and SMS when it cannot be reached (the default); sms: SMS only; both: the app and SMS
+             * @enum {string}
+             */
+            channel: "fcm" | "sms" | "both";
+        };
         OfficeComplaint: {
             /** @enum {string} */
             category: "attitude" | "quality" | "safety" | "fees" | "privacy" | "misconduct" | "other";
@@ -3014,6 +3047,8 @@ export interface components {
         VisitView: {
             address: components["schemas"]["VisitAddress"];
             addressHidden?: boolean;
+            /** Format: date-time */
+            assignedAt?: string;
             cancelReason?: string;
             checklist: components["schemas"]["VisitChecklistItem"][];
             corrections?: components["schemas"]["Correction"][];
@@ -3837,7 +3872,7 @@ export interface operations {
             };
             header?: never;
             path: {
-                entity: "worker" | "customer" | "serviceType" | "visit" | "schedule" | "alert" | "complaint" | "incident" | "escalation";
+                entity: "worker" | "customer" | "serviceType" | "visit" | "schedule" | "alert" | "complaint" | "incident" | "escalation" | "notificationChannel";
                 /** @description a record id (an id of another shape is a 404) */
                 id: string;
             };
@@ -4296,6 +4331,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["Complaint"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    getV1CustomersIdNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    putV1CustomersIdNotificationChannel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NotificationChannel"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["NotificationChannel"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
