@@ -39,6 +39,8 @@ var visitCollections = []doc.Collection{
 		{Name: "review_start", Fields: []string{"needsReview", "startKey"}},
 		{Name: "review_team_start", Fields: []string{"needsReview", "team", "startKey"}},
 		{Name: "dirty", Fields: []string{"dirty", "updatedAt"}},
+		// Assignments by when they were made: those whose answer is due.
+		{Name: "status_assigned", Fields: []string{"status", "assignedAt"}},
 	}},
 }
 
@@ -491,6 +493,32 @@ func (a *Visits) List(ctx context.Context, f VisitFilter) ([]schemas.Visit, erro
 			return nil, err
 		}
 		out = append(out, *v)
+	}
+	return out, nil
+}
+
+// AssignedBetween returns the visits in one of statuses whose current
+// assignment was made in [from, to), read by index: the assignments whose
+// answer falls due, without reading every visit ahead.
+func (a *Visits) AssignedBetween(ctx context.Context, statuses []schemas.VisitStatus, from, to time.Time) ([]schemas.Visit, error) {
+	out := []schemas.Visit{}
+	for _, st := range statuses {
+		q := doc.Query{Index: "status_assigned", Eq: []any{string(st)}, Range: doc.Range{Gte: from.UTC(), Lt: to.UTC()}, Limit: 200}
+		for {
+			p, err := a.s.engine.Scan(ctx, colVisits, q)
+			if err != nil {
+				return nil, fmt.Errorf("visits assigned since %s: %w", from.Format(time.RFC3339), err)
+			}
+			vs, err := a.openAll(p.Docs)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, vs...)
+			if p.Next == "" {
+				break
+			}
+			q.After = p.Next
+		}
 	}
 	return out, nil
 }

@@ -200,11 +200,15 @@ func TestAnswerDeadline(t *testing.T) {
 	}
 	at := func(d time.Duration) { f.clock.Add(start.Add(d).Sub(f.clock.Now())) }
 	if n := alerts(soon); n != 0 {
-		t.Fatalf("the short-notice visit alerts at once (%d), want at its start", n)
+		t.Fatalf("the short-notice visit alerts at once (%d), want half way to its start", n)
 	}
-	at(2*time.Hour + time.Minute)
+	at(59 * time.Minute)
+	if n := alerts(soon); n != 0 {
+		t.Fatalf("the short-notice visit alerts before half way to its start (%d)", n)
+	}
+	at(time.Hour + time.Minute)
 	if n := alerts(soon); n != 1 {
-		t.Fatalf("the short-notice visit past its start: %d alerts, want 1", n)
+		t.Fatalf("the short-notice visit half way to its start: %d alerts, want 1", n)
 	}
 	at(23 * time.Hour)
 	if n := alerts(ahead); n != 0 {

@@ -339,7 +339,7 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	hours := str("WORK_HOURS", "09:00-18:00", "the office's working hours, company zone")
 	c.ScheduleHorizon = duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour, "how far ahead recurring schedules generate visits")
 	c.GeneratorInterval = duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour, "how often the schedule generator runs")
-	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long after it was made (at the latest at the visit's start) alerts the supervisor (0: off)")
+	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long after it was made (at the latest half way from then to the visit's start) alerts the supervisor (0: off)")
 	c.EscalationUrgent = duration("ESCALATION_URGENT", fsync.DefaultEscalationUrgent, time.Minute, 7*24*time.Hour, "an urgent escalation from the door is promised to the household this long after the server receives it")
 	c.EscalationNormal = duration("ESCALATION_NORMAL", fsync.DefaultEscalationNormal, time.Minute, 30*24*time.Hour, "a normal escalation from the door is promised to the household this long after the server receives it")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
