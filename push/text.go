@@ -39,6 +39,9 @@ var texts = map[string]map[string][2]string{
 		"complaint_closed":            {"投诉已结案", "您的投诉已处理完毕，感谢您的反馈"},
 		"incident_reported":           {"服务中出现意外情况", "{time} 的服务中出现了意外情况，我们正在处理，处理完毕会告知您"},
 		"incident_resolved":           {"意外情况已处理", "{time} 服务中的意外情况已处理完毕"},
+		// The worker's record at the door, and the office's no-show.
+		"worker_waiting": {"服务师已在门口", "您的服务师已到您家门口，但联系不上您，请尽快与我们联系"},
+		"visit_no_show":  {"服务未能进行", "{time} 的服务未能进行，已记为爽约；如需重新预约请联系我们"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -69,16 +72,20 @@ var texts = map[string]map[string][2]string{
 		"complaint_closed":            {"Complaint closed", "Your complaint is handled; thank you for telling us"},
 		"incident_reported":           {"Something happened during your visit", "Something happened during the visit of {time}; we are handling it and will tell you when it is done"},
 		"incident_resolved":           {"Incident handled", "What happened during the visit of {time} is handled"},
+		"worker_waiting":              {"Your worker is at your door", "Your worker is at your door and could not reach you; please contact us"},
+		"visit_no_show":               {"Visit did not take place", "The visit of {time} did not take place and is recorded as a no-show; contact us to book again"},
 	},
 }
 
 var alertTitles = map[string]map[string]string{
 	"zh-CN": {"correction_disputed": "服务师对时间更正有异议", "customer_request_reschedule": "客户申请改期", "customer_request_cancel": "客户申请取消", "incident_escalated": "严重事故未及时响应", "complaint": "收到客户投诉", "complaint_sla_breach": "投诉超时未响应", "late": "服务师未按时签到", "missed": "服务师缺席", "incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
-		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期"},
+		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期",
+		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
-		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days"},
+		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days",
+		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in"},
 }
 
 // text returns the title and body of a kind in the locale (zh-CN default).

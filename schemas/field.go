@@ -23,6 +23,9 @@ type FieldState struct {
 	// Assignment is the assignee's latest answer to the assignment. It
 	// names the worker: an answer by an earlier assignee is no answer.
 	Assignment *AssignmentAnswer `json:"assignment,omitempty" bson:"assignment,omitempty"`
+	// CustomerAbsent is the worker's first record that nobody answered
+	// the door (customerAbsent); later ones are conflicts.
+	CustomerAbsent *CustomerAbsence `json:"customerAbsent,omitempty" bson:"customerAbsent,omitempty"`
 }
 
 // Answers to an assignment.

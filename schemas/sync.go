@@ -68,6 +68,10 @@ type SyncPayload struct {
 	// reportIncident
 	Category string `json:"category,omitempty" bson:"category,omitempty"`
 	Severity string `json:"severity,omitempty" bson:"severity,omitempty"`
+	// customerAbsent (with location, photos and text): how long the
+	// worker waited at the door, and whether they called the customer.
+	WaitedMinutes  *int  `json:"waitedMinutes,omitempty" bson:"waitedMinutes,omitempty"`
+	CalledCustomer *bool `json:"calledCustomer,omitempty" bson:"calledCustomer,omitempty"`
 	// Extra are the payload's fields this server does not know (a newer
 	// app's), as sent: the fold ignores them, the record keeps them
 	// (sealed, as free text is), so a server upgraded later can read them.

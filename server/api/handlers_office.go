@@ -304,6 +304,20 @@ func (a *API) cancelVisit(c *fiber.Ctx) error {
 	})
 }
 
+// NoShowBody marks a visit a no-show: whose, and why.
+type NoShowBody struct {
+	Version int64  `json:"version,omitempty"`
+	Party   string `json:"party"` // customer or worker
+	Reason  string `json:"reason"`
+}
+
+func (a *API) noShowVisit(c *fiber.Ctx) error {
+	var in NoShowBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActNoShow, Version: in.Version, Party: in.Party, Reason: in.Reason}
+	})
+}
+
 func (a *API) visitAction(c *fiber.Ctx, body any, act func() office.VisitAction) error {
 	id, err := pathID(c)
 	if err != nil {
