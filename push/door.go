@@ -28,3 +28,10 @@ func (r *Relay) tellWaiting(ctx context.Context, a *schemas.Alert) error {
 	return r.Tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "worker_waiting", Key: "door/" + a.ID,
 		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: r.now().UTC()})
 }
+
+// atTheDoor reports whether the assignee recorded that nobody answered
+// the door: they are not late, and customer_not_home told the supervisor.
+func atTheDoor(v *schemas.Visit) bool {
+	a := v.Field.CustomerAbsent
+	return a != nil && a.WorkerID == v.WorkerID && !a.AfterCheckIn
+}
