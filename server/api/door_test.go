@@ -28,7 +28,9 @@ func TestCustomerNotHome(t *testing.T) {
 	good := map[string]any{"party": "customer", "reason": "敲门20分钟无人应答"}
 
 	// Before the start: too early, whoever's it is.
-	f.do("POST", path, map[string]any{"party": "worker", "reason": "未到"}, w.s1).wantError(409, schemas.ECONFLICT)
+	if e := f.do("POST", path, map[string]any{"party": "worker", "reason": "未到"}, w.s1).wantError(409, schemas.ECONFLICT); e.Details["reason"] != "not_started" {
+		t.Fatalf("before the start: %+v", e)
+	}
 
 	w = refreshTokensAfter(t, w, v.ScheduledStart.Add(25*time.Minute))
 	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.two", Role: schemas.RoleSupervisor, Team: "team-2", Password: testPassword, Name: "sup.two"}); err != nil {
@@ -55,7 +57,10 @@ func TestCustomerNotHome(t *testing.T) {
 		{"a customer's no-show without the record at the door", good, w.s1, 409, schemas.ECONFLICT},
 	}
 	for _, c := range bad {
-		f.do("POST", path, c.body, c.token).wantError(c.status, c.code)
+		e := f.do("POST", path, c.body, c.token).wantError(c.status, c.code)
+		if c.status == 409 && e.Details["reason"] != "no_absence_record" {
+			t.Fatalf("%s: %+v", c.name, e)
+		}
 	}
 	if got := w.visit(v.ID); got.OfficeStatus != schemas.VisitScheduled || got.Version != v.Version {
 		t.Fatalf("bad input changed the visit: %s v%d", got.OfficeStatus, got.Version)
@@ -129,7 +134,9 @@ func TestNoShowAfterCheckIn(t *testing.T) {
 		opSpec{fsync.KindCheckIn, v.ID, v.ScheduledStart.Add(5 * time.Minute), map[string]any{"location": near}},
 	))
 	for _, party := range []string{"customer", "worker"} {
-		w.f.do("POST", "/v1/visits/"+v.ID+"/no-show", map[string]any{"party": party, "reason": "x"}, w.s1).wantError(409, schemas.ECONFLICT)
+		if e := w.f.do("POST", "/v1/visits/"+v.ID+"/no-show", map[string]any{"party": party, "reason": "x"}, w.s1).wantError(409, schemas.ECONFLICT); e.Details["reason"] != "checked_in" {
+			t.Fatalf("%s no-show after a check-in: %+v", party, e)
+		}
 	}
 	if got := w.visit(v.ID); got.Status != schemas.VisitCheckedIn {
 		t.Fatalf("status %s", got.Status)
