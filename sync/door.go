@@ -50,9 +50,9 @@ func checkAbsent(p *Payload) error {
 	return nil
 }
 
-// customerAbsent folds a record at the door. The first stands; it is
-// flagged when the visit was already checked in, and beyond the geofence
-// as a check-in is. An office no-show is what it leads to, so it is no
+// customerAbsent folds a record at the door. The current assignee's
+// first stands; it is flagged when the visit was already checked in, and
+// beyond the geofence as a check-in is. An office no-show is what it leads to, so it is no
 // clash with one.
 func (f *folder) customerAbsent(r *Record, conflict, exception func(rule, detail string, review bool)) {
 	fs := &f.fs
@@ -71,6 +71,9 @@ func (f *folder) customerAbsent(r *Record, conflict, exception func(rule, detail
 	if fs.CheckIn != nil {
 		a.AfterCheckIn = true
 		conflict(RuleAbsentAfterCheckIn, "the visit was checked in at "+fs.CheckIn.At.Format(time.RFC3339), true)
+	}
+	if r.WorkerID != f.v.WorkerID {
+		return // kept as the previous assignee's (the clash above); the door is the current one's
 	}
 	if fs.CustomerAbsent != nil {
 		conflict(RuleSecondAbsence, "the record at the door of "+fs.CustomerAbsent.At.Format(time.RFC3339)+" stands", false)

@@ -77,6 +77,15 @@ func TestFoldCustomerAbsent(t *testing.T) {
 			t.Fatalf("outcome %+v, record %+v", out[a.OpID], fs.CustomerAbsent)
 		}
 	})
+	t.Run("previous assignee", func(t *testing.T) {
+		v := testVisit()
+		v.WorkerID, v.PastWorkerIDs = "w2", []string{"w1"}
+		a := rec("d1", KindCustomerAbsent, t0, absent(31.2, 121.45, 5))
+		fs, out := Fold(v, []*Record{a}, DefaultRules)
+		if out[a.OpID].Rule != RuleByPreviousAssignee || fs.CustomerAbsent != nil {
+			t.Fatalf("outcome %+v, standing record %+v", out[a.OpID], fs.CustomerAbsent)
+		}
+	})
 	t.Run("no-show", func(t *testing.T) {
 		v := testVisit()
 		v.OfficeStatus = schemas.VisitNoShow
