@@ -174,7 +174,7 @@ func (f *FieldState) ReviewItems() int {
 // cancelled, no_show) with how far the facts say the visit got. A
 // cancellation stands over facts (which are kept and flagged for review);
 // facts otherwise win, including over a no-show marked while the phone was
-// offline. Facts only accumulate, so the status only moves forward.
+// offline (an arrival does; "on the way" does not). Facts only accumulate, so the status only moves forward.
 func DeriveStatus(office, fact VisitStatus) VisitStatus {
 	if office == "" {
 		office = VisitScheduled
@@ -182,7 +182,9 @@ func DeriveStatus(office, fact VisitStatus) VisitStatus {
 	if office == VisitCancelled {
 		return VisitCancelled
 	}
-	if fact == "" || fact == VisitScheduled {
+	// A no-show stands over "on the way": only an arrival is the worker
+	// having been there after all.
+	if fact == "" || fact == VisitScheduled || office == VisitNoShow && fact.BeforeArrival() {
 		return office
 	}
 	return fact

@@ -142,3 +142,24 @@ func TestNoShowAfterCheckIn(t *testing.T) {
 		t.Fatalf("status %s", got.Status)
 	}
 }
+
+// TestWorkerNoShowAfterOnTheWay: a worker who said they were on the way
+// and never came is the worker's no-show: the status is no_show, not
+// en_route, and the report counts it missed.
+func TestWorkerNoShowAfterOnTheWay(t *testing.T) {
+	w := newWorld(t)
+	v := w.v1
+	p := w.phone("wk.one", "phone-late")
+	p.mustPush(p.ops(opSpec{fsync.KindRunningLate, v.ID, w.f.clock.Now(), map[string]any{"eta": v.ScheduledStart.Add(30 * time.Minute)}}))
+	w = refreshTokensAfter(t, w, v.ScheduledStart.Add(20*time.Minute))
+	var marked office.VisitView
+	w.f.do("POST", "/v1/visits/"+v.ID+"/no-show", map[string]any{"party": "worker", "reason": "说在路上，一直没到"}, w.s1).want(200).decode(&marked)
+	if marked.Status != schemas.VisitNoShow {
+		t.Fatalf("status %s after the worker's no-show", marked.Status)
+	}
+	var rep office.MonthlyFigures
+	w.f.do("GET", "/v1/reports/monthly?month=2037-11", nil, w.s1).want(200).decode(&rep)
+	if r := row(t, rep.Workers, w.w1.ID, "team-1"); r.VisitsDue != 1 || r.Missed != 1 || r.NoShowsWorker != 1 || r.NoShowsCustomer != 0 {
+		t.Fatalf("w1's figures %+v", r)
+	}
+}
