@@ -250,6 +250,9 @@ func (r *Relay) Alert(ctx context.Context, a *schemas.Alert) error {
 			return err
 		}
 	}
+	if err := r.tellWaiting(ctx, a); err != nil {
+		return err
+	}
 	f := store.UserFilter{Role: schemas.RoleSupervisor, Team: a.Team, Limit: 500}
 	if a.Team == "" {
 		f = store.UserFilter{Role: schemas.RoleAdmin, Limit: 500}

@@ -395,7 +395,7 @@ var allSteps = []step{{"late", "normal", 15 * time.Minute}, {"missed", "high", t
 
 // lateness alerts supervisors of the steps passed without a check-in.
 func (s *Scheduler) lateness(ctx context.Context, v *schemas.Visit, now time.Time, steps []step) error {
-	if v.Field.CheckIn != nil || !v.Status.BeforeArrival() || v.WorkerID == "" {
+	if v.Field.CheckIn != nil || atTheDoor(v) || !v.Status.BeforeArrival() || v.WorkerID == "" {
 		return nil
 	}
 	for _, step := range steps {

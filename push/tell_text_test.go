@@ -14,7 +14,8 @@ func TestCustomerNoticeTexts(t *testing.T) {
 		"request_answered_reschedule", "request_answered_cancel", "complaint_acknowledged", "complaint_investigating",
 		"complaint_remedy_proposed", "complaint_closed", "incident_reported", "incident_resolved",
 		"escalation_received", "escalation_delayed", "escalation_resolved", "scope_change_requested",
-		"schedule_booked", "schedule_changed", "schedule_ended"} {
+		"schedule_booked", "schedule_changed", "schedule_ended",
+		"worker_waiting", "visit_no_show"} {
 		for _, locale := range []string{"zh-CN", "en"} {
 			title, body := text(locale, kind, at)
 			if title == "" || body == "" || strings.Contains(body, "{time}") {

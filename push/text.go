@@ -53,6 +53,10 @@ var texts = map[string]map[string][2]string{
 		"schedule_booked":  {"周期服务已预约", "已为您预约{rhythm}的周期上门服务，首次 {time}"},
 		"schedule_changed": {"周期服务已变更", "您的周期上门服务已改为{rhythm}，下次 {time}"},
 		"schedule_ended":   {"周期服务将结束", "您的周期上门服务将于 {date} 后结束"},
+
+		// The worker's record at the door, and the office's no-show.
+		"worker_waiting": {"服务师已在门口", "您的服务师已到您家门口，但联系不上您，请尽快与我们联系"},
+		"visit_no_show":  {"服务未能进行", "{time} 的服务未能进行，已记为爽约；如需重新预约请联系我们"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -92,6 +96,9 @@ var texts = map[string]map[string][2]string{
 		"schedule_booked":  {"Regular visits booked", "Your visits are booked {rhythm}, the first at {time}"},
 		"schedule_changed": {"Regular visits changed", "Your visits are now {rhythm}, the next at {time}"},
 		"schedule_ended":   {"Regular visits ending", "Your regular visits end after {date}"},
+
+		"worker_waiting": {"Your worker is at your door", "Your worker is at your door and could not reach you; please contact us"},
+		"visit_no_show":  {"Visit did not take place", "The visit of {time} did not take place and is recorded as a no-show; contact us to book again"},
 	},
 }
 
@@ -99,11 +106,13 @@ var alertTitles = map[string]map[string]string{
 	"zh-CN": {"correction_disputed": "服务师对时间更正有异议", "customer_request_reschedule": "客户申请改期", "customer_request_cancel": "客户申请取消", "incident_escalated": "严重事故未及时响应", "complaint": "收到客户投诉", "complaint_sla_breach": "投诉超时未响应", "late": "服务师未按时签到", "missed": "服务师缺席", "incident": "事故报告", "checkin_on_cancelled": "已取消的服务有签到", "fact_by_previous_assignee": "改派前的服务师有记录",
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
 		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期",
-		"escalation": "服务师上报问题", "escalation_overdue": "上报问题超过承诺时间未处理"},
+		"escalation": "服务师上报问题", "escalation_overdue": "上报问题超过承诺时间未处理",
+		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
 		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days",
-		"escalation": "A worker escalated a problem", "escalation_overdue": "Escalation past its promised time"},
+		"escalation": "A worker escalated a problem", "escalation_overdue": "Escalation past its promised time",
+		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in"},
 }
 
 // text returns the title and body of a kind in the locale (zh-CN default).

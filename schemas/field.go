@@ -29,6 +29,9 @@ type FieldState struct {
 	// ScopeChanges are the changes of scope the worker proposed on site,
 	// each with the household's consent (schemas/scope.go).
 	ScopeChanges []ScopeChange `json:"scopeChanges,omitempty" bson:"scopeChanges,omitempty"`
+	// CustomerAbsent is the worker's first record that nobody answered
+	// the door (customerAbsent); later ones are conflicts.
+	CustomerAbsent *CustomerAbsence `json:"customerAbsent,omitempty" bson:"customerAbsent,omitempty"`
 }
 
 // Answers to an assignment.
@@ -180,7 +183,7 @@ func (f *FieldState) ReviewItems() int {
 // cancelled, no_show) with how far the facts say the visit got. A
 // cancellation stands over facts (which are kept and flagged for review);
 // facts otherwise win, including over a no-show marked while the phone was
-// offline. Facts only accumulate, so the status only moves forward.
+// offline (an arrival does; "on the way" does not). Facts only accumulate, so the status only moves forward.
 func DeriveStatus(office, fact VisitStatus) VisitStatus {
 	if office == "" {
 		office = VisitScheduled
@@ -188,7 +191,9 @@ func DeriveStatus(office, fact VisitStatus) VisitStatus {
 	if office == VisitCancelled {
 		return VisitCancelled
 	}
-	if fact == "" || fact == VisitScheduled {
+	// A no-show stands over "on the way": only an arrival is the worker
+	// having been there after all.
+	if fact == "" || fact == VisitScheduled || office == VisitNoShow && fact.BeforeArrival() {
 		return office
 	}
 	return fact

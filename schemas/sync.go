@@ -79,6 +79,10 @@ type SyncPayload struct {
 	Drop     []string    `json:"drop,omitempty" bson:"drop,omitempty"`
 	ChangeID string      `json:"changeId,omitempty" bson:"changeId,omitempty"`
 	Decision string      `json:"decision,omitempty" bson:"decision,omitempty"`
+	// customerAbsent (with location, photos and text): how long the
+	// worker waited at the door, and whether they called the customer.
+	WaitedMinutes  *int  `json:"waitedMinutes,omitempty" bson:"waitedMinutes,omitempty"`
+	CalledCustomer *bool `json:"calledCustomer,omitempty" bson:"calledCustomer,omitempty"`
 	// Extra are the payload's fields this server does not know (a newer
 	// app's), as sent: the fold ignores them, the record keeps them
 	// (sealed, as free text is), so a server upgraded later can read them.

@@ -69,7 +69,7 @@ var textClasses = map[string]TextClass{
 	"ownerId": TextCode, "rootCause": TextCode, "channel": TextCode,
 	"field": TextCode, "reasonCode": TextCode, "appVersion": TextCode, "platform": TextCode, "contentType": TextCode,
 	"sha256": TextCode, "signatureRef": TextCode, "photos": TextCode, "method": TextCode, "presenceCode": TextCode,
-	"doNotSend": TextCode,
+	"doNotSend": TextCode, "party": TextCode,
 	// a change of scope
 	"title": TextLine, "drop": TextCode, "changeId": TextCode, "decision": TextCode,
 }

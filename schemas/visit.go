@@ -111,6 +111,9 @@ type Visit struct {
 	// AddressHidden is set on responses to workers outside the window in
 	// which they may see the household's address and notes.
 	AddressHidden bool `json:"addressHidden,omitempty"`
+	// NoShow is who missed the visit, when the office marked it a
+	// no-show (POST /v1/visits/:id/no-show).
+	NoShow *NoShow `json:"noShow,omitempty"`
 }
 
 // LocalDate is the visit's calendar date in the customer's zone.

@@ -67,6 +67,7 @@ type visitDoc struct {
 	AccessNotes    string                       `bson:"accessNotes,omitempty"`
 	CheckInFix     string                       `bson:"checkInFix,omitempty"`  // sealed field.checkIn.location
 	CheckOutFix    string                       `bson:"checkOutFix,omitempty"` // sealed field.checkOut.location
+	AbsentFix      string                       `bson:"absentFix,omitempty"`   // sealed field.customerAbsent.location
 	ServiceTypeID  string                       `bson:"serviceTypeId"`
 	ScheduledStart time.Time                    `bson:"scheduledStart"`
 	ScheduledEnd   time.Time                    `bson:"scheduledEnd"`
@@ -98,6 +99,8 @@ type visitDoc struct {
 	// operations (their ids and where the fold stands), kept here so one
 	// point read lets it fold new operations on. Opaque to this package.
 	SyncState bson.Raw `bson:"syncState,omitempty"`
+	// NoShow is who missed the visit (office status no_show).
+	NoShow *schemas.NoShow `bson:"noShow,omitempty"`
 }
 
 // startKey orders visits by scheduled start (as stored: to the
@@ -138,7 +141,7 @@ func (a *Visits) seal(v *schemas.Visit) (*visitDoc, error) {
 		Status: v.Status, OfficeStatus: v.OfficeStatus, CancelReason: v.CancelReason, ScheduleID: v.ScheduleID, OfficeEdited: v.OfficeEdited,
 		PastWorkerIDs: v.PastWorkerIDs, AssignedAt: v.AssignedAt.UTC(), Field: v.Field, Review: v.Review, NeedsReview: v.NeedsReview,
 		ReworkID: v.ReworkID, ReworkOf: v.ReworkOf, ReworkAccepted: v.ReworkAccepted, Corrections: v.Corrections,
-		Rev: v.Version, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(), Dirty: true}
+		Rev: v.Version, CreatedAt: v.CreatedAt.UTC(), UpdatedAt: v.UpdatedAt.UTC(), Dirty: true, NoShow: v.NoShow}
 	var err error
 	if d.AddressText, err = c.Seal(v.Address.Text, visitAAD(v.ID, "addressText")); err != nil {
 		return nil, err
@@ -156,6 +159,14 @@ func (a *Visits) seal(v *schemas.Visit) (*visitDoc, error) {
 	}
 	if d.Field.CheckOut, d.CheckOutFix, err = a.sealFix(v.Field.CheckOut, visitAAD(v.ID, "checkOutFix")); err != nil {
 		return nil, err
+	}
+	if ca := v.Field.CustomerAbsent; ca != nil && ca.Location != nil {
+		if d.AbsentFix, err = a.s.cipher.SealJSON(ca.Location, visitAAD(v.ID, "absentFix")); err != nil {
+			return nil, err
+		}
+		bare := *ca
+		bare.Location = nil
+		d.Field.CustomerAbsent = &bare
 	}
 	return d, nil
 }
@@ -183,7 +194,7 @@ func (a *Visits) open(d *visitDoc) (*schemas.Visit, error) {
 		CancelReason: d.CancelReason, ScheduleID: d.ScheduleID, OfficeEdited: d.OfficeEdited, Version: d.Rev,
 		PastWorkerIDs: d.PastWorkerIDs, AssignedAt: d.AssignedAt.UTC(), Field: d.Field, Review: d.Review, NeedsReview: d.NeedsReview,
 		ReworkID: d.ReworkID, ReworkOf: d.ReworkOf, ReworkAccepted: d.ReworkAccepted, Corrections: d.Corrections,
-		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC()}
+		CreatedAt: d.CreatedAt.UTC(), UpdatedAt: d.UpdatedAt.UTC(), NoShow: d.NoShow}
 	v.Address = schemas.VisitAddress{AddressID: d.AddressID}
 	var err error
 	if err := c.OpenJSON(d.Location, visitAAD(d.ID, "location"), &v.Address.Location); err != nil {
@@ -194,6 +205,12 @@ func (a *Visits) open(d *visitDoc) (*schemas.Visit, error) {
 	}
 	if err := a.openFix(v.Field.CheckOut, d.CheckOutFix, visitAAD(d.ID, "checkOutFix")); err != nil {
 		return nil, fmt.Errorf("visit %s check-out position: %w", d.ID, err)
+	}
+	if ca := v.Field.CustomerAbsent; ca != nil && d.AbsentFix != "" {
+		ca.Location = &schemas.GeoFix{}
+		if err := c.OpenJSON(d.AbsentFix, visitAAD(d.ID, "absentFix"), ca.Location); err != nil {
+			return nil, fmt.Errorf("visit %s position at the door: %w", d.ID, err)
+		}
 	}
 	if v.Address.Text, err = c.Open(d.AddressText, visitAAD(d.ID, "addressText")); err != nil {
 		return nil, fmt.Errorf("visit %s address: %w", d.ID, err)

@@ -870,6 +870,9 @@ func (e *Engine) sideEffects(ctx context.Context, before, v *schemas.Visit, recs
 			return err
 		}
 	}
+	if err := alertAbsent(v, opIDs, once); err != nil {
+		return err
+	}
 	for _, c := range v.Field.Conflicts {
 		if c.Review && (opIDs[c.OpID] || !had[c.Rule+"/"+c.OpID]) {
 			if err := once(c.Rule, "normal", c.Detail, c.OpID, c.OpID); err != nil {

@@ -321,6 +321,8 @@ func (f *folder) add(r *Record) {
 		fs.Assignment = a
 	case KindScope, KindScopeAnswer:
 		f.scope(r, exception, conflict)
+	case KindCustomerAbsent:
+		f.customerAbsent(r, conflict, exception)
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
 			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: recordSource(r), OpID: r.OpID}

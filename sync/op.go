@@ -48,7 +48,7 @@ const (
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindEscalate, KindScope}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindCustomerAbsent, KindEscalate, KindScope}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -259,6 +259,10 @@ func decodePayload(op *Op) (Payload, error) {
 		}
 	case KindScope:
 		return p, checkScope(&p)
+	case KindCustomerAbsent:
+		if err := checkAbsent(&p); err != nil {
+			return p, err
+		}
 	default:
 		return bad("unknown kind %q", op.Kind)
 	}

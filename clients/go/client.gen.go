@@ -36,6 +36,7 @@ func (e AcceptAssignmentOpKind) Valid() bool {
 
 // Defines values for AlertKind.
 const (
+	AlertKindAbsentAfterCheckin        AlertKind = "absent_after_checkin"
 	AlertKindAssignmentDeclined        AlertKind = "assignment_declined"
 	AlertKindAssignmentUnanswered      AlertKind = "assignment_unanswered"
 	AlertKindCheckinOnCancelled        AlertKind = "checkin_on_cancelled"
@@ -45,6 +46,7 @@ const (
 	AlertKindComplaint                 AlertKind = "complaint"
 	AlertKindComplaintSlaBreach        AlertKind = "complaint_sla_breach"
 	AlertKindCorrectionDisputed        AlertKind = "correction_disputed"
+	AlertKindCustomerNotHome           AlertKind = "customer_not_home"
 	AlertKindCustomerRequestCancel     AlertKind = "customer_request_cancel"
 	AlertKindCustomerRequestReschedule AlertKind = "customer_request_reschedule"
 	AlertKindDisputedItems             AlertKind = "disputed_items"
@@ -70,6 +72,7 @@ const (
 	AlertKindScopeRefusedItem          AlertKind = "scope_refused_item"
 	AlertKindSecondCheckin             AlertKind = "second_checkin"
 	AlertKindSecondCheckout            AlertKind = "second_checkout"
+	AlertKindSecondCustomerAbsent      AlertKind = "second_customer_absent"
 	AlertKindSignoffBeforeCheckout     AlertKind = "signoff_before_checkout"
 	AlertKindSignoffFinal              AlertKind = "signoff_final"
 	AlertKindVisitFull                 AlertKind = "visit_full"
@@ -78,6 +81,8 @@ const (
 // Valid indicates whether the value is a known member of the AlertKind enum.
 func (e AlertKind) Valid() bool {
 	switch e {
+	case AlertKindAbsentAfterCheckin:
+		return true
 	case AlertKindAssignmentDeclined:
 		return true
 	case AlertKindAssignmentUnanswered:
@@ -95,6 +100,8 @@ func (e AlertKind) Valid() bool {
 	case AlertKindComplaintSlaBreach:
 		return true
 	case AlertKindCorrectionDisputed:
+		return true
+	case AlertKindCustomerNotHome:
 		return true
 	case AlertKindCustomerRequestCancel:
 		return true
@@ -145,6 +152,8 @@ func (e AlertKind) Valid() bool {
 	case AlertKindSecondCheckin:
 		return true
 	case AlertKindSecondCheckout:
+		return true
+	case AlertKindSecondCustomerAbsent:
 		return true
 	case AlertKindSignoffBeforeCheckout:
 		return true
@@ -447,6 +456,7 @@ func (e ComplaintActionRootCause) Valid() bool {
 
 // Defines values for ConflictRule.
 const (
+	ConflictRuleAbsentAfterCheckin      ConflictRule = "absent_after_checkin"
 	ConflictRuleCheckinOnCancelled      ConflictRule = "checkin_on_cancelled"
 	ConflictRuleChecklistSameItem       ConflictRule = "checklist_same_item"
 	ConflictRuleCheckoutWithoutCheckin  ConflictRule = "checkout_without_checkin"
@@ -467,6 +477,7 @@ const (
 	ConflictRuleScopeRefusedItem        ConflictRule = "scope_refused_item"
 	ConflictRuleSecondCheckin           ConflictRule = "second_checkin"
 	ConflictRuleSecondCheckout          ConflictRule = "second_checkout"
+	ConflictRuleSecondCustomerAbsent    ConflictRule = "second_customer_absent"
 	ConflictRuleSignoffBeforeCheckout   ConflictRule = "signoff_before_checkout"
 	ConflictRuleSignoffFinal            ConflictRule = "signoff_final"
 )
@@ -474,6 +485,8 @@ const (
 // Valid indicates whether the value is a known member of the ConflictRule enum.
 func (e ConflictRule) Valid() bool {
 	switch e {
+	case ConflictRuleAbsentAfterCheckin:
+		return true
 	case ConflictRuleCheckinOnCancelled:
 		return true
 	case ConflictRuleChecklistSameItem:
@@ -513,6 +526,8 @@ func (e ConflictRule) Valid() bool {
 	case ConflictRuleSecondCheckin:
 		return true
 	case ConflictRuleSecondCheckout:
+		return true
+	case ConflictRuleSecondCustomerAbsent:
 		return true
 	case ConflictRuleSignoffBeforeCheckout:
 		return true
@@ -583,6 +598,21 @@ func (e CustomerLocale) Valid() bool {
 	case CustomerLocaleEn:
 		return true
 	case CustomerLocaleZhCN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for CustomerAbsentOpKind.
+const (
+	CustomerAbsentOpKindCustomerAbsent CustomerAbsentOpKind = "customerAbsent"
+)
+
+// Valid indicates whether the value is a known member of the CustomerAbsentOpKind enum.
+func (e CustomerAbsentOpKind) Valid() bool {
+	switch e {
+	case CustomerAbsentOpKindCustomerAbsent:
 		return true
 	default:
 		return false
@@ -1008,6 +1038,7 @@ func (e EscalationActionAction) Valid() bool {
 
 // Defines values for ExceptionCode.
 const (
+	ExceptionCodeAbsentAfterCheckin      ExceptionCode = "absent_after_checkin"
 	ExceptionCodeCheckinOnCancelled      ExceptionCode = "checkin_on_cancelled"
 	ExceptionCodeChecklistSameItem       ExceptionCode = "checklist_same_item"
 	ExceptionCodeCheckoutWithoutCheckin  ExceptionCode = "checkout_without_checkin"
@@ -1028,6 +1059,7 @@ const (
 	ExceptionCodeScopeRefusedItem        ExceptionCode = "scope_refused_item"
 	ExceptionCodeSecondCheckin           ExceptionCode = "second_checkin"
 	ExceptionCodeSecondCheckout          ExceptionCode = "second_checkout"
+	ExceptionCodeSecondCustomerAbsent    ExceptionCode = "second_customer_absent"
 	ExceptionCodeSignoffBeforeCheckout   ExceptionCode = "signoff_before_checkout"
 	ExceptionCodeSignoffFinal            ExceptionCode = "signoff_final"
 )
@@ -1035,6 +1067,8 @@ const (
 // Valid indicates whether the value is a known member of the ExceptionCode enum.
 func (e ExceptionCode) Valid() bool {
 	switch e {
+	case ExceptionCodeAbsentAfterCheckin:
+		return true
 	case ExceptionCodeCheckinOnCancelled:
 		return true
 	case ExceptionCodeChecklistSameItem:
@@ -1074,6 +1108,8 @@ func (e ExceptionCode) Valid() bool {
 	case ExceptionCodeSecondCheckin:
 		return true
 	case ExceptionCodeSecondCheckout:
+		return true
+	case ExceptionCodeSecondCustomerAbsent:
 		return true
 	case ExceptionCodeSignoffBeforeCheckout:
 		return true
@@ -1318,6 +1354,42 @@ func (e NewUserLocale) Valid() bool {
 	case NewUserLocaleEn:
 		return true
 	case NewUserLocaleZhCN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NoShowParty.
+const (
+	NoShowPartyCustomer NoShowParty = "customer"
+	NoShowPartyWorker   NoShowParty = "worker"
+)
+
+// Valid indicates whether the value is a known member of the NoShowParty enum.
+func (e NoShowParty) Valid() bool {
+	switch e {
+	case NoShowPartyCustomer:
+		return true
+	case NoShowPartyWorker:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NoShowBodyParty.
+const (
+	NoShowBodyPartyCustomer NoShowBodyParty = "customer"
+	NoShowBodyPartyWorker   NoShowBodyParty = "worker"
+)
+
+// Valid indicates whether the value is a known member of the NoShowBodyParty enum.
+func (e NoShowBodyParty) Valid() bool {
+	switch e {
+	case NoShowBodyPartyCustomer:
+		return true
+	case NoShowBodyPartyWorker:
 		return true
 	default:
 		return false
@@ -1587,6 +1659,7 @@ func (e ResultCode) Valid() bool {
 
 // Defines values for ResultRule.
 const (
+	ResultRuleAbsentAfterCheckin      ResultRule = "absent_after_checkin"
 	ResultRuleCheckinOnCancelled      ResultRule = "checkin_on_cancelled"
 	ResultRuleChecklistSameItem       ResultRule = "checklist_same_item"
 	ResultRuleCheckoutWithoutCheckin  ResultRule = "checkout_without_checkin"
@@ -1607,6 +1680,7 @@ const (
 	ResultRuleScopeRefusedItem        ResultRule = "scope_refused_item"
 	ResultRuleSecondCheckin           ResultRule = "second_checkin"
 	ResultRuleSecondCheckout          ResultRule = "second_checkout"
+	ResultRuleSecondCustomerAbsent    ResultRule = "second_customer_absent"
 	ResultRuleSignoffBeforeCheckout   ResultRule = "signoff_before_checkout"
 	ResultRuleSignoffFinal            ResultRule = "signoff_final"
 )
@@ -1614,6 +1688,8 @@ const (
 // Valid indicates whether the value is a known member of the ResultRule enum.
 func (e ResultRule) Valid() bool {
 	switch e {
+	case ResultRuleAbsentAfterCheckin:
+		return true
 	case ResultRuleCheckinOnCancelled:
 		return true
 	case ResultRuleChecklistSameItem:
@@ -1654,6 +1730,8 @@ func (e ResultRule) Valid() bool {
 		return true
 	case ResultRuleSecondCheckout:
 		return true
+	case ResultRuleSecondCustomerAbsent:
+		return true
 	case ResultRuleSignoffBeforeCheckout:
 		return true
 	case ResultRuleSignoffFinal:
@@ -1665,6 +1743,7 @@ func (e ResultRule) Valid() bool {
 
 // Defines values for ResultRules.
 const (
+	ResultRulesAbsentAfterCheckin      ResultRules = "absent_after_checkin"
 	ResultRulesCheckinOnCancelled      ResultRules = "checkin_on_cancelled"
 	ResultRulesChecklistSameItem       ResultRules = "checklist_same_item"
 	ResultRulesCheckoutWithoutCheckin  ResultRules = "checkout_without_checkin"
@@ -1685,6 +1764,7 @@ const (
 	ResultRulesScopeRefusedItem        ResultRules = "scope_refused_item"
 	ResultRulesSecondCheckin           ResultRules = "second_checkin"
 	ResultRulesSecondCheckout          ResultRules = "second_checkout"
+	ResultRulesSecondCustomerAbsent    ResultRules = "second_customer_absent"
 	ResultRulesSignoffBeforeCheckout   ResultRules = "signoff_before_checkout"
 	ResultRulesSignoffFinal            ResultRules = "signoff_final"
 )
@@ -1692,6 +1772,8 @@ const (
 // Valid indicates whether the value is a known member of the ResultRules enum.
 func (e ResultRules) Valid() bool {
 	switch e {
+	case ResultRulesAbsentAfterCheckin:
+		return true
 	case ResultRulesCheckinOnCancelled:
 		return true
 	case ResultRulesChecklistSameItem:
@@ -1731,6 +1813,8 @@ func (e ResultRules) Valid() bool {
 	case ResultRulesSecondCheckin:
 		return true
 	case ResultRulesSecondCheckout:
+		return true
+	case ResultRulesSecondCustomerAbsent:
 		return true
 	case ResultRulesSignoffBeforeCheckout:
 		return true
@@ -2940,6 +3024,52 @@ type Customer struct {
 // CustomerLocale empty: the default, zh-CN
 type CustomerLocale string
 
+// CustomerAbsence defines model for CustomerAbsence.
+type CustomerAbsence struct {
+	AfterCheckIn   *bool     `json:"afterCheckIn,omitempty"`
+	At             time.Time `json:"at"`
+	CalledCustomer bool      `json:"calledCustomer"`
+
+	// DeviceId the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID)
+	DeviceId      string             `json:"deviceId"`
+	DistanceM     *float64           `json:"distanceM,omitempty"`
+	Location      *GeoFix            `json:"location,omitempty"`
+	OpId          openapi_types.UUID `json:"opId"`
+	Photos        []string           `json:"photos"`
+	Text          *string            `json:"text,omitempty"`
+	WaitedMinutes int                `json:"waitedMinutes"`
+
+	// WorkerId an id, or empty for none
+	WorkerId string `json:"workerId"`
+}
+
+// CustomerAbsentOp Nobody answered the door (schemaVersion 4): the phone's position, the minutes waited and the door's photo; alerts the supervisor (customer_not_home) and tells the household
+type CustomerAbsentOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time            `json:"at"`
+	Kind CustomerAbsentOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID     `json:"opId"`
+	Payload *CustomerAbsentPayload `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// CustomerAbsentOpKind defines model for CustomerAbsentOp.Kind.
+type CustomerAbsentOpKind string
+
+// CustomerAbsentPayload defines model for CustomerAbsentPayload.
+type CustomerAbsentPayload struct {
+	CalledCustomer *bool    `json:"calledCustomer,omitempty"`
+	Location       GeoFix   `json:"location"`
+	Photos         []string `json:"photos"`
+	Text           *string  `json:"text,omitempty"`
+	WaitedMinutes  int      `json:"waitedMinutes"`
+}
+
 // CustomerComplaint defines model for CustomerComplaint.
 type CustomerComplaint struct {
 	AckDueAt   time.Time                 `json:"ackDueAt"`
@@ -3369,6 +3499,7 @@ type FieldState struct {
 	CheckIn           *Attendance       `json:"checkIn,omitempty"`
 	CheckOut          *Attendance       `json:"checkOut,omitempty"`
 	Conflicts         *[]Conflict       `json:"conflicts"`
+	CustomerAbsent    *CustomerAbsence  `json:"customerAbsent,omitempty"`
 	CustomerConfirmed bool              `json:"customerConfirmed"`
 	EnRouteAt         *time.Time        `json:"enRouteAt,omitempty"`
 	Escalations       *[]string         `json:"escalations,omitempty"`
@@ -3595,6 +3726,27 @@ type NewVisit struct {
 	// WorkerId an id, or empty for none
 	WorkerId *string `json:"workerId,omitempty"`
 }
+
+// NoShow defines model for NoShow.
+type NoShow struct {
+	At     time.Time   `json:"at"`
+	By     string      `json:"by"`
+	Party  NoShowParty `json:"party"`
+	Reason string      `json:"reason"`
+}
+
+// NoShowParty defines model for NoShow.Party.
+type NoShowParty string
+
+// NoShowBody defines model for NoShowBody.
+type NoShowBody struct {
+	Party   NoShowBodyParty `json:"party"`
+	Reason  string          `json:"reason"`
+	Version *int64          `json:"version,omitempty"`
+}
+
+// NoShowBodyParty defines model for NoShowBody.Party.
+type NoShowBodyParty string
 
 // NoteOp A note on the visit
 type NoteOp struct {
@@ -4459,6 +4611,7 @@ type VisitView struct {
 	Field          FieldState  `json:"field"`
 	Id             string      `json:"id"`
 	NeedsReview    bool        `json:"needsReview"`
+	NoShow         *NoShow     `json:"noShow,omitempty"`
 	Notes          *string     `json:"notes,omitempty"`
 	OfficeEdited   bool        `json:"officeEdited"`
 	OfficeStatus   VisitStatus `json:"officeStatus"`
@@ -4605,6 +4758,8 @@ type WorkerFigures struct {
 	Incidents           int     `json:"incidents"`
 	Missed              int     `json:"missed"`
 	Name                *string `json:"name,omitempty"`
+	NoShowsCustomer     int     `json:"noShowsCustomer"`
+	NoShowsWorker       int     `json:"noShowsWorker"`
 	OnTime              int     `json:"onTime"`
 	OnTimeRate          float64 `json:"onTimeRate"`
 	Rated               int     `json:"rated"`
@@ -5377,6 +5532,9 @@ type PostV1VisitsIdCorrectionsJSONRequestBody = NewCorrection
 
 // PostV1VisitsIdCorrectionsNDisputeJSONRequestBody defines body for PostV1VisitsIdCorrectionsNDispute for application/json ContentType.
 type PostV1VisitsIdCorrectionsNDisputeJSONRequestBody = DisputeBody
+
+// PostV1VisitsIdNoShowJSONRequestBody defines body for PostV1VisitsIdNoShow for application/json ContentType.
+type PostV1VisitsIdNoShowJSONRequestBody = NoShowBody
 
 // PostV1VisitsIdReassignJSONRequestBody defines body for PostV1VisitsIdReassign for application/json ContentType.
 type PostV1VisitsIdReassignJSONRequestBody = ReassignBody
@@ -6236,6 +6394,40 @@ func (t *Op) MergeChangeScopeOp(v ChangeScopeOp) error {
 	return err
 }
 
+// AsCustomerAbsentOp returns the union data inside the Op as a CustomerAbsentOp
+func (t Op) AsCustomerAbsentOp() (CustomerAbsentOp, error) {
+	var body CustomerAbsentOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomerAbsentOp overwrites any union data inside the Op as the provided CustomerAbsentOp
+func (t *Op) FromCustomerAbsentOp(v CustomerAbsentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"customerAbsent"}`))
+	t.union = b
+	return err
+}
+
+// MergeCustomerAbsentOp performs a merge with any union data inside the Op, using the provided CustomerAbsentOp
+func (t *Op) MergeCustomerAbsentOp(v CustomerAbsentOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"customerAbsent"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Op) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"kind"`
@@ -6258,6 +6450,8 @@ func (t Op) ValueByDiscriminator() (interface{}, error) {
 		return t.AsCheckInOp()
 	case "checkOut":
 		return t.AsCheckOutOp()
+	case "customerAbsent":
+		return t.AsCustomerAbsentOp()
 	case "declineAssignment":
 		return t.AsDeclineAssignmentOp()
 	case "escalate":
@@ -7971,6 +8165,24 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 	PostV1VisitsIdCorrectionsNDispute(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdNoShowWithBody Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+	PostV1VisitsIdNoShowWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdNoShow Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+	PostV1VisitsIdNoShow(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetV1VisitsIdPresence The visit's presence-code secret (TOTP) for the customer's app
 	//
@@ -9849,6 +10061,44 @@ func (c *Client) PostV1VisitsIdCorrectionsNDisputeWithBody(ctx context.Context, 
 // Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 func (c *Client) PostV1VisitsIdCorrectionsNDispute(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostV1VisitsIdCorrectionsNDisputeRequest(c.Server, id, n, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdNoShowWithBody Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+//
+// Roles: admin, supervisor.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+func (c *Client) PostV1VisitsIdNoShowWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdNoShowRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdNoShow Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+//
+// Roles: admin, supervisor.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+func (c *Client) PostV1VisitsIdNoShow(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdNoShowRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -14124,6 +14374,53 @@ func NewPostV1VisitsIdCorrectionsNDisputeRequestWithBody(server string, id opena
 	return req, nil
 }
 
+// NewPostV1VisitsIdNoShowRequest calls the generic PostV1VisitsIdNoShow builder with application/json body
+func NewPostV1VisitsIdNoShowRequest(server string, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostV1VisitsIdNoShowRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostV1VisitsIdNoShowRequestWithBody constructs an http.Request for the PostV1VisitsIdNoShow method, with any body, and a specified content type
+func NewPostV1VisitsIdNoShowRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits/%s/no-show", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewGetV1VisitsIdPresenceRequest constructs an http.Request for the GetV1VisitsIdPresence method
 func NewGetV1VisitsIdPresenceRequest(server string, id openapi_types.UUID) (*http.Request, error) {
 	var err error
@@ -15622,6 +15919,24 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 	PostV1VisitsIdCorrectionsNDisputeWithResponse(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdCorrectionsNDisputeResponse, error)
+
+	// PostV1VisitsIdNoShowWithBodyWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+	PostV1VisitsIdNoShowWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdNoShowResponse, error)
+
+	// PostV1VisitsIdNoShowWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+	//
+	// Roles: admin, supervisor.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+	PostV1VisitsIdNoShowWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdNoShowResponse, error)
 
 	// GetV1VisitsIdPresenceWithResponse The visit's presence-code secret (TOTP) for the customer's app
 	//
@@ -27353,6 +27668,196 @@ func (r PostV1VisitsIdCorrectionsNDisputeResponse) ContentType() string {
 	return ""
 }
 
+// PostV1VisitsIdNoShowResponse200Headers the declared response headers of an HTTP 200 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse200Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse400Headers the declared response headers of an HTTP 400 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse400Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse401Headers the declared response headers of an HTTP 401 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse401Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse403Headers the declared response headers of an HTTP 403 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse403Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse404Headers the declared response headers of an HTTP 404 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse404Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse409Headers the declared response headers of an HTTP 409 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse409Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse413Headers the declared response headers of an HTTP 413 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse413Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse415Headers the declared response headers of an HTTP 415 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse415Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse429Headers the declared response headers of an HTTP 429 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponse503Headers the declared response headers of an HTTP 503 response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdNoShowResponseDefaultHeaders the declared response headers of an HTTP default response for PostV1VisitsIdNoShow
+type PostV1VisitsIdNoShowResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type PostV1VisitsIdNoShowResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VisitView
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMedia
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostV1VisitsIdNoShowResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostV1VisitsIdNoShowResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostV1VisitsIdNoShowResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostV1VisitsIdNoShowResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostV1VisitsIdNoShowResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostV1VisitsIdNoShowResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostV1VisitsIdNoShowResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostV1VisitsIdNoShowResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostV1VisitsIdNoShowResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostV1VisitsIdNoShowResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PostV1VisitsIdNoShowResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON200() *VisitView {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON413() *ErrorTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON415() *ErrorUnsupportedMedia {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostV1VisitsIdNoShowResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostV1VisitsIdNoShowResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostV1VisitsIdNoShowResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostV1VisitsIdNoShowResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostV1VisitsIdNoShowResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetV1VisitsIdPresenceResponse200Headers the declared response headers of an HTTP 200 response for GetV1VisitsIdPresence
 type GetV1VisitsIdPresenceResponse200Headers struct {
 	XRequestID *string
@@ -31121,6 +31626,36 @@ func (c *ClientWithResponses) PostV1VisitsIdCorrectionsNDisputeWithResponse(ctx 
 		return nil, err
 	}
 	return ParsePostV1VisitsIdCorrectionsNDisputeResponse(rsp)
+}
+
+// PostV1VisitsIdNoShowWithBodyWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+//
+// Roles: admin, supervisor.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdNoShowWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdNoShowResponse, error) {
+	rsp, err := c.PostV1VisitsIdNoShowWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdNoShowResponse(rsp)
+}
+
+// PostV1VisitsIdNoShowWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+//
+// Roles: admin, supervisor.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/no-show (the `PostV1VisitsIdNoShow` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdNoShowWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdNoShowResponse, error) {
+	rsp, err := c.PostV1VisitsIdNoShow(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdNoShowResponse(rsp)
 }
 
 // GetV1VisitsIdPresenceWithResponse The visit's presence-code secret (TOTP) for the customer's app
@@ -44916,6 +45451,229 @@ func ParsePostV1VisitsIdCorrectionsNDisputeResponse(rsp *http.Response) (*PostV1
 		response.Headers503 = &headers
 	case true:
 		var headers PostV1VisitsIdCorrectionsNDisputeResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostV1VisitsIdNoShowResponse parses an HTTP response from a PostV1VisitsIdNoShowWithResponse call
+func ParsePostV1VisitsIdNoShowResponse(rsp *http.Response) (*PostV1VisitsIdNoShowResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostV1VisitsIdNoShowResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VisitView
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostV1VisitsIdNoShowResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostV1VisitsIdNoShowResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostV1VisitsIdNoShowResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostV1VisitsIdNoShowResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostV1VisitsIdNoShowResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostV1VisitsIdNoShowResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostV1VisitsIdNoShowResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostV1VisitsIdNoShowResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostV1VisitsIdNoShowResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostV1VisitsIdNoShowResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PostV1VisitsIdNoShowResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

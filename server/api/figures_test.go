@@ -41,6 +41,7 @@ import (
 type figuresMonth struct {
 	*world
 	a, b, c, d, e, fv, r *office.VisitView
+	g, h                 *office.VisitView // no-shows: the customer's, the worker's
 	sh                   *time.Location
 }
 
@@ -101,7 +102,13 @@ func newFiguresMonth(t *testing.T) *figuresMonth {
 	for _, id := range []string{quality.ID, noVisit.ID} {
 		f.do("POST", "/v1/complaints/"+id+"/actions", map[string]any{"action": "acknowledge", "note": "已联系客户"}, w.s1).want(200)
 	}
+	m.g, m.h = mk(at(29, 9), w.w1.ID), mk(at(30, 9), w.w1.ID)
 	m.world = refreshTokensAfter(t, w, time.Date(2037, 12, 5, 10, 0, 0, 0, sh))
+	door := w.phone("wk.one", "phone-2")
+	door.mustPush(door.ops(opSpec{fsync.KindCustomerAbsent, m.g.ID, m.g.ScheduledStart.Add(20 * time.Minute),
+		map[string]any{"location": near, "waitedMinutes": 20, "photos": []string{strings.Repeat("d", 64)}}}))
+	f.do("POST", "/v1/visits/"+m.g.ID+"/no-show", map[string]any{"party": "customer", "reason": "敲门无人应答"}, m.s1).want(200)
+	f.do("POST", "/v1/visits/"+m.h.ID+"/no-show", map[string]any{"party": "worker", "reason": "服务师未到"}, m.s1).want(200)
 	return m
 }
 
@@ -123,8 +130,9 @@ func row(t *testing.T, rows []office.WorkerFigures, workerID, team string) offic
 }
 
 // TestMonthlyFigures checks November against the month computed by hand
-// (see figuresMonth). w1: due A B F C v1 R = 6 (D was cancelled), checked
-// in A B F = 3, on time A F = 2, missed C v1 R = 3, on-time rate 2/6;
+// (see figuresMonth). w1: due A B F C v1 R H = 7 (D was cancelled, G the
+// customer's no-show), checked in A B F = 3, on time A F = 2, missed C v1
+// R H = 4, on-time rate 2/7; no-shows G (customer) and H (worker);
 // done 3; early leaves B = 1; trusted ratings A F = 2, averages 4.5 / 4 /
 // 4.5 / 4, score 26/6; self-entered B = 1, score 3; disputes 1, reworks
 // 1, complaints 2 (B, C), incidents 1. Team-1 adds the complaint about no
@@ -134,9 +142,9 @@ func TestMonthlyFigures(t *testing.T) {
 	m := newFiguresMonth(t)
 	f := m.f
 	rep := m.monthly("2037-11")
-	w1 := office.WorkerFigures{WorkerID: m.w1.ID, Name: m.w1.Name, Team: "team-1", VisitsDue: 6, VisitsDone: 3, CheckIns: 3, OnTime: 2, Missed: 3, OnTimeRate: 0.333,
+	w1 := office.WorkerFigures{WorkerID: m.w1.ID, Name: m.w1.Name, Team: "team-1", VisitsDue: 7, VisitsDone: 3, CheckIns: 3, OnTime: 2, Missed: 4, OnTimeRate: 0.286,
 		EarlyLeaves: 1, Rated: 2, AvgAttitude: 4.5, AvgQuality: 4, AvgEfficiency: 4.5, AvgPrice: 4, AvgScore: 4.333, SelfEntered: 1, SelfEnteredAvgScore: 3,
-		Disputes: 1, Reworks: 1, Complaints: 2, Incidents: 1}
+		Disputes: 1, Reworks: 1, Complaints: 2, Incidents: 1, NoShowsCustomer: 1, NoShowsWorker: 1}
 	if got := row(t, rep.Workers, m.w1.ID, "team-1"); got != w1 {
 		t.Fatalf("w1\n got %+v\nwant %+v", got, w1)
 	}
@@ -149,7 +157,7 @@ func TestMonthlyFigures(t *testing.T) {
 	if got := row(t, rep.Teams, "", "team-1"); got != team1 {
 		t.Fatalf("team-1\n got %+v\nwant %+v", got, team1)
 	}
-	if rep.Total.VisitsDue != 7 || rep.Total.Missed != 4 || rep.Total.OnTimeRate != 0.286 || rep.Total.Complaints != 3 || len(rep.Workers) != 2 || len(rep.Teams) != 2 {
+	if rep.Total.VisitsDue != 8 || rep.Total.Missed != 5 || rep.Total.OnTimeRate != 0.25 || rep.Total.NoShowsCustomer != 1 || rep.Total.NoShowsWorker != 1 || rep.Total.Complaints != 3 || len(rep.Workers) != 2 || len(rep.Teams) != 2 {
 		t.Fatalf("total %+v", rep.Total)
 	}
 	if want := []office.EarlyLeave{{VisitID: m.b.ID, WorkerID: m.w1.ID, BookedMinutes: 180, WorkedMinutes: 160}}; !reflect.DeepEqual(rep.EarlyLeaves, want) {
@@ -227,9 +235,13 @@ func TestReportConsistency(t *testing.T) {
 		t.Errorf("the total is not the sum of the teams:\n got %v\nwant %v", got, want)
 	}
 	for _, r := range append(append([]office.WorkerFigures{rep.Total}, rep.Teams...), rep.Workers...) {
-		if r.OnTime > r.CheckIns || r.CheckIns > r.VisitsDue || r.Missed != r.VisitsDue-r.CheckIns || r.EarlyLeaves > r.VisitsDone || r.ComplaintsNoWorker > r.Complaints {
+		if r.OnTime > r.CheckIns || r.CheckIns > r.VisitsDue || r.Missed != r.VisitsDue-r.CheckIns || r.EarlyLeaves > r.VisitsDone || r.ComplaintsNoWorker > r.Complaints ||
+			r.NoShowsWorker > r.Missed {
 			t.Errorf("row does not add up: %+v", r)
 		}
+	}
+	if rep.Total.NoShowsCustomer != 1 || rep.Total.NoShowsWorker != 1 {
+		t.Errorf("no-shows: %d the customer's, %d the worker's; want 1 and 1", rep.Total.NoShowsCustomer, rep.Total.NoShowsWorker)
 	}
 	if len(rep.EarlyLeaves) != rep.Total.EarlyLeaves {
 		t.Errorf("%d early leaves listed, %d counted", len(rep.EarlyLeaves), rep.Total.EarlyLeaves)
@@ -320,7 +332,7 @@ func TestBreakdowns(t *testing.T) {
 	sep, oct, nov := tr.Months[0], tr.Months[1], tr.Months[2]
 	if sep.Month != "2037-09" || sep.Total.VisitsDue != 3 || sep.Total.Missed != 3 || sep.Total.OnTimeRate != 0 ||
 		oct.Total.VisitsDue != 0 || oct.ComplaintsChange != 0 ||
-		nov.Total.VisitsDue != 6 || nov.Total.OnTimeRate != 0.333 || nov.OnTimeRateChange != 0.333 || nov.AvgScoreChange != 4.333 || nov.ComplaintsChange != 3 {
+		nov.Total.VisitsDue != 7 || nov.Total.OnTimeRate != 0.286 || nov.OnTimeRateChange != 0.286 || nov.AvgScoreChange != 4.333 || nov.ComplaintsChange != 3 {
 		t.Fatalf("trends %+v", tr.Months)
 	}
 	f.do("GET", "/v1/reports/trends?from=2037-11&to=2037-09", nil, m.s1).wantError(400, schemas.EINVALID)
@@ -330,7 +342,7 @@ func TestBreakdowns(t *testing.T) {
 
 // TestQuarterlyReview checks 2037-Q4 against the default thresholds by
 // hand. w1: quality 1 - (1 dispute + 2 complaints) / 3 done = 0 (fail);
-// efficiency on time 2/6 (fail), early leaves 1/3 (fail); satisfaction 2
+// efficiency on time 2/7 (fail), early leaves 1/3 (fail); satisfaction 2
 // trusted ratings, fewer than the sample of 3 (no data): failed. Q3: three
 // missed visits, on time 0/3: failed, so this is the second failure in a
 // row. w2: one visit, no data anywhere. With a sample of 2, w1's
@@ -360,7 +372,7 @@ func TestQuarterlyReview(t *testing.T) {
 	if w1.WorkerID != m.w1.ID {
 		w1, w2 = w2, w1
 	}
-	want1 := res{"quality(quality=0.000/3:fail):fail efficiency(onTimeRate=0.333/6:fail earlyLeaveRate=0.333/3:fail):fail satisfaction(avgScore=4.333/2:no_data):no_data", "fail", "fail"}
+	want1 := res{"quality(quality=0.000/3:fail):fail efficiency(onTimeRate=0.286/7:fail earlyLeaveRate=0.333/3:fail):fail satisfaction(avgScore=4.333/2:no_data):no_data", "fail", "fail"}
 	if g := got(w1); g != want1 || !w1.SecondFailureInRow || w1.PreviousQuarter != "2037-Q3" {
 		t.Fatalf("w1\n got %+v %v\nwant %+v", g, w1.SecondFailureInRow, want1)
 	}
@@ -374,7 +386,7 @@ func TestQuarterlyReview(t *testing.T) {
 	if err != nil || len(recs) != 3 || recs[0][0] != "quarter" || recs[0][len(recs[0])-1] != "secondFailureInRow" {
 		t.Fatalf("csv %v:\n%s", err, csvBody)
 	}
-	if !strings.Contains(csvBody, "2037-Q4,team-1,"+m.w1.ID+","+m.w1.Name+",0.000,0.900,fail,fail,0.333,0.900,fail,0.333,0.100,fail,fail,4.333,4.000,no_data,no_data,fail,2037-Q3,fail,true") {
+	if !strings.Contains(csvBody, "2037-Q4,team-1,"+m.w1.ID+","+m.w1.Name+",0.000,0.900,fail,fail,0.286,0.900,fail,0.333,0.100,fail,fail,4.333,4.000,no_data,no_data,fail,2037-Q3,fail,true") {
 		t.Fatalf("csv:\n%s", csvBody)
 	}
 

@@ -312,6 +312,20 @@ func (a *API) cancelVisit(c *fiber.Ctx) error {
 	})
 }
 
+// NoShowBody marks a visit a no-show: whose, and why.
+type NoShowBody struct {
+	Version int64  `json:"version,omitempty"`
+	Party   string `json:"party"` // customer or worker
+	Reason  string `json:"reason"`
+}
+
+func (a *API) noShowVisit(c *fiber.Ctx) error {
+	var in NoShowBody
+	return a.visitAction(c, &in, func() office.VisitAction {
+		return office.VisitAction{Kind: office.ActNoShow, Version: in.Version, Party: in.Party, Reason: in.Reason}
+	})
+}
+
 func (a *API) visitAction(c *fiber.Ctx, body any, act func() office.VisitAction) error {
 	id, err := pathID(c)
 	if err != nil {
@@ -603,14 +617,14 @@ func (a *API) monthlyReport(c *fiber.Ctx) error {
 
 var figuresHeader = []string{"team", "workerId", "name", "visitsDue", "visitsDone", "checkIns", "onTime", "missed", "onTimeRate", "earlyLeaves",
 	"rated", "avgAttitude", "avgQuality", "avgEfficiency", "avgPrice", "avgScore", "selfEntered", "selfEnteredAvgScore",
-	"disputes", "reworks", "complaints", "complaintsNoWorker", "incidents"}
+	"disputes", "reworks", "complaints", "complaintsNoWorker", "incidents", "noShowsCustomer", "noShowsWorker"}
 
 func figuresRow(f office.WorkerFigures) []string {
 	n := strconv.Itoa
 	r := func(x float64) string { return strconv.FormatFloat(x, 'f', 3, 64) }
 	return []string{f.Team, f.WorkerID, f.Name, n(f.VisitsDue), n(f.VisitsDone), n(f.CheckIns), n(f.OnTime), n(f.Missed), r(f.OnTimeRate), n(f.EarlyLeaves),
 		n(f.Rated), r(f.AvgAttitude), r(f.AvgQuality), r(f.AvgEfficiency), r(f.AvgPrice), r(f.AvgScore), n(f.SelfEntered), r(f.SelfEnteredAvgScore),
-		n(f.Disputes), n(f.Reworks), n(f.Complaints), n(f.ComplaintsNoWorker), n(f.Incidents)}
+		n(f.Disputes), n(f.Reworks), n(f.Complaints), n(f.ComplaintsNoWorker), n(f.Incidents), n(f.NoShowsCustomer), n(f.NoShowsWorker)}
 }
 
 func sendCSV(c *fiber.Ctx, filename string, rows [][]string) error {

@@ -106,12 +106,12 @@ var (
 		fsync.RuleRescheduledOffline, fsync.RuleFarFromAddress, fsync.RuleManual, fsync.RuleClockSkew, fsync.RuleFutureTime,
 		fsync.RuleSecondCheckIn, fsync.RuleSecondCheckOut, fsync.RuleCheckOutFirst, fsync.RuleSignOffFinal, fsync.RuleSignOffEarly,
 		fsync.RuleSameItem, fsync.RulePresenceInvalid, fsync.RulePresenceReused, fsync.RulePresenceLocked,
-		fsync.RuleCustomerLowRating, fsync.RuleDisputed, fsync.RuleScopeRefusedItem, fsync.RuleScopeAnswered}
+		fsync.RuleCustomerLowRating, fsync.RuleDisputed, fsync.RuleScopeRefusedItem, fsync.RuleScopeAnswered, fsync.RuleAbsentAfterCheckIn, fsync.RuleSecondAbsence}
 	// Alert kinds: the office's, the scheduler's, the sync engine's
 	// (visit_full, incident) and every sync rule that needs review.
 	alertKinds = slices.Concat([]string{"complaint", "complaint_sla_breach", "correction_disputed", "incident_escalated",
 		"customer_request_reschedule", "customer_request_cancel", "push_config_error", "late", "missed", "incident", "visit_full", fsync.AlertDeclined, office.AlertUnanswered,
-		fsync.AlertEscalation, office.AlertEscalationOverdue}, syncRules)
+		fsync.AlertEscalation, office.AlertEscalationOverdue, fsync.AlertCustomerNotHome}, syncRules)
 	errorCodes = []string{schemas.EINVALID, schemas.EUNAUTHORIZED, schemas.EFORBIDDEN, schemas.ENOTFOUND, schemas.EMETHOD,
 		schemas.ECONFLICT, schemas.ETOOLARGE, schemas.EMEDIATYPE, schemas.EUPGRADE, schemas.ERATELIMIT, schemas.EINTERNAL, schemas.EUNAVAILABLE}
 	auditEntities = []string{schemas.EntityWorker, schemas.EntityCustomer, schemas.EntityServiceType, schemas.EntityVisit,
@@ -168,6 +168,9 @@ var fieldRules = map[string][]rule{
 	"ReviewBody.note":       {nonBlank("note")},
 	"FollowUpBody.outcome":  {nonBlank("outcome")},
 	"ChangeRequest.reason":  {nonBlank("reason")},
+	"NoShowBody.reason":     {nonBlank("reason")},
+	"NoShowBody.party":      {enum(schemas.NoShowParties...)},
+	"NoShow.party":          {enum(schemas.NoShowParties...)},
 	"DisputeBody.note":      {nonBlank("note")},
 	"FieldState.progress":   {nullable},
 	"FieldState.incidents":  {nullable},
@@ -573,6 +576,9 @@ var opKinds = []opKind{
 	{kind: fsync.KindScope, summary: "A change of scope on site (schemaVersion 4): items added (title, minutes) and checklist items dropped, with the reason; with the household's presenceCode it is agreed at once, else the household is asked in its app (POST /v1/visits/{id}/scope/{changeId}, changeId the opId)",
 		fields: []string{"add", "drop", "reason", "presenceCode"}, required: []string{"reason"},
 		fieldRules: map[string][]rule{"add": {maxItems(fsync.MaxScopeAdd)}, "drop": {maxItems(fsync.MaxScopeDrop)}, "reason": {notOnly, maxLen(fsync.MaxScopeReason)}, "presenceCode": {maxLen(12)}}},
+	{kind: fsync.KindCustomerAbsent, summary: "Nobody answered the door (schemaVersion 4): the phone's position, the minutes waited and the door's photo; alerts the supervisor (customer_not_home) and tells the household",
+		fields: []string{"location", "waitedMinutes", "photos", "calledCustomer", "text"}, required: []string{"location", "waitedMinutes", "photos"},
+		fieldRules: map[string][]rule{"waitedMinutes": {between(0, fsync.MaxWaitedMinutes)}, "photos": {minItems(1)}, "text": {maxLen(500)}}},
 }
 
 // kindRetire is the protocol's retire kind (PROTOCOL.md, schemaVersion 2).

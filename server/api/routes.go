@@ -78,6 +78,7 @@ func (a *API) routes() []route {
 		{method: "POST", path: "/v1/visits/:id/reassign", summary: "Give a visit that has not started to another worker", tag: "visits", roles: officeRoles, body: ReassignBody{}, resp: office.VisitView{}, status: 200, handler: a.reassignVisit},
 		{method: "POST", path: "/v1/visits/:id/unassign", summary: "Take the worker off a visit that has not started", tag: "visits", roles: officeRoles, body: CancelBody{}, resp: office.VisitView{}, status: 200, handler: a.unassignVisit},
 		{method: "POST", path: "/v1/visits/:id/cancel", summary: "Cancel a visit that has not started, with a reason", tag: "visits", roles: officeRoles, body: CancelBody{}, resp: office.VisitView{}, status: 200, handler: a.cancelVisit},
+		{method: "POST", path: "/v1/visits/:id/no-show", summary: "Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told", tag: "visits", roles: officeRoles, body: NoShowBody{}, resp: office.VisitView{}, status: 200, handler: a.noShowVisit},
 		{method: "GET", path: "/v1/visits/:id/candidates", summary: "Workers ranked for a visit, with the reasons", tag: "visits", roles: officeRoles, resp: schemas.Page[office.Candidate]{}, status: 200, handler: a.visitCandidates},
 
 		{method: "GET", path: "/v1/schedules", summary: "List recurring schedules", tag: "schedules", roles: officeRoles, query: page, resp: schemas.Page[schemas.Schedule]{}, status: 200, handler: a.listSchedules},

@@ -779,14 +779,8 @@ func TestResultNamesEveryRule(t *testing.T) {
 			return p, p.ops(in(w, 0))
 		},
 		fsync.RuleAfterNoShow: func(w *world) (*phone, []map[string]any) {
-			// No endpoint marks a no-show yet: the office's side is set in the store.
-			v := w.visit(w.v1.ID)
-			v.OfficeStatus = schemas.VisitNoShow
-			v.Refresh()
-			v.Version++
-			if err := w.f.db.Visits.Replace(context.Background(), v, v.Version-1); err != nil {
-				t.Fatal(err)
-			}
+			refreshTokensAfter(t, w, w.v1.ScheduledStart.Add(40*time.Minute))
+			w.f.do("POST", "/v1/visits/"+w.v1.ID+"/no-show", map[string]any{"party": "worker", "reason": "服务师未到"}, w.s1).want(200)
 			p := w.phone("wk.one", "phone-1")
 			return p, p.ops(in(w, 50*time.Minute))
 		},
@@ -851,6 +845,17 @@ func TestResultNamesEveryRule(t *testing.T) {
 				wrong = "111111"
 			}
 			return p, p.ops(opSpec{fsync.KindCheckIn, w.v1.ID, w.v1.ScheduledStart, map[string]any{"location": near, "presenceCode": wrong}})
+		},
+		fsync.RuleAbsentAfterCheckIn: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			return p, p.ops(in(w, 0), opSpec{fsync.KindCustomerAbsent, w.v1.ID, w.v1.ScheduledStart.Add(20 * time.Minute), map[string]any{"location": near, "waitedMinutes": 20, "photos": []string{doorPhoto}}})
+		},
+		fsync.RuleSecondAbsence: func(w *world) (*phone, []map[string]any) {
+			p := w.phone("wk.one", "phone-1")
+			door := func(dt time.Duration) opSpec {
+				return opSpec{fsync.KindCustomerAbsent, w.v1.ID, w.v1.ScheduledStart.Add(dt), map[string]any{"location": near, "waitedMinutes": 10, "photos": []string{doorPhoto}}}
+			}
+			return p, p.ops(door(10*time.Minute), door(20*time.Minute))
 		},
 		fsync.RulePresenceReused: func(w *world) (*phone, []map[string]any) {
 			p := w.phone("wk.one", "phone-1")

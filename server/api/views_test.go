@@ -378,6 +378,10 @@ func (m *mx) rows() map[string]mxRow {
 		"POST /v1/visits/{id}/cancel": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/cancel", body: map[string]any{"reason": "客户出差"}}
 		}},
+		"POST /v1/visits/{id}/no-show": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
+			v := m.visit(now.Add(-time.Duration(90+m.next()) * time.Minute).Truncate(time.Minute))
+			return mxReq{path: "/v1/visits/" + v.ID + "/no-show", body: map[string]any{"party": "worker", "reason": "服务师未到"}}
+		}},
 		"GET /v1/visits/{id}/candidates": {kind: "page:candidate", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.upcoming().ID + "/candidates"}
 		}},

@@ -19,11 +19,11 @@ type WorkerFigures struct {
 	WorkerID            string  `json:"workerId,omitempty"`
 	Name                string  `json:"name,omitempty"`
 	Team                string  `json:"team"`
-	VisitsDue           int     `json:"visitsDue"`           // checked in, or not cancelled and an hour past the start
+	VisitsDue           int     `json:"visitsDue"`           // checked in, or not cancelled nor the customer's no-show, and an hour past the start (or the worker's no-show)
 	VisitsDone          int     `json:"visitsDone"`          // checked out
 	CheckIns            int     `json:"checkIns"`            // with a check-in
 	OnTime              int     `json:"onTime"`              // checked in by start + 10 min
-	Missed              int     `json:"missed"`              // due and never checked in (no-shows included)
+	Missed              int     `json:"missed"`              // due and never checked in (the worker's no-shows included)
 	OnTimeRate          float64 `json:"onTimeRate"`          // onTime / visitsDue: a missed visit counts against it
 	EarlyLeaves         int     `json:"earlyLeaves"`         // checked out more than the slack short of the booked time
 	Rated               int     `json:"rated"`               // trusted ratings (customer's app, presence code or signature): the ones that count
@@ -39,6 +39,8 @@ type WorkerFigures struct {
 	Complaints          int     `json:"complaints"`          // received in the period: about the worker (rows of teams: all of the team's)
 	ComplaintsNoWorker  int     `json:"complaintsNoWorker"`  // of those, naming no worker (team and total rows)
 	Incidents           int     `json:"incidents"`           // that happened in the period
+	NoShowsCustomer     int     `json:"noShowsCustomer"`     // marked no-show, nobody at home: not due, not against the worker
+	NoShowsWorker       int     `json:"noShowsWorker"`       // marked no-show, the worker's: due and missed
 
 	sumA, sumQ, sumE, sumP, sumSelf int
 }
@@ -164,7 +166,19 @@ func (s *Service) loadPeriod(ctx context.Context, team string, from, to time.Tim
 func (s *Service) addVisit(f *WorkerFigures, v *schemas.Visit, now time.Time) {
 	in := v.EffectiveTime("checkIn") // a supervisor's correction counts over the phone's time
 	cancelled := v.OfficeStatus == schemas.VisitCancelled
-	if in != nil || (!cancelled && !now.Before(v.ScheduledStart.Add(MissedAfter))) {
+	// A no-show stands while no check-in came after all (then the facts
+	// win, as in the visit's status).
+	noShow := ""
+	if v.OfficeStatus == schemas.VisitNoShow && v.NoShow != nil && in == nil {
+		noShow = v.NoShow.Party
+	}
+	switch noShow {
+	case schemas.NoShowCustomer:
+		f.NoShowsCustomer++
+	case schemas.NoShowWorker:
+		f.NoShowsWorker++
+	}
+	if in != nil || noShow == schemas.NoShowWorker || (!cancelled && noShow == "" && !now.Before(v.ScheduledStart.Add(MissedAfter))) {
 		f.VisitsDue++
 		if in == nil {
 			f.Missed++
@@ -237,6 +251,8 @@ func (f *WorkerFigures) add(o *WorkerFigures) {
 	f.Complaints += o.Complaints
 	f.ComplaintsNoWorker += o.ComplaintsNoWorker
 	f.Incidents += o.Incidents
+	f.NoShowsCustomer += o.NoShowsCustomer
+	f.NoShowsWorker += o.NoShowsWorker
 }
 
 // Figures computes a month's report: admins for any team (or all),

@@ -31,6 +31,9 @@ func (s *Service) tellVisit(ctx context.Context, before, after *schemas.Visit) e
 		n.Kind = "visit_booked"
 	case after.Status == schemas.VisitCancelled && before.Status != schemas.VisitCancelled:
 		n.Kind = "visit_cancelled"
+	case after.OfficeStatus == schemas.VisitNoShow && before.OfficeStatus != schemas.VisitNoShow:
+		// Past its start: outside quiet hours, and useful for a week.
+		n.Kind, n.Before, n.Data = "visit_no_show", time.Time{}, map[string]string{"party": after.NoShow.Party}
 	case !after.ScheduledStart.Equal(before.ScheduledStart) || !after.ScheduledEnd.Equal(before.ScheduledEnd):
 		n.Kind = "visit_rescheduled"
 	default:

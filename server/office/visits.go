@@ -181,6 +181,7 @@ type VisitAction struct {
 	WorkerID       string    `json:"workerId,omitempty"`
 	Reason         string    `json:"reason,omitempty"`
 	OverrideReason string    `json:"overrideReason,omitempty"` // books the worker despite hard constraints (audited)
+	Party          string    `json:"party,omitempty"`          // no-show: customer or worker
 }
 
 // Office action kinds.
@@ -189,6 +190,7 @@ const (
 	ActReassign   = "reassign"
 	ActUnassign   = "unassign"
 	ActCancel     = "cancel"
+	ActNoShow     = "no_show"
 )
 
 // ActOnVisit applies an office action at the version the office saw. A
@@ -281,6 +283,8 @@ func (s *Service) apply(ctx context.Context, a *schemas.Actor, v *schemas.Visit,
 		return v.Reassign("", "")
 	case ActCancel:
 		return v.Cancel(act.Reason)
+	case ActNoShow:
+		return v.MarkNoShow(act.Party, act.Reason, a.UserID, s.now())
 	}
 	return errors.New("unknown visit action " + act.Kind)
 }

@@ -1125,6 +1125,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/visits/{id}/no-show": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
+         * @description Roles: admin, supervisor.
+         */
+        post: operations["postV1VisitsIdNoShow"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/visits/{id}/presence": {
         parameters: {
             query?: never;
@@ -1403,7 +1423,7 @@ export interface components {
             detail?: string;
             id: string;
             /** @enum {string} */
-            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "escalation" | "escalation_overdue" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
+            kind: "complaint" | "complaint_sla_breach" | "correction_disputed" | "incident_escalated" | "customer_request_reschedule" | "customer_request_cancel" | "push_config_error" | "late" | "missed" | "incident" | "visit_full" | "assignment_declined" | "assignment_unanswered" | "escalation" | "escalation_overdue" | "customer_not_home" | "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered" | "absent_after_checkin" | "second_customer_absent";
             /** Format: date-time */
             lastAt?: string | null;
             note?: string;
@@ -1713,7 +1733,7 @@ export interface components {
             opId: string;
             review: boolean;
             /** @enum {string} */
-            rule: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
+            rule: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered" | "absent_after_checkin" | "second_customer_absent";
         };
         Correction: {
             /** Format: date-time */
@@ -1766,6 +1786,57 @@ export interface components {
             userId?: string;
             /** Format: int64 */
             version: number;
+        };
+        CustomerAbsence: {
+            afterCheckIn?: boolean;
+            /** Format: date-time */
+            at: string;
+            calledCustomer: boolean;
+            /** @description the app's id for this installation: 1-128 printable ASCII characters, no spaces (schemas.ValidateDeviceID) */
+            deviceId: string;
+            /** Format: double */
+            distanceM?: number | null;
+            location?: components["schemas"]["GeoFix"];
+            /** Format: uuid */
+            opId: string;
+            photos: string[];
+            text?: string;
+            waitedMinutes: number;
+            /** @description an id, or empty for none */
+            workerId: string;
+        };
+        /** @description Nobody answered the door (schemaVersion 4): the phone's position, the minutes waited and the door's photo; alerts the supervisor (customer_not_home) and tells the household */
+        CustomerAbsentOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "customerAbsent";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["CustomerAbsentPayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        CustomerAbsentPayload: {
+            calledCustomer?: boolean;
+            location: components["schemas"]["GeoFix"];
+            photos: string[];
+            text?: string;
+            waitedMinutes: number;
         };
         CustomerComplaint: {
             /** Format: date-time */
@@ -2062,7 +2133,7 @@ export interface components {
         };
         Exception: {
             /** @enum {string} */
-            code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
+            code: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered" | "absent_after_checkin" | "second_customer_absent";
             detail?: string;
             /** Format: uuid */
             opId: string;
@@ -2089,6 +2160,7 @@ export interface components {
             checkIn?: components["schemas"]["Attendance"];
             checkOut?: components["schemas"]["Attendance"];
             conflicts: components["schemas"]["Conflict"][] | null;
+            customerAbsent?: components["schemas"]["CustomerAbsence"];
             customerConfirmed: boolean;
             /** Format: date-time */
             enRouteAt?: string | null;
@@ -2279,6 +2351,21 @@ export interface components {
             /** @description an id, or empty for none */
             workerId?: string;
         };
+        NoShow: {
+            /** Format: date-time */
+            at: string;
+            by: string;
+            /** @enum {string} */
+            party: "customer" | "worker";
+            reason: string;
+        };
+        NoShowBody: {
+            /** @enum {string} */
+            party: "customer" | "worker";
+            reason: string;
+            /** Format: int64 */
+            version?: number;
+        };
         /** @description A note on the visit */
         NoteOp: {
             /**
@@ -2353,7 +2440,7 @@ export interface components {
             visitId?: string;
         };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
-        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"] | components["schemas"]["ChangeScopeOp"];
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"] | components["schemas"]["ChangeScopeOp"] | components["schemas"]["CustomerAbsentOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
@@ -2571,8 +2658,8 @@ export interface components {
             /** @description the operation's opId as sent (an invalid one is echoed, rejected) */
             opId: string;
             /** @enum {string} */
-            rule?: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered";
-            rules?: ("checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered")[];
+            rule?: "checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered" | "absent_after_checkin" | "second_customer_absent";
+            rules?: ("checkin_on_cancelled" | "fact_by_previous_assignee" | "fact_after_no_show" | "outside_window" | "rescheduled_while_offline" | "far_from_address" | "manual_attendance" | "clock_skew" | "future_time" | "second_checkin" | "second_checkout" | "checkout_without_checkin" | "signoff_final" | "signoff_before_checkout" | "checklist_same_item" | "presence_code_invalid" | "presence_code_reused" | "presence_locked" | "low_rating" | "disputed_items" | "scope_refused_item" | "scope_answered" | "absent_after_checkin" | "second_customer_absent")[];
             /** Format: int64 */
             seq: number;
             /** @enum {string} */
@@ -3059,6 +3146,7 @@ export interface components {
             field: components["schemas"]["FieldState"];
             id: string;
             needsReview: boolean;
+            noShow?: components["schemas"]["NoShow"];
             notes?: string;
             officeEdited: boolean;
             officeStatus: components["schemas"]["VisitStatus"];
@@ -3205,6 +3293,8 @@ export interface components {
             incidents: number;
             missed: number;
             name?: string;
+            noShowsCustomer: number;
+            noShowsWorker: number;
             onTime: number;
             /** Format: double */
             onTimeRate: number;
@@ -5978,6 +6068,44 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkerVisit"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    postV1VisitsIdNoShow: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NoShowBody"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VisitView"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
