@@ -35,5 +35,9 @@ export type NewUpload = JSONOf<operations['postV1Attachments']['requestBody']>
 export type Attachment = JSONOf<operations['postV1Attachments']['responses'][201]>
 export type ErrorBody = components['schemas']['ErrorBody']
 
-/** The schema version this client speaks: 2 has retire and seq_taken. */
-export const SCHEMA_VERSION = 2
+/**
+ * The schema version this client speaks: 2 has retire and seq_taken; 3
+ * acceptAssignment and declineAssignment; 4 customerAbsent, changeScope,
+ * escalate and message. The kinds themselves are typed from the document.
+ */
+export const SCHEMA_VERSION = 4
