@@ -23,6 +23,9 @@ type FieldState struct {
 	// Assignment is the assignee's latest answer to the assignment. It
 	// names the worker: an answer by an earlier assignee is no answer.
 	Assignment *AssignmentAnswer `json:"assignment,omitempty" bson:"assignment,omitempty"`
+	// Messages is the visit's thread between the household and the
+	// worker, in the fold's order; the texts are masked (VisitMessage).
+	Messages []VisitMessage `json:"messages,omitempty" bson:"messages,omitempty"`
 }
 
 // Answers to an assignment.

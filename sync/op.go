@@ -22,7 +22,7 @@ import (
 
 // Schema versions of the push protocol this server speaks.
 const (
-	SchemaVersion    = 3 // 2: the retire kind, and seq_taken for a seq another operation holds; 3: acceptAssignment, declineAssignment, visit_cancelled
+	SchemaVersion    = 4 // 2: the retire kind, and seq_taken for a seq another operation holds; 3: acceptAssignment, declineAssignment, visit_cancelled; 4: customerAbsent, changeScope, escalate, message, thread_closed
 	MinSchemaVersion = 1
 )
 
@@ -46,7 +46,7 @@ const (
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindMessage}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -109,7 +109,7 @@ var (
 	// ResultStatuses is every status of a result.
 	ResultStatuses = []string{StatusApplied, StatusConflict, StatusDuplicate, StatusRejected, StatusSkipped}
 	// RejectCodes, SkipCodes: every code of a rejected, a skipped result.
-	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull, RejectCancelled}
+	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull, RejectCancelled, RejectThreadClosed}
 	SkipCodes   = []string{SkipGap, SkipAfterGap, SkipTimeBudget, SkipSeqTaken}
 	// ResultCodes is every code a result may carry, by its status: a
 	// duplicate repeats the first outcome; applied and conflict carry none.
@@ -250,6 +250,10 @@ func decodePayload(op *Op) (Payload, error) {
 		}
 		if !textOK(p.Text, 500) {
 			return bad("text too long")
+		}
+	case KindMessage:
+		if err := checkMessage(&p); err != nil {
+			return p, err
 		}
 	default:
 		return bad("unknown kind %q", op.Kind)

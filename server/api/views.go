@@ -160,8 +160,8 @@ func (a *API) viewOf(c *fiber.Ctx, v any) (any, error) {
 
 	// The same for every role the route admits: the catalog (signed-in
 	// users), a phone's own push results and sync state, a visit's
-	// presence secret (its customer).
-	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret, *fsync.DeviceState:
+	// presence secret and message thread (its customer).
+	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret, *fsync.DeviceState, *schemas.MessageThread:
 		return v, nil
 	}
 	return nil, fmt.Errorf("no view of %T for role %s", v, act.Role)

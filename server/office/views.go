@@ -80,6 +80,8 @@ type WorkerField struct {
 	// Assignment is the worker's answer to the assignment, when the
 	// current assignee answered.
 	Assignment *schemas.AssignmentAnswer `json:"assignment,omitempty"`
+	// Messages is the visit's thread with the household (texts masked).
+	Messages []schemas.VisitMessage `json:"messages"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -122,10 +124,10 @@ type WorkerDispute struct {
 }
 
 // VisitCustomer is what the assigned worker learns about the household:
-// the phone and household only inside the access window.
+// the household only inside the access window. Never the phone: the
+// worker and the household talk through the visit's messages.
 type VisitCustomer struct {
 	Name        string              `json:"name"`
-	Phone       string              `json:"phone,omitempty"`
 	Household   *schemas.Household  `json:"household,omitempty"`
 	Preferences schemas.Preferences `json:"preferences"`
 }
@@ -201,7 +203,7 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	f := &v.Field
 	out.Field = WorkerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, CheckIn: workerAttendance(f.CheckIn), CheckOut: workerAttendance(f.CheckOut),
 		Progress: make([]WorkerProgress, len(f.Progress)), SignOff: f.SignOff, Incidents: f.Incidents, Notes: f.Notes,
-		CustomerConfirmed: f.CustomerConfirmed}
+		CustomerConfirmed: f.CustomerConfirmed, Messages: f.Messages}
 	if v.Answer() != "" {
 		out.Field.Assignment = f.Assignment
 	}
@@ -221,7 +223,6 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	}
 	out.Customer = &VisitCustomer{Name: c.Name, Preferences: c.Preferences}
 	if visible {
-		out.Customer.Phone = c.Phone
 		h := c.Household
 		out.Customer.Household = &h
 	}
