@@ -39,6 +39,9 @@ var texts = map[string]map[string][2]string{
 		"complaint_closed":            {"投诉已结案", "您的投诉已处理完毕，感谢您的反馈"},
 		"incident_reported":           {"服务中出现意外情况", "{time} 的服务中出现了意外情况，我们正在处理，处理完毕会告知您"},
 		"incident_resolved":           {"意外情况已处理", "{time} 服务中的意外情况已处理完毕"},
+
+		// A message from the worker: never its text (lock screens are public).
+		"visit_message": {"服务师给您发来消息", "关于 {time} 的服务，请打开应用查看"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -69,6 +72,8 @@ var texts = map[string]map[string][2]string{
 		"complaint_closed":            {"Complaint closed", "Your complaint is handled; thank you for telling us"},
 		"incident_reported":           {"Something happened during your visit", "Something happened during the visit of {time}; we are handling it and will tell you when it is done"},
 		"incident_resolved":           {"Incident handled", "What happened during the visit of {time} is handled"},
+
+		"visit_message": {"New message from your worker", "About your visit of {time}; open the app to read it"},
 	},
 }
 

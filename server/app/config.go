@@ -20,6 +20,7 @@ import (
 	"fieldsync/server/auth"
 	"fieldsync/server/office"
 	"fieldsync/store"
+	fsync "fieldsync/sync"
 )
 
 // Config is everything the server reads from the environment. The table in
@@ -71,6 +72,9 @@ type Config struct {
 	// AssignmentAnswerBy is how long before a visit's start an unanswered
 	// assignment alerts the supervisor.
 	AssignmentAnswerBy time.Duration
+	// A visit's message thread opens MessagesOpenBefore before its start
+	// and closes MessagesCloseAfter after its end or check-out.
+	MessagesOpenBefore, MessagesCloseAfter time.Duration
 
 	MetricsAddr   string // host:port of the /metrics listener; empty: off
 	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
@@ -336,6 +340,8 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	c.ScheduleHorizon = duration("SCHEDULE_HORIZON", 28*24*time.Hour, 24*time.Hour, 366*24*time.Hour, "how far ahead recurring schedules generate visits")
 	c.GeneratorInterval = duration("GENERATOR_INTERVAL", time.Hour, time.Minute, 24*time.Hour, "how often the schedule generator runs")
 	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long before the visit starts alerts the supervisor (0: off)")
+	c.MessagesOpenBefore = duration("MESSAGES_OPEN_BEFORE", fsync.DefaultRules.MessagesOpenBefore, 0, 14*24*time.Hour, "a visit's message thread between the household and the worker opens this long before the scheduled start")
+	c.MessagesCloseAfter = duration("MESSAGES_CLOSE_AFTER", fsync.DefaultRules.MessagesCloseAfter, 0, 14*24*time.Hour, "and closes this long after the later of the scheduled end and the check-out")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
 	c.Rating = office.RatingConfig{
 		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour, "a sign-off's rating weighs half as much this long before the worker's newest one"),
