@@ -70,6 +70,7 @@ var textClasses = map[string]TextClass{
 	"field": TextCode, "reasonCode": TextCode, "appVersion": TextCode, "platform": TextCode, "contentType": TextCode,
 	"sha256": TextCode, "signatureRef": TextCode, "photos": TextCode, "method": TextCode, "presenceCode": TextCode,
 	"doNotSend": TextCode,
+	"messageId": TextCode,
 }
 
 // ClassOf is the class of a string field by its JSON name, and whether the

@@ -273,8 +273,8 @@ func TestV1PhoneStillSyncs(t *testing.T) {
 			t.Fatalf("schemaVersion %d: %s", version, got)
 		}
 	}
-	if fsync.MinSchemaVersion != 1 || fsync.SchemaVersion != 3 {
-		t.Fatalf("versions %d-%d, want 1-3", fsync.MinSchemaVersion, fsync.SchemaVersion)
+	if fsync.MinSchemaVersion != 1 || fsync.SchemaVersion != 4 {
+		t.Fatalf("versions %d-%d, want 1-4", fsync.MinSchemaVersion, fsync.SchemaVersion)
 	}
 	newer := map[string]any{"deviceId": p.device, "schemaVersion": fsync.SchemaVersion + 1, "deviceClock": w.f.clock.Now(), "ops": []any{}}
 	w.f.do("POST", "/v1/sync/push", newer, p.token).wantError(400, schemas.EINVALID)
