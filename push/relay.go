@@ -190,6 +190,9 @@ func (r *Relay) factsChanged(ctx context.Context, visitID string) error {
 	if v.Status == schemas.VisitCancelled {
 		return nil
 	}
+	if err := r.messagesChanged(ctx, v); err != nil {
+		return err
+	}
 	u, err := r.customerUser(ctx, v.CustomerID)
 	if u == nil || err != nil {
 		return err
@@ -353,8 +356,8 @@ func (r *Relay) Tell(ctx context.Context, n schemas.CustomerNotice) error {
 		ttl = max(n.Before.Sub(now), time.Hour)
 	}
 	collapse := ""
-	if strings.HasPrefix(n.Kind, "visit_") {
-		collapse = CollapseVisits // only the latest decision about visits matters
+	if strings.HasPrefix(n.Kind, "visit_") && n.Kind != KindVisitMessage {
+		collapse = CollapseVisits // only the latest decision about visits matters (a message is no decision)
 	}
 	_, err = r.outbox.Enqueue(ctx, &Notification{DedupeKey: "tell/" + n.Key + "/" + u.ID, UserID: u.ID, Kind: n.Kind, VisitID: n.VisitID,
 		Data: data, Title: title, Body: body, CollapseKey: collapse, TTL: ttl, NotBefore: at})

@@ -57,6 +57,9 @@ var texts = map[string]map[string][2]string{
 		// The worker's record at the door, and the office's no-show.
 		"worker_waiting": {"服务师已在门口", "您的服务师已到您家门口，但联系不上您，请尽快与我们联系"},
 		"visit_no_show":  {"服务未能进行", "{time} 的服务未能进行，已记为爽约；如需重新预约请联系我们"},
+
+		// A message from the worker: never its text (lock screens are public).
+		"visit_message": {"服务师给您发来消息", "关于 {time} 的服务，请打开应用查看"},
 	},
 	"en": {
 		"visit_assigned":        {"New visit", "You have a new visit at {time}; open the app for details"},
@@ -99,6 +102,8 @@ var texts = map[string]map[string][2]string{
 
 		"worker_waiting": {"Your worker is at your door", "Your worker is at your door and could not reach you; please contact us"},
 		"visit_no_show":  {"Visit did not take place", "The visit of {time} did not take place and is recorded as a no-show; contact us to book again"},
+
+		"visit_message": {"New message from your worker", "About your visit of {time}; open the app to read it"},
 	},
 }
 

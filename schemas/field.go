@@ -32,6 +32,9 @@ type FieldState struct {
 	// CustomerAbsent is the worker's first record that nobody answered
 	// the door (customerAbsent); later ones are conflicts.
 	CustomerAbsent *CustomerAbsence `json:"customerAbsent,omitempty" bson:"customerAbsent,omitempty"`
+	// Messages is the visit's thread between the household and the
+	// worker, in the fold's order; the texts are masked (VisitMessage).
+	Messages []VisitMessage `json:"messages,omitempty" bson:"messages,omitempty"`
 }
 
 // Answers to an assignment.

@@ -72,6 +72,7 @@ var textClasses = map[string]TextClass{
 	"doNotSend": TextCode, "party": TextCode,
 	// a change of scope
 	"title": TextLine, "drop": TextCode, "changeId": TextCode, "decision": TextCode,
+	"messageId": TextCode,
 }
 
 // ClassOf is the class of a string field by its JSON name, and whether the

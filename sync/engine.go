@@ -715,6 +715,8 @@ func (e *Engine) check(v *schemas.Visit, recs []*Record) []*Record {
 		case (r.Kind == KindAccept || r.Kind == KindDecline) && v.OfficeStatus == schemas.VisitCancelled:
 			r.Status, r.Code, r.Message = StatusRejected, RejectCancelled, "the visit was cancelled: there is nothing to answer"
 			continue
+		case r.Kind == KindMessage && e.rejectMessage(v, r):
+			continue
 		case r.Payload.ItemID != "" && !items[r.Payload.ItemID]:
 			r.Status, r.Code, r.Message = StatusRejected, RejectUnknownItem, "no checklist item "+r.Payload.ItemID+" on this visit"
 			continue

@@ -43,10 +43,15 @@ type Rules struct {
 	GeofenceM   float64       // a check-in farther from the address is an exception
 	Early, Late time.Duration // a check-in before start-Early or after end+Late is outside the window
 	MaxSkew     time.Duration // a phone clock off by more is flagged
+	// A visit's message thread opens this long before the scheduled
+	// start and closes this long after the later of the scheduled end and
+	// the check-out (ThreadWindow).
+	MessagesOpenBefore, MessagesCloseAfter time.Duration
 }
 
 // DefaultRules are the documented defaults.
-var DefaultRules = Rules{GeofenceM: 300, Early: 2 * time.Hour, Late: 2 * time.Hour, MaxSkew: 2 * time.Minute}
+var DefaultRules = Rules{GeofenceM: 300, Early: 2 * time.Hour, Late: 2 * time.Hour, MaxSkew: 2 * time.Minute,
+	MessagesOpenBefore: 24 * time.Hour, MessagesCloseAfter: 24 * time.Hour}
 
 // Conflict and exception codes, each decided by one rule below.
 const (
@@ -176,6 +181,7 @@ func cloneField(fs schemas.FieldState) schemas.FieldState {
 	fs.Exceptions = slices.Clone(fs.Exceptions)
 	fs.Conflicts = slices.Clone(fs.Conflicts)
 	fs.Escalations = slices.Clone(fs.Escalations)
+	fs.Messages = slices.Clone(fs.Messages)
 	if fs.Assignment != nil {
 		a := *fs.Assignment
 		fs.Assignment = &a
@@ -323,6 +329,8 @@ func (f *folder) add(r *Record) {
 		f.scope(r, exception, conflict)
 	case KindCustomerAbsent:
 		f.customerAbsent(r, conflict, exception)
+	case KindMessage:
+		f.message(r)
 	case KindSignOff:
 		so := &schemas.SignOff{At: r.EffAt, Items: r.Payload.Items, SignatureRef: r.Payload.SignatureRef, SignerName: r.Payload.SignerName,
 			Rating: r.Payload.Rating, Comment: r.Payload.Comment, Source: recordSource(r), OpID: r.OpID}

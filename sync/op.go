@@ -48,7 +48,7 @@ const (
 )
 
 // Kinds lists every operation kind.
-var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindCustomerAbsent, KindEscalate, KindScope}
+var Kinds = []string{KindCheckIn, KindCheckOut, KindRunningLate, KindProgress, KindSignOff, KindIncident, KindNote, KindRetire, KindAccept, KindDecline, KindCustomerAbsent, KindEscalate, KindScope, KindMessage}
 
 // Batch is one push from a phone.
 type Batch struct {
@@ -111,7 +111,7 @@ var (
 	// ResultStatuses is every status of a result.
 	ResultStatuses = []string{StatusApplied, StatusConflict, StatusDuplicate, StatusRejected, StatusSkipped}
 	// RejectCodes, SkipCodes: every code of a rejected, a skipped result.
-	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull, RejectCancelled}
+	RejectCodes = []string{RejectInvalid, RejectUnknownKind, RejectUnknownVisit, RejectNotYours, RejectUnknownItem, RejectVisitFull, RejectCancelled, RejectThreadClosed}
 	SkipCodes   = []string{SkipGap, SkipAfterGap, SkipTimeBudget, SkipSeqTaken}
 	// ResultCodes is every code a result may carry, by its status: a
 	// duplicate repeats the first outcome; applied and conflict carry none.
@@ -261,6 +261,10 @@ func decodePayload(op *Op) (Payload, error) {
 		return p, checkScope(&p)
 	case KindCustomerAbsent:
 		if err := checkAbsent(&p); err != nil {
+			return p, err
+		}
+	case KindMessage:
+		if err := checkMessage(&p); err != nil {
 			return p, err
 		}
 	default:

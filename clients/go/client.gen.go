@@ -1237,6 +1237,21 @@ func (e IncidentActionAction) Valid() bool {
 	}
 }
 
+// Defines values for MessageOpKind.
+const (
+	MessageOpKindMessage MessageOpKind = "message"
+)
+
+// Valid indicates whether the value is a known member of the MessageOpKind enum.
+func (e MessageOpKind) Valid() bool {
+	switch e {
+	case MessageOpKindMessage:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for NewComplaintCategory.
 const (
 	NewComplaintCategoryAttitude   NewComplaintCategory = "attitude"
@@ -1612,6 +1627,7 @@ const (
 	ResultCodeInvalid        ResultCode = "invalid"
 	ResultCodeNotYours       ResultCode = "not_yours"
 	ResultCodeSeqTaken       ResultCode = "seq_taken"
+	ResultCodeThreadClosed   ResultCode = "thread_closed"
 	ResultCodeTimeBudget     ResultCode = "time_budget"
 	ResultCodeUnknown        ResultCode = "unknown"
 	ResultCodeUnknownItem    ResultCode = "unknown_item"
@@ -1637,6 +1653,8 @@ func (e ResultCode) Valid() bool {
 	case ResultCodeNotYours:
 		return true
 	case ResultCodeSeqTaken:
+		return true
+	case ResultCodeThreadClosed:
 		return true
 	case ResultCodeTimeBudget:
 		return true
@@ -2053,6 +2071,24 @@ func (e UserUpdateLocale) Valid() bool {
 	case UserUpdateLocaleEn:
 		return true
 	case UserUpdateLocaleZhCN:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for VisitMessageFrom.
+const (
+	VisitMessageFromCustomer VisitMessageFrom = "customer"
+	VisitMessageFromWorker   VisitMessageFrom = "worker"
+)
+
+// Valid indicates whether the value is a known member of the VisitMessageFrom enum.
+func (e VisitMessageFrom) Valid() bool {
+	switch e {
+	case VisitMessageFromCustomer:
+		return true
+	case VisitMessageFromWorker:
 		return true
 	default:
 		return false
@@ -3133,6 +3169,12 @@ type CustomerInput struct {
 // CustomerInputLocale empty: the default, zh-CN
 type CustomerInputLocale string
 
+// CustomerMessage defines model for CustomerMessage.
+type CustomerMessage struct {
+	MessageId openapi_types.UUID `json:"messageId"`
+	Text      string             `json:"text"`
+}
+
 // CustomerPut defines model for CustomerPut.
 type CustomerPut struct {
 	Addresses *[]Address `json:"addresses"`
@@ -3507,6 +3549,7 @@ type FieldState struct {
 	Exceptions        *[]Exception      `json:"exceptions"`
 	FactStatus        *VisitStatus      `json:"factStatus,omitempty"`
 	Incidents         *[]string         `json:"incidents"`
+	Messages          *[]VisitMessage   `json:"messages,omitempty"`
 	Notes             *[]FieldNote      `json:"notes"`
 	Ops               int               `json:"ops"`
 	Progress          *[]ItemProgress   `json:"progress"`
@@ -3631,6 +3674,41 @@ type LoginRequest struct {
 	DeviceId string `json:"deviceId"`
 	Login    string `json:"login"`
 	Password string `json:"password"`
+}
+
+// MessageOp A message to the household about the visit (schemaVersion 4), relayed with digit runs that look like phone numbers masked; only the current assignee, from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, judged at its time but never later than its receipt (else rejected thread_closed)
+type MessageOp struct {
+	// At when it happened, by the phone's clock
+	At   time.Time     `json:"at"`
+	Kind MessageOpKind `json:"kind"`
+
+	// OpId the phone's id for the operation, kept when it is renumbered
+	OpId    openapi_types.UUID `json:"opId"`
+	Payload *MessagePayload    `json:"payload,omitempty"`
+
+	// Seq 1, 2, 3, ... per device: the queue's order
+	Seq     int64              `json:"seq"`
+	VisitId openapi_types.UUID `json:"visitId"`
+}
+
+// MessageOpKind defines model for MessageOp.Kind.
+type MessageOpKind string
+
+// MessagePayload defines model for MessagePayload.
+type MessagePayload struct {
+	Photos *[]string `json:"photos,omitempty"`
+	Text   string    `json:"text"`
+}
+
+// MessageThread defines model for MessageThread.
+type MessageThread struct {
+	ClosesAt time.Time      `json:"closesAt"`
+	Messages []VisitMessage `json:"messages"`
+	Open     bool           `json:"open"`
+	OpensAt  time.Time      `json:"opensAt"`
+
+	// VisitId an id, or empty for none
+	VisitId string `json:"visitId"`
 }
 
 // MonthlyFigures defines model for MonthlyFigures.
@@ -4050,7 +4128,7 @@ type RescheduleBody struct {
 
 // Result The outcome of one operation. applied and conflict are recorded (conflict: a rule decided what stands); duplicate: seen before, code repeats the first outcome; rejected: never retried, the phone drops it (its seq is used); skipped: not looked at, send it again (seq_taken: renumber from nextSeq first).
 type Result struct {
-	// Code rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+	// Code rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled, thread_closed; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
 	Code    *ResultCode `json:"code,omitempty"`
 	Message *string     `json:"message,omitempty"`
 
@@ -4062,7 +4140,7 @@ type Result struct {
 	Status ResultStatus   `json:"status"`
 }
 
-// ResultCode rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+// ResultCode rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled, thread_closed; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
 type ResultCode string
 
 // ResultRule defines model for Result.Rule.
@@ -4589,9 +4667,20 @@ type VisitChecklistItem struct {
 type VisitCustomer struct {
 	Household   *Household  `json:"household,omitempty"`
 	Name        string      `json:"name"`
-	Phone       *string     `json:"phone,omitempty"`
 	Preferences Preferences `json:"preferences"`
 }
+
+// VisitMessage defines model for VisitMessage.
+type VisitMessage struct {
+	At     time.Time        `json:"at"`
+	From   VisitMessageFrom `json:"from"`
+	Id     string           `json:"id"`
+	Photos *[]string        `json:"photos,omitempty"`
+	Text   string           `json:"text"`
+}
+
+// VisitMessageFrom defines model for VisitMessage.From.
+type VisitMessageFrom string
 
 // VisitStatus defines model for VisitStatus.
 type VisitStatus string
@@ -4737,6 +4826,7 @@ type WorkerField struct {
 	Escalations       *[]string         `json:"escalations,omitempty"`
 	Eta               *time.Time        `json:"eta,omitempty"`
 	Incidents         []string          `json:"incidents"`
+	Messages          []VisitMessage    `json:"messages"`
 	Notes             []FieldNote       `json:"notes"`
 	Progress          []WorkerProgress  `json:"progress"`
 	ScopeChanges      *[]ScopeChange    `json:"scopeChanges,omitempty"`
@@ -5532,6 +5622,9 @@ type PostV1VisitsIdCorrectionsJSONRequestBody = NewCorrection
 
 // PostV1VisitsIdCorrectionsNDisputeJSONRequestBody defines body for PostV1VisitsIdCorrectionsNDispute for application/json ContentType.
 type PostV1VisitsIdCorrectionsNDisputeJSONRequestBody = DisputeBody
+
+// PostV1VisitsIdMessagesJSONRequestBody defines body for PostV1VisitsIdMessages for application/json ContentType.
+type PostV1VisitsIdMessagesJSONRequestBody = CustomerMessage
 
 // PostV1VisitsIdNoShowJSONRequestBody defines body for PostV1VisitsIdNoShow for application/json ContentType.
 type PostV1VisitsIdNoShowJSONRequestBody = NoShowBody
@@ -6428,6 +6521,40 @@ func (t *Op) MergeCustomerAbsentOp(v CustomerAbsentOp) error {
 	return err
 }
 
+// AsMessageOp returns the union data inside the Op as a MessageOp
+func (t Op) AsMessageOp() (MessageOp, error) {
+	var body MessageOp
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromMessageOp overwrites any union data inside the Op as the provided MessageOp
+func (t *Op) FromMessageOp(v MessageOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"message"}`))
+	t.union = b
+	return err
+}
+
+// MergeMessageOp performs a merge with any union data inside the Op, using the provided MessageOp
+func (t *Op) MergeMessageOp(v MessageOp) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	b, err = runtime.JSONMerge(b, []byte(`{"kind":"message"}`))
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
 func (t Op) Discriminator() (string, error) {
 	var discriminator struct {
 		Discriminator string `json:"kind"`
@@ -6456,6 +6583,8 @@ func (t Op) ValueByDiscriminator() (interface{}, error) {
 		return t.AsDeclineAssignmentOp()
 	case "escalate":
 		return t.AsEscalateOp()
+	case "message":
+		return t.AsMessageOp()
 	case "note":
 		return t.AsNoteOp()
 	case "progress":
@@ -8165,6 +8294,31 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 	PostV1VisitsIdCorrectionsNDispute(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetV1VisitsIdMessages The visit's thread between the household and its worker, with the window it may be written in
+	//
+	// Roles: customer.
+	//
+	// Corresponds with GET /v1/visits/{id}/messages (the `GetV1VisitsIdMessages` operationId).
+	GetV1VisitsIdMessages(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdMessagesWithBody The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+	//
+	// Roles: customer.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+	PostV1VisitsIdMessagesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// PostV1VisitsIdMessages The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+	//
+	// Roles: customer.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+	PostV1VisitsIdMessages(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// PostV1VisitsIdNoShowWithBody Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
 	//
@@ -10061,6 +10215,61 @@ func (c *Client) PostV1VisitsIdCorrectionsNDisputeWithBody(ctx context.Context, 
 // Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 func (c *Client) PostV1VisitsIdCorrectionsNDispute(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewPostV1VisitsIdCorrectionsNDisputeRequest(c.Server, id, n, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetV1VisitsIdMessages The visit's thread between the household and its worker, with the window it may be written in
+//
+// Roles: customer.
+//
+// Corresponds with GET /v1/visits/{id}/messages (the `GetV1VisitsIdMessages` operationId).
+func (c *Client) GetV1VisitsIdMessages(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetV1VisitsIdMessagesRequest(c.Server, id)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdMessagesWithBody The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+//
+// Roles: customer.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+func (c *Client) PostV1VisitsIdMessagesWithBody(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdMessagesRequestWithBody(c.Server, id, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// PostV1VisitsIdMessages The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+//
+// Roles: customer.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+func (c *Client) PostV1VisitsIdMessages(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewPostV1VisitsIdMessagesRequest(c.Server, id, body)
 	if err != nil {
 		return nil, err
 	}
@@ -14374,6 +14583,87 @@ func NewPostV1VisitsIdCorrectionsNDisputeRequestWithBody(server string, id opena
 	return req, nil
 }
 
+// NewGetV1VisitsIdMessagesRequest constructs an http.Request for the GetV1VisitsIdMessages method
+func NewGetV1VisitsIdMessagesRequest(server string, id openapi_types.UUID) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits/%s/messages", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewPostV1VisitsIdMessagesRequest calls the generic PostV1VisitsIdMessages builder with application/json body
+func NewPostV1VisitsIdMessagesRequest(server string, id openapi_types.UUID, body PostV1VisitsIdMessagesJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewPostV1VisitsIdMessagesRequestWithBody(server, id, "application/json", bodyReader)
+}
+
+// NewPostV1VisitsIdMessagesRequestWithBody constructs an http.Request for the PostV1VisitsIdMessages method, with any body, and a specified content type
+func NewPostV1VisitsIdMessagesRequestWithBody(server string, id openapi_types.UUID, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "id", id, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: "uuid"})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/visits/%s/messages", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
 // NewPostV1VisitsIdNoShowRequest calls the generic PostV1VisitsIdNoShow builder with application/json body
 func NewPostV1VisitsIdNoShowRequest(server string, id openapi_types.UUID, body PostV1VisitsIdNoShowJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -15919,6 +16209,33 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /v1/visits/{id}/corrections/{n}/dispute (the `PostV1VisitsIdCorrectionsNDispute` operationId).
 	PostV1VisitsIdCorrectionsNDisputeWithResponse(ctx context.Context, id openapi_types.UUID, n int, body PostV1VisitsIdCorrectionsNDisputeJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdCorrectionsNDisputeResponse, error)
+
+	// GetV1VisitsIdMessagesWithResponse The visit's thread between the household and its worker, with the window it may be written in
+	//
+	// Roles: customer.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/visits/{id}/messages (the `GetV1VisitsIdMessages` operationId).
+	GetV1VisitsIdMessagesWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1VisitsIdMessagesResponse, error)
+
+	// PostV1VisitsIdMessagesWithBodyWithResponse The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+	//
+	// Roles: customer.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+	PostV1VisitsIdMessagesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdMessagesResponse, error)
+
+	// PostV1VisitsIdMessagesWithResponse The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+	//
+	// Roles: customer.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+	PostV1VisitsIdMessagesWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdMessagesResponse, error)
 
 	// PostV1VisitsIdNoShowWithBodyWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
 	//
@@ -27668,6 +27985,358 @@ func (r PostV1VisitsIdCorrectionsNDisputeResponse) ContentType() string {
 	return ""
 }
 
+// GetV1VisitsIdMessagesResponse200Headers the declared response headers of an HTTP 200 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse200Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse400Headers the declared response headers of an HTTP 400 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse400Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse401Headers the declared response headers of an HTTP 401 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse401Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse403Headers the declared response headers of an HTTP 403 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse403Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse404Headers the declared response headers of an HTTP 404 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse404Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse409Headers the declared response headers of an HTTP 409 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse409Headers struct {
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse429Headers the declared response headers of an HTTP 429 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponse503Headers the declared response headers of an HTTP 503 response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// GetV1VisitsIdMessagesResponseDefaultHeaders the declared response headers of an HTTP default response for GetV1VisitsIdMessages
+type GetV1VisitsIdMessagesResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type GetV1VisitsIdMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageThread
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *GetV1VisitsIdMessagesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *GetV1VisitsIdMessagesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetV1VisitsIdMessagesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *GetV1VisitsIdMessagesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *GetV1VisitsIdMessagesResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *GetV1VisitsIdMessagesResponse409Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetV1VisitsIdMessagesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetV1VisitsIdMessagesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *GetV1VisitsIdMessagesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON200() *MessageThread {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r GetV1VisitsIdMessagesResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r GetV1VisitsIdMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetV1VisitsIdMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetV1VisitsIdMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetV1VisitsIdMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// PostV1VisitsIdMessagesResponse200Headers the declared response headers of an HTTP 200 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse200Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse400Headers the declared response headers of an HTTP 400 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse400Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse401Headers the declared response headers of an HTTP 401 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse401Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse403Headers the declared response headers of an HTTP 403 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse403Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse404Headers the declared response headers of an HTTP 404 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse404Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse409Headers the declared response headers of an HTTP 409 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse409Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse413Headers the declared response headers of an HTTP 413 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse413Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse415Headers the declared response headers of an HTTP 415 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse415Headers struct {
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse429Headers the declared response headers of an HTTP 429 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse429Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponse503Headers the declared response headers of an HTTP 503 response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponse503Headers struct {
+	RetryAfter *int
+	XRequestID *string
+}
+
+// PostV1VisitsIdMessagesResponseDefaultHeaders the declared response headers of an HTTP default response for PostV1VisitsIdMessages
+type PostV1VisitsIdMessagesResponseDefaultHeaders struct {
+	XRequestID *string
+}
+
+type PostV1VisitsIdMessagesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MessageThread
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *ErrorBadRequest
+	// JSON401 the response for an HTTP 401 `application/json` response
+	JSON401 *ErrorUnauthorized
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *ErrorForbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *ErrorNotFound
+	// JSON409 the response for an HTTP 409 `application/json` response
+	JSON409 *ErrorConflict
+	// JSON413 the response for an HTTP 413 `application/json` response
+	JSON413 *ErrorTooLarge
+	// JSON415 the response for an HTTP 415 `application/json` response
+	JSON415 *ErrorUnsupportedMedia
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *ErrorRateLimited
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ErrorUnavailable
+	// JSONDefault the response for an HTTP default `application/json` response
+	JSONDefault *ErrorInternal
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *PostV1VisitsIdMessagesResponse200Headers
+	// Headers400 the parsed response headers for an HTTP 400 response
+	Headers400 *PostV1VisitsIdMessagesResponse400Headers
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *PostV1VisitsIdMessagesResponse401Headers
+	// Headers403 the parsed response headers for an HTTP 403 response
+	Headers403 *PostV1VisitsIdMessagesResponse403Headers
+	// Headers404 the parsed response headers for an HTTP 404 response
+	Headers404 *PostV1VisitsIdMessagesResponse404Headers
+	// Headers409 the parsed response headers for an HTTP 409 response
+	Headers409 *PostV1VisitsIdMessagesResponse409Headers
+	// Headers413 the parsed response headers for an HTTP 413 response
+	Headers413 *PostV1VisitsIdMessagesResponse413Headers
+	// Headers415 the parsed response headers for an HTTP 415 response
+	Headers415 *PostV1VisitsIdMessagesResponse415Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *PostV1VisitsIdMessagesResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *PostV1VisitsIdMessagesResponse503Headers
+	// HeadersDefault the parsed response headers for an HTTP default response
+	HeadersDefault *PostV1VisitsIdMessagesResponseDefaultHeaders
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON200() *MessageThread {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON400() *ErrorBadRequest {
+	return r.JSON400
+}
+
+// GetJSON401 returns the response for an HTTP 401 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON401() *ErrorUnauthorized {
+	return r.JSON401
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON403() *ErrorForbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON404() *ErrorNotFound {
+	return r.JSON404
+}
+
+// GetJSON409 returns the response for an HTTP 409 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON409() *ErrorConflict {
+	return r.JSON409
+}
+
+// GetJSON413 returns the response for an HTTP 413 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON413() *ErrorTooLarge {
+	return r.JSON413
+}
+
+// GetJSON415 returns the response for an HTTP 415 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON415() *ErrorUnsupportedMedia {
+	return r.JSON415
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON429() *ErrorRateLimited {
+	return r.JSON429
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSON503() *ErrorUnavailable {
+	return r.JSON503
+}
+
+// GetJSONDefault returns the response for an HTTP default `application/json` response
+func (r PostV1VisitsIdMessagesResponse) GetJSONDefault() *ErrorInternal {
+	return r.JSONDefault
+}
+
+// GetBody returns the raw response body bytes
+func (r PostV1VisitsIdMessagesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r PostV1VisitsIdMessagesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r PostV1VisitsIdMessagesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r PostV1VisitsIdMessagesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // PostV1VisitsIdNoShowResponse200Headers the declared response headers of an HTTP 200 response for PostV1VisitsIdNoShow
 type PostV1VisitsIdNoShowResponse200Headers struct {
 	XRequestID *string
@@ -31626,6 +32295,51 @@ func (c *ClientWithResponses) PostV1VisitsIdCorrectionsNDisputeWithResponse(ctx 
 		return nil, err
 	}
 	return ParsePostV1VisitsIdCorrectionsNDisputeResponse(rsp)
+}
+
+// GetV1VisitsIdMessagesWithResponse The visit's thread between the household and its worker, with the window it may be written in
+//
+// Roles: customer.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/visits/{id}/messages (the `GetV1VisitsIdMessages` operationId).
+func (c *ClientWithResponses) GetV1VisitsIdMessagesWithResponse(ctx context.Context, id openapi_types.UUID, reqEditors ...RequestEditorFn) (*GetV1VisitsIdMessagesResponse, error) {
+	rsp, err := c.GetV1VisitsIdMessages(ctx, id, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetV1VisitsIdMessagesResponse(rsp)
+}
+
+// PostV1VisitsIdMessagesWithBodyWithResponse The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+//
+// Roles: customer.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdMessagesWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdMessagesResponse, error) {
+	rsp, err := c.PostV1VisitsIdMessagesWithBody(ctx, id, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdMessagesResponse(rsp)
+}
+
+// PostV1VisitsIdMessagesWithResponse The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+//
+// Roles: customer.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/visits/{id}/messages (the `PostV1VisitsIdMessages` operationId).
+func (c *ClientWithResponses) PostV1VisitsIdMessagesWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdMessagesJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdMessagesResponse, error) {
+	rsp, err := c.PostV1VisitsIdMessages(ctx, id, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParsePostV1VisitsIdMessagesResponse(rsp)
 }
 
 // PostV1VisitsIdNoShowWithBodyWithResponse Mark a visit that did not take place a no-show, from its start on and while it has no check-in: the customer's (needs the worker's customerAbsent record) or the worker's; the household is told
@@ -45451,6 +46165,418 @@ func ParsePostV1VisitsIdCorrectionsNDisputeResponse(rsp *http.Response) (*PostV1
 		response.Headers503 = &headers
 	case true:
 		var headers PostV1VisitsIdCorrectionsNDisputeResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetV1VisitsIdMessagesResponse parses an HTTP response from a GetV1VisitsIdMessagesWithResponse call
+func ParseGetV1VisitsIdMessagesResponse(rsp *http.Response) (*GetV1VisitsIdMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetV1VisitsIdMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageThread
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers GetV1VisitsIdMessagesResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers GetV1VisitsIdMessagesResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers GetV1VisitsIdMessagesResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers GetV1VisitsIdMessagesResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers GetV1VisitsIdMessagesResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers GetV1VisitsIdMessagesResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 429:
+		var headers GetV1VisitsIdMessagesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetV1VisitsIdMessagesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers GetV1VisitsIdMessagesResponseDefaultHeaders
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.HeadersDefault = &headers
+	}
+
+	return response, nil
+}
+
+// ParsePostV1VisitsIdMessagesResponse parses an HTTP response from a PostV1VisitsIdMessagesWithResponse call
+func ParsePostV1VisitsIdMessagesResponse(rsp *http.Response) (*PostV1VisitsIdMessagesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &PostV1VisitsIdMessagesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MessageThread
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest ErrorBadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest ErrorUnauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest ErrorForbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest ErrorNotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest ErrorConflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
+		var dest ErrorTooLarge
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON413 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 415:
+		var dest ErrorUnsupportedMedia
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON415 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest ErrorRateLimited
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ErrorUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && true:
+		var dest ErrorInternal
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSONDefault = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 200:
+		var headers PostV1VisitsIdMessagesResponse200Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers200 = &headers
+	case rsp.StatusCode == 400:
+		var headers PostV1VisitsIdMessagesResponse400Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers400 = &headers
+	case rsp.StatusCode == 401:
+		var headers PostV1VisitsIdMessagesResponse401Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 403:
+		var headers PostV1VisitsIdMessagesResponse403Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers403 = &headers
+	case rsp.StatusCode == 404:
+		var headers PostV1VisitsIdMessagesResponse404Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers404 = &headers
+	case rsp.StatusCode == 409:
+		var headers PostV1VisitsIdMessagesResponse409Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers409 = &headers
+	case rsp.StatusCode == 413:
+		var headers PostV1VisitsIdMessagesResponse413Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers413 = &headers
+	case rsp.StatusCode == 415:
+		var headers PostV1VisitsIdMessagesResponse415Headers
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers415 = &headers
+	case rsp.StatusCode == 429:
+		var headers PostV1VisitsIdMessagesResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers PostV1VisitsIdMessagesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.XRequestID = &value
+		}
+		response.Headers503 = &headers
+	case true:
+		var headers PostV1VisitsIdMessagesResponseDefaultHeaders
 		if values := rsp.Header.Values("X-Request-ID"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "X-Request-ID", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

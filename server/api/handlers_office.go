@@ -502,6 +502,22 @@ func (a *API) customerSignOff(c *fiber.Ctx) error {
 	return withIDBody(a, c, http.StatusOK, a.sync.SignOffFromCustomer)
 }
 
+func (a *API) postMessage(c *fiber.Ctx) error {
+	return withIDBody(a, c, http.StatusOK, a.sync.MessageFromCustomer)
+}
+
+func (a *API) getMessages(c *fiber.Ctx) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	t, err := a.sync.Thread(c.UserContext(), actor(c), id)
+	if err != nil {
+		return err
+	}
+	return a.reply(c, http.StatusOK, t)
+}
+
 func (a *API) fileComplaint(c *fiber.Ctx) error {
 	return withBody(a, c, http.StatusCreated, a.office.FileComplaint)
 }

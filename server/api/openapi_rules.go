@@ -89,7 +89,7 @@ var (
 	roles         = []schemas.Role{schemas.RoleAdmin, schemas.RoleSupervisor, schemas.RoleWorker, schemas.RoleCustomer}
 	workerStates  = []schemas.WorkerStatus{schemas.WorkerActive, schemas.WorkerSuspended, schemas.WorkerLeft}
 	resultStatus  = []string{fsync.StatusApplied, fsync.StatusConflict, fsync.StatusDuplicate, fsync.StatusRejected, fsync.StatusSkipped}
-	rejectedCodes = []string{"invalid", "unknown_kind", "unknown_visit", "not_yours", "unknown_item", "visit_full", "visit_cancelled"}
+	rejectedCodes = fsync.RejectCodes
 	skippedCodes  = []string{"gap", "after_gap", "time_budget", "seq_taken"}
 	// A duplicate repeats the first outcome: applied, conflict, unknown, or
 	// a rejected code.
@@ -263,6 +263,10 @@ var fieldRules = map[string][]rule{
 	"ScopeChange.how":           {enum(schemas.ConsentCode, schemas.ConsentApp)},
 	"CustomerScopeChange.state": {enum(schemas.ScopePending, schemas.ScopeAgreed)},
 	"CustomerScopeChange.how":   {enum(schemas.ConsentCode, schemas.ConsentApp)},
+	// A visit's messages (sync/messages.go).
+	"CustomerMessage.messageId": uuid,
+	"CustomerMessage.text":      {notOnly, maxLen(fsync.MaxMessageRunes)},
+	"VisitMessage.from":         {enum(schemas.MessageFromWorker, schemas.MessageFromCustomer)},
 }
 
 // applyFieldRules gives a property of a component its rules: the free-text
@@ -579,6 +583,9 @@ var opKinds = []opKind{
 	{kind: fsync.KindCustomerAbsent, summary: "Nobody answered the door (schemaVersion 4): the phone's position, the minutes waited and the door's photo; alerts the supervisor (customer_not_home) and tells the household",
 		fields: []string{"location", "waitedMinutes", "photos", "calledCustomer", "text"}, required: []string{"location", "waitedMinutes", "photos"},
 		fieldRules: map[string][]rule{"waitedMinutes": {between(0, fsync.MaxWaitedMinutes)}, "photos": {minItems(1)}, "text": {maxLen(500)}}},
+	{kind: fsync.KindMessage, summary: "A message to the household about the visit (schemaVersion 4), relayed with digit runs that look like phone numbers masked; only the current assignee, from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, judged at its time but never later than its receipt (else rejected thread_closed)",
+		fields: []string{"text", "photos"}, required: []string{"text"},
+		fieldRules: map[string][]rule{"text": {notOnly, maxLen(fsync.MaxMessageRunes)}, "photos": {maxItems(fsync.MaxMessagePhotos)}}},
 }
 
 // kindRetire is the protocol's retire kind (PROTOCOL.md, schemaVersion 2).

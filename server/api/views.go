@@ -162,8 +162,8 @@ func (a *API) viewOf(c *fiber.Ctx, v any) (any, error) {
 
 	// The same for every role the route admits: the catalog (signed-in
 	// users), a phone's own push results and sync state, a visit's
-	// presence secret (its customer), a household's channel preference.
-	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret, *fsync.DeviceState, *office.NotificationChannel:
+	// presence secret (its customer), a household's channel preference, a message thread (its customer).
+	case *schemas.ServiceType, *fsync.PushResponse, *PresenceSecret, *fsync.DeviceState, *office.NotificationChannel, *schemas.MessageThread:
 		return v, nil
 	}
 	return nil, fmt.Errorf("no view of %T for role %s", v, act.Role)

@@ -462,6 +462,12 @@ func (m *mx) rows() map[string]mxRow {
 			m.push(v.ID, op)
 			return mxReq{path: "/v1/visits/" + v.ID + "/scope/" + op["opId"].(string), body: map[string]any{"decision": "agree"}}
 		}},
+		"POST /v1/visits/{id}/messages": {kind: "thread", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.started().ID + "/messages", body: map[string]any{"messageId": m.f.newID(), "text": "门铃坏了，到了请敲门"}}
+		}},
+		"GET /v1/visits/{id}/messages": {kind: "thread", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+			return mxReq{path: "/v1/visits/" + m.started().ID + "/messages"}
+		}},
 		"POST /v1/visits/{id}/rework": {kind: "visit", want: ruleOwnTeam, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.signedOff(false).ID + "/rework", body: map[string]any{"scheduledStart": now.Add(48 * time.Hour).Truncate(time.Hour), "overrideReason": "the matrix books w1 many times at once"}}
 		}},
@@ -702,11 +708,12 @@ var (
 				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes addressHidden").
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
 				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed escalations").
+				add("field.messages", "id from at text photos").
 				add("field.assignment", "answer workerId at reason text opId").
 				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how workerId at answeredBy answeredAt").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
 				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
-				add("customer", "name phone preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
+				add("customer", "name preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)
 	allowCustomerVisit = pathSet{}.
 				add("", "id customerId address.addressId address.text address.location.lat address.location.lng address.accessNotes").
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone checklist.id checklist.text checklist.done status reworkId reworkOf version updatedAt").
@@ -756,7 +763,8 @@ func roleViews(role schemas.Role) map[string]pathSet {
 			"syncDevice": wholeOf(fsync.DeviceState{})}
 	case schemas.RoleCustomer:
 		own = map[string]pathSet{"visit": allowCustomerVisit, "customer": allowCustomerSelf, "complaint": allowCustomerComplaint,
-			"signoff": pathSet{}.add("", "status rule message").under("visit", allowCustomerVisit), "presence": wholeOf(api.PresenceSecret{})}
+			"signoff": pathSet{}.add("", "status rule message").under("visit", allowCustomerVisit), "presence": wholeOf(api.PresenceSecret{}),
+			"thread": wholeOf(schemas.MessageThread{})}
 	}
 	for k, v := range shared {
 		own[k] = v
@@ -844,7 +852,7 @@ func TestCorrectionDisputeAnswersThroughTheWorkersView(t *testing.T) {
 	r := f.do("POST", "/v1/visits/"+vv.ID+"/corrections/1/dispute", map[string]any{"note": "我那天没有这个预约"}, w.wk1).want(200)
 	var got office.WorkerVisit
 	r.decode(&got)
-	if !got.AddressHidden || got.Address.Text != "" || got.Address.AccessNotes != "" || got.Customer == nil || got.Customer.Phone != "" {
+	if !got.AddressHidden || got.Address.Text != "" || got.Address.AccessNotes != "" || got.Customer == nil {
 		t.Errorf("dispute answer shows what GET hides: %s", r.body)
 	}
 	for _, secret := range []string{w.c1.Addresses[0].Text, "4321", w.c1.Phone, "pastWorkerIds", "review"} {

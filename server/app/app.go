@@ -203,6 +203,7 @@ func (s *Server) prepare(ctx context.Context, cfg Config, cipher *store.Cipher, 
 	presence := fsync.NewPresence(cipher.Derived("presence"), cfg.PresenceStep)
 	rules := fsync.DefaultRules
 	rules.GeofenceM = float64(cfg.GeofenceMeters)
+	rules.MessagesOpenBefore, rules.MessagesCloseAfter = cfg.MessagesOpenBefore, cfg.MessagesCloseAfter
 	limits := fsync.DefaultLimits
 	limits.MaxOps = cfg.SyncMaxOps
 	limits.AlertWindow = cfg.AlertWindow

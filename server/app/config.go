@@ -75,6 +75,9 @@ type Config struct {
 	// EscalationUrgent and EscalationNormal are how long after its receipt
 	// an urgent and a normal escalation are promised to be handled.
 	EscalationUrgent, EscalationNormal time.Duration
+	// A visit's message thread opens MessagesOpenBefore before its start
+	// and closes MessagesCloseAfter after its end or check-out.
+	MessagesOpenBefore, MessagesCloseAfter time.Duration
 
 	MetricsAddr   string // host:port of the /metrics listener; empty: off
 	TraceEndpoint string // OTLP/HTTP traces URL, from the standard OTEL_ variables; empty: off
@@ -342,6 +345,8 @@ func load(getenv func(string) string) (Config, []Setting, error) {
 	c.AssignmentAnswerBy = duration("ASSIGNMENT_ANSWER_BY", office.DefaultAnswerBy, 0, 14*24*time.Hour, "an assignment its worker has not accepted or declined this long after it was made (at the latest half way from then to the visit's start) alerts the supervisor (0: off)")
 	c.EscalationUrgent = duration("ESCALATION_URGENT", fsync.DefaultEscalationUrgent, time.Minute, 7*24*time.Hour, "an urgent escalation from the door is promised to the household this long after the server receives it")
 	c.EscalationNormal = duration("ESCALATION_NORMAL", fsync.DefaultEscalationNormal, time.Minute, 30*24*time.Hour, "a normal escalation from the door is promised to the household this long after the server receives it")
+	c.MessagesOpenBefore = duration("MESSAGES_OPEN_BEFORE", fsync.DefaultRules.MessagesOpenBefore, 0, 14*24*time.Hour, "a visit's message thread between the household and the worker opens this long before the scheduled start")
+	c.MessagesCloseAfter = duration("MESSAGES_CLOSE_AFTER", fsync.DefaultRules.MessagesCloseAfter, 0, 14*24*time.Hour, "and closes this long after the later of the scheduled end and the check-out")
 	c.TravelBuffer = duration("TRAVEL_BUFFER", office.DefaultTravelBuffer, 0, 4*time.Hour, "time kept free before and after each visit of a worker")
 	c.Rating = office.RatingConfig{
 		HalfLife:    duration("RATING_HALF_LIFE", office.DefaultRatingConfig.HalfLife, 24*time.Hour, 3650*24*time.Hour, "a sign-off's rating weighs half as much this long before the worker's newest one"),

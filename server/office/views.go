@@ -85,6 +85,8 @@ type WorkerField struct {
 	// ScopeChanges are the changes of scope proposed on site, with the
 	// household's consent: the worker's own proposals, as recorded.
 	ScopeChanges []schemas.ScopeChange `json:"scopeChanges,omitempty"`
+	// Messages is the visit's thread with the household (texts masked).
+	Messages []schemas.VisitMessage `json:"messages"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -127,10 +129,10 @@ type WorkerDispute struct {
 }
 
 // VisitCustomer is what the assigned worker learns about the household:
-// the phone and household only inside the access window.
+// the household only inside the access window. Never the phone: the
+// worker and the household talk through the visit's messages.
 type VisitCustomer struct {
 	Name        string              `json:"name"`
-	Phone       string              `json:"phone,omitempty"`
 	Household   *schemas.Household  `json:"household,omitempty"`
 	Preferences schemas.Preferences `json:"preferences"`
 }
@@ -221,7 +223,7 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	f := &v.Field
 	out.Field = WorkerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, CheckIn: workerAttendance(f.CheckIn), CheckOut: workerAttendance(f.CheckOut),
 		Progress: make([]WorkerProgress, len(f.Progress)), SignOff: f.SignOff, Incidents: f.Incidents, Notes: f.Notes,
-		CustomerConfirmed: f.CustomerConfirmed, ScopeChanges: f.ScopeChanges}
+		CustomerConfirmed: f.CustomerConfirmed, ScopeChanges: f.ScopeChanges, Messages: f.Messages}
 	if v.Answer() != "" {
 		out.Field.Assignment = f.Assignment
 	}
@@ -242,7 +244,6 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	}
 	out.Customer = &VisitCustomer{Name: c.Name, Preferences: c.Preferences}
 	if visible {
-		out.Customer.Phone = c.Phone
 		h := c.Household
 		out.Customer.Household = &h
 	}

@@ -1125,6 +1125,30 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/visits/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The visit's thread between the household and its worker, with the window it may be written in
+         * @description Roles: customer.
+         */
+        get: operations["getV1VisitsIdMessages"];
+        put?: never;
+        /**
+         * The household writes to its worker about the visit, relayed by the server (no numbers pass: digit runs are masked); open from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, else 409 thread_closed; the same messageId again is a no-op
+         * @description Roles: customer.
+         */
+        post: operations["postV1VisitsIdMessages"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/v1/visits/{id}/no-show": {
         parameters: {
             query?: never;
@@ -1893,6 +1917,11 @@ export interface components {
             /** @description an id, or empty for none */
             userId?: string;
         };
+        CustomerMessage: {
+            /** Format: uuid */
+            messageId: string;
+            text: string;
+        };
         CustomerPut: {
             addresses: components["schemas"]["Address"][] | null;
             doNotSend: string[];
@@ -2170,6 +2199,7 @@ export interface components {
             exceptions: components["schemas"]["Exception"][] | null;
             factStatus?: components["schemas"]["VisitStatus"];
             incidents: string[] | null;
+            messages?: components["schemas"]["VisitMessage"][];
             notes: components["schemas"]["FieldNote"][] | null;
             ops: number;
             progress: components["schemas"]["ItemProgress"][] | null;
@@ -2276,6 +2306,46 @@ export interface components {
             deviceId: string;
             login: string;
             password: string;
+        };
+        /** @description A message to the household about the visit (schemaVersion 4), relayed with digit runs that look like phone numbers masked; only the current assignee, from MESSAGES_OPEN_BEFORE before the start to MESSAGES_CLOSE_AFTER after the end or check-out, judged at its time but never later than its receipt (else rejected thread_closed) */
+        MessageOp: {
+            /**
+             * Format: date-time
+             * @description when it happened, by the phone's clock
+             */
+            at: string;
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            kind: "message";
+            /**
+             * Format: uuid
+             * @description the phone's id for the operation, kept when it is renumbered
+             */
+            opId: string;
+            payload?: components["schemas"]["MessagePayload"];
+            /**
+             * Format: int64
+             * @description 1, 2, 3, ... per device: the queue's order
+             */
+            seq: number;
+            /** Format: uuid */
+            visitId: string;
+        };
+        MessagePayload: {
+            photos?: string[];
+            text: string;
+        };
+        MessageThread: {
+            /** Format: date-time */
+            closesAt: string;
+            messages: components["schemas"]["VisitMessage"][];
+            open: boolean;
+            /** Format: date-time */
+            opensAt: string;
+            /** @description an id, or empty for none */
+            visitId: string;
         };
         MonthlyFigures: {
             /** Format: double */
@@ -2440,7 +2510,7 @@ export interface components {
             visitId?: string;
         };
         /** @description One operation, by kind. A kind this server does not know is rejected with unknown_kind (its seq is used, the queue goes on). Unknown payload fields are ignored by the server and kept with the operation. */
-        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"] | components["schemas"]["ChangeScopeOp"] | components["schemas"]["CustomerAbsentOp"];
+        Op: components["schemas"]["CheckInOp"] | components["schemas"]["CheckOutOp"] | components["schemas"]["RunningLateOp"] | components["schemas"]["ProgressOp"] | components["schemas"]["SignOffOp"] | components["schemas"]["ReportIncidentOp"] | components["schemas"]["NoteOp"] | components["schemas"]["RetireOp"] | components["schemas"]["AcceptAssignmentOp"] | components["schemas"]["DeclineAssignmentOp"] | components["schemas"]["EscalateOp"] | components["schemas"]["ChangeScopeOp"] | components["schemas"]["CustomerAbsentOp"] | components["schemas"]["MessageOp"];
         Preferences: {
             language?: string;
             minExperienceYears?: number;
@@ -2650,10 +2720,10 @@ export interface components {
         /** @description The outcome of one operation. applied and conflict are recorded (conflict: a rule decided what stands); duplicate: seen before, code repeats the first outcome; rejected: never retried, the phone drops it (its seq is used); skipped: not looked at, send it again (seq_taken: renumber from nextSeq first). */
         Result: {
             /**
-             * @description rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
+             * @description rejected: invalid, unknown_kind, unknown_visit, not_yours, unknown_item, visit_full, visit_cancelled, thread_closed; skipped: gap, after_gap, time_budget, seq_taken; duplicate: the first outcome (applied, conflict, unknown or a rejected code)
              * @enum {string}
              */
-            code?: "invalid" | "unknown_kind" | "unknown_visit" | "not_yours" | "unknown_item" | "visit_full" | "visit_cancelled" | "gap" | "after_gap" | "time_budget" | "seq_taken" | "applied" | "conflict" | "unknown";
+            code?: "invalid" | "unknown_kind" | "unknown_visit" | "not_yours" | "unknown_item" | "visit_full" | "visit_cancelled" | "thread_closed" | "gap" | "after_gap" | "time_budget" | "seq_taken" | "applied" | "conflict" | "unknown";
             message?: string;
             /** @description the operation's opId as sent (an invalid one is echoed, rejected) */
             opId: string;
@@ -3126,8 +3196,16 @@ export interface components {
         VisitCustomer: {
             household?: components["schemas"]["Household"];
             name: string;
-            phone?: string;
             preferences: components["schemas"]["Preferences"];
+        };
+        VisitMessage: {
+            /** Format: date-time */
+            at: string;
+            /** @enum {string} */
+            from: "worker" | "customer";
+            id: string;
+            photos?: string[];
+            text: string;
         };
         /** @enum {string} */
         VisitStatus: "scheduled" | "confirmed" | "en_route" | "checked_in" | "checked_out" | "signed_off" | "cancelled" | "no_show" | "disputed" | "rework";
@@ -3269,6 +3347,7 @@ export interface components {
             /** Format: date-time */
             eta?: string | null;
             incidents: string[];
+            messages: components["schemas"]["VisitMessage"][];
             notes: components["schemas"]["FieldNote"][];
             progress: components["schemas"]["WorkerProgress"][];
             scopeChanges?: components["schemas"]["ScopeChange"][];
@@ -6068,6 +6147,76 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WorkerVisit"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            413: components["responses"]["ErrorTooLarge"];
+            415: components["responses"]["ErrorUnsupportedMedia"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    getV1VisitsIdMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageThread"];
+                };
+            };
+            400: components["responses"]["ErrorBadRequest"];
+            401: components["responses"]["ErrorUnauthorized"];
+            403: components["responses"]["ErrorForbidden"];
+            404: components["responses"]["ErrorNotFound"];
+            409: components["responses"]["ErrorConflict"];
+            429: components["responses"]["ErrorRateLimited"];
+            503: components["responses"]["ErrorUnavailable"];
+            default: components["responses"]["ErrorInternal"];
+        };
+    };
+    postV1VisitsIdMessages: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                /** @description a record id (an id of another shape is a 404) */
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CustomerMessage"];
+            };
+        };
+        responses: {
+            /** @description success */
+            200: {
+                headers: {
+                    "X-Request-ID": components["headers"]["X-Request-ID"];
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MessageThread"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
