@@ -112,12 +112,12 @@ var alertTitles = map[string]map[string]string{
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
 		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期",
 		"escalation": "服务师上报问题", "escalation_overdue": "上报问题超过承诺时间未处理",
-		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家"},
+		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家", "scope_refused_item": "客户拒绝的服务变更项目有进度"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
 		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days",
 		"escalation": "A worker escalated a problem", "escalation_overdue": "Escalation past its promised time",
-		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in"},
+		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in", "scope_refused_item": "Work on an item the customer refused"},
 }
 
 // text returns the title and body of a kind in the locale (zh-CN default).

@@ -4760,6 +4760,17 @@ type Worker struct {
 	WorkingHours WorkingHours `json:"workingHours"`
 }
 
+// WorkerAbsence defines model for WorkerAbsence.
+type WorkerAbsence struct {
+	At             time.Time          `json:"at"`
+	CalledCustomer bool               `json:"calledCustomer"`
+	Location       *GeoFix            `json:"location,omitempty"`
+	OpId           openapi_types.UUID `json:"opId"`
+	Photos         []string           `json:"photos"`
+	Text           *string            `json:"text,omitempty"`
+	WaitedMinutes  int                `json:"waitedMinutes"`
+}
+
 // WorkerAttendance defines model for WorkerAttendance.
 type WorkerAttendance struct {
 	At       time.Time          `json:"at"`
@@ -4821,6 +4832,7 @@ type WorkerField struct {
 	Assignment        *AssignmentAnswer `json:"assignment,omitempty"`
 	CheckIn           *WorkerAttendance `json:"checkIn,omitempty"`
 	CheckOut          *WorkerAttendance `json:"checkOut,omitempty"`
+	CustomerAbsent    *WorkerAbsence    `json:"customerAbsent,omitempty"`
 	CustomerConfirmed bool              `json:"customerConfirmed"`
 	EnRouteAt         *time.Time        `json:"enRouteAt,omitempty"`
 	Escalations       *[]string         `json:"escalations,omitempty"`

@@ -91,6 +91,14 @@ func TestCustomerNotHome(t *testing.T) {
 	if ca := seen.Field.CustomerAbsent; ca == nil || ca.WaitedMinutes != 20 || !ca.CalledCustomer || ca.DistanceM == nil {
 		t.Fatalf("the office sees %+v", ca)
 	}
+	// The worker sees their own record (a reinstalled phone learns it was
+	// recorded), without device or worker ids.
+	var mine map[string]any
+	f.do("GET", "/v1/visits/"+v.ID, nil, w.wk1).want(200).decode(&mine)
+	ca, _ := mine["field"].(map[string]any)["customerAbsent"].(map[string]any)
+	if ca == nil || ca["waitedMinutes"] != float64(20) || ca["calledCustomer"] != true || ca["deviceId"] != nil || ca["workerId"] != nil {
+		t.Fatalf("the worker sees %+v", ca)
+	}
 
 	// A write at a stale version is refused; at the current one it stands.
 	stale := map[string]any{"party": "customer", "reason": good["reason"], "version": seen.Version - 1}

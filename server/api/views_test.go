@@ -709,6 +709,7 @@ var (
 				add("", "serviceTypeId scheduledStart scheduledEnd timeZone workerId checklist.id checklist.text checklist.done notes status cancelReason reworkOf version updatedAt").
 				add("field", "enRouteAt eta progress.itemId progress.done progress.at progress.photos progress.opId incidents notes.at notes.text notes.itemId notes.photos notes.opId customerConfirmed escalations").
 				add("field.messages", "id from at text photos").
+				add("field.customerAbsent", "at location.lat location.lng location.accuracyM waitedMinutes photos calledCustomer text opId").
 				add("field.assignment", "answer workerId at reason text opId").
 				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how workerId at answeredBy answeredAt").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).

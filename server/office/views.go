@@ -85,8 +85,23 @@ type WorkerField struct {
 	// ScopeChanges are the changes of scope proposed on site, with the
 	// household's consent: the worker's own proposals, as recorded.
 	ScopeChanges []schemas.ScopeChange `json:"scopeChanges,omitempty"`
+	// CustomerAbsent is the worker's own record at the door, so a phone
+	// reinstalled or a second one shows it was recorded.
+	CustomerAbsent *WorkerAbsence `json:"customerAbsent,omitempty"`
 	// Messages is the visit's thread with the household (texts masked).
 	Messages []schemas.VisitMessage `json:"messages"`
+}
+
+// WorkerAbsence is the worker's own record that nobody answered the
+// door, as the worker sees it: no device or worker id.
+type WorkerAbsence struct {
+	At             time.Time       `json:"at"`
+	Location       *schemas.GeoFix `json:"location,omitempty"`
+	WaitedMinutes  int             `json:"waitedMinutes"`
+	Photos         []string        `json:"photos"`
+	CalledCustomer bool            `json:"calledCustomer"`
+	Text           string          `json:"text,omitempty"`
+	OpID           string          `json:"opId"`
 }
 
 // WorkerAttendance is a check-in or check-out as the worker sees it.
@@ -228,6 +243,10 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 		out.Field.Assignment = f.Assignment
 	}
 	out.Field.Escalations = f.Escalations
+	if x := f.CustomerAbsent; x != nil && x.WorkerID == a.WorkerID {
+		out.Field.CustomerAbsent = &WorkerAbsence{At: x.At, Location: x.Location, WaitedMinutes: x.WaitedMinutes, Photos: x.Photos,
+			CalledCustomer: x.CalledCustomer, Text: x.Text, OpID: x.OpID}
+	}
 	for i, p := range f.Progress {
 		out.Field.Progress[i] = WorkerProgress{ItemID: p.ItemID, Done: p.Done, At: p.At, Photos: p.Photos, OpID: p.OpID}
 	}

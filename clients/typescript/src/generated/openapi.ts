@@ -3283,6 +3283,17 @@ export interface components {
             version: number;
             workingHours: components["schemas"]["WorkingHours"];
         };
+        WorkerAbsence: {
+            /** Format: date-time */
+            at: string;
+            calledCustomer: boolean;
+            location?: components["schemas"]["GeoFix"];
+            /** Format: uuid */
+            opId: string;
+            photos: string[];
+            text?: string;
+            waitedMinutes: number;
+        };
         WorkerAttendance: {
             /** Format: date-time */
             at: string;
@@ -3340,6 +3351,7 @@ export interface components {
             assignment?: components["schemas"]["AssignmentAnswer"];
             checkIn?: components["schemas"]["WorkerAttendance"];
             checkOut?: components["schemas"]["WorkerAttendance"];
+            customerAbsent?: components["schemas"]["WorkerAbsence"];
             customerConfirmed: boolean;
             /** Format: date-time */
             enRouteAt?: string | null;
