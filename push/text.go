@@ -112,13 +112,29 @@ var alertTitles = map[string]map[string]string{
 		"far_from_address": "签到位置离地址过远", "disputed_items": "客户对服务有异议", "low_rating": "客户低分评价", "signoff_final": "重复签收",
 		"visit_full": "服务记录已达上限", "presence_locked": "到场码错误过多，已锁定", "certificate_expiring": "服务师证书30天内到期",
 		"escalation": "服务师上报问题", "escalation_overdue": "上报问题超过承诺时间未处理",
-		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家", "scope_refused_item": "客户拒绝的服务变更项目有进度"},
+		"customer_not_home": "客户不在家", "absent_after_checkin": "签到后又报告客户不在家", "scope_refused_item": "客户拒绝的服务变更项目有进度",
+		"push_config_error": "推送配置错误", "assignment_declined": "服务师拒绝了派单", "assignment_unanswered": "服务师未确认派单",
+		"fact_after_no_show": "已记爽约的服务又有现场记录", "outside_window": "签到时间远离预约时间", "rescheduled_while_offline": "离线期间服务已改期",
+		"manual_attendance": "手动签到", "clock_skew": "手机时间不准", "future_time": "记录时间晚于接收时间", "second_checkin": "重复签到",
+		"second_checkout": "重复签退", "checkout_without_checkin": "未签到即签退", "signoff_before_checkout": "签退前已签收",
+		"checklist_same_item": "两台设备修改同一项目", "presence_code_invalid": "到场码不正确", "presence_code_reused": "到场码重复使用",
+		"scope_answered": "服务变更的两个答复冲突", "second_customer_absent": "再次报告客户不在家"},
 	"en": {"correction_disputed": "Worker disputes a time correction", "customer_request_reschedule": "Customer asks to reschedule", "customer_request_cancel": "Customer asks to cancel", "incident_escalated": "Critical incident unanswered", "complaint": "Complaint received", "complaint_sla_breach": "Complaint response overdue", "late": "Late check-in", "missed": "Missed visit", "incident": "Incident reported", "checkin_on_cancelled": "Check-in on a cancelled visit", "fact_by_previous_assignee": "Report from the previous worker",
 		"far_from_address": "Check-in far from the address", "disputed_items": "Customer disputed the work", "low_rating": "Low rating", "signoff_final": "Second sign-off",
 		"visit_full": "Visit record is full", "presence_locked": "Presence code locked after wrong codes", "certificate_expiring": "A worker's certificate expires within 30 days",
 		"escalation": "A worker escalated a problem", "escalation_overdue": "Escalation past its promised time",
-		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in", "scope_refused_item": "Work on an item the customer refused"},
+		"customer_not_home": "Customer not at home", "absent_after_checkin": "Customer not at home reported after check-in", "scope_refused_item": "Work on an item the customer refused",
+		"push_config_error": "Push is misconfigured", "assignment_declined": "A worker declined a visit", "assignment_unanswered": "A worker has not answered an assignment",
+		"fact_after_no_show": "Field record on a no-show visit", "outside_window": "Check-in far from the booked time", "rescheduled_while_offline": "Visit moved while the phone was offline",
+		"manual_attendance": "Manual check-in", "clock_skew": "Phone clock is off", "future_time": "Record dated after its receipt", "second_checkin": "Second check-in",
+		"second_checkout": "Second check-out", "checkout_without_checkin": "Check-out without check-in", "signoff_before_checkout": "Signed off before check-out",
+		"checklist_same_item": "Two phones changed one item", "presence_code_invalid": "Wrong presence code", "presence_code_reused": "Presence code used twice",
+		"scope_answered": "Two answers to a change of scope", "second_customer_absent": "Customer not at home reported again"},
 }
+
+// AlertTitle is an alert kind's own title in the locale; "" when it has
+// none and the generic one would be shown.
+func AlertTitle(locale, kind string) string { return alertTitles[locale][kind] }
 
 // text returns the title and body of a kind in the locale (zh-CN default).
 func text(locale, kind string, at time.Time) (string, string) {
