@@ -40,9 +40,21 @@ func (r *Relay) messagesChanged(ctx context.Context, v *schemas.Visit) error {
 		}
 	}
 	if fromWorker != nil {
-		// Quiet hours apply, but give way to the visit's start.
+		// Quiet hours apply, but give way to the visit's start and while
+		// it lasts (an overrunning one too: the worker is there); a
+		// message after it waits for the morning.
+		now, before := r.now().UTC(), v.ScheduledStart
+		if !now.Before(v.ScheduledStart) {
+			before = v.ScheduledEnd
+			if v.Field.CheckIn != nil && v.Field.CheckOut == nil && !before.After(now) {
+				before = now.Add(time.Hour)
+			}
+		}
+		if !before.After(now) {
+			before = time.Time{}
+		}
 		return r.Tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: KindVisitMessage, Key: "message/" + fromWorker.ID,
-			VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: v.ScheduledStart, Data: map[string]string{"messageId": fromWorker.ID}})
+			VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: before, Data: map[string]string{"messageId": fromWorker.ID}})
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package api_test
 
 import (
 	"testing"
+	"time"
 
 	"fieldsync/schemas"
 	"fieldsync/server/office"
@@ -78,5 +79,37 @@ func TestNotificationChannel(t *testing.T) {
 	}
 	if ch := trail.Items[1].Changes; len(ch) != 1 || ch[0].Field != "channel" || ch[0].From != "sms" || ch[0].To != "both" {
 		t.Fatalf("the supervisor's change: %+v", ch)
+	}
+}
+
+// TestNotificationChannelTeamlessSupervisor: a supervisor without a team
+// has no team's customers: a household without a team, whose visits are
+// without one too, is not theirs to read or set.
+func TestNotificationChannelTeamlessSupervisor(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	ctx := t.Context()
+	c3, err := f.office.CreateCustomer(ctx, sysAdmin, customerInput("周女士", "", "+8613900000003", "上海市长宁区示范路3号303室"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.office.CreateVisit(ctx, sysAdmin, schemas.NewVisit{CustomerID: c3.ID, AddressID: c3.Addresses[0].ID, ServiceTypeID: w.st.ID,
+		ScheduledStart: f.clock.Now().Add(48 * time.Hour).Truncate(time.Hour)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range []schemas.NewUser{{Login: "cu.three", Role: schemas.RoleCustomer, CustomerID: c3.ID}, {Login: "sup.none", Role: schemas.RoleSupervisor}} {
+		u.Password, u.Name = testPassword, u.Login
+		if _, err := f.auth.CreateUser(ctx, u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sup := f.login("sup.none", "office").AccessToken
+	path := "/v1/customers/" + c3.ID + "/notification-channel"
+	f.do("GET", path, nil, sup).wantError(403, schemas.EFORBIDDEN)
+	f.do("PUT", path, map[string]any{"channel": "sms"}, sup).wantError(403, schemas.EFORBIDDEN)
+	var out office.NotificationChannel
+	f.do("GET", path, nil, w.admin).want(200).decode(&out)
+	if out.Channel != "fcm" {
+		t.Fatalf("after the teamless supervisor's PUT: %q", out.Channel)
 	}
 }

@@ -87,6 +87,10 @@ func TestScopeChangeBadInput(t *testing.T) {
 	if cs := wv.Field.ScopeChanges; len(cs) != 1 || cs[0].State != schemas.ScopeRefused || cs[0].How != schemas.ConsentApp {
 		t.Fatalf("the worker's view after the refusal: %+v", cs)
 	}
+	// The worker never learns the household's account id.
+	if cs := wv.Field.ScopeChanges; cs[0].AnsweredBy != "" {
+		t.Fatalf("the worker's view names who answered: %q", cs[0].AnsweredBy)
+	}
 	var ov office.VisitView
 	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.s1).want(200).decode(&ov)
 	if cs := ov.Field.ScopeChanges; len(cs) != 1 || cs[0].State != schemas.ScopeRefused || cs[0].AnsweredBy == "" {

@@ -177,3 +177,33 @@ func TestMessagesEndToEnd(t *testing.T) {
 		t.Fatalf("closed thread: %d %v", st, out)
 	}
 }
+
+// TestWorkerMessageAfterVisitWaitsForMorning: a worker's message written
+// after the visit, at night in the household's zone, waits for the
+// morning as every notice does; one written before the visit still gives
+// way to its start (TestMessagesEndToEnd).
+func TestWorkerMessageAfterVisitWaitsForMorning(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx := t.Context()
+	start := f.clk.Now().Add(3 * time.Hour).UTC() // 20:00-22:00 in Shanghai
+	v, err := f.srv.Office.CreateVisit(ctx, office.System, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start, WorkerID: f.w1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	relay := func() {
+		t.Helper()
+		if _, err := f.srv.Relay.RunOnce(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	relay()
+	f.clk.Add(6*time.Hour + 30*time.Minute) // 23:30, an hour and a half after the end
+	f.answer(f.w1.ID, v.ID, fsync.KindMessage, `{"text":"您的钥匙落在门口鞋柜上了"}`)
+	relay()
+	if ms := f.sent(push.KindVisitMessage); len(ms) != 0 {
+		t.Fatalf("%d visit_message notices at 23:30 after the visit", len(ms))
+	}
+	f.clk.Add(9 * time.Hour) // 08:30
+	f.told(push.KindVisitMessage, "11月24日 20:00")
+}

@@ -36,7 +36,7 @@ func (s *Service) channelUser(ctx context.Context, a *schemas.Actor, customerID 
 	if err != nil {
 		return nil, err
 	}
-	if a.Role == schemas.RoleSupervisor && c.Team != a.Team {
+	if a.Role == schemas.RoleSupervisor && (a.Team == "" || c.Team != a.Team) { // no team: no team's customers
 		return nil, forbidden()
 	}
 	u, err := s.db.Accounts.UserOfCustomer(ctx, c.ID)

@@ -238,7 +238,11 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 	f := &v.Field
 	out.Field = WorkerField{EnRouteAt: f.EnRouteAt, ETA: f.ETA, CheckIn: workerAttendance(f.CheckIn), CheckOut: workerAttendance(f.CheckOut),
 		Progress: make([]WorkerProgress, len(f.Progress)), SignOff: f.SignOff, Incidents: f.Incidents, Notes: f.Notes,
-		CustomerConfirmed: f.CustomerConfirmed, ScopeChanges: f.ScopeChanges, Messages: f.Messages}
+		CustomerConfirmed: f.CustomerConfirmed, Messages: f.Messages}
+	for _, c := range f.ScopeChanges {
+		c.AnsweredBy = "" // the household's account id is not the worker's to know
+		out.Field.ScopeChanges = append(out.Field.ScopeChanges, c)
+	}
 	if v.Answer() != "" {
 		out.Field.Assignment = f.Assignment
 	}
