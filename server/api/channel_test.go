@@ -104,9 +104,16 @@ func TestNotificationChannelTeamlessSupervisor(t *testing.T) {
 		}
 	}
 	sup := f.login("sup.none", "office").AccessToken
+	// Nor the customer itself, or the list: "" is no team.
+	f.do("GET", "/v1/customers/"+c3.ID, nil, sup).wantError(404, schemas.ENOTFOUND)
+	var list schemas.Page[schemas.Customer]
+	f.do("GET", "/v1/customers", nil, sup).want(200).decode(&list)
+	if len(list.Items) != 0 {
+		t.Fatalf("a teamless supervisor lists %d customers", len(list.Items))
+	}
 	path := "/v1/customers/" + c3.ID + "/notification-channel"
-	f.do("GET", path, nil, sup).wantError(403, schemas.EFORBIDDEN)
-	f.do("PUT", path, map[string]any{"channel": "sms"}, sup).wantError(403, schemas.EFORBIDDEN)
+	f.do("GET", path, nil, sup).wantError(404, schemas.ENOTFOUND)
+	f.do("PUT", path, map[string]any{"channel": "sms"}, sup).wantError(404, schemas.ENOTFOUND)
 	var out office.NotificationChannel
 	f.do("GET", path, nil, w.admin).want(200).decode(&out)
 	if out.Channel != "fcm" {

@@ -60,7 +60,12 @@ func (s *Service) canSeeCustomer(ctx context.Context, a *schemas.Actor, c *schem
 	case schemas.RoleAdmin:
 		return true, nil
 	case schemas.RoleSupervisor:
-		if c.Team != "" && c.Team == a.Team {
+		if a.Team == "" {
+			// A supervisor of no team sees nobody's customers: not the
+			// teamless ones either ("" is no team, not a team).
+			return false, nil
+		}
+		if c.Team == a.Team {
 			return true, nil
 		}
 		return s.db.Visits.TeamHasCustomer(ctx, a.Team, c.ID)
@@ -76,6 +81,9 @@ func (s *Service) ListCustomers(ctx context.Context, a *schemas.Actor, f store.C
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
+		if a.Team == "" {
+			return []schemas.Customer{}, "", nil
+		}
 		ids, err := s.db.Visits.CustomersOfTeam(ctx, a.Team)
 		if err != nil {
 			return nil, "", err
