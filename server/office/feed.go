@@ -56,7 +56,7 @@ func (s *Service) ActOnAlert(ctx context.Context, a *schemas.Actor, id, action, 
 	}
 	now := s.now().UTC()
 	before, after, err := s.cases().UpdateAlert(ctx, id, func(al *schemas.Alert) error {
-		if a.Role == schemas.RoleSupervisor && al.Team != a.Team {
+		if a.Role == schemas.RoleSupervisor && (a.Team == "" || al.Team != a.Team) {
 			return errNotFound("alert")
 		}
 		switch {

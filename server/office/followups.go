@@ -75,7 +75,7 @@ func (s *Service) CompleteFollowUp(ctx context.Context, a *schemas.Actor, id, ou
 	if err != nil {
 		return nil, caseErr(err, "follow-up")
 	}
-	if a.Role == schemas.RoleSupervisor && before.Team != a.Team {
+	if a.Role == schemas.RoleSupervisor && (a.Team == "" || before.Team != a.Team) {
 		return nil, errNotFound("follow-up")
 	}
 	if before.Done {

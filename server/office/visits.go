@@ -45,6 +45,9 @@ func (s *Service) ListVisits(ctx context.Context, a *schemas.Actor, f store.Visi
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
+		if a.Team == "" { // no team is no team's visits ("" would list every team's)
+			return []schemas.Visit{}, nil
+		}
 		f.Team = a.Team
 	case schemas.RoleWorker:
 		if a.WorkerID == "" || (f.WorkerID != "" && f.WorkerID != a.WorkerID) {

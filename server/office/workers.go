@@ -54,7 +54,8 @@ func (s *Service) ListWorkers(ctx context.Context, a *schemas.Actor, f store.Wor
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
-		if f.Team != "" && f.Team != a.Team {
+		// No team is no team's workers ("" would list every team's).
+		if a.Team == "" || f.Team != "" && f.Team != a.Team {
 			return []schemas.Worker{}, "", nil
 		}
 		f.Team = a.Team
