@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -255,9 +256,19 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 		return nil, schemas.Errorf(schemas.ECONFLICT, "the visit is signed off: the change can no longer be answered").With("state", schemas.ScopePending)
 	}
 	now := e.now().UTC()
+	// The fold orders to the second, then by device: in its change's own
+	// second the answer could sort before the change ("customer:..."
+	// before the phone's id) and find nothing to answer, for good. Then it
+	// takes effect the next second.
+	eff := now
+	for _, c := range v.Field.ScopeChanges {
+		if s := c.At.Truncate(time.Second); c.ChangeID == changeID && !s.Before(now.Truncate(time.Second)) {
+			eff = s.Add(time.Second)
+		}
+	}
 	opID := scopeAnswerOpID(changeID, in.Decision)
 	r := &Record{ID: "customer/" + a.UserID + "/scope/" + opID, UserID: a.UserID, WorkerID: v.WorkerID, DeviceID: "customer:" + a.DeviceID,
-		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: now, ReceivedAt: now,
+		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: eff, ReceivedAt: now,
 		Payload: Payload{ChangeID: changeID, Decision: in.Decision}, Status: StatusPending, Source: SourceCustomerApp}
 	recs := []*Record{r}
 	d, err := e.decide(ctx, visitID, recs)

@@ -358,3 +358,29 @@ func TestScopeFoldIsPure(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeAnswerInTheChangesSecond: the household answers in the same
+// second the phone's change was made (online, pushed at once). The fold
+// orders to the second, then by device, and "customer:app" sorts before
+// "phone-1": the answer must still fold after its change and stand.
+func TestScopeAnswerInTheChangesSecond(t *testing.T) {
+	db, v, a := setup(t)
+	e := scopeEngine(db)
+	change := fsync.Op{Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, VisitID: v.ID, At: now0,
+		Payload: json.RawMessage(`{"add":[{"title":"擦窗户"}],"reason":"客户临时增加"}`)}
+	if got := statusesOf(pushOK(t, e, a, scopeBatch(change))); got != "applied" {
+		t.Fatalf("push: %s", got)
+	}
+	after, err := e.AnswerScope(context.Background(), householdOf(v), v.ID, change.OpID, fsync.ScopeAnswer{Decision: fsync.DecisionAgree})
+	if err != nil {
+		t.Fatalf("answer in the change's second: %v", err)
+	}
+	if c := after.Field.ScopeChanges[0]; c.State != schemas.ScopeAgreed {
+		t.Fatalf("after agreeing: %+v", c)
+	}
+	// Folded again from every record (a late operation sorting first).
+	pushOK(t, e, a, scopeBatch(scopeOp(v, 2, 10, fsync.KindNote, `{"text":"late"}`)))
+	if _, got := fieldJSON(t, db, v.ID); got.Field.ScopeChanges[0].State != schemas.ScopeAgreed {
+		t.Fatalf("after folding again: %+v", got.Field.ScopeChanges)
+	}
+}
