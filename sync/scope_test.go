@@ -384,3 +384,26 @@ func TestScopeAnswerInTheChangesSecond(t *testing.T) {
 		t.Fatalf("after folding again: %+v", got.Field.ScopeChanges)
 	}
 }
+
+// TestScopeRacingAnswersInOneSecond: the household's app sends agree and
+// refuse within one second (two members, or a double tap): the records
+// tie on time, device and seq (the app's carry none). The fold must still
+// not depend on the order they arrived in: the same answer stands either
+// way, and the same state as folded on from a checkpoint.
+func TestScopeRacingAnswersInOneSecond(t *testing.T) {
+	v := &schemas.Visit{ID: schemas.NewID(), WorkerID: "w1", ScheduledStart: now0.Add(-time.Hour), ScheduledEnd: now0.Add(time.Hour),
+		OfficeStatus: schemas.VisitScheduled, Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}}}
+	change := &fsync.Record{ID: "u/phone/1", WorkerID: "w1", DeviceID: "phone", Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, EffAt: now0.Add(-50 * time.Minute),
+		Payload: fsync.Payload{Add: []schemas.ScopeItem{{Title: "擦窗户"}}, Reason: "顺便"}}
+	answer := func(decision string) *fsync.Record {
+		id := schemas.NewID()
+		return &fsync.Record{ID: "customer/household/scope/" + id, UserID: "household", WorkerID: "w1", DeviceID: "customer:app", OpID: id, Kind: fsync.KindScopeAnswer,
+			EffAt: now0, Source: fsync.SourceCustomerApp, Payload: fsync.Payload{ChangeID: change.OpID, Decision: decision}}
+	}
+	refuse, agree := answer(fsync.DecisionRefuse), answer(fsync.DecisionAgree)
+	a, _ := fsync.Fold(v, []*fsync.Record{change, refuse, agree}, fsync.DefaultRules)
+	b, _ := fsync.Fold(v, []*fsync.Record{change, agree, refuse}, fsync.DefaultRules)
+	if a.ScopeChanges[0].State != b.ScopeChanges[0].State {
+		t.Fatalf("arrival order decided the answer: %s one way, %s the other", a.ScopeChanges[0].State, b.ScopeChanges[0].State)
+	}
+}
