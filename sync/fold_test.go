@@ -343,7 +343,9 @@ func TestResumedFoldEqualsFullFold(t *testing.T) {
 func TestCheckpointAfterTies(t *testing.T) {
 	at := time.Date(2037, 12, 1, 8, 0, 0, 0, time.UTC)
 	cp := Checkpoint{LastEffAt: at, LastDeviceID: "customer:app", LastID: "customer/u/b"}
-	tie := func(id string) *Record { return &Record{ID: id, EffAt: at.Add(300 * time.Millisecond), DeviceID: "customer:app"} }
+	tie := func(id string) *Record {
+		return &Record{ID: id, EffAt: at.Add(300 * time.Millisecond), DeviceID: "customer:app"}
+	}
 	if cp.after(tie("customer/u/a")) || !cp.after(tie("customer/u/c")) {
 		t.Fatal("a tie is not broken by the record id")
 	}
