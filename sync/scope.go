@@ -160,6 +160,11 @@ func (f *folder) scope(r *Record, exception, conflict func(code, detail string, 
 		}
 		return
 	}
+	// Agreed at the door, like a check-in: the office's plan changed under
+	// the phone (reassigned, cancelled, a no-show) is kept and flagged.
+	if rule, detail := officeClash(f.v, r); rule != "" {
+		conflict(rule, detail, true)
+	}
 	c := schemas.ScopeChange{ChangeID: r.OpID, Add: make([]schemas.ScopeAdded, len(r.Payload.Add)), Drop: slices.Clone(r.Payload.Drop),
 		Reason: r.Payload.Reason, State: schemas.ScopePending, WorkerID: r.WorkerID, At: r.EffAt}
 	if c.Drop == nil {
