@@ -333,8 +333,13 @@ func payloadSize(p *Payload) int64 {
 	for _, it := range p.Items {
 		n += len(it.Reason)
 	}
+	// A change of scope's items go into the field state: each added one
+	// with its derived id (counted as a reference is), each dropped id.
 	for _, it := range p.Add {
-		n += len(it.Title)
+		n += len(it.Title) + 64
+	}
+	for _, id := range p.Drop {
+		n += len(id)
 	}
 	for k, v := range p.Extra {
 		n += len(k) + len(v)

@@ -3,6 +3,8 @@ package sync
 import (
 	"strings"
 	"testing"
+
+	"fieldsync/schemas"
 )
 
 // TestNewFieldsOnOtherKinds: a field of one of the schemaVersion 4 kinds
@@ -52,5 +54,33 @@ func TestNewFieldsOnOtherKinds(t *testing.T) {
 	p, err = decodePayload(&Op{Kind: KindScope, Payload: []byte(`{"add":[{"title":"t"}],"drop":["kitchen"],"reason":"r"}`)})
 	if err != nil || len(p.Add) != 1 || len(p.Drop) != 1 || len(p.Extra) != 0 {
 		t.Fatalf("changeScope: %+v %v", p, err)
+	}
+}
+
+// TestScopeSizeCounted: what a changeScope adds to the visit's field
+// state counts against MaxVisitBytes: the ids it drops (up to 100, an
+// added item's id is a 38-character <changeId>.N) and each added item's
+// derived id, as a photo's reference counts. Uncounted, each change of
+// 100 drops adds some 3.8 KB to the visit: 3,000 of them (MaxVisitOps)
+// some 11 MB under a cap of 512 KiB (a MongoDB document holds 16 MB).
+func TestScopeSizeCounted(t *testing.T) {
+	var drop []string
+	for i := range MaxScopeDrop {
+		drop = append(drop, schemas.ScopeItemID(schemas.NewID(), i%10))
+	}
+	p := Payload{Drop: drop, Reason: "r"}
+	var ids int64
+	for _, id := range drop {
+		ids += int64(len(id))
+	}
+	if n := payloadSize(&p); n < ids {
+		t.Fatalf("a change dropping %d items counts %d bytes, its ids hold %d", len(drop), n, ids)
+	}
+	add := Payload{Add: make([]schemas.ScopeItem, MaxScopeAdd), Reason: "r"}
+	for i := range add.Add {
+		add.Add[i].Title = "t"
+	}
+	if n := payloadSize(&add); n < int64(MaxScopeAdd*len(schemas.ScopeItemID(schemas.NewID(), 9))) {
+		t.Fatalf("a change adding %d items counts %d bytes, less than their ids", MaxScopeAdd, n)
 	}
 }
