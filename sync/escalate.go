@@ -108,7 +108,9 @@ func (e *Engine) openEscalation(ctx context.Context, v *schemas.Visit, r *Record
 	if err := e.alert(ctx, v, AlertEscalation, prio, detail, stored.ID, at); err != nil {
 		return err
 	}
-	if e.teller == nil {
+	// A cancelled visit's household, or one whose worker is no longer
+	// this one, is told nothing of it: the office decides (the alert).
+	if e.teller == nil || v.OfficeStatus == schemas.VisitCancelled || r.WorkerID != v.WorkerID {
 		return nil
 	}
 	// What the household hears: that it is passed on and by when; never

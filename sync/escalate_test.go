@@ -156,3 +156,46 @@ func TestEscalateFoldOrderFree(t *testing.T) {
 		t.Fatalf("escalations %v and %v, want %v", a.Escalations, b.Escalations, want)
 	}
 }
+
+// TestEscalateOnAChangedVisit: an offline phone's escalation about a
+// visit since cancelled, or reassigned away from its worker, still opens
+// the escalation and alerts the team, but the household is not told that
+// its problem will be handled: its visit is cancelled, or that worker is
+// no longer coming (the relay tells a cancelled visit's household none of
+// the phone's facts either).
+func TestEscalateOnAChangedVisit(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		edit func(v *schemas.Visit) error
+	}{
+		{"cancelled", func(v *schemas.Visit) error { return v.Cancel("moved away") }},
+		{"reassigned", func(v *schemas.Visit) error { return v.Reassign(schemas.NewID(), "") }},
+	} {
+		db, v, a := setup(t)
+		got, err := db.Visits.Get(t.Context(), v.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := c.edit(got); err != nil {
+			t.Fatal(err)
+		}
+		mustReplace(t, db, got)
+		e := engine(db)
+		tl := &told{}
+		e.SetTeller(tl)
+		b := &fsync.Batch{DeviceID: "phone-1", SchemaVersion: fsync.SchemaVersion, DeviceClock: now0,
+			Ops: []fsync.Op{escalateOp(v, 1, `{"topic":"access_problem","urgency":"urgent","text":"门禁打不开"}`)}}
+		if r := pushOK(t, e, a, b).Results[0]; r.Status == fsync.StatusRejected {
+			t.Fatalf("%s: %+v", c.name, r)
+		}
+		if _, err := db.Cases.Escalation(t.Context(), fsync.EscalationID(b.Ops[0].OpID)); err != nil {
+			t.Fatalf("%s: no escalation: %v", c.name, err)
+		}
+		if len(visitAlerts(t, db, v.ID, fsync.AlertEscalation)) != 1 {
+			t.Fatalf("%s: the team is not alerted", c.name)
+		}
+		if len(tl.ns) != 0 {
+			t.Fatalf("%s: the household is told %+v", c.name, tl.ns)
+		}
+	}
+}

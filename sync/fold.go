@@ -81,8 +81,17 @@ const (
 // second, then device, then the device's seq. It does not depend on
 // arrival order, and within one device it follows seq (effective times
 // never decrease along seq). Below a second, phones' clocks say nothing
-// about which came first, so ties go to the device id.
+// about which came first, so ties go to the device id. The household
+// app's records carry no seq: two of one second tie on all three, and
+// the record id (unique) breaks the tie, never the arrival.
 func order(a, b *Record) int {
+	if c := orderFact(a, b); c != 0 {
+		return c
+	}
+	return cmp.Compare(a.ID, b.ID)
+}
+
+func orderFact(a, b *Record) int {
 	if c := a.EffAt.Truncate(time.Second).Compare(b.EffAt.Truncate(time.Second)); c != 0 {
 		return c
 	}
@@ -128,6 +137,7 @@ type Checkpoint struct {
 	LastEffAt    time.Time `bson:"lastEffAt"`
 	LastDeviceID string    `bson:"lastDeviceId"`
 	LastSeq      int64     `bson:"lastSeq"`
+	LastID       string    `bson:"lastId,omitempty"`
 	Steps        []Step    `bson:"steps,omitempty"`
 }
 
@@ -139,7 +149,11 @@ type Step struct {
 
 // after reports whether r sorts after the last record folded.
 func (c *Checkpoint) after(r *Record) bool {
-	return order(&Record{EffAt: c.LastEffAt, DeviceID: c.LastDeviceID, Seq: c.LastSeq}, r) < 0
+	last := &Record{EffAt: c.LastEffAt, DeviceID: c.LastDeviceID, Seq: c.LastSeq, ID: c.LastID}
+	if c.LastID == "" && orderFact(last, r) == 0 {
+		return false // a checkpoint from before the id broke ties: fold again
+	}
+	return order(last, r) < 0
 }
 
 // folder applies records one at a time, in order. Folding records a..n in
@@ -208,7 +222,7 @@ func (f *folder) checkpoint() Checkpoint {
 
 func (f *folder) add(r *Record) {
 	v, rules, fs := f.v, f.rules, &f.fs
-	f.cp.LastEffAt, f.cp.LastDeviceID, f.cp.LastSeq = r.EffAt, r.DeviceID, r.Seq
+	f.cp.LastEffAt, f.cp.LastDeviceID, f.cp.LastSeq, f.cp.LastID = r.EffAt, r.DeviceID, r.Seq, r.ID
 	o := Outcome{Status: StatusApplied}
 	// Every rule raised makes the operation's answer a conflict naming it:
 	// the phone learns what the visit records.

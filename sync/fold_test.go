@@ -335,3 +335,22 @@ func TestResumedFoldEqualsFullFold(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointAfterTies: a record tying with the checkpoint's last on
+// time, device and seq (the household app's carry no seq) is after it
+// only if its id sorts after; a checkpoint stored before ids broke ties
+// says no (the visit is folded again).
+func TestCheckpointAfterTies(t *testing.T) {
+	at := time.Date(2037, 12, 1, 8, 0, 0, 0, time.UTC)
+	cp := Checkpoint{LastEffAt: at, LastDeviceID: "customer:app", LastID: "customer/u/b"}
+	tie := func(id string) *Record {
+		return &Record{ID: id, EffAt: at.Add(300 * time.Millisecond), DeviceID: "customer:app"}
+	}
+	if cp.after(tie("customer/u/a")) || !cp.after(tie("customer/u/c")) {
+		t.Fatal("a tie is not broken by the record id")
+	}
+	old := Checkpoint{LastEffAt: at, LastDeviceID: "customer:app"}
+	if old.after(tie("customer/u/c")) {
+		t.Fatal("a checkpoint without its last id resumed on a tie")
+	}
+}

@@ -71,9 +71,11 @@ func (rules Rules) threadClosed(v *schemas.Visit, at time.Time) *schemas.Error {
 // rejectMessage rejects a message only the visit's current assignee may
 // write, or one written while the thread was closed. A phone's message is
 // judged at its effective time (written offline while open, it counts)
-// but never later than its receipt. It reports whether it rejected r.
+// but never later than its receipt. The household writes to whoever is
+// assigned: its record names the assignee read when it sent, which a
+// reassign may have changed since. It reports whether it rejected r.
 func (e *Engine) rejectMessage(v *schemas.Visit, r *Record) bool {
-	if r.WorkerID != v.WorkerID {
+	if r.Source != SourceCustomerApp && r.WorkerID != v.WorkerID {
 		r.Status, r.Code, r.Message = StatusRejected, RejectNotYours, "this visit is no longer assigned to you"
 		return true
 	}

@@ -152,3 +152,25 @@ func TestMessagePayload(t *testing.T) {
 		}
 	}
 }
+
+// TestCustomerMessageAcrossReassign: the household's message carries the
+// assignee read when it was sent; the office reassigning the visit before
+// it is decided must not reject it as "no longer assigned to you" (the
+// household writes to whoever is assigned). That rejection is recorded:
+// every resend of the message would meet it, the message lost for good.
+func TestCustomerMessageAcrossReassign(t *testing.T) {
+	v := testVisit()
+	v.WorkerID, v.PastWorkerIDs = "w2", []string{"w1"}
+	c := rec("customer:app", KindMessage, t0, Payload{Text: "门没锁"})
+	c.Source, c.ReceivedAt = SourceCustomerApp, t0
+	w := rec("d1", KindMessage, t0, Payload{Text: "到了"})
+	w.ReceivedAt = t0
+	e := &Engine{rules: DefaultRules}
+	live := e.check(v, []*Record{c, w})
+	if c.Status == StatusRejected || len(live) != 1 || live[0] != c {
+		t.Fatalf("household's message: %s %s %q", c.Status, c.Code, c.Message)
+	}
+	if w.Code != RejectNotYours {
+		t.Fatalf("the previous assignee's message: %s %s", w.Status, w.Code)
+	}
+}

@@ -154,6 +154,7 @@ func decodePayload(op *Op) (Payload, error) {
 		return p, reject(RejectInvalid, "payload: %s", schemas.ErrorMessage(err))
 	}
 	p.Extra = extra
+	keepForeign(op.Kind, &p)
 	bad := func(format string, args ...any) (Payload, error) { return p, reject(RejectInvalid, format, args...) }
 	textOK := func(s string, max int) bool { return len([]rune(s)) <= max && !strings.ContainsRune(s, 0) }
 	for _, h := range append(append([]string(nil), p.Photos...), p.SignatureRef) {
@@ -273,6 +274,58 @@ func decodePayload(op *Op) (Payload, error) {
 	return p, nil
 }
 
+// keepForeign moves the schemaVersion 4 kinds' fields sent on a kind that
+// does not take them into Extra: as unknown to that kind as a newer app's
+// field, so kept as such (sealed at rest, counted against MaxVisitBytes),
+// never read. No phone sends changeId or decision: the household's answer
+// to a change is recorded by AnswerScope.
+func keepForeign(kind string, p *Payload) {
+	move := func(name string, v any) {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		if p.Extra == nil {
+			p.Extra = map[string]json.RawMessage{}
+		}
+		p.Extra[name] = b
+	}
+	if kind != KindEscalate {
+		if p.Topic != "" {
+			move("topic", p.Topic)
+		}
+		if p.Urgency != "" {
+			move("urgency", p.Urgency)
+		}
+		p.Topic, p.Urgency = "", ""
+	}
+	if kind != KindScope {
+		if len(p.Add) > 0 {
+			move("add", p.Add)
+		}
+		if len(p.Drop) > 0 {
+			move("drop", p.Drop)
+		}
+		p.Add, p.Drop = nil, nil
+	}
+	if p.ChangeID != "" {
+		move("changeId", p.ChangeID)
+	}
+	if p.Decision != "" {
+		move("decision", p.Decision)
+	}
+	p.ChangeID, p.Decision = "", ""
+	if kind != KindCustomerAbsent {
+		if p.WaitedMinutes != nil {
+			move("waitedMinutes", *p.WaitedMinutes)
+		}
+		if p.CalledCustomer != nil {
+			move("calledCustomer", *p.CalledCustomer)
+		}
+		p.WaitedMinutes, p.CalledCustomer = nil, nil
+	}
+}
+
 // payloadSize is what an operation adds to a visit against MaxVisitBytes:
 // its free text in UTF-8 bytes, and its attachment references.
 func payloadSize(p *Payload) int64 {
@@ -280,8 +333,13 @@ func payloadSize(p *Payload) int64 {
 	for _, it := range p.Items {
 		n += len(it.Reason)
 	}
+	// A change of scope's items go into the field state: each added one
+	// with its derived id (counted as a reference is), each dropped id.
 	for _, it := range p.Add {
-		n += len(it.Title)
+		n += len(it.Title) + 64
+	}
+	for _, id := range p.Drop {
+		n += len(id)
 	}
 	for k, v := range p.Extra {
 		n += len(k) + len(v)

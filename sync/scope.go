@@ -4,6 +4,7 @@ import (
 	"context"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/google/uuid"
 
@@ -159,6 +160,11 @@ func (f *folder) scope(r *Record, exception, conflict func(code, detail string, 
 		}
 		return
 	}
+	// Agreed at the door, like a check-in: the office's plan changed under
+	// the phone (reassigned, cancelled, a no-show) is kept and flagged.
+	if rule, detail := officeClash(f.v, r); rule != "" {
+		conflict(rule, detail, true)
+	}
 	c := schemas.ScopeChange{ChangeID: r.OpID, Add: make([]schemas.ScopeAdded, len(r.Payload.Add)), Drop: slices.Clone(r.Payload.Drop),
 		Reason: r.Payload.Reason, State: schemas.ScopePending, WorkerID: r.WorkerID, At: r.EffAt}
 	if c.Drop == nil {
@@ -255,9 +261,19 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 		return nil, schemas.Errorf(schemas.ECONFLICT, "the visit is signed off: the change can no longer be answered").With("state", schemas.ScopePending)
 	}
 	now := e.now().UTC()
+	// The fold orders to the second, then by device: in its change's own
+	// second the answer could sort before the change ("customer:..."
+	// before the phone's id) and find nothing to answer, for good. Then it
+	// takes effect the next second.
+	eff := now
+	for _, c := range v.Field.ScopeChanges {
+		if s := c.At.Truncate(time.Second); c.ChangeID == changeID && !s.Before(now.Truncate(time.Second)) {
+			eff = s.Add(time.Second)
+		}
+	}
 	opID := scopeAnswerOpID(changeID, in.Decision)
 	r := &Record{ID: "customer/" + a.UserID + "/scope/" + opID, UserID: a.UserID, WorkerID: v.WorkerID, DeviceID: "customer:" + a.DeviceID,
-		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: now, ReceivedAt: now,
+		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: eff, ReceivedAt: now,
 		Payload: Payload{ChangeID: changeID, Decision: in.Decision}, Status: StatusPending, Source: SourceCustomerApp}
 	recs := []*Record{r}
 	d, err := e.decide(ctx, visitID, recs)

@@ -358,3 +358,52 @@ func TestScopeFoldIsPure(t *testing.T) {
 		}
 	}
 }
+
+// TestScopeAnswerInTheChangesSecond: the household answers in the same
+// second the phone's change was made (online, pushed at once). The fold
+// orders to the second, then by device, and "customer:app" sorts before
+// "phone-1": the answer must still fold after its change and stand.
+func TestScopeAnswerInTheChangesSecond(t *testing.T) {
+	db, v, a := setup(t)
+	e := scopeEngine(db)
+	change := fsync.Op{Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, VisitID: v.ID, At: now0,
+		Payload: json.RawMessage(`{"add":[{"title":"擦窗户"}],"reason":"客户临时增加"}`)}
+	if got := statusesOf(pushOK(t, e, a, scopeBatch(change))); got != "applied" {
+		t.Fatalf("push: %s", got)
+	}
+	after, err := e.AnswerScope(context.Background(), householdOf(v), v.ID, change.OpID, fsync.ScopeAnswer{Decision: fsync.DecisionAgree})
+	if err != nil {
+		t.Fatalf("answer in the change's second: %v", err)
+	}
+	if c := after.Field.ScopeChanges[0]; c.State != schemas.ScopeAgreed {
+		t.Fatalf("after agreeing: %+v", c)
+	}
+	// Folded again from every record (a late operation sorting first).
+	pushOK(t, e, a, scopeBatch(scopeOp(v, 2, 10, fsync.KindNote, `{"text":"late"}`)))
+	if _, got := fieldJSON(t, db, v.ID); got.Field.ScopeChanges[0].State != schemas.ScopeAgreed {
+		t.Fatalf("after folding again: %+v", got.Field.ScopeChanges)
+	}
+}
+
+// TestScopeRacingAnswersInOneSecond: the household's app sends agree and
+// refuse within one second (two members, or a double tap): the records
+// tie on time, device and seq (the app's carry none). The fold must still
+// not depend on the order they arrived in: the same answer stands either
+// way, and the same state as folded on from a checkpoint.
+func TestScopeRacingAnswersInOneSecond(t *testing.T) {
+	v := &schemas.Visit{ID: schemas.NewID(), WorkerID: "w1", ScheduledStart: now0.Add(-time.Hour), ScheduledEnd: now0.Add(time.Hour),
+		OfficeStatus: schemas.VisitScheduled, Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}}}
+	change := &fsync.Record{ID: "u/phone/1", WorkerID: "w1", DeviceID: "phone", Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, EffAt: now0.Add(-50 * time.Minute),
+		Payload: fsync.Payload{Add: []schemas.ScopeItem{{Title: "擦窗户"}}, Reason: "顺便"}}
+	answer := func(decision string) *fsync.Record {
+		id := schemas.NewID()
+		return &fsync.Record{ID: "customer/household/scope/" + id, UserID: "household", WorkerID: "w1", DeviceID: "customer:app", OpID: id, Kind: fsync.KindScopeAnswer,
+			EffAt: now0, Source: fsync.SourceCustomerApp, Payload: fsync.Payload{ChangeID: change.OpID, Decision: decision}}
+	}
+	refuse, agree := answer(fsync.DecisionRefuse), answer(fsync.DecisionAgree)
+	a, _ := fsync.Fold(v, []*fsync.Record{change, refuse, agree}, fsync.DefaultRules)
+	b, _ := fsync.Fold(v, []*fsync.Record{change, agree, refuse}, fsync.DefaultRules)
+	if a.ScopeChanges[0].State != b.ScopeChanges[0].State {
+		t.Fatalf("arrival order decided the answer: %s one way, %s the other", a.ScopeChanges[0].State, b.ScopeChanges[0].State)
+	}
+}
