@@ -166,12 +166,13 @@ func (f *folder) scope(r *Record, exception, conflict func(code, detail string, 
 		conflict(rule, detail, true)
 	}
 	c := schemas.ScopeChange{ChangeID: r.OpID, Add: make([]schemas.ScopeAdded, len(r.Payload.Add)), Drop: slices.Clone(r.Payload.Drop),
-		Reason: r.Payload.Reason, State: schemas.ScopePending, WorkerID: r.WorkerID, At: r.EffAt}
+		Reason: MaskNumbers(r.Payload.Reason), State: schemas.ScopePending, WorkerID: r.WorkerID, At: r.EffAt}
 	if c.Drop == nil {
 		c.Drop = []string{}
 	}
 	for i, it := range r.Payload.Add {
-		c.Add[i] = schemas.ScopeAdded{ItemID: schemas.ScopeItemID(r.OpID, i), Title: it.Title, Minutes: it.Minutes}
+		// The household reads titles and reason: numbers masked as in messages.
+		c.Add[i] = schemas.ScopeAdded{ItemID: schemas.ScopeItemID(r.OpID, i), Title: MaskNumbers(it.Title), Minutes: it.Minutes}
 	}
 	const ask = ": the household is asked in its app"
 	switch {

@@ -407,3 +407,23 @@ func TestScopeRacingAnswersInOneSecond(t *testing.T) {
 		t.Fatalf("arrival order decided the answer: %s one way, %s the other", a.ScopeChanges[0].State, b.ScopeChanges[0].State)
 	}
 }
+
+// TestScopeTextMasksNumbers: what the household reads of a change (the
+// added titles, the reason) passes no phone number, as messages do; the
+// record keeps what the worker wrote.
+func TestScopeTextMasksNumbers(t *testing.T) {
+	v := &schemas.Visit{ID: schemas.NewID(), WorkerID: "w1", ScheduledStart: now0.Add(-time.Hour), ScheduledEnd: now0.Add(time.Hour),
+		OfficeStatus: schemas.VisitScheduled, Checklist: []schemas.VisitChecklistItem{{ID: "kitchen"}}}
+	change := &fsync.Record{ID: "u/phone/1", WorkerID: "w1", DeviceID: "phone", Seq: 1, OpID: schemas.NewID(), Kind: fsync.KindScope, EffAt: now0.Add(-50 * time.Minute),
+		Payload: fsync.Payload{Add: []schemas.ScopeItem{{Title: "擦窗户 加我 138 0013 8000"}}, Reason: "以后直接打13800138000预约"}}
+	fs, _ := fsync.Fold(v, []*fsync.Record{change}, fsync.DefaultRules)
+	c := fs.ScopeChanges[0]
+	for _, s := range []string{c.Add[0].Title, c.Reason} {
+		if strings.Contains(strings.ReplaceAll(s, " ", ""), "13800138000") || !strings.Contains(s, "*") {
+			t.Errorf("shown %q", s)
+		}
+	}
+	if change.Payload.Reason != "以后直接打13800138000预约" {
+		t.Errorf("the record changed: %q", change.Payload.Reason)
+	}
+}
