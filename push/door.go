@@ -11,8 +11,8 @@ import (
 const alertCustomerNotHome = "customer_not_home"
 
 // tellWaiting tells the household that its worker is at the door and
-// could not reach it, at once: the visit is now, so quiet hours give way,
-// and after an hour the notice is of no use. Keyed by the alert, which is
+// could not reach it, at once and at high priority: the visit is now, so
+// quiet hours give way, and after an hour the notice is of no use. Keyed by the alert, which is
 // one per visit.
 func (r *Relay) tellWaiting(ctx context.Context, a *schemas.Alert) error {
 	if a.Kind != alertCustomerNotHome || a.VisitID == "" {
@@ -26,7 +26,7 @@ func (r *Relay) tellWaiting(ctx context.Context, a *schemas.Alert) error {
 		return err
 	}
 	return r.Tell(ctx, schemas.CustomerNotice{CustomerID: v.CustomerID, Kind: "worker_waiting", Key: "door/" + a.ID,
-		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: r.now().UTC()})
+		VisitID: v.ID, At: v.ScheduledStart, TimeZone: v.TimeZone, Before: r.now().UTC(), Urgent: true})
 }
 
 // atTheDoor reports whether the assignee recorded that nobody answered

@@ -360,7 +360,7 @@ func (r *Relay) Tell(ctx context.Context, n schemas.CustomerNotice) error {
 		collapse = CollapseVisits // only the latest decision about visits matters (a message is no decision)
 	}
 	_, err = r.outbox.Enqueue(ctx, &Notification{DedupeKey: "tell/" + n.Key + "/" + u.ID, UserID: u.ID, Kind: n.Kind, VisitID: n.VisitID,
-		Data: data, Title: title, Body: body, CollapseKey: collapse, TTL: ttl, NotBefore: at})
+		Data: data, Title: title, Body: body, CollapseKey: collapse, TTL: ttl, NotBefore: at, High: n.Urgent})
 	return err
 }
 

@@ -17,6 +17,9 @@ type CustomerNotice struct {
 	// Before, when set, is when the notice stops being useful (a visit's
 	// start): quiet hours give way to it.
 	Before time.Time
+	// Urgent sends it at high priority (FCM high, APNs 10): the household
+	// must see it now, not when its phone next wakes.
+	Urgent bool
 	// Worker is the public profile of the worker the notice is about.
 	Worker *PublicWorker
 	Data   map[string]string

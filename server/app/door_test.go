@@ -45,6 +45,10 @@ func TestCustomerToldWorkerWaiting(t *testing.T) {
 	if d := m["data"].(map[string]any); d["visitId"] != v.ID {
 		t.Fatalf("worker_waiting data %+v", d)
 	}
+	// At high priority: the household must see it while the worker waits.
+	if android, _ := m["android"].(map[string]any); android["priority"] != "high" {
+		t.Fatalf("worker_waiting android %+v, want high priority", android)
+	}
 
 	// The worker is at the door: not late, not missed.
 	f.clk.Add(time.Hour)
