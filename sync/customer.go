@@ -71,6 +71,9 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		return nil, err
 	}
 	if prev == nil {
+		if err := opIDTaken(v, in.OpID, "opId"); err != nil {
+			return nil, err
+		}
 		if err := e.checkRefs(ctx, a, recs); err != nil {
 			return nil, err
 		}
@@ -110,4 +113,23 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		res.Status = StatusDuplicate
 	}
 	return res, nil
+}
+
+// opIDTaken refuses an id the household's app chose that names a phone's
+// operation the household can see on the visit (a message, a change of
+// scope, a sign-off): two facts under one operation id would be one in
+// the thread and in the fold's outcomes.
+func opIDTaken(v *schemas.Visit, id, field string) error {
+	fs := &v.Field
+	taken := fs.SignOff != nil && fs.SignOff.OpID == id && fs.SignOff.Source != SourceCustomerApp
+	for _, m := range fs.Messages {
+		taken = taken || m.ID == id && m.From != schemas.MessageFromCustomer
+	}
+	for _, c := range fs.ScopeChanges {
+		taken = taken || c.ChangeID == id
+	}
+	if taken {
+		return schemas.FieldError(field, "%s names another operation of this visit: make a new one", field)
+	}
+	return nil
 }

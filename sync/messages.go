@@ -165,6 +165,9 @@ func (e *Engine) MessageFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		return nil, err
 	}
 	if prev == nil {
+		if err := opIDTaken(v, in.MessageID, "messageId"); err != nil {
+			return nil, err
+		}
 		// Refused before anything is recorded: the app may send it again
 		// once the thread opens.
 		if err := e.rules.threadClosed(v, now); err != nil {

@@ -104,7 +104,8 @@ func TestMessagesFromTheHousehold(t *testing.T) {
 	e := fsync.New(db, clk.now, slog.New(slog.DiscardHandler), fsync.DefaultRules, fsync.DefaultLimits, nil)
 	ctx := context.Background()
 	cu := &schemas.Actor{UserID: schemas.NewID(), Role: schemas.RoleCustomer, CustomerID: v.CustomerID, DeviceID: "app"}
-	pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: fsync.SchemaVersion, DeviceClock: now0, Ops: []fsync.Op{messageOp(v, 1, now0.Add(-time.Minute), "到了，在门口")}})
+	wm := messageOp(v, 1, now0.Add(-time.Minute), "到了，在门口")
+	pushOK(t, e, a, &fsync.Batch{DeviceID: a.DeviceID, SchemaVersion: fsync.SchemaVersion, DeviceClock: now0, Ops: []fsync.Op{wm}})
 	id := schemas.NewID()
 	in := fsync.CustomerMessage{MessageID: id, Text: "请打 139-0000-1234，我下楼"}
 	th, err := e.MessageFromCustomer(ctx, cu, v.ID, in)
@@ -150,6 +151,9 @@ func TestMessagesFromTheHousehold(t *testing.T) {
 		{"no messageId", cu, fsync.CustomerMessage{Text: "hi"}, schemas.EINVALID},
 		{"no text", cu, fsync.CustomerMessage{MessageID: schemas.NewID(), Text: " "}, schemas.EINVALID},
 		{"too long", cu, fsync.CustomerMessage{MessageID: schemas.NewID(), Text: strings.Repeat("长", 1001)}, schemas.EINVALID},
+		// The household sees the worker's message's id in the thread: reusing
+		// it would put two facts under one operation id.
+		{"the worker's message's id", cu, fsync.CustomerMessage{MessageID: wm.OpID, Text: "hi"}, schemas.EINVALID},
 	}
 	for _, c := range bad {
 		if _, err := e.MessageFromCustomer(ctx, c.act, v.ID, c.in); schemas.ErrorCode(err) != c.code {
