@@ -78,28 +78,9 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 			return nil, err
 		}
 	}
-	d, err := e.decide(ctx, visitID, recs)
+	dup, err := e.applyFromApp(ctx, visitID, recs)
 	if err != nil {
 		return nil, err
-	}
-	redo, err := e.insertRecords(ctx, recs)
-	if err != nil {
-		return nil, err
-	}
-	dup := len(redo) > 0 || (d != nil && len(d.live) == 0)
-	if len(redo) > 0 {
-		if d, err = e.decide(ctx, visitID, recs); err != nil {
-			return nil, err
-		}
-	}
-	after, err := e.write(ctx, visitID, recs, d)
-	if err != nil {
-		return nil, err
-	}
-	if after != nil {
-		if _, err := e.db.Visits.Log(ctx, store.SourceSync, after); err != nil {
-			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
-		}
 	}
 	if r.Status == StatusRejected {
 		return nil, schemas.Errorf(schemas.ECONFLICT, "%s", r.Message).With("code", r.Code)
@@ -113,6 +94,37 @@ func (e *Engine) SignOffFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		res.Status = StatusDuplicate
 	}
 	return res, nil
+}
+
+// applyFromApp records facts from the household's app and folds them into
+// their visit, as a push does a phone's: decided, recorded, decided again
+// if an earlier attempt recorded some, written, logged. dup reports that
+// they were recorded before.
+func (e *Engine) applyFromApp(ctx context.Context, visitID string, recs []*Record) (dup bool, err error) {
+	d, err := e.decide(ctx, visitID, recs)
+	if err != nil {
+		return false, err
+	}
+	redo, err := e.insertRecords(ctx, recs)
+	if err != nil {
+		return false, err
+	}
+	dup = len(redo) > 0 || (d != nil && len(d.live) == 0)
+	if len(redo) > 0 {
+		if d, err = e.decide(ctx, visitID, recs); err != nil {
+			return false, err
+		}
+	}
+	after, err := e.write(ctx, visitID, recs, d)
+	if err != nil {
+		return false, err
+	}
+	if after != nil {
+		if _, err := e.db.Visits.Log(ctx, store.SourceSync, after); err != nil {
+			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
+		}
+	}
+	return dup, nil
 }
 
 // opIDTaken refuses an id the household's app chose that names a phone's

@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"fieldsync/schemas"
-	"fieldsync/store"
 )
 
 // KindMessage is a message of the visit's thread from the worker's phone
@@ -175,27 +174,8 @@ func (e *Engine) MessageFromCustomer(ctx context.Context, a *schemas.Actor, visi
 		}
 	}
 	recs := []*Record{r}
-	d, err := e.decide(ctx, visitID, recs)
-	if err != nil {
+	if _, err := e.applyFromApp(ctx, visitID, recs); err != nil {
 		return nil, err
-	}
-	redo, err := e.insertRecords(ctx, recs)
-	if err != nil {
-		return nil, err
-	}
-	if len(redo) > 0 {
-		if d, err = e.decide(ctx, visitID, recs); err != nil {
-			return nil, err
-		}
-	}
-	after, err := e.write(ctx, visitID, recs, d)
-	if err != nil {
-		return nil, err
-	}
-	if after != nil {
-		if _, err := e.db.Visits.Log(ctx, store.SourceSync, after); err != nil {
-			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
-		}
 	}
 	if r.Status == StatusRejected {
 		if r.Code == RejectThreadClosed {

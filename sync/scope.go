@@ -9,7 +9,6 @@ import (
 	"github.com/google/uuid"
 
 	"fieldsync/schemas"
-	"fieldsync/store"
 )
 
 // A change of scope (seeds: 如需变动服务内容应事先征得客户同意): the worker
@@ -277,27 +276,8 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: eff, ReceivedAt: now,
 		Payload: Payload{ChangeID: changeID, Decision: in.Decision}, Status: StatusPending, Source: SourceCustomerApp}
 	recs := []*Record{r}
-	d, err := e.decide(ctx, visitID, recs)
-	if err != nil {
+	if _, err := e.applyFromApp(ctx, visitID, recs); err != nil {
 		return nil, err
-	}
-	redo, err := e.insertRecords(ctx, recs)
-	if err != nil {
-		return nil, err
-	}
-	if len(redo) > 0 {
-		if d, err = e.decide(ctx, visitID, recs); err != nil {
-			return nil, err
-		}
-	}
-	after, err := e.write(ctx, visitID, recs, d)
-	if err != nil {
-		return nil, err
-	}
-	if after != nil {
-		if _, err := e.db.Visits.Log(ctx, store.SourceSync, after); err != nil {
-			e.log.Warn("change log append failed; the relay will log the visit", "err", err)
-		}
 	}
 	if r.Status == StatusRejected {
 		return nil, schemas.Errorf(schemas.ECONFLICT, "%s", r.Message).With("code", r.Code)
