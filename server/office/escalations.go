@@ -41,21 +41,8 @@ func (s *Service) Escalations(ctx context.Context, a *schemas.Actor, p Page) (sc
 	if f.Overdue {
 		q.Before = s.now().UTC()
 	}
-	none := schemas.Page[schemas.Escalation]{Items: []schemas.Escalation{}}
-	switch a.Role {
-	case schemas.RoleAdmin:
-	case schemas.RoleSupervisor:
-		if a.Team == "" {
-			return none, nil
-		}
-		q.Team = a.Team
-	case schemas.RoleWorker:
-		if a.WorkerID == "" || q.WorkerID != "" && q.WorkerID != a.WorkerID {
-			return none, nil
-		}
-		q.WorkerID = a.WorkerID
-	default:
-		return schemas.Page[schemas.Escalation]{}, forbidden()
+	if ok, err := scopeCases(a, &q.Team, &q.WorkerID); !ok {
+		return schemas.Page[schemas.Escalation]{Items: []schemas.Escalation{}}, err
 	}
 	es, err := s.escalations().ListEscalations(ctx, q)
 	return es, caseErr(err, "escalation")
@@ -67,9 +54,7 @@ func (s *Service) Escalation(ctx context.Context, a *schemas.Actor, id string) (
 	if err != nil {
 		return nil, caseErr(err, "escalation")
 	}
-	ok := a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && e.Team == a.Team && a.Team != "" ||
-		a.Role == schemas.RoleWorker && e.WorkerID == a.WorkerID && a.WorkerID != ""
-	if !ok {
+	if !mayReadCase(a, e.Team, e.WorkerID) {
 		return nil, errNotFound("escalation")
 	}
 	return e, nil

@@ -19,24 +19,41 @@ func (s *Service) Incidents(ctx context.Context, a *schemas.Actor, p Page) (sche
 	f := p.Filter
 	q := store.IncidentQuery{Open: f.Open, Status: f.State, Category: f.Category, Severity: f.Severity, WorkerID: f.WorkerID, VisitID: f.VisitID,
 		From: f.From, To: f.To, After: p.After, Limit: p.Limit}
-	none := schemas.Page[schemas.Incident]{Items: []schemas.Incident{}}
+	if ok, err := scopeCases(a, &q.Team, &q.WorkerID); !ok {
+		return schemas.Page[schemas.Incident]{Items: []schemas.Incident{}}, err
+	}
+	is, err := s.cases().ListIncidents(ctx, q)
+	return is, caseErr(err, "incident")
+}
+
+// scopeCases narrows a list of incidents or escalations to what the actor
+// may see: a supervisor their team's, a worker their own. Not ok: the
+// list is empty (err nil) or the role may list none (err).
+func scopeCases(a *schemas.Actor, team, workerID *string) (ok bool, err error) {
 	switch a.Role {
 	case schemas.RoleAdmin:
 	case schemas.RoleSupervisor:
 		if a.Team == "" {
-			return none, nil
+			return false, nil
 		}
-		q.Team = a.Team
+		*team = a.Team
 	case schemas.RoleWorker:
-		if a.WorkerID == "" || q.WorkerID != "" && q.WorkerID != a.WorkerID {
-			return none, nil
+		if a.WorkerID == "" || *workerID != "" && *workerID != a.WorkerID {
+			return false, nil
 		}
-		q.WorkerID = a.WorkerID
+		*workerID = a.WorkerID
 	default:
-		return schemas.Page[schemas.Incident]{}, forbidden()
+		return false, forbidden()
 	}
-	is, err := s.cases().ListIncidents(ctx, q)
-	return is, caseErr(err, "incident")
+	return true, nil
+}
+
+// mayReadCase reports whether the actor may read an incident or an
+// escalation of team about a worker: admins, the team's supervisors, the
+// worker.
+func mayReadCase(a *schemas.Actor, team, workerID string) bool {
+	return a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && team == a.Team && a.Team != "" ||
+		a.Role == schemas.RoleWorker && workerID == a.WorkerID && a.WorkerID != ""
 }
 
 // Incident returns one incident the actor may see.
@@ -45,9 +62,7 @@ func (s *Service) Incident(ctx context.Context, a *schemas.Actor, id string) (*s
 	if err != nil {
 		return nil, caseErr(err, "incident")
 	}
-	ok := a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor && i.Team == a.Team && a.Team != "" ||
-		a.Role == schemas.RoleWorker && i.WorkerID == a.WorkerID && a.WorkerID != ""
-	if !ok {
+	if !mayReadCase(a, i.Team, i.WorkerID) {
 		return nil, errNotFound("incident")
 	}
 	return i, nil
