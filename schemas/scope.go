@@ -7,7 +7,7 @@ import (
 
 // A change of scope: items a worker adds to or drops from a visit's
 // checklist on site, which stands only once the household agrees (by its
-// presence code, or in its app).
+// presence code, in its app, or by phone to the office).
 
 // Consent states of a scope change, and how it was given.
 const (
@@ -17,6 +17,9 @@ const (
 
 	ConsentCode = "code" // the household's presence code, entered on the worker's phone
 	ConsentApp  = "app"  // the household answered in its own app
+	// ConsentOffice: the office recorded the household's answer given by
+	// phone (a household without the app has no presence code either).
+	ConsentOffice = "office"
 )
 
 // ScopeItem is an item a worker proposes to add.
@@ -40,11 +43,14 @@ type ScopeChange struct {
 	Drop       []string     `json:"drop" bson:"drop"` // checklist item ids
 	Reason     string       `json:"reason" bson:"reason"`
 	State      string       `json:"state" bson:"state"`                               // pending, agreed, refused
-	How        string       `json:"how,omitempty" bson:"how,omitempty"`               // code or app, once answered
+	How        string       `json:"how,omitempty" bson:"how,omitempty"`               // code, app or office, once answered
 	WorkerID   string       `json:"workerId" bson:"workerId"`                         // who proposed it
 	At         time.Time    `json:"at" bson:"at"`                                     // when (the phone's time, corrected)
-	AnsweredBy string       `json:"answeredBy,omitempty" bson:"answeredBy,omitempty"` // the household's user id (app), or the worker's (code)
+	AnsweredBy string       `json:"answeredBy,omitempty" bson:"answeredBy,omitempty"` // the household's user id (app), the worker's (code), the office user's (office)
 	AnsweredAt *time.Time   `json:"answeredAt,omitempty" bson:"answeredAt,omitempty"`
+	// Note goes with the answer: the office's note of who answered and how
+	// (office), or the household's own remark (app).
+	Note string `json:"note,omitempty" bson:"note,omitempty"`
 }
 
 // ScopeItemID is the checklist item id of the i-th item a change adds:

@@ -19,6 +19,9 @@ type Record = schemas.SyncRecord
 const (
 	SourceWorkerDevice = "worker_device"
 	SourceCustomerApp  = "customer_app"
+	// SourceOffice: a fact the office recorded for the household (its
+	// answer to a change of scope, given by phone).
+	SourceOffice = "office"
 )
 
 func recordSource(r *Record) string {

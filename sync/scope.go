@@ -149,6 +149,10 @@ func (f *folder) scope(r *Record, exception, conflict func(code, detail string, 
 		}
 		at := r.EffAt
 		c.State, c.How, c.AnsweredBy, c.AnsweredAt = schemas.ScopeAgreed, schemas.ConsentApp, r.UserID, &at
+		c.Note = r.Payload.Text
+		if r.Source == SourceOffice {
+			c.How = schemas.ConsentOffice
+		}
 		if r.Payload.Decision == DecisionRefuse {
 			c.State = schemas.ScopeRefused
 			for _, it := range c.Add {
@@ -208,9 +212,11 @@ func (f *folder) scopeProgress(r *Record, exception func(code, detail string, re
 	}
 }
 
-// ScopeAnswer is the household's answer to a scope change in its app.
+// ScopeAnswer is the household's answer to a scope change, in its app or
+// by phone to the office, which records it with a note.
 type ScopeAnswer struct {
-	Decision string `json:"decision"` // agree or refuse
+	Decision string `json:"decision"`       // agree or refuse
+	Note     string `json:"note,omitempty"` // who answered and how (required from the office); the household's own remark (optional)
 }
 
 // scopeAnswerOpID is the answer's operation id: derived from the change
@@ -225,8 +231,16 @@ func scopeAnswerOpID(changeID, decision string) string {
 // same; another answer once one stands is a conflict. Its time is the
 // server's: the app is online when it answers.
 func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, changeID string, in ScopeAnswer) (*schemas.Visit, error) {
-	if a.Role != schemas.RoleCustomer || a.CustomerID == "" {
-		return nil, schemas.Errorf(schemas.EFORBIDDEN, "only the household answers a change of scope")
+	byOffice := a.Role == schemas.RoleAdmin || a.Role == schemas.RoleSupervisor
+	switch {
+	case byOffice:
+		if strings.TrimSpace(in.Note) == "" || len([]rune(in.Note)) > 500 {
+			return nil, schemas.FieldError("note", "the office records the household's answer with a note of who gave it and how (up to 500 characters)")
+		}
+	case a.Role != schemas.RoleCustomer || a.CustomerID == "":
+		return nil, schemas.Errorf(schemas.EFORBIDDEN, "only the household, or the office for it, answers a change of scope")
+	case len([]rune(in.Note)) > 500:
+		return nil, schemas.FieldError("note", "note: up to 500 characters")
 	}
 	want := map[string]string{DecisionAgree: schemas.ScopeAgreed, DecisionRefuse: schemas.ScopeRefused}[in.Decision]
 	if want == "" {
@@ -236,7 +250,12 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 	if err != nil {
 		return nil, err
 	}
-	if v.CustomerID != a.CustomerID {
+	mine := v.CustomerID == a.CustomerID
+	if byOffice {
+		// Admins, and the supervisors of the visit's team.
+		mine = a.Role == schemas.RoleAdmin || a.Team != "" && v.Team == a.Team
+	}
+	if !mine {
 		return nil, schemas.Errorf(schemas.ENOTFOUND, "visit not found")
 	}
 	state := func(v *schemas.Visit) string {
@@ -274,7 +293,10 @@ func (e *Engine) AnswerScope(ctx context.Context, a *schemas.Actor, visitID, cha
 	opID := scopeAnswerOpID(changeID, in.Decision)
 	r := &Record{ID: "customer/" + a.UserID + "/scope/" + opID, UserID: a.UserID, WorkerID: v.WorkerID, DeviceID: "customer:" + a.DeviceID,
 		OpID: opID, Kind: KindScopeAnswer, VisitID: visitID, DeviceAt: now, CorrectedAt: now, EffAt: eff, ReceivedAt: now,
-		Payload: Payload{ChangeID: changeID, Decision: in.Decision}, Status: StatusPending, Source: SourceCustomerApp}
+		Payload: Payload{ChangeID: changeID, Decision: in.Decision, Text: strings.TrimSpace(in.Note)}, Status: StatusPending, Source: SourceCustomerApp}
+	if byOffice {
+		r.ID, r.DeviceID, r.Source = "office/"+a.UserID+"/scope/"+opID, "office:"+a.DeviceID, SourceOffice
+	}
 	recs := []*Record{r}
 	if _, err := e.applyFromApp(ctx, visitID, recs); err != nil {
 		return nil, err

@@ -696,8 +696,9 @@ func (e CustomerPutLocale) Valid() bool {
 
 // Defines values for CustomerScopeChangeHow.
 const (
-	CustomerScopeChangeHowApp  CustomerScopeChangeHow = "app"
-	CustomerScopeChangeHowCode CustomerScopeChangeHow = "code"
+	CustomerScopeChangeHowApp    CustomerScopeChangeHow = "app"
+	CustomerScopeChangeHowCode   CustomerScopeChangeHow = "code"
+	CustomerScopeChangeHowOffice CustomerScopeChangeHow = "office"
 )
 
 // Valid indicates whether the value is a known member of the CustomerScopeChangeHow enum.
@@ -706,6 +707,8 @@ func (e CustomerScopeChangeHow) Valid() bool {
 	case CustomerScopeChangeHowApp:
 		return true
 	case CustomerScopeChangeHowCode:
+		return true
+	case CustomerScopeChangeHowOffice:
 		return true
 	default:
 		return false
@@ -1944,8 +1947,9 @@ func (e ScopeAnswerDecision) Valid() bool {
 
 // Defines values for ScopeChangeHow.
 const (
-	ScopeChangeHowApp  ScopeChangeHow = "app"
-	ScopeChangeHowCode ScopeChangeHow = "code"
+	ScopeChangeHowApp    ScopeChangeHow = "app"
+	ScopeChangeHowCode   ScopeChangeHow = "code"
+	ScopeChangeHowOffice ScopeChangeHow = "office"
 )
 
 // Valid indicates whether the value is a known member of the ScopeChangeHow enum.
@@ -1954,6 +1958,8 @@ func (e ScopeChangeHow) Valid() bool {
 	case ScopeChangeHowApp:
 		return true
 	case ScopeChangeHowCode:
+		return true
+	case ScopeChangeHowOffice:
 		return true
 	default:
 		return false
@@ -4380,6 +4386,7 @@ type ScopeAdded struct {
 // ScopeAnswer defines model for ScopeAnswer.
 type ScopeAnswer struct {
 	Decision ScopeAnswerDecision `json:"decision"`
+	Note     *string             `json:"note,omitempty"`
 }
 
 // ScopeAnswerDecision defines model for ScopeAnswer.Decision.
@@ -4394,6 +4401,7 @@ type ScopeChange struct {
 	ChangeId   string           `json:"changeId"`
 	Drop       []string         `json:"drop"`
 	How        *ScopeChangeHow  `json:"how,omitempty"`
+	Note       *string          `json:"note,omitempty"`
 	Reason     string           `json:"reason"`
 	State      ScopeChangeState `json:"state"`
 
@@ -5525,6 +5533,11 @@ type GetV1Visits200JSONResponseBody_Items_Item struct {
 
 // GetV1VisitsId200JSONResponseBody defines parameters for GetV1VisitsId.
 type GetV1VisitsId200JSONResponseBody struct {
+	union json.RawMessage
+}
+
+// PostV1VisitsIdScopeChangeId200JSONResponseBody defines parameters for PostV1VisitsIdScopeChangeId.
+type PostV1VisitsIdScopeChangeId200JSONResponseBody struct {
 	union json.RawMessage
 }
 
@@ -7436,6 +7449,68 @@ func (t *GetV1VisitsId200JSONResponseBody) UnmarshalJSON(b []byte) error {
 	return err
 }
 
+// AsVisitView returns the union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody as a VisitView
+func (t PostV1VisitsIdScopeChangeId200JSONResponseBody) AsVisitView() (VisitView, error) {
+	var body VisitView
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromVisitView overwrites any union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody as the provided VisitView
+func (t *PostV1VisitsIdScopeChangeId200JSONResponseBody) FromVisitView(v VisitView) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeVisitView performs a merge with any union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody, using the provided VisitView
+func (t *PostV1VisitsIdScopeChangeId200JSONResponseBody) MergeVisitView(v VisitView) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsCustomerVisit returns the union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody as a CustomerVisit
+func (t PostV1VisitsIdScopeChangeId200JSONResponseBody) AsCustomerVisit() (CustomerVisit, error) {
+	var body CustomerVisit
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromCustomerVisit overwrites any union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody as the provided CustomerVisit
+func (t *PostV1VisitsIdScopeChangeId200JSONResponseBody) FromCustomerVisit(v CustomerVisit) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeCustomerVisit performs a merge with any union data inside the PostV1VisitsIdScopeChangeId200JSONResponseBody, using the provided CustomerVisit
+func (t *PostV1VisitsIdScopeChangeId200JSONResponseBody) MergeCustomerVisit(v CustomerVisit) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t PostV1VisitsIdScopeChangeId200JSONResponseBody) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *PostV1VisitsIdScopeChangeId200JSONResponseBody) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
+}
+
 // AsWorker returns the union data inside the GetV1WorkersId200JSONResponseBody as a Worker
 func (t GetV1WorkersId200JSONResponseBody) AsWorker() (Worker, error) {
 	var body Worker
@@ -8447,18 +8522,18 @@ type ClientInterface interface {
 	// Corresponds with POST /v1/visits/{id}/rework (the `PostV1VisitsIdRework` operationId).
 	PostV1VisitsIdRework(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdReworkJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 	//
-	// Roles: customer.
+	// Roles: admin, supervisor, customer.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
 	PostV1VisitsIdScopeChangeIdWithBody(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 	//
-	// Roles: customer.
+	// Roles: admin, supervisor, customer.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -10537,9 +10612,9 @@ func (c *Client) PostV1VisitsIdRework(ctx context.Context, id openapi_types.UUID
 	return c.Client.Do(req)
 }
 
-// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+// PostV1VisitsIdScopeChangeIdWithBody The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 //
-// Roles: customer.
+// Roles: admin, supervisor, customer.
 //
 // Takes any type of body and a specified content type.
 //
@@ -10556,9 +10631,9 @@ func (c *Client) PostV1VisitsIdScopeChangeIdWithBody(ctx context.Context, id ope
 	return c.Client.Do(req)
 }
 
-// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+// PostV1VisitsIdScopeChangeId The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 //
-// Roles: customer.
+// Roles: admin, supervisor, customer.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -16366,18 +16441,18 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /v1/visits/{id}/rework (the `PostV1VisitsIdRework` operationId).
 	PostV1VisitsIdReworkWithResponse(ctx context.Context, id openapi_types.UUID, body PostV1VisitsIdReworkJSONRequestBody, reqEditors ...RequestEditorFn) (*PostV1VisitsIdReworkResponse, error)
 
-	// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 	//
-	// Roles: customer.
+	// Roles: admin, supervisor, customer.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/visits/{id}/scope/{changeId} (the `PostV1VisitsIdScopeChangeId` operationId).
 	PostV1VisitsIdScopeChangeIdWithBodyWithResponse(ctx context.Context, id openapi_types.UUID, changeId string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*PostV1VisitsIdScopeChangeIdResponse, error)
 
-	// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+	// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 	//
-	// Roles: customer.
+	// Roles: admin, supervisor, customer.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -29705,7 +29780,7 @@ type PostV1VisitsIdScopeChangeIdResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *CustomerVisit
+	JSON200 *PostV1VisitsIdScopeChangeId200JSONResponseBody
 	// JSON400 the response for an HTTP 400 `application/json` response
 	JSON400 *ErrorBadRequest
 	// JSON401 the response for an HTTP 401 `application/json` response
@@ -29751,7 +29826,7 @@ type PostV1VisitsIdScopeChangeIdResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON200() *CustomerVisit {
+func (r PostV1VisitsIdScopeChangeIdResponse) GetJSON200() *PostV1VisitsIdScopeChangeId200JSONResponseBody {
 	return r.JSON200
 }
 
@@ -32549,9 +32624,9 @@ func (c *ClientWithResponses) PostV1VisitsIdReworkWithResponse(ctx context.Conte
 	return ParsePostV1VisitsIdReworkResponse(rsp)
 }
 
-// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+// PostV1VisitsIdScopeChangeIdWithBodyWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 //
-// Roles: customer.
+// Roles: admin, supervisor, customer.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -32564,9 +32639,9 @@ func (c *ClientWithResponses) PostV1VisitsIdScopeChangeIdWithBodyWithResponse(ct
 	return ParsePostV1VisitsIdScopeChangeIdResponse(rsp)
 }
 
-// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
+// PostV1VisitsIdScopeChangeIdWithResponse The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
 //
-// Roles: customer.
+// Roles: admin, supervisor, customer.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -48140,7 +48215,7 @@ func ParsePostV1VisitsIdScopeChangeIdResponse(rsp *http.Response) (*PostV1Visits
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest CustomerVisit
+		var dest PostV1VisitsIdScopeChangeId200JSONResponseBody
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -203,6 +203,7 @@ var stateRules = []string{
 	"ownerId must be an id",              // required when the action is assign
 	"say why it is closed",               // a note, required when closing without the customer's answer
 	"months after from",                  // a range of at most 24 months: two parameters
+	"the office records the household's", // a scope answer's note: required from the office, by the caller's role
 }
 
 // lenient are parameters the document closes (an enum) while the server

@@ -259,10 +259,11 @@ var fieldRules = map[string][]rule{
 	"ScopeItem.title":           {notOnly, maxLen(fsync.MaxScopeTitle)},
 	"ScopeItem.minutes":         {between(0, fsync.MaxScopeMinutes)},
 	"ScopeAnswer.decision":      {enum(fsync.DecisionAgree, fsync.DecisionRefuse)},
+	"ScopeAnswer.note":          {notOnly, maxLen(500)},
 	"ScopeChange.state":         {enum(schemas.ScopePending, schemas.ScopeAgreed, schemas.ScopeRefused)},
-	"ScopeChange.how":           {enum(schemas.ConsentCode, schemas.ConsentApp)},
+	"ScopeChange.how":           {enum(schemas.ConsentCode, schemas.ConsentApp, schemas.ConsentOffice)},
 	"CustomerScopeChange.state": {enum(schemas.ScopePending, schemas.ScopeAgreed)},
-	"CustomerScopeChange.how":   {enum(schemas.ConsentCode, schemas.ConsentApp)},
+	"CustomerScopeChange.how":   {enum(schemas.ConsentCode, schemas.ConsentApp, schemas.ConsentOffice)},
 	// A visit's messages (sync/messages.go).
 	"CustomerMessage.messageId": uuid,
 	"CustomerMessage.text":      {notOnly, maxLen(fsync.MaxMessageRunes)},

@@ -56,7 +56,7 @@ func TestScopeChangeBadInput(t *testing.T) {
 
 	// Who may answer, and what.
 	f.do("POST", path, agree, w.wk1).wantError(403, schemas.EFORBIDDEN)
-	f.do("POST", path, agree, w.s1).wantError(403, schemas.EFORBIDDEN)
+	f.do("POST", path, agree, w.s1).wantError(400, schemas.EINVALID) // the office says who answered, and how
 	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "cu.two", Password: testPassword, Name: "cu.two", Role: schemas.RoleCustomer, CustomerID: w.c2.ID}); err != nil {
 		t.Fatal(err)
 	}
@@ -95,5 +95,42 @@ func TestScopeChangeBadInput(t *testing.T) {
 	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.s1).want(200).decode(&ov)
 	if cs := ov.Field.ScopeChanges; len(cs) != 1 || cs[0].State != schemas.ScopeRefused || cs[0].AnsweredBy == "" {
 		t.Fatalf("the office's view after the refusal: %+v", cs)
+	}
+}
+
+// TestScopeConsentByPhone: a household without the app (no account, so no
+// presence code either) answers by phone; the office records it with a
+// note of who answered and how. Only the visit's team (and admins); the
+// note is required and bounded; the change then stands as "office".
+func TestScopeConsentByPhone(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	p := w.phone("wk.one", "phone-s")
+	ops := p.ops(opSpec{fsync.KindScope, w.v1.ID, f.clock.Now().Add(-time.Minute), map[string]any{"add": []map[string]any{{"title": "擦窗户", "minutes": 20}}, "reason": "客户要求"}})
+	if got := statuses(p.mustPush(ops)); got != "applied" {
+		t.Fatalf("push: %s", got)
+	}
+	path := "/v1/visits/" + w.v1.ID + "/scope/" + ops[0]["opId"].(string)
+	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.two", Role: schemas.RoleSupervisor, Team: "team-2", Password: testPassword, Name: "sup.two"}); err != nil {
+		t.Fatal(err)
+	}
+	note := map[string]any{"decision": "agree", "note": "林先生来电同意，10:05"}
+	f.do("POST", path, note, f.login("sup.two", "office").AccessToken).wantError(404, schemas.ENOTFOUND)
+	f.do("POST", path, note, w.wk1).wantError(403, schemas.EFORBIDDEN)
+	for _, body := range []map[string]any{{"decision": "agree"}, {"decision": "agree", "note": "  "}, {"decision": "agree", "note": strings.Repeat("长", 501)}} {
+		f.do("POST", path, body, w.s1).wantError(400, schemas.EINVALID)
+	}
+	var ov office.VisitView
+	f.do("POST", path, note, w.s1).want(200).decode(&ov)
+	c := ov.Field.ScopeChanges
+	if len(c) != 1 || c[0].State != schemas.ScopeAgreed || c[0].How != schemas.ConsentOffice || c[0].Note != note["note"] || c[0].AnsweredBy == "" {
+		t.Fatalf("the office's view: %+v", c)
+	}
+	f.do("POST", path, note, w.s1).want(200)                                                          // the same answer again
+	f.do("POST", path, map[string]any{"decision": "refuse"}, w.cu1).wantError(409, schemas.ECONFLICT) // one stands
+	var wv office.WorkerVisit
+	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.wk1).want(200).decode(&wv)
+	if len(wv.Checklist) != len(w.v1.Checklist)+1 || wv.Field.ScopeChanges[0].How != schemas.ConsentOffice || wv.Field.ScopeChanges[0].AnsweredBy != "" {
+		t.Fatalf("the worker's view: checklist %d items, %+v", len(wv.Checklist), wv.Field.ScopeChanges)
 	}
 }

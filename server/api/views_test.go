@@ -270,7 +270,9 @@ var (
 	ruleOwnTeam      = mxExpect{okay, okay, 404, 403, 403, 403, 403}
 	ruleVisitReaders = mxExpect{okay, okay, 404, okay, 404, okay, 404} // a visit's readers
 	ruleHousehold    = mxExpect{403, 403, 403, 403, 403, okay, 404}
-	rulePhones       = mxExpect{403, 403, 403, okay, okay, 403, 403}
+	// The household's own visit, or the office's (own team) for it.
+	ruleHouseholdOrOffice = mxExpect{okay, okay, 404, 403, 403, okay, 404}
+	rulePhones            = mxExpect{403, 403, 403, okay, okay, 403, 403}
 )
 
 // mxReq is one request of a matrix cell; token "" means the actor's own,
@@ -456,11 +458,11 @@ func (m *mx) rows() map[string]mxRow {
 			return mxReq{path: "/v1/visits/" + m.checkedOut().ID + "/signoff", body: map[string]any{"opId": m.f.newID(), "signerName": "林先生",
 				"items": []map[string]any{{"itemId": "kitchen", "accepted": true}, {"itemId": "floors", "accepted": true}}}}
 		}},
-		"POST /v1/visits/{id}/scope/{changeId}": {kind: "visit", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
+		"POST /v1/visits/{id}/scope/{changeId}": {kind: "visit", want: ruleHouseholdOrOffice, make: func(m *mx, _ int) mxReq {
 			v := m.started()
 			op := mxOp(fsync.KindScope, m.f.clock.Now().Add(-time.Hour), map[string]any{"add": []map[string]any{{"title": "擦窗户"}}, "reason": "客户要求"})
 			m.push(v.ID, op)
-			return mxReq{path: "/v1/visits/" + v.ID + "/scope/" + op["opId"].(string), body: map[string]any{"decision": "agree"}}
+			return mxReq{path: "/v1/visits/" + v.ID + "/scope/" + op["opId"].(string), body: map[string]any{"decision": "agree", "note": "林先生电话同意"}}
 		}},
 		"POST /v1/visits/{id}/messages": {kind: "thread", want: ruleHousehold, make: func(m *mx, _ int) mxReq {
 			return mxReq{path: "/v1/visits/" + m.started().ID + "/messages", body: map[string]any{"messageId": m.f.newID(), "text": "门铃坏了，到了请敲门"}}
@@ -711,7 +713,7 @@ var (
 				add("field.messages", "id from at text photos").
 				add("field.customerAbsent", "at location.lat location.lng location.accuracyM waitedMinutes photos calledCustomer text opId").
 				add("field.assignment", "answer workerId at reason text opId").
-				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how workerId at answeredBy answeredAt").
+				add("field.scopeChanges", "changeId add.itemId add.title add.minutes drop reason state how workerId at answeredBy answeredAt note").
 				add("field.checkIn", attendPaths).add("field.checkOut", attendPaths).add("field.signOff", signOffPaths).
 				add("corrections", "n field at recorded reasonCode note by createdAt dispute.note dispute.at").
 				add("customer", "name preferences").add("customer.household", householdPaths).add("customer.preferences", prefsPaths)

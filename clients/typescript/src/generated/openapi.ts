@@ -1299,8 +1299,8 @@ export interface paths {
         get?: never;
         put?: never;
         /**
-         * The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId); the same answer again answers the same, another answer once one stands is 409
-         * @description Roles: customer.
+         * The household agrees to or refuses a change of scope the worker proposed (changeId: the changeScope's opId), or the office records its answer given by phone, with a note (admins; supervisors, own team); the same answer again answers the same, another answer once one stands is 409
+         * @description Roles: admin, supervisor, customer.
          */
         post: operations["postV1VisitsIdScopeChangeId"];
         delete?: never;
@@ -1951,7 +1951,7 @@ export interface components {
             changeId: string;
             drop: string[];
             /** @enum {string} */
-            how?: "code" | "app";
+            how?: "code" | "app" | "office";
             reason: string;
             /** @enum {string} */
             state: "pending" | "agreed";
@@ -2943,6 +2943,7 @@ export interface components {
         ScopeAnswer: {
             /** @enum {string} */
             decision: "agree" | "refuse";
+            note?: string;
         };
         ScopeChange: {
             add: components["schemas"]["ScopeAdded"][];
@@ -2954,7 +2955,8 @@ export interface components {
             changeId: string;
             drop: string[];
             /** @enum {string} */
-            how?: "code" | "app";
+            how?: "code" | "app" | "office";
+            note?: string;
             reason: string;
             /** @enum {string} */
             state: "pending" | "agreed" | "refused";
@@ -6525,7 +6527,7 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["CustomerVisit"];
+                    "application/json": components["schemas"]["VisitView"] | components["schemas"]["CustomerVisit"];
                 };
             };
             400: components["responses"]["ErrorBadRequest"];
