@@ -149,9 +149,11 @@ func (f *folder) scope(r *Record, exception, conflict func(code, detail string, 
 		}
 		at := r.EffAt
 		c.State, c.How, c.AnsweredBy, c.AnsweredAt = schemas.ScopeAgreed, schemas.ConsentApp, r.UserID, &at
-		c.Note = r.Payload.Text
+		// The household's remark reaches the worker: numbers masked, as in
+		// messages. The office's note stays the office's (see the views).
+		c.Note = MaskNumbers(r.Payload.Text)
 		if r.Source == SourceOffice {
-			c.How = schemas.ConsentOffice
+			c.How, c.Note = schemas.ConsentOffice, r.Payload.Text
 		}
 		if r.Payload.Decision == DecisionRefuse {
 			c.State = schemas.ScopeRefused

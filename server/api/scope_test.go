@@ -134,3 +134,27 @@ func TestScopeConsentByPhone(t *testing.T) {
 		t.Fatalf("the worker's view: checklist %d items, %+v", len(wv.Checklist), wv.Field.ScopeChanges)
 	}
 }
+
+// TestScopeNoteToWorker: the household's remark with its answer reaches the
+// worker with numbers masked, as its messages do; the office's note of who
+// answered by phone is the office's own and does not reach the worker.
+func TestScopeNoteToWorker(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	p := w.phone("wk.one", "phone-s")
+	ops := p.ops(
+		opSpec{fsync.KindScope, w.v1.ID, f.clock.Now().Add(-2 * time.Minute), map[string]any{"add": []map[string]any{{"title": "擦窗户", "minutes": 20}}, "reason": "客户要求"}},
+		opSpec{fsync.KindScope, w.v1.ID, f.clock.Now().Add(-time.Minute), map[string]any{"add": []map[string]any{{"title": "擦冰箱", "minutes": 20}}, "reason": "客户要求"}})
+	if got := statuses(p.mustPush(ops)); got != "applied,applied" {
+		t.Fatalf("push: %s", got)
+	}
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/scope/"+ops[0]["opId"].(string), map[string]any{"decision": "agree", "note": "有事打我 13812345678"}, w.cu1).want(200)
+	f.do("POST", "/v1/visits/"+w.v1.ID+"/scope/"+ops[1]["opId"].(string), map[string]any{"decision": "agree", "note": "林先生 13812345678 来电同意"}, w.s1).want(200)
+	var wv office.WorkerVisit
+	f.do("GET", "/v1/visits/"+w.v1.ID, nil, w.wk1).want(200).decode(&wv)
+	for _, c := range wv.Field.ScopeChanges {
+		if strings.Contains(c.Note, "13812345678") || c.How == schemas.ConsentOffice && c.Note != "" {
+			t.Fatalf("the worker's view: %+v", wv.Field.ScopeChanges)
+		}
+	}
+}

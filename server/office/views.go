@@ -241,6 +241,9 @@ func (s *Service) workerVisit(ctx context.Context, a *schemas.Actor, v *schemas.
 		CustomerConfirmed: f.CustomerConfirmed, Messages: f.Messages}
 	for _, c := range f.ScopeChanges {
 		c.AnsweredBy = "" // the household's account id is not the worker's to know
+		if c.How == schemas.ConsentOffice {
+			c.Note = "" // the office's note of who answered by phone, and how
+		}
 		out.Field.ScopeChanges = append(out.Field.ScopeChanges, c)
 	}
 	if v.Answer() != "" {
