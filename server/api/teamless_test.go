@@ -48,3 +48,16 @@ func TestTeamlessSupervisorSeesNothing(t *testing.T) {
 		}
 	}
 }
+
+// TestTeamlessSupervisorAddsNoCustomer: a supervisor of no team adds no
+// customer of no team (both teams empty compared equal): it could not see
+// the customer it made, and no team would own it.
+func TestTeamlessSupervisorAddsNoCustomer(t *testing.T) {
+	w := newWorld(t)
+	f := w.f
+	if _, err := f.auth.CreateUser(t.Context(), schemas.NewUser{Login: "sup.none", Role: schemas.RoleSupervisor, Password: testPassword, Name: "sup.none"}); err != nil {
+		t.Fatal(err)
+	}
+	sup := f.login("sup.none", "office").AccessToken
+	f.do("POST", "/v1/customers", customerInput("吴先生", "", "+8613900000311", "上海市长宁区示范路5号"), sup).wantError(403, schemas.EFORBIDDEN)
+}

@@ -16,7 +16,7 @@ func (s *Service) CreateCustomer(ctx context.Context, a *schemas.Actor, in schem
 		if in.Team == "" {
 			in.Team = a.Team
 		}
-		if in.Team != a.Team {
+		if a.Team == "" || in.Team != a.Team { // no team adds no team's customers
 			return nil, forbidden()
 		}
 	default:
