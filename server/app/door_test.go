@@ -77,3 +77,34 @@ func TestCustomerToldWorkerWaiting(t *testing.T) {
 		t.Fatalf("visit_no_show %+v: want the party, not the office's reason", m)
 	}
 }
+
+// TestWorkerWaitingNotToldLate: a record at the door that reaches the
+// server hours later (the phone had no signal at the door) tells the
+// household nothing: the worker is no longer waiting, and at 23:00 a
+// high-priority "at your door" would be false and wake them.
+func TestWorkerWaitingNotToldLate(t *testing.T) {
+	f := newTellFixture(t, "")
+	ctx, sys := t.Context(), office.System
+	base := "http://" + f.srv.Addr()
+	start := f.clk.Now().Add(4 * time.Hour) // 21:00 in Shanghai: quiet hours
+	v, err := f.srv.Office.CreateVisit(ctx, sys, schemas.NewVisit{CustomerID: f.c.ID, AddressID: f.c.Addresses[0].ID, ServiceTypeID: f.st.ID,
+		ScheduledStart: start, WorkerID: f.w1.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.srv.Auth.CreateUser(ctx, schemas.NewUser{Login: "wk.1", Password: "worker password", Name: "wk", Role: schemas.RoleWorker, WorkerID: f.w1.ID, Team: "team-1"}); err != nil {
+		t.Fatal(err)
+	}
+	door := start.Add(15 * time.Minute)
+	f.clk.Add(door.Add(2 * time.Hour).Sub(f.clk.Now()))
+	_, out := call(t, "POST", base+"/v1/auth/login", "", map[string]any{"login": "wk.1", "password": "worker password", "deviceId": "wphone"})
+	push := map[string]any{"deviceId": "wphone", "schemaVersion": fsync.SchemaVersion, "deviceClock": f.clk.Now(),
+		"ops": []any{map[string]any{"seq": 1, "opId": schemas.NewIDAt(door), "kind": fsync.KindCustomerAbsent, "visitId": v.ID, "at": door,
+			"payload": map[string]any{"location": map[string]any{"lat": 31.2, "lng": 121.45, "accuracyM": 10}, "waitedMinutes": 15, "photos": []string{strings.Repeat("a", 64)}}}}}
+	if st, out := call(t, "POST", base+"/v1/sync/push", out["accessToken"].(string), push); st != 200 {
+		t.Fatalf("push: %d %v", st, out)
+	}
+	if ms := f.sent("worker_waiting"); len(ms) != 0 {
+		t.Fatalf("worker_waiting told two hours after the door: %+v", ms)
+	}
+}
