@@ -219,8 +219,23 @@ func (c *Changes) Prune(ctx context.Context, before time.Time) (int64, error) {
 		}
 		if len(old) == 0 {
 			if len(p.Docs) == 0 {
-				// Only missing entries below the tail: move the head up to it.
-				return n, c.raiseHead(ctx, tail)
+				// Only missing entries below the tail. On MongoDB one may
+				// still be committing: move the head up to the tail only
+				// when the tail itself is past the retention, so every
+				// entry below it is too.
+				tp, err := c.s.engine.Scan(ctx, colChanges, doc.Query{Index: doc.ByID, Range: doc.Range{Gte: seqID(tail)}, Limit: 1})
+				if err != nil {
+					return n, fmt.Errorf("prune change log: %w", err)
+				}
+				var last Change
+				if len(tp.Docs) == 1 {
+					if err := tp.Docs[0].Decode(&last); err != nil {
+						return n, fmt.Errorf("prune change log: %w", err)
+					}
+				}
+				if len(tp.Docs) == 1 && last.At.Before(before) {
+					return n, c.raiseHead(ctx, tail)
+				}
 			}
 			return n, nil
 		}

@@ -181,3 +181,42 @@ func TestChangesPrune(t *testing.T) {
 		t.Fatalf("append after pruning = %d, %v", seq, err)
 	}
 }
+
+// TestChangesPruneSparesACommittingEntry: an entry missing just below the
+// tail may be one still committing (MongoDB): pruning moves the head past
+// it only when the tail itself is past the retention, or a reader (the
+// push relay) would skip it for good once it lands.
+func TestChangesPruneSparesACommittingEntry(t *testing.T) {
+	s, c := openTest(t)
+	ctx := t.Context()
+	for range 3 {
+		if _, err := s.Changes.Append(ctx, &Change{Kind: ChangeVisits, VisitIDs: []string{"v"}}); err != nil {
+			t.Fatal(err)
+		}
+		c.advance(time.Hour)
+	}
+	// Entries 1..3 at epoch+0h..2h; 2 is still committing.
+	if err := s.engine.Delete(ctx, colChanges, seqID(2), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Changes.Prune(ctx, epoch.Add(time.Minute)); err != nil { // prunes 1
+		t.Fatal(err)
+	}
+	if head, _ := s.Changes.Head(ctx); head != 2 {
+		t.Fatalf("head %d after pruning entry 1, want 2", head)
+	}
+	// Only entry 2 (missing) is below the tail, and the tail is recent.
+	if _, err := s.Changes.Prune(ctx, epoch.Add(90*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := s.Changes.Head(ctx); head != 2 {
+		t.Fatalf("head %d: moved past an entry that may still commit", head)
+	}
+	// Once the tail too is past the retention, what is missing below it is old.
+	if _, err := s.Changes.Prune(ctx, epoch.Add(3*time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if head, _ := s.Changes.Head(ctx); head != 3 {
+		t.Fatalf("head %d, want 3 once the tail is old", head)
+	}
+}
