@@ -9,6 +9,7 @@ import (
 	"github.com/gofiber/fiber/v2"
 
 	"fieldsync/schemas"
+	"fieldsync/server/office"
 )
 
 // The shapes most handlers share: take the path id and/or the body, call
@@ -121,4 +122,18 @@ func jsonFields(t reflect.Type) []string {
 		out = append(out, name)
 	}
 	return out
+}
+
+// queue answers a page of an office queue: its filters read from the
+// query, the list scoped to the actor, each item in the actor's view.
+func queue[T any](a *API, c *fiber.Ctx, filter []filterParam, list func(context.Context, *schemas.Actor, office.Page) (schemas.Page[T], error)) error {
+	p, err := queuePage(c, filter)
+	if err != nil {
+		return err
+	}
+	items, err := list(c.UserContext(), actor(c), p)
+	if err != nil {
+		return err
+	}
+	return replyPage(a, c, items)
 }

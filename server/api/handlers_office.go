@@ -454,15 +454,7 @@ type AlertNote struct {
 }
 
 func (a *API) listAlerts(c *fiber.Ctx) error {
-	p, err := queuePage(c, alertFilter)
-	if err != nil {
-		return err
-	}
-	as, err := a.office.Alerts(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, as)
+	return queue(a, c, alertFilter, a.office.Alerts)
 }
 
 func (a *API) ackAlert(c *fiber.Ctx) error     { return a.alertAction(c, office.AlertAck) }
@@ -527,15 +519,7 @@ func (a *API) fileComplaintFor(c *fiber.Ctx) error {
 }
 
 func (a *API) listComplaints(c *fiber.Ctx) error {
-	p, err := queuePage(c, complaintFilter)
-	if err != nil {
-		return err
-	}
-	cs, err := a.office.ListComplaints(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, cs)
+	return queue(a, c, complaintFilter, a.office.ListComplaints)
 }
 
 func (a *API) getComplaint(c *fiber.Ctx) error {
@@ -547,15 +531,7 @@ func (a *API) actOnComplaint(c *fiber.Ctx) error {
 }
 
 func (a *API) listIncidents(c *fiber.Ctx) error {
-	p, err := queuePage(c, incidentFilter)
-	if err != nil {
-		return err
-	}
-	is, err := a.office.Incidents(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, is)
+	return queue(a, c, incidentFilter, a.office.Incidents)
 }
 
 func (a *API) getIncident(c *fiber.Ctx) error {
@@ -567,15 +543,7 @@ func (a *API) actOnIncident(c *fiber.Ctx) error {
 }
 
 func (a *API) listEscalations(c *fiber.Ctx) error {
-	p, err := queuePage(c, escalationFilter)
-	if err != nil {
-		return err
-	}
-	es, err := a.office.Escalations(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, es)
+	return queue(a, c, escalationFilter, a.office.Escalations)
 }
 
 func (a *API) getEscalation(c *fiber.Ctx) error {
@@ -738,15 +706,7 @@ type FollowUpBody struct {
 }
 
 func (a *API) listFollowUps(c *fiber.Ctx) error {
-	p, err := queuePage(c, followUpFilter)
-	if err != nil {
-		return err
-	}
-	fs, err := a.office.FollowUps(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, fs)
+	return queue(a, c, followUpFilter, a.office.FollowUps)
 }
 
 func (a *API) completeFollowUp(c *fiber.Ctx) error {

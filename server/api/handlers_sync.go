@@ -89,15 +89,7 @@ func (a *API) presenceSecret(c *fiber.Ctx) error {
 }
 
 func (a *API) listReviews(c *fiber.Ctx) error {
-	p, err := queuePage(c, reviewFilter)
-	if err != nil {
-		return err
-	}
-	vs, err := a.office.Reviews(c.UserContext(), actor(c), p)
-	if err != nil {
-		return err
-	}
-	return replyPage(a, c, vs)
+	return queue(a, c, reviewFilter, a.office.Reviews)
 }
 
 func (a *API) resolveReview(c *fiber.Ctx) error {
