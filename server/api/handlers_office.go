@@ -479,15 +479,7 @@ func (a *API) alertAction(c *fiber.Ctx, action string) error {
 }
 
 func (a *API) confirmVisit(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	v, err := a.office.ConfirmVisit(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return a.reply(c, http.StatusOK, v)
+	return byID(a, c, a.office.ConfirmVisit) // a POST without a body: the same shape
 }
 
 func (a *API) customerSignOff(c *fiber.Ctx) error {
@@ -499,15 +491,7 @@ func (a *API) postMessage(c *fiber.Ctx) error {
 }
 
 func (a *API) getMessages(c *fiber.Ctx) error {
-	id, err := pathID(c)
-	if err != nil {
-		return err
-	}
-	t, err := a.sync.Thread(c.UserContext(), actor(c), id)
-	if err != nil {
-		return err
-	}
-	return a.reply(c, http.StatusOK, t)
+	return byID(a, c, a.sync.Thread)
 }
 
 func (a *API) fileComplaint(c *fiber.Ctx) error {
